@@ -1,0 +1,45 @@
+# nodecount-scaler: build the wheel in one stage, install it into a venv in a clean one.
+
+# ---- build: only the package sources go in; the result is one wheel in /wheels ----
+FROM python:3.11-slim AS build
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY nodecount_scaler/ nodecount_scaler/
+# --no-deps: only our own wheel; the runtime stage resolves dependencies from the index
+# (all of them ship manylinux wheels, so no compiler is needed anywhere).
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+
+# ---- runtime ----
+FROM python:3.11-slim
+
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="nodecount-scaler" \
+      org.opencontainers.image.description="Keeps annotated Deployments sized to the number of nodes where their pods can run." \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.base.name="docker.io/library/python:3.11-slim"
+
+# Fixed ids matching the Deployment's securityContext (runAsUser/runAsGroup 65532).
+RUN groupadd --system --gid 65532 nonroot \
+ && useradd --system --uid 65532 --gid 65532 --no-create-home \
+      --home-dir /nonexistent --shell /usr/sbin/nologin nonroot
+
+COPY --from=build /wheels /wheels
+# pip compiles the .pyc files at install time, so the read-only root filesystem at run
+# time needs no writes (PYTHONDONTWRITEBYTECODE below only stops later attempts).
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv \
+ && /opt/venv/bin/pip install --no-cache-dir /wheels/*.whl \
+ && rm -rf /wheels
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+
+# /metrics, /healthz, /readyz
+EXPOSE 8080
+USER 65532:65532
+ENTRYPOINT ["nodecount-scaler"]
+CMD ["run"]

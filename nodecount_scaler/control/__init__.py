@@ -1,0 +1,1 @@
+"""The controller's moving parts: work queue, reconciler, events, leader election."""

@@ -1,0 +1,281 @@
+"""One reconcile of one target: read the cached state, decide (model.policy), write.
+
+Level-triggered like sample-controller's syncHandler: whatever event queued the key, the
+reconcile recomputes from the caches, so coalesced or missed events cannot leave a target
+wrong. The only writes are the scale subresource, pod-deletion-cost annotations before a
+scale-down, and Events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import structlog
+from structlog.contextvars import bound_contextvars
+
+from nodecount_scaler import metrics
+from nodecount_scaler.control.events import EventRecorder
+from nodecount_scaler.kube.client import ApiError, KubeClient
+from nodecount_scaler.model.policy import (
+    DELETION_COST_ANNOTATION,
+    Action,
+    Cause,
+    PodPlacementRecord,
+    ScalePlan,
+    deletion_cost_patches,
+    desired_replicas,
+    plan_scale,
+)
+from nodecount_scaler.model.state import ClusterState, TargetState
+from nodecount_scaler.model.targets import TargetKey, TargetView
+
+log = structlog.get_logger(__name__)
+
+FIELD_MANAGER: Final = "nodecount-scaler"
+# How long a written replica count is trusted over an older observed one: the watch
+# delivers our own write shortly after it lands, in order with every other change.
+EXPECTATION_TTL: Final = 30.0
+
+
+@dataclass(slots=True)
+class TargetRecord:
+    """What the controller remembers of a target between reconciles."""
+
+    last_applied: int | None = None
+    expected: int | None = None
+    expected_until: float = 0.0
+    last_change: dict[str, Any] | None = None
+    last_error: str | None = None
+
+
+@dataclass(slots=True)
+class Reconciler:
+    client: KubeClient
+    state: ClusterState
+    events: EventRecorder
+    global_max: int
+    dry_run: bool
+    clock: Callable[[], float] = time.monotonic
+    records: dict[TargetKey, TargetRecord] = field(default_factory=dict)
+
+    async def reconcile(self, key: TargetKey) -> None:
+        """Raises ApiError on a retryable failure; the caller requeues with backoff."""
+        target = self.state.targets.get(key)
+        if target is None:
+            self._forget(key)
+            return
+        with bound_contextvars(target=key.name, namespace=key.namespace):
+            record = self.records.setdefault(key, TargetRecord())
+            try:
+                await self._reconcile(target, record)
+            except ApiError as exc:
+                record.last_error = str(exc)
+                raise
+            record.last_error = None
+
+    def _forget(self, key: TargetKey) -> None:
+        self.records.pop(key, None)
+        self.events.forget(key)
+        for gauge in (metrics.ELIGIBLE_NODES, metrics.DESIRED_REPLICAS, metrics.CURRENT_REPLICAS):
+            with contextlib.suppress(KeyError):
+                gauge.remove(key.namespace, key.name)
+
+    async def _reconcile(self, target: TargetState, record: TargetRecord) -> None:
+        view = target.view
+        key = view.key
+        if view.config is None or view.placement is None:
+            await self._report_invalid(view)
+            return
+        for finding in view.findings:
+            await self.events.warn_once(key, view.uid, finding.kind, finding.message)
+
+        current = view.replicas
+        now = self.clock()
+        if record.expected is not None:
+            if current == record.expected or now >= record.expected_until:
+                record.expected = None
+            else:
+                # Our write is not in the cache yet; acting on the older value would
+                # write the same change twice.
+                current = record.expected
+
+        plan = plan_scale(
+            eligible=len(target.eligible),
+            current=current,
+            config=view.config,
+            global_max=self.global_max,
+            last_applied=record.last_applied,
+            hpas=self.state.hpas_for(key),
+        )
+        metrics.ELIGIBLE_NODES.labels(key.namespace, key.name).set(plan.eligible)
+        metrics.DESIRED_REPLICAS.labels(key.namespace, key.name).set(plan.desired)
+        metrics.CURRENT_REPLICAS.labels(key.namespace, key.name).set(view.replicas)
+
+        if plan.action is Action.NONE:
+            record.last_applied = plan.desired
+            return
+        if plan.action is Action.BLOCKED_BY_HPA:
+            names = ", ".join(plan.hpas)
+            message = (
+                f"HorizontalPodAutoscaler {names} also scales this Deployment; nodecount-scaler "
+                f"writes nothing while it does (it would set {plan.desired} replicas for "
+                f"{plan.eligible} eligible nodes)"
+            )
+            if await self.events.warn_once(key, view.uid, "ConflictingAutoscaler", message):
+                log.warning("conflicting autoscaler", hpas=list(plan.hpas), desired=plan.desired)
+            return
+        await self._scale(target, record, plan)
+
+    async def _report_invalid(self, view: TargetView) -> None:
+        for error in view.annotation_errors:
+            message = f"annotation {error.key}={error.value!r} is invalid: {error.problem}"
+            if await self.events.warn_once(view.key, view.uid, "InvalidAnnotation", message):
+                metrics.INVALID_ANNOTATIONS.labels(error.key).inc()
+                log.error(
+                    "invalid annotation, target left untouched",
+                    key=error.key,
+                    value=error.value,
+                    problem=error.problem,
+                )
+        if view.template_error is not None:
+            message = f"pod template cannot be evaluated: {view.template_error}"
+            if await self.events.warn_once(view.key, view.uid, "InvalidTemplate", message):
+                log.error(
+                    "invalid pod template, target left untouched", problem=view.template_error
+                )
+
+    async def _scale(self, target: TargetState, record: TargetRecord, plan: ScalePlan) -> None:
+        view = target.view
+        key = view.key
+        fields = {
+            "from": plan.current,
+            "to": plan.desired,
+            "eligible": plan.eligible,
+            "reason": str(plan.cause),
+        }
+        if self.dry_run:
+            metrics.PATCHES.labels("dry_run").inc()
+            log.info("would rescale (dry run)", **fields)
+            return
+        if plan.scaling_down:
+            await self._steer_scale_down(view, target.eligible)
+        path = f"/apis/apps/v1/namespaces/{key.namespace}/deployments/{key.name}/scale"
+        try:
+            await self.client.merge_patch(
+                path, {"spec": {"replicas": plan.desired}}, field_manager=FIELD_MANAGER
+            )
+        except ApiError as exc:
+            result = "forbidden" if exc.forbidden else "conflict" if exc.status == 409 else "error"
+            metrics.PATCHES.labels(result).inc()
+            if exc.status == 404:
+                # Deleted meanwhile; the watch will tell us.
+                return
+            log.error(
+                "scale write failed",
+                error=str(exc),
+                hint="the service account needs patch on deployments/scale"
+                if exc.forbidden
+                else None,
+                **fields,
+            )
+            raise
+        metrics.PATCHES.labels("success").inc()
+        record.last_applied = plan.desired
+        record.expected = plan.desired
+        record.expected_until = self.clock() + EXPECTATION_TTL
+        record.last_change = {
+            **fields,
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+        }
+        log.info("rescaled", **fields)
+        reason = "DriftCorrected" if plan.cause is Cause.DRIFT else "Rescaled"
+        await self.events.emit(
+            key,
+            view.uid,
+            "Normal",
+            reason,
+            f"Scaled from {plan.current} to {plan.desired} replicas: {plan.eligible} eligible "
+            f"nodes ({plan.cause})",
+        )
+
+    async def _steer_scale_down(self, view: TargetView, eligible: set[str]) -> None:
+        """Give the pods on nodes that left the eligible set a lower pod-deletion-cost, so
+        the ReplicaSet removes those and not a pod on a healthy node (eligibility.md 7).
+
+        Best effort: a failure here is logged and the scale-down still happens (the count
+        is right either way; only the choice of pod is at stake)."""
+        if view.pod_selector is None:
+            return
+        key = view.key
+        try:
+            listing = await self.client.request(
+                "GET",
+                f"/api/v1/namespaces/{key.namespace}/pods",
+                query=[("labelSelector", str(view.pod_selector))],
+            )
+        except ApiError as exc:
+            metrics.DELETION_COST_PATCHES.labels("error").inc()
+            log.error(
+                "could not list pods to steer the scale-down",
+                error=str(exc),
+                hint="the service account needs list on pods" if exc.forbidden else None,
+            )
+            return
+        pods = [
+            PodPlacementRecord(
+                name=str(p["metadata"]["name"]),
+                node_name=str((p.get("spec") or {}).get("nodeName") or ""),
+                deletion_cost=(
+                    (p["metadata"].get("annotations") or {}).get(DELETION_COST_ANNOTATION)
+                ),
+            )
+            for p in listing.get("items") or ()
+            if not p["metadata"].get("deletionTimestamp")
+        ]
+        for pod, cost in deletion_cost_patches(pods, frozenset(eligible)).items():
+            try:
+                await self.client.merge_patch(
+                    f"/api/v1/namespaces/{key.namespace}/pods/{pod}",
+                    {"metadata": {"annotations": {DELETION_COST_ANNOTATION: cost}}},
+                    field_manager=FIELD_MANAGER,
+                )
+            except ApiError as exc:
+                metrics.DELETION_COST_PATCHES.labels("error").inc()
+                log.error(
+                    "could not set pod-deletion-cost",
+                    pod=pod,
+                    error=str(exc),
+                    hint="the service account needs patch on pods" if exc.forbidden else None,
+                )
+                continue
+            metrics.DELETION_COST_PATCHES.labels("success").inc()
+            log.info("set pod-deletion-cost", pod=pod, cost=cost)
+
+    def status(self, key: TargetKey) -> dict[str, Any]:
+        """What /status and `plan` show for one target."""
+        target = self.state.targets[key]
+        view = target.view
+        record = self.records.get(key) or TargetRecord()
+        desired = (
+            None
+            if view.config is None
+            else desired_replicas(len(target.eligible), view.config, self.global_max)
+        )
+        return {
+            "namespace": key.namespace,
+            "name": key.name,
+            "valid": view.valid,
+            "eligible": len(target.eligible) if view.valid else None,
+            "current": view.replicas,
+            "desired": desired if view.valid else None,
+            "findings": [{"kind": str(f.kind), "message": f.message} for f in view.findings],
+            "errors": list(view.problems),
+            "autoscalers": self.state.hpas_for(key),
+            "last_change": record.last_change,
+            "last_error": record.last_error,
+        }

@@ -1,0 +1,237 @@
+"""The one module that sends HTTP requests to the Kubernetes API.
+
+kubernetes-asyncio supplies configuration (kubeconfig, in-cluster token rotation, exec
+plugins, TLS); its generated models are bypassed: every request asks for the raw
+`aiohttp.ClientResponse` (`_preload_content=False`) and bodies are decoded with orjson,
+because model deserialization costs about 40x more and blocks the event loop
+(python-client.md).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Final
+
+import aiohttp
+import orjson
+from kubernetes_asyncio import client as k8s_client
+from kubernetes_asyncio import config as k8s_config
+
+from nodecount_scaler import __version__, metrics
+
+JsonObject = dict[str, Any]
+Query = Sequence[tuple[str, str]]
+
+USER_AGENT: Final = f"nodecount-scaler/{__version__}"
+MERGE_PATCH: Final = "application/merge-patch+json"
+SERVICE_ACCOUNT_TOKEN: Final = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiError(Exception):
+    """A request that did not succeed; status 0 means no HTTP answer (connection, timeout)."""
+
+    method: str
+    path: str
+    status: int
+    reason: str
+    message: str = ""
+
+    def __str__(self) -> str:
+        detail = f": {self.message}" if self.message else ""
+        return f"{self.method} {self.path} -> {self.status} {self.reason}{detail}"
+
+    @property
+    def retryable(self) -> bool:
+        # 409 Conflict (optimistic concurrency), 429 (priority and fairness) and 5xx are
+        # transient by the API conventions; 0 is a network failure.
+        return self.status in (0, 409, 429) or self.status >= 500
+
+    @property
+    def forbidden(self) -> bool:
+        return self.status == 403
+
+
+def in_cluster() -> bool:
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and os.path.exists(SERVICE_ACCOUNT_TOKEN)
+
+
+async def load_configuration(
+    kubeconfig: str | None = None, context: str | None = None
+) -> k8s_client.Configuration:
+    """In-cluster config inside a pod unless a kubeconfig is named; else KUBECONFIG or ~/.kube."""
+    configuration = k8s_client.Configuration()
+    if kubeconfig is None and context is None and in_cluster():
+        # Synchronous, and re-reads the projected token file when it rotates.
+        k8s_config.load_incluster_config(client_configuration=configuration)
+    else:
+        await k8s_config.load_kube_config(
+            config_file=kubeconfig, context=context, client_configuration=configuration
+        )
+    return configuration
+
+
+class KubeClient:
+    """Raw-JSON requests against the API server, with a timeout on every call."""
+
+    def __init__(
+        self,
+        configuration: k8s_client.Configuration,
+        *,
+        request_timeout: float = 10.0,
+    ) -> None:
+        self._api = k8s_client.ApiClient(configuration)
+        self._api.user_agent = USER_AGENT
+        self.request_timeout = request_timeout
+
+    @classmethod
+    async def connect(
+        cls, kubeconfig: str | None = None, context: str | None = None, **kwargs: Any
+    ) -> KubeClient:
+        return cls(await load_configuration(kubeconfig, context), **kwargs)
+
+    @property
+    def host(self) -> str:
+        return str(self._api.configuration.host)
+
+    async def close(self) -> None:
+        await self._api.close()
+
+    async def __aenter__(self) -> KubeClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Query = (),
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: aiohttp.ClientTimeout,
+    ) -> aiohttp.ClientResponse:
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        try:
+            response: aiohttp.ClientResponse = await self._api.call_api(
+                path,
+                method,
+                query_params=list(query),
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=timeout,
+            )
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            metrics.API_REQUESTS.labels(method, "error").inc()
+            raise ApiError(method, path, 0, type(exc).__name__, str(exc)) from exc
+        metrics.API_REQUESTS.labels(method, str(response.status)).inc()
+        return response
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Query = (),
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: float | None = None,
+    ) -> JsonObject:
+        """Send one request and return the decoded JSON body; raise ApiError unless 2xx."""
+        seconds = self.request_timeout if timeout is None else timeout
+        client_timeout = aiohttp.ClientTimeout(total=seconds)
+        started = time.perf_counter()
+        response = await self._send(
+            method, path, query=query, body=body, content_type=content_type, timeout=client_timeout
+        )
+        try:
+            raw = await response.read()
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise ApiError(method, path, 0, type(exc).__name__, str(exc)) from exc
+        finally:
+            response.release()
+            metrics.API_LATENCY.labels(method).observe(time.perf_counter() - started)
+        if not 200 <= response.status < 300:
+            raise _error_from(method, path, response.status, response.reason or "", raw)
+        if not raw:
+            return {}
+        decoded = orjson.loads(raw)
+        return decoded if isinstance(decoded, dict) else {"items": decoded}
+
+    async def get_bytes(self, path: str, *, query: Query = (), timeout: float) -> bytes:
+        """GET returning the undecoded body, so a list page is parsed exactly once."""
+        response = await self._send(
+            "GET", path, query=query, timeout=aiohttp.ClientTimeout(total=timeout)
+        )
+        try:
+            raw = await response.read()
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise ApiError("GET", path, 0, type(exc).__name__, str(exc)) from exc
+        finally:
+            response.release()
+        if response.status != 200:
+            raise _error_from("GET", path, response.status, response.reason or "", raw)
+        return raw
+
+    @asynccontextmanager
+    async def stream(
+        self, path: str, *, query: Query, connect_timeout: float, read_timeout: float
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """Open a watch stream. `read_timeout` bounds the silence between two reads; a stalled
+        connection would otherwise hang for ever (tomplus/kubernetes_asyncio#360)."""
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=connect_timeout,
+            sock_connect=connect_timeout,
+            sock_read=read_timeout,
+        )
+        response = await self._send("GET", path, query=query, timeout=timeout)
+        try:
+            if response.status != 200:
+                try:
+                    raw = await response.read()
+                except (aiohttp.ClientError, TimeoutError, OSError):
+                    raw = b""
+                raise _error_from("GET", path, response.status, response.reason or "", raw)
+            yield response
+        finally:
+            response.release()
+
+    async def merge_patch(
+        self,
+        path: str,
+        patch: Mapping[str, Any],
+        *,
+        field_manager: str,
+        timeout: float | None = None,
+    ) -> JsonObject:
+        return await self.request(
+            "PATCH",
+            path,
+            query=[("fieldManager", field_manager)],
+            body=dict(patch),
+            content_type=MERGE_PATCH,
+            timeout=timeout,
+        )
+
+
+def _error_from(method: str, path: str, status: int, reason: str, raw: bytes) -> ApiError:
+    message = ""
+    try:
+        status_object = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        status_object = None
+    if isinstance(status_object, dict):
+        message = str(status_object.get("message", ""))
+        reason = str(status_object.get("reason", reason)) or reason
+    elif raw:
+        message = raw[:200].decode("utf-8", "replace")
+    return ApiError(method, path, status, reason, message)

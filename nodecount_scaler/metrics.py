@@ -1,0 +1,144 @@
+"""Prometheus metrics. One registry for the process, served at /metrics.
+
+Names mirror controller-runtime where a convention exists (workqueue_*, rest_client_*,
+leader_election_master_status); the service's own metrics carry the nodecount_scaler_ prefix.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY: Final = CollectorRegistry(auto_describe=True)
+
+_TARGET = ("namespace", "deployment")
+
+ELIGIBLE_NODES: Final = Gauge(
+    "nodecount_scaler_eligible_nodes",
+    "Nodes where one pod of the target can run (eligibility.md section 6).",
+    _TARGET,
+    registry=REGISTRY,
+)
+DESIRED_REPLICAS: Final = Gauge(
+    "nodecount_scaler_desired_replicas",
+    "Replicas the target should have.",
+    _TARGET,
+    registry=REGISTRY,
+)
+CURRENT_REPLICAS: Final = Gauge(
+    "nodecount_scaler_current_replicas",
+    "spec.replicas of the target as last observed.",
+    _TARGET,
+    registry=REGISTRY,
+)
+INVALID_TARGETS: Final = Gauge(
+    "nodecount_scaler_invalid_targets",
+    "Opted-in Deployments whose annotations are invalid and which are left untouched.",
+    registry=REGISTRY,
+)
+INVALID_ANNOTATIONS: Final = Counter(
+    "nodecount_scaler_invalid_annotations_total",
+    "Invalid annotation values seen, by annotation key.",
+    ("key",),
+    registry=REGISTRY,
+)
+MANAGED_TARGETS: Final = Gauge(
+    "nodecount_scaler_managed_targets",
+    "Deployments that opted in.",
+    registry=REGISTRY,
+)
+NODES: Final = Gauge(
+    "nodecount_scaler_nodes",
+    "Nodes in the cache.",
+    registry=REGISTRY,
+)
+PATCHES: Final = Counter(
+    "nodecount_scaler_scale_patches_total",
+    "Writes of spec.replicas, by result (success, conflict, forbidden, error, dry_run).",
+    ("result",),
+    registry=REGISTRY,
+)
+DELETION_COST_PATCHES: Final = Counter(
+    "nodecount_scaler_pod_deletion_cost_patches_total",
+    "Pod annotations written to steer which pod a scale-down removes, by result.",
+    ("result",),
+    registry=REGISTRY,
+)
+EVENTS_EMITTED: Final = Counter(
+    "nodecount_scaler_events_total",
+    "Kubernetes Events emitted, by type and reason.",
+    ("type", "reason"),
+    registry=REGISTRY,
+)
+RECONCILE_TOTAL: Final = Counter(
+    "controller_runtime_reconcile_total",
+    "Reconciles by result (success, error, requeue).",
+    ("controller", "result"),
+    registry=REGISTRY,
+)
+RECONCILE_TIME: Final = Histogram(
+    "controller_runtime_reconcile_time_seconds",
+    "Time one reconcile took, from dequeue to done.",
+    ("controller",),
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+WORKQUEUE_DEPTH: Final = Gauge(
+    "workqueue_depth", "Keys waiting in the work queue.", ("name",), registry=REGISTRY
+)
+WORKQUEUE_ADDS: Final = Counter(
+    "workqueue_adds_total", "Keys added to the work queue.", ("name",), registry=REGISTRY
+)
+WORKQUEUE_RETRIES: Final = Counter(
+    "workqueue_retries_total", "Keys re-added after a failure.", ("name",), registry=REGISTRY
+)
+WORKQUEUE_QUEUE_DURATION: Final = Histogram(
+    "workqueue_queue_duration_seconds",
+    "Time a key waited in the queue before a worker took it.",
+    ("name",),
+    buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10),
+    registry=REGISTRY,
+)
+WATCH_EVENTS: Final = Counter(
+    "nodecount_scaler_watch_events_total",
+    "Watch events received, by resource and type.",
+    ("resource", "type"),
+    registry=REGISTRY,
+)
+WATCH_RESTARTS: Final = Counter(
+    "nodecount_scaler_watch_restarts_total",
+    "Watch streams re-opened, by resource and reason.",
+    ("resource", "reason"),
+    registry=REGISTRY,
+)
+WATCH_RELISTS: Final = Counter(
+    "nodecount_scaler_watch_relists_total",
+    "Full relists, by resource and reason (initial, expired, error).",
+    ("resource", "reason"),
+    registry=REGISTRY,
+)
+API_REQUESTS: Final = Counter(
+    "rest_client_requests_total",
+    "HTTP requests to the API server, by method and status code.",
+    ("method", "code"),
+    registry=REGISTRY,
+)
+API_LATENCY: Final = Histogram(
+    "rest_client_request_duration_seconds",
+    "Latency of non-streaming API requests.",
+    ("method",),
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+LEADER: Final = Gauge(
+    "leader_election_master_status",
+    "1 while this instance holds the lease, else 0.",
+    ("name",),
+    registry=REGISTRY,
+)
+EVENT_LOOP_LAG: Final = Gauge(
+    "nodecount_scaler_event_loop_lag_seconds",
+    "How late the last event-loop heartbeat ran.",
+    registry=REGISTRY,
+)

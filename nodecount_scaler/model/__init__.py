@@ -1,0 +1,1 @@
+"""Pure decision logic: views of cluster objects and the rules over them. No I/O here."""

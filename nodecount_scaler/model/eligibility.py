@@ -1,0 +1,99 @@
+"""Whether one pod of a target can run on a node: the seven rules of eligibility.md section 6.
+
+`explain` gives the first failing rule for humans (plan, /status, logs). `Eligibility`
+compiles a target's rules once and answers the yes/no question for many nodes, memoising
+on the few node fields the target actually reads, because in real clusters most nodes
+of a pool look identical to a given target.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+
+from nodecount_scaler.model.annotations import TargetConfig
+from nodecount_scaler.model.nodes import NodeView
+from nodecount_scaler.model.placement import PodPlacement
+
+
+class Rule(enum.StrEnum):
+    """Why a node does not count; values are stable identifiers used in logs and /status."""
+
+    NODE_SELECTOR_ANNOTATION = "node-selector-annotation"
+    DELETING = "deleting"
+    NODE_NAME = "node-name"
+    NODE_AFFINITY = "node-affinity"
+    CORDONED = "cordoned"
+    TAINT = "taint"
+    NOT_READY = "not-ready"
+
+
+def explain(
+    node: NodeView, config: TargetConfig, placement: PodPlacement, ready: bool
+) -> tuple[Rule, str] | None:
+    """The first rule the node fails for this target, with detail, or None if it counts.
+
+    `ready` is the node's readiness after the grace period for a recent NotReady flap.
+    """
+    if not config.node_selector.matches(node.labels):
+        return Rule.NODE_SELECTOR_ANNOTATION, f"labels do not match {config.node_selector}"
+    if node.deleting:
+        return Rule.DELETING, "deletionTimestamp is set"
+    if not placement.matches_node_name(node):
+        return Rule.NODE_NAME, f"template nodeName is {placement.node_name}"
+    if not placement.matches_affinity(node):
+        return Rule.NODE_AFFINITY, "nodeSelector or required node affinity does not match"
+    if node.unschedulable and not placement.tolerates_cordon():
+        return Rule.CORDONED, "spec.unschedulable is true"
+    taint = placement.first_untolerated_taint(node)
+    if taint is not None:
+        return Rule.TAINT, f"untolerated taint {taint.key}={taint.value}:{taint.effect}"
+    if not ready:
+        return Rule.NOT_READY, "Ready condition is not True"
+    return None
+
+
+def is_eligible(node: NodeView, config: TargetConfig, placement: PodPlacement, ready: bool) -> bool:
+    return explain(node, config, placement, ready) is None
+
+
+class Eligibility:
+    """A target's compiled eligibility test with a memo keyed on what the rules read."""
+
+    __slots__ = ("_cache", "_get_values", "_uses_name", "config", "placement")
+
+    def __init__(self, config: TargetConfig, placement: PodPlacement) -> None:
+        self.config = config
+        self.placement = placement
+        keys = tuple(sorted(config.node_selector.keys | placement.label_keys))
+        self._get_values: Callable[[NodeView], tuple[str | None, ...]] = _value_reader(keys)
+        # Name-dependent rules (template nodeName, matchFields) make every node distinct.
+        self._uses_name = placement.uses_node_name
+        self._cache: dict[tuple[object, ...], bool] = {}
+
+    def __call__(self, node: NodeView, ready: bool) -> bool:
+        key = (
+            self._get_values(node),
+            node.name if self._uses_name else "",
+            node.taints,
+            node.unschedulable,
+            node.deleting,
+            ready,
+        )
+        cached = self._cache.get(key)
+        if cached is None:
+            if len(self._cache) > 65536:
+                # Bounded: a target keyed on a per-node label would otherwise hold one entry
+                # per node ever seen.
+                self._cache.clear()
+            cached = self._cache[key] = is_eligible(node, self.config, self.placement, ready)
+        return cached
+
+
+def _value_reader(keys: tuple[str, ...]) -> Callable[[NodeView], tuple[str | None, ...]]:
+    if not keys:
+        return lambda node: ()
+    if len(keys) == 1:
+        (only,) = keys
+        return lambda node: (node.labels.get(only),)
+    return lambda node: tuple(map(node.labels.get, keys))

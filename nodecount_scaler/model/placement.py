@@ -1,0 +1,214 @@
+"""What of a pod template decides where its pods may run, and the matching rules.
+
+The rules follow k8s.io/component-helpers/scheduling/corev1/nodeaffinity (nodeSelector AND
+required node affinity; terms ORed, expressions ANDed; an empty term or an empty term list
+matches nothing; matchFields only on metadata.name) and api/core/v1/toleration.go
+(ToleratesTaint). See eligibility.md section 5.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from nodecount_scaler.model.nodes import UNSCHEDULABLE_TAINT_KEY, NodeView, Taint
+from nodecount_scaler.model.selector import (
+    Operator,
+    Requirement,
+    SelectorError,
+    requirement_from_node_selector_expression,
+)
+
+NODE_NAME_FIELD: Final = "metadata.name"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRequirement:
+    """A matchFields entry; the API only allows metadata.name with In or NotIn."""
+
+    operator: Operator
+    values: frozenset[str]
+
+    def matches(self, node_name: str) -> bool:
+        if self.operator is Operator.IN:
+            return node_name in self.values
+        return node_name not in self.values
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSelectorTerm:
+    expressions: tuple[Requirement, ...]
+    fields: tuple[FieldRequirement, ...]
+
+    def matches(self, node: NodeView) -> bool:
+        # An empty term selects no node (nodeaffinity.newNodeSelectorTerm: "empty term matches
+        # nothing"), unlike an empty label selector.
+        if not self.expressions and not self.fields:
+            return False
+        labels = node.labels
+        return all(r.matches(labels) for r in self.expressions) and all(
+            f.matches(node.name) for f in self.fields
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Toleration:
+    key: str
+    operator: str  # "Exists" or "Equal"
+    value: str
+    effect: str  # "" tolerates every effect
+    toleration_seconds: int | None
+
+    def tolerates(self, key: str, value: str, effect: str) -> bool:
+        """ToleratesTaint from k8s.io/api/core/v1/toleration.go."""
+        if self.effect and self.effect != effect:
+            return False
+        if self.key and self.key != key:
+            return False
+        # An empty key with Exists tolerates every taint; an empty key with Equal is invalid
+        # in the API and matches only an empty taint key here, as upstream.
+        if self.operator == "Exists":
+            return True
+        return self.value == value
+
+
+# The DefaultTolerationSeconds admission plugin adds not-ready:NoExecute and
+# unreachable:NoExecute with tolerationSeconds 300 to every Pod. Both are readiness taints,
+# which eligibility folds into the Ready rule, and a NoExecute toleration with
+# tolerationSeconds does not count (rule 6), so they never change the outcome and are not
+# modelled.
+
+
+@dataclass(frozen=True, slots=True)
+class PodPlacement:
+    node_name: str
+    node_selector: tuple[tuple[str, str], ...]
+    # None: no required node affinity. An empty tuple: affinity with no terms, which
+    # matches no node.
+    affinity_terms: tuple[NodeSelectorTerm, ...] | None
+    tolerations: tuple[Toleration, ...]
+
+    @property
+    def label_keys(self) -> frozenset[str]:
+        keys = {k for k, _ in self.node_selector}
+        for term in self.affinity_terms or ():
+            keys.update(r.key for r in term.expressions)
+        return frozenset(keys)
+
+    @property
+    def uses_node_name(self) -> bool:
+        return bool(self.node_name) or any(t.fields for t in self.affinity_terms or ())
+
+    def matches_node_name(self, node: NodeView) -> bool:
+        return not self.node_name or self.node_name == node.name
+
+    def matches_affinity(self, node: NodeView) -> bool:
+        labels = node.labels
+        for key, value in self.node_selector:
+            if labels.get(key) != value:
+                return False
+        if self.affinity_terms is None:
+            return True
+        return any(term.matches(node) for term in self.affinity_terms)
+
+    def tolerates_cordon(self) -> bool:
+        return self.untolerated(_CORDON_TAINT) is None
+
+    def untolerated(self, taint: Taint) -> Toleration | Taint | None:
+        """The taint if no toleration admits it, else None.
+
+        A NoExecute taint admitted only by tolerations with tolerationSeconds is not
+        tolerated: the pod would be scheduled, then evicted when the time runs out.
+        """
+        for toleration in self.tolerations:
+            if not toleration.tolerates(taint.key, taint.value, taint.effect):
+                continue
+            if taint.effect == "NoExecute" and toleration.toleration_seconds is not None:
+                continue
+            return None
+        return taint
+
+    def first_untolerated_taint(self, node: NodeView) -> Taint | None:
+        for taint in node.taints:
+            if self.untolerated(taint) is not None:
+                return taint
+        return None
+
+
+_CORDON_TAINT: Final = Taint(UNSCHEDULABLE_TAINT_KEY, "", "NoSchedule")
+
+
+class TemplateError(ValueError):
+    """A pod template field that cannot be evaluated (the API server normally rejects these)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+def placement_from_pod_spec(spec: Mapping[str, Any]) -> PodPlacement:
+    """Read nodeName, nodeSelector, required node affinity and tolerations from a pod spec."""
+    node_selector = spec.get("nodeSelector") or {}
+    if not isinstance(node_selector, Mapping):
+        raise TemplateError("spec.template.spec.nodeSelector", "not a map")
+    selector_pairs = tuple(sorted((str(k), str(v)) for k, v in node_selector.items()))
+
+    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    )
+    terms: tuple[NodeSelectorTerm, ...] | None = None
+    if required is not None:
+        terms = tuple(_term(t, i) for i, t in enumerate(required.get("nodeSelectorTerms") or ()))
+
+    return PodPlacement(
+        node_name=str(spec.get("nodeName") or ""),
+        node_selector=selector_pairs,
+        affinity_terms=terms,
+        tolerations=tuple(_toleration(t, i) for i, t in enumerate(spec.get("tolerations") or ())),
+    )
+
+
+def _term(raw: Mapping[str, Any], index: int) -> NodeSelectorTerm:
+    where = (
+        "spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+        f".nodeSelectorTerms[{index}]"
+    )
+    try:
+        expressions = tuple(
+            requirement_from_node_selector_expression(e) for e in raw.get("matchExpressions") or ()
+        )
+    except SelectorError as exc:
+        raise TemplateError(where + ".matchExpressions", str(exc)) from exc
+    return NodeSelectorTerm(
+        expressions, tuple(_field(f, where) for f in raw.get("matchFields") or ())
+    )
+
+
+def _field(raw: Mapping[str, Any], where: str) -> FieldRequirement:
+    key = raw.get("key")
+    if key != NODE_NAME_FIELD:
+        raise TemplateError(where + ".matchFields", f"unsupported field {key!r}")
+    operator = raw.get("operator")
+    values = raw.get("values") or ()
+    if operator not in (Operator.IN, Operator.NOT_IN) or len(values) != 1:
+        # nodeaffinity validation: metadata.name allows In/NotIn with exactly one value.
+        raise TemplateError(
+            where + ".matchFields", "metadata.name needs In or NotIn with one value"
+        )
+    return FieldRequirement(Operator(operator), frozenset(str(v) for v in values))
+
+
+def _toleration(raw: Mapping[str, Any], index: int) -> Toleration:
+    operator = raw.get("operator") or "Equal"
+    if operator not in ("Equal", "Exists"):
+        raise TemplateError(f"spec.template.spec.tolerations[{index}]", f"operator {operator!r}")
+    seconds = raw.get("tolerationSeconds")
+    return Toleration(
+        key=str(raw.get("key") or ""),
+        operator=operator,
+        value=str(raw.get("value") or ""),
+        effect=str(raw.get("effect") or ""),
+        toleration_seconds=None if seconds is None else int(seconds),
+    )

@@ -1,0 +1,198 @@
+"""The service's picture of the cluster: nodes, targets, HPAs, and each target's eligible set.
+
+No I/O and no clock of its own: callers pass `now` (monotonic seconds). Every mutation
+returns the targets whose outcome may have changed, so the caller enqueues exactly those.
+
+Readiness grace: a node that was Ready and turns NotReady keeps counting for
+`unready_grace` seconds (a short flap causes no write at all); every other way of leaving
+the eligible set takes effect at once. A node first seen NotReady never counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from nodecount_scaler.model.eligibility import Eligibility, Rule, explain
+from nodecount_scaler.model.nodes import NodeView
+from nodecount_scaler.model.targets import TargetKey, TargetView
+
+HpaKey = tuple[str, str]
+
+
+@dataclass(slots=True)
+class TargetState:
+    view: TargetView
+    eligibility: Eligibility | None
+    eligible: set[str] = field(default_factory=set)
+
+
+class ClusterState:
+    def __init__(self, unready_grace: float) -> None:
+        self.unready_grace = unready_grace
+        self.nodes: dict[str, NodeView] = {}
+        self.targets: dict[TargetKey, TargetState] = {}
+        self._unready_since: dict[str, float] = {}
+        # HPA -> the Deployment it scales (same namespace), for conflict detection.
+        self._hpas: dict[HpaKey, TargetKey] = {}
+
+    # -- nodes -------------------------------------------------------------------------
+
+    def node_counts_as_ready(self, node: NodeView, now: float) -> bool:
+        if node.ready:
+            return True
+        since = self._unready_since.get(node.name)
+        return since is not None and now - since < self.unready_grace
+
+    def upsert_node(self, node: NodeView, now: float) -> list[TargetKey]:
+        old = self.nodes.get(node.name)
+        if old == node:
+            # Heartbeats and image lists change the object, not the view: nothing to do.
+            return []
+        if node.ready:
+            self._unready_since.pop(node.name, None)
+        elif old is not None and old.ready:
+            self._unready_since[node.name] = now
+        self.nodes[node.name] = node
+        return self._reevaluate(node, now)
+
+    def delete_node(self, name: str) -> list[TargetKey]:
+        if self.nodes.pop(name, None) is None:
+            return []
+        self._unready_since.pop(name, None)
+        changed = []
+        for key, target in self.targets.items():
+            if name in target.eligible:
+                target.eligible.discard(name)
+                changed.append(key)
+        return changed
+
+    def replace_nodes(self, nodes: Iterable[NodeView], now: float) -> set[TargetKey]:
+        """Apply a full relist: upsert all listed nodes, delete the ones not listed."""
+        changed: set[TargetKey] = set()
+        seen: set[str] = set()
+        for node in nodes:
+            seen.add(node.name)
+            changed.update(self.upsert_node(node, now))
+        for name in [n for n in self.nodes if n not in seen]:
+            changed.update(self.delete_node(name))
+        return changed
+
+    def next_grace_expiry(self) -> float | None:
+        if not self._unready_since:
+            return None
+        return min(self._unready_since.values()) + self.unready_grace
+
+    def expire_grace(self, now: float) -> set[TargetKey]:
+        """Stop counting nodes whose NotReady grace has run out."""
+        expired = [n for n, s in self._unready_since.items() if now - s >= self.unready_grace]
+        changed: set[TargetKey] = set()
+        for name in expired:
+            del self._unready_since[name]
+            changed.update(self._reevaluate(self.nodes[name], now))
+        return changed
+
+    def _reevaluate(self, node: NodeView, now: float) -> list[TargetKey]:
+        ready = self.node_counts_as_ready(node, now)
+        name = node.name
+        changed = []
+        for key, target in self.targets.items():
+            check = target.eligibility
+            if check is None:
+                continue
+            counts = check(node, ready)
+            if counts != (name in target.eligible):
+                if counts:
+                    target.eligible.add(name)
+                else:
+                    target.eligible.discard(name)
+                changed.append(key)
+        return changed
+
+    # -- targets -----------------------------------------------------------------------
+
+    def upsert_target(self, view: TargetView, now: float) -> bool:
+        """Store a target; return True when it needs a reconcile."""
+        old = self.targets.get(view.key)
+        if old is not None and old.view == view:
+            return False
+        if (
+            old is not None
+            and old.eligibility is not None
+            and old.view.config == view.config
+            and old.view.placement == view.placement
+        ):
+            # Only replicas, findings or the uid moved: the eligible set still holds.
+            old.view = view
+            return True
+        eligibility = None
+        if view.config is not None and view.placement is not None:
+            eligibility = Eligibility(view.config, view.placement)
+        state = TargetState(view, eligibility)
+        if eligibility is not None:
+            state.eligible = {
+                n.name
+                for n in self.nodes.values()
+                if eligibility(n, self.node_counts_as_ready(n, now))
+            }
+        self.targets[view.key] = state
+        return True
+
+    def delete_target(self, key: TargetKey) -> bool:
+        return self.targets.pop(key, None) is not None
+
+    def replace_targets(self, views: Iterable[TargetView], now: float) -> set[TargetKey]:
+        changed: set[TargetKey] = set()
+        seen: set[TargetKey] = set()
+        for view in views:
+            seen.add(view.key)
+            if self.upsert_target(view, now):
+                changed.add(view.key)
+        for key in [k for k in self.targets if k not in seen]:
+            self.delete_target(key)
+            changed.add(key)
+        return changed
+
+    # -- HPAs --------------------------------------------------------------------------
+
+    def upsert_hpa(self, hpa: HpaKey, scales: TargetKey | None) -> list[TargetKey]:
+        old = self._hpas.get(hpa)
+        if scales is None:
+            self._hpas.pop(hpa, None)
+        else:
+            self._hpas[hpa] = scales
+        if old == scales:
+            return []
+        return [k for k in (old, scales) if k is not None]
+
+    def delete_hpa(self, hpa: HpaKey) -> list[TargetKey]:
+        old = self._hpas.pop(hpa, None)
+        return [] if old is None else [old]
+
+    def replace_hpas(self, hpas: Mapping[HpaKey, TargetKey]) -> set[TargetKey]:
+        changed = set(self._hpas.values()) ^ set(hpas.values())
+        changed |= {k for h, k in hpas.items() if self._hpas.get(h) != k}
+        self._hpas = dict(hpas)
+        return changed
+
+    def hpas_for(self, key: TargetKey) -> list[str]:
+        return sorted(name for (ns, name), target in self._hpas.items() if target == key)
+
+    # -- explanations ------------------------------------------------------------------
+
+    def excluded_nodes(self, key: TargetKey, now: float) -> dict[str, tuple[Rule, str]]:
+        """Every node that does not count for the target, with the first rule it fails."""
+        target = self.targets.get(key)
+        if target is None or target.view.config is None or target.view.placement is None:
+            return {}
+        found: dict[str, tuple[Rule, str]] = {}
+        for node in self.nodes.values():
+            reason = explain(
+                node,
+                target.view.config,
+                target.view.placement,
+                self.node_counts_as_ready(node, now),
+            )
+            if reason is not None:
+                found[node.name] = reason
+        return found

@@ -1,0 +1,133 @@
+"""Builders of Node and Deployment JSON for tests (the shapes the API server returns)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+JsonObject = dict[str, Any]
+
+
+def node(
+    name: str = "n1",
+    *,
+    labels: dict[str, str] | None = None,
+    taints: list[JsonObject] | None = None,
+    unschedulable: bool = False,
+    ready: str | None = "True",
+    deleting: bool = False,
+) -> JsonObject:
+    """A Node; `ready` is the Ready condition status, None for no Ready condition."""
+    metadata: JsonObject = {
+        "name": name,
+        "resourceVersion": "1",
+        "labels": {"kubernetes.io/hostname": name, **(labels or {})},
+    }
+    if deleting:
+        metadata["deletionTimestamp"] = "2026-11-28T00:00:00Z"
+    spec: JsonObject = {}
+    if taints:
+        spec["taints"] = taints
+    if unschedulable:
+        spec["unschedulable"] = True
+    conditions = [{"type": "MemoryPressure", "status": "False"}]
+    if ready is not None:
+        conditions.append({"type": "Ready", "status": ready})
+    return {"metadata": metadata, "spec": spec, "status": {"conditions": conditions}}
+
+
+def taint(key: str, effect: str = "NoSchedule", value: str | None = None) -> JsonObject:
+    out: JsonObject = {"key": key, "effect": effect}
+    if value is not None:
+        out["value"] = value
+    return out
+
+
+def toleration(
+    key: str | None = None,
+    operator: str | None = None,
+    value: str | None = None,
+    effect: str | None = None,
+    seconds: int | None = None,
+) -> JsonObject:
+    out: JsonObject = {}
+    for field, v in (("key", key), ("operator", operator), ("value", value), ("effect", effect)):
+        if v is not None:
+            out[field] = v
+    if seconds is not None:
+        out["tolerationSeconds"] = seconds
+    return out
+
+
+def required_affinity(*terms: JsonObject) -> JsonObject:
+    return {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": list(terms)}
+        }
+    }
+
+
+def term(*expressions: JsonObject, fields: list[JsonObject] | None = None) -> JsonObject:
+    out: JsonObject = {}
+    if expressions:
+        out["matchExpressions"] = list(expressions)
+    if fields:
+        out["matchFields"] = fields
+    return out
+
+
+def expr(key: str, operator: str, *values: str) -> JsonObject:
+    out: JsonObject = {"key": key, "operator": operator}
+    if values:
+        out["values"] = list(values)
+    return out
+
+
+def anti_affinity(app: str) -> JsonObject:
+    return {
+        "podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "labelSelector": {"matchLabels": {"app": app}},
+                    "topologyKey": "kubernetes.io/hostname",
+                }
+            ]
+        }
+    }
+
+
+def deployment(
+    name: str = "d",
+    namespace: str = "ns",
+    *,
+    replicas: int = 1,
+    annotations: dict[str, str] | None = None,
+    enabled: bool = True,
+    pod_spec: JsonObject | None = None,
+    spread: bool = True,
+    strategy: JsonObject | None = None,
+) -> JsonObject:
+    """An opted-in Deployment whose pods spread one per node unless `spread` is False."""
+    notes = dict(annotations or {})
+    if enabled:
+        notes.setdefault("nodecount-scaler.io/enabled", "true")
+    spec_pod: JsonObject = {"containers": [{"name": "c", "image": "nginx"}], **(pod_spec or {})}
+    if spread:
+        affinity = dict(spec_pod.get("affinity") or {})
+        affinity.update(anti_affinity(name))
+        spec_pod["affinity"] = affinity
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": f"uid-{namespace}-{name}",
+            "resourceVersion": "1",
+            "annotations": notes,
+        },
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "strategy": strategy
+            or {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": spec_pod},
+        },
+    }

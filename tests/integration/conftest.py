@@ -1,0 +1,65 @@
+"""Fixtures for tests against a real local control plane (see devcluster/).
+
+- ``cluster`` (session): one Cluster for the whole session, started with no Nodes.
+  A cluster that cannot start fails the tests (never skips them).
+- ``namespace`` (function): a fresh namespace, deleted (without waiting) after the test.
+- ``nodes`` (function): creates kwok Nodes with unique names; deletes them after the test.
+
+Every test in this directory gets the ``cluster`` marker. ``DEVCLUSTER_KEEP=1`` keeps the
+cluster's workdir (logs, audit log, etcd data) after the session.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devcluster import Cluster, ClusterStartError
+from devcluster.testing import NodeFactory
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in item.path.resolve().parents:
+            item.add_marker(pytest.mark.cluster)
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    keep = os.environ.get("DEVCLUSTER_KEEP", "") not in ("", "0")
+    c = Cluster(keep=keep)
+    try:
+        c.start()
+    except ClusterStartError as e:
+        pytest.fail(f"the local control plane did not start:\n{e}", pytrace=False)
+    try:
+        yield c
+    finally:
+        c.stop()
+        if keep:
+            print(f"\ndevcluster workdir kept: {c.workdir}")
+
+
+def _test_prefix(request: pytest.FixtureRequest, max_len: int) -> str:
+    name = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower()).strip("-")
+    return name[:max_len].strip("-") or "t"
+
+
+@pytest.fixture
+def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    name = cluster.create_namespace(_test_prefix(request, 40))
+    yield name
+    cluster.delete_namespace(name, wait=False)
+
+
+@pytest.fixture
+def nodes(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[NodeFactory]:
+    factory = NodeFactory(cluster, _test_prefix(request, 30))
+    yield factory
+    factory.cleanup()

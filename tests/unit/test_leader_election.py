@@ -1,0 +1,773 @@
+"""LeaderElector against a scripted in-memory Lease endpoint, on fake loop time (looptime).
+
+Each elector talks to its own aiohttp test server; all servers share one LeaseStore, so one
+elector can be cut off (hang, 500s, refused connections, garbage) while the others still
+reach "the API server". Times are read from the loop clock, which is also the electors'
+clock, so assertions on deadlines are exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import pytest
+import structlog
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from kubernetes_asyncio.client import Configuration
+
+from nodecount_scaler import metrics
+from nodecount_scaler.control.leader import (
+    JITTER_FACTOR,
+    RELEASE_TIMEOUT,
+    LeaderElectionConfig,
+    LeaderElector,
+)
+from nodecount_scaler.kube.client import JsonObject, KubeClient
+
+pytestmark = pytest.mark.looptime
+
+NS = "ns"
+NAME = "nodecount-scaler"
+LEASE_DURATION = 15.0
+RENEW_DEADLINE = 10.0
+RETRY_PERIOD = 2.0
+MAX_RETRY_WAIT = RETRY_PERIOD * (1 + JITTER_FACTOR)
+LEASES = "/apis/coordination.k8s.io/v1/namespaces/{ns}/leases"
+
+
+def now() -> float:
+    return asyncio.get_running_loop().time()
+
+
+# --------------------------------------------------------------------------- fake API server
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    at: float
+    method: str
+    spec: JsonObject
+
+    @property
+    def holder(self) -> str:
+        return str(self.spec.get("holderIdentity") or "")
+
+
+class LeaseStore:
+    """The API server's storage: resourceVersions, 409 on stale writes, a write journal."""
+
+    def __init__(self) -> None:
+        self.leases: dict[tuple[str, str], JsonObject] = {}
+        self.writes: list[Write] = []
+        self.journal: list[tuple[str, str]] = []  # shared with the workers, for ordering
+        self.before_write: Callable[[], None] | None = None  # runs once, to stage a race
+        self._rv = 100
+
+    def get(self, name: str = NAME) -> JsonObject | None:
+        return self.leases.get((NS, name))
+
+    def spec(self, name: str = NAME) -> JsonObject:
+        lease = self.get(name)
+        assert lease is not None
+        spec: JsonObject = lease["spec"]
+        return spec
+
+    def store(self, method: str, namespace: str, name: str, body: JsonObject) -> JsonObject:
+        self._rv += 1
+        lease = copy.deepcopy(body)
+        metadata = lease.setdefault("metadata", {})
+        metadata.update(name=name, namespace=namespace, resourceVersion=str(self._rv))
+        metadata.setdefault("uid", f"uid-{name}")
+        lease.setdefault("spec", {})
+        self.leases[(namespace, name)] = lease
+        self.writes.append(Write(now(), method, dict(lease["spec"])))
+        self.journal.append(("write", str(lease["spec"].get("holderIdentity") or "")))
+        return lease
+
+    def put_spec(self, **spec: Any) -> JsonObject:
+        """Another process (or kubectl) writes the lease, unconditionally."""
+        existing = copy.deepcopy(self.get() or {"metadata": {}, "spec": {}})
+        existing["spec"].update(spec)
+        return self.store("PUT", NS, NAME, existing)
+
+    def renew_as(self, holder: str, stamp: str = "2026-11-28T17:00:00.000000Z") -> JsonObject:
+        self._renewals = getattr(self, "_renewals", 0) + 1
+        return self.put_spec(
+            holderIdentity=holder,
+            leaseDurationSeconds=int(LEASE_DURATION),
+            renewTime=stamp.replace(".000000Z", f".{self._renewals:06d}Z"),
+        )
+
+    def last_write_by(self, holder: str) -> Write:
+        return [w for w in self.writes if w.holder == holder][-1]
+
+    def run_hook(self) -> None:
+        hook, self.before_write = self.before_write, None
+        if hook is not None:
+            hook()
+
+
+class Fault(Enum):
+    NONE = "none"
+    ERROR = "error"  # 500 with a Status body
+    FORBIDDEN = "forbidden"  # 403: RBAC missing
+    GARBAGE = "garbage"  # 200 with a body that is not JSON
+    HANG = "hang"  # accept, never answer
+    REFUSE = "refuse"  # nothing listens on the port
+
+
+def status(code: int, reason: str, message: str) -> web.Response:
+    body = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code}
+    return web.json_response({**body, "reason": reason, "message": message}, status=code)
+
+
+class FakeApiServer:
+    """One address of the API server, with its own fault switch."""
+
+    def __init__(self, store: LeaseStore) -> None:
+        self.store = store
+        self.fault = Fault.NONE
+        self.requests: list[tuple[str, str]] = []
+        self._server: TestServer | None = None
+        self._port: int | None = None
+        self._unhang = asyncio.Event()
+
+    @property
+    def host(self) -> str:
+        assert self._port is not None
+        return f"http://127.0.0.1:{self._port}"
+
+    def _app(self) -> web.Application:
+        app = web.Application()
+        base = LEASES.format(ns="{ns}")
+        app.router.add_get(base + "/{name}", self._get)
+        app.router.add_put(base + "/{name}", self._put)
+        app.router.add_post(base, self._post)
+        return app
+
+    async def start(self) -> None:
+        self._server = TestServer(self._app(), host="127.0.0.1", port=self._port)
+        await self._server.start_server()
+        self._port = self._server.port
+
+    async def stop(self) -> None:
+        self._unhang.set()
+        if self._server is not None:
+            await self._server.close()
+            self._server = None
+
+    async def set_fault(self, fault: Fault) -> None:
+        if self.fault is Fault.REFUSE and fault is not Fault.REFUSE:
+            await self.start()
+        if self.fault is Fault.HANG and fault is not Fault.HANG:
+            self._unhang.set()
+        self._unhang = asyncio.Event()
+        self.fault = fault
+        if fault is Fault.REFUSE:
+            await self.stop()
+
+    async def _faulted(self, request: web.Request) -> web.Response | None:
+        self.requests.append((request.method, request.path))
+        if self.fault is Fault.HANG:
+            await self._unhang.wait()
+            return status(503, "ServiceUnavailable", "was hung")
+        if self.fault is Fault.ERROR:
+            return status(500, "InternalError", "etcdserver: request timed out")
+        if self.fault is Fault.FORBIDDEN:
+            return status(403, "Forbidden", "cannot get resource leases")
+        if self.fault is Fault.GARBAGE:
+            return web.Response(status=200, text="<html>proxy</html>")
+        return None
+
+    async def _get(self, request: web.Request) -> web.Response:
+        if (faulted := await self._faulted(request)) is not None:
+            return faulted
+        lease = self.store.leases.get((request.match_info["ns"], request.match_info["name"]))
+        if lease is None:
+            return status(404, "NotFound", "leases.coordination.k8s.io not found")
+        return web.json_response(lease)
+
+    async def _put(self, request: web.Request) -> web.Response:
+        if (faulted := await self._faulted(request)) is not None:
+            return faulted
+        body = await request.json()
+        key = (request.match_info["ns"], request.match_info["name"])
+        self.store.run_hook()
+        existing = self.store.leases.get(key)
+        if existing is None:
+            return status(404, "NotFound", "leases.coordination.k8s.io not found")
+        rv = body.get("metadata", {}).get("resourceVersion")
+        if not rv:
+            return status(422, "Invalid", "metadata.resourceVersion must be specified")
+        if rv != existing["metadata"]["resourceVersion"]:
+            return status(409, "Conflict", "the object has been modified")
+        return web.json_response(self.store.store("PUT", *key, body))
+
+    async def _post(self, request: web.Request) -> web.Response:
+        if (faulted := await self._faulted(request)) is not None:
+            return faulted
+        body = await request.json()
+        name = body["metadata"]["name"]
+        self.store.run_hook()
+        if (request.match_info["ns"], name) in self.store.leases:
+            return status(409, "AlreadyExists", "leases.coordination.k8s.io already exists")
+        return web.json_response(self.store.store("POST", request.match_info["ns"], name, body))
+
+
+# --------------------------------------------------------------------------- harness
+
+
+class Worker:
+    """leader_work that records its terms; optionally fails or returns, or is slow to stop."""
+
+    def __init__(self, name: str, journal: list[tuple[str, str]], **behaviour: Any) -> None:
+        self.name = name
+        self.journal = journal
+        self.fail_first: bool = behaviour.get("fail_first", False)
+        self.return_first: bool = behaviour.get("return_first", False)
+        self.cleanup: float = behaviour.get("cleanup", 0.0)
+        self.elector: LeaderElector | None = None
+        self.starts: list[float] = []
+        self.ends: list[float] = []
+        self.cancels: list[float] = []
+        self.leader_at_cancel: list[bool] = []
+
+    @property
+    def running(self) -> bool:
+        return len(self.starts) > len(self.ends)
+
+    async def __call__(self) -> None:
+        self.starts.append(now())
+        self.journal.append(("work-start", self.name))
+        try:
+            if len(self.starts) == 1 and self.fail_first:
+                await asyncio.sleep(1)
+                raise RuntimeError("boom")
+            if len(self.starts) == 1 and self.return_first:
+                await asyncio.sleep(1)
+                return
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancels.append(now())
+            assert self.elector is not None
+            self.leader_at_cancel.append(self.elector.is_leader)
+            if self.cleanup:
+                await asyncio.sleep(self.cleanup)
+            raise
+        finally:
+            self.ends.append(now())
+            self.journal.append(("work-end", self.name))
+
+
+@dataclass
+class Candidate:
+    elector: LeaderElector
+    worker: Worker
+    server: FakeApiServer
+    task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self.elector.run(self.worker))
+
+    async def stop(self) -> None:
+        assert self.task is not None
+        self.task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await self.task
+
+
+@dataclass
+class Cluster:
+    store: LeaseStore = field(default_factory=LeaseStore)
+    servers: list[FakeApiServer] = field(default_factory=list)
+    clients: list[KubeClient] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)
+
+    async def candidate(
+        self, name: str, *, clock: Callable[[], float] | None = None, **behaviour: Any
+    ) -> Candidate:
+        server = FakeApiServer(self.store)
+        await server.start()
+        self.servers.append(server)
+        configuration = Configuration()
+        configuration.host = server.host
+        client = KubeClient(configuration)
+        self.clients.append(client)
+        config = LeaderElectionConfig(
+            namespace=NS,
+            name=NAME,
+            identity=name,
+            lease_duration=LEASE_DURATION,
+            renew_deadline=RENEW_DEADLINE,
+            retry_period=RETRY_PERIOD,
+        )
+        elector = LeaderElector(client, config, clock=clock or asyncio.get_running_loop().time)
+        worker = Worker(name, self.store.journal, **behaviour)
+        worker.elector = elector
+        candidate = Candidate(elector, worker, server)
+        self.candidates.append(candidate)
+        return candidate
+
+    async def close(self) -> None:
+        for candidate in self.candidates:
+            if candidate.task is not None and not candidate.task.done():
+                candidate.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await candidate.task
+        for server in self.servers:
+            await server.stop()
+        for client in self.clients:
+            await client.close()
+
+
+@pytest.fixture
+async def cluster() -> AsyncIterator[Cluster]:
+    cluster = Cluster()
+    try:
+        yield cluster
+    finally:
+        await cluster.close()
+
+
+async def until(condition: Callable[[], bool], within: float = 120.0, step: float = 0.01) -> float:
+    """Poll on loop time; return the loop time at which the condition first held."""
+    deadline = now() + within
+    while not condition():
+        if now() > deadline:
+            raise AssertionError(f"condition not met within {within} s")
+        await asyncio.sleep(step)
+    return now()
+
+
+async def idle(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+def leader_gauge() -> float | None:
+    return metrics.REGISTRY.get_sample_value("leader_election_master_status", {"name": NAME})
+
+
+@contextlib.contextmanager
+def captured() -> Iterator[list[dict[str, Any]]]:
+    with structlog.testing.capture_logs() as logs:
+        yield logs
+
+
+def events(logs: list[dict[str, Any]]) -> list[str]:
+    return [str(entry["event"]) for entry in logs]
+
+
+# --------------------------------------------------------------------------- acquiring
+
+
+async def test_creates_an_absent_lease_and_leads(cluster: Cluster) -> None:
+    a = await cluster.candidate("a")
+    t0 = now()
+    a.start()
+    led_at = await until(lambda: a.elector.is_leader)
+    assert led_at - t0 < 0.1  # first attempt is immediate (client-go JitterUntil, sliding)
+    assert a.worker.running
+    assert a.elector.leader_identity == "a"
+    assert a.elector.identity == "a"
+    assert leader_gauge() == 1
+    spec = cluster.store.spec()
+    assert spec["holderIdentity"] == "a"
+    assert spec["leaseDurationSeconds"] == 15
+    assert spec["leaseTransitions"] == 0
+    assert spec["acquireTime"] == spec["renewTime"]
+    assert cluster.store.writes[0].method == "POST"
+
+    await idle(30)  # renews every retry_period, without a GET each time
+    renewals = [w for w in cluster.store.writes if w.method == "PUT"]
+    assert len(renewals) == pytest.approx(30 / RETRY_PERIOD, abs=1)
+    assert a.server.requests.count(("GET", f"{LEASES.format(ns=NS)}/{NAME}")) == 1
+    assert cluster.store.spec()["acquireTime"] == spec["acquireTime"]
+    assert len(a.worker.starts) == 1
+    assert a.worker.ends == []
+
+    await a.stop()
+    assert leader_gauge() == 0
+    assert not a.elector.is_leader
+
+
+async def test_takes_a_released_lease_at_once(cluster: Cluster) -> None:
+    cluster.store.put_spec(holderIdentity="", leaseDurationSeconds=1, leaseTransitions=4)
+    a = await cluster.candidate("a")
+    t0 = now()
+    a.start()
+    assert await until(lambda: a.elector.is_leader) - t0 < 0.1
+    assert cluster.store.spec()["leaseTransitions"] == 5
+
+
+async def test_follower_never_takes_a_live_lease(cluster: Cluster) -> None:
+    cluster.store.renew_as("other")
+    a = await cluster.candidate("a")
+    a.start()
+
+    async def other_renews() -> None:
+        while True:
+            await asyncio.sleep(RETRY_PERIOD)
+            cluster.store.renew_as("other")
+
+    renewer = asyncio.create_task(other_renews())
+    try:
+        for _ in range(600):  # 60 s, i.e. four lease durations
+            await asyncio.sleep(0.1)
+            assert not a.elector.is_leader
+        assert a.worker.starts == []
+        assert a.elector.leader_identity == "other"
+        assert [w.holder for w in cluster.store.writes] == ["other"] * len(cluster.store.writes)
+    finally:
+        renewer.cancel()
+
+
+@pytest.mark.parametrize(
+    "renew_time",
+    [
+        "2000-01-01T00:00:00.000000Z",  # looks long expired: must still wait a full duration
+        "2999-01-01T00:00:00.000000Z",  # looks valid for centuries: must not wait for ever
+    ],
+)
+async def test_takes_an_expired_lease_after_a_full_duration_of_its_own_clock(
+    cluster: Cluster, renew_time: str
+) -> None:
+    cluster.store.put_spec(holderIdentity="other", leaseDurationSeconds=15, renewTime=renew_time)
+    a = await cluster.candidate("a")
+    t0 = now()
+    with captured() as logs:
+        a.start()
+        led_at = await until(lambda: a.elector.is_leader)
+    assert t0 + LEASE_DURATION <= led_at <= t0 + LEASE_DURATION + MAX_RETRY_WAIT + 0.1
+    assert cluster.store.spec()["holderIdentity"] == "a"
+    assert "lease expired; taking over" in events(logs)
+
+
+async def test_takes_over_only_a_full_duration_after_the_last_renewal(cluster: Cluster) -> None:
+    cluster.store.renew_as("other")
+    a = await cluster.candidate("a")
+    a.start()
+    for _ in range(10):  # the holder renews for 20 s, then dies
+        await asyncio.sleep(RETRY_PERIOD)
+        cluster.store.renew_as("other")
+    last_renewal = now()
+    led_at = await until(lambda: a.elector.is_leader)
+    assert last_renewal + LEASE_DURATION <= led_at
+    assert led_at <= last_renewal + LEASE_DURATION + 2 * MAX_RETRY_WAIT
+    assert cluster.store.spec()["leaseTransitions"] == 1
+
+
+# --------------------------------------------------------------------------- losing the lease
+
+
+@pytest.mark.parametrize("fault", [Fault.HANG, Fault.ERROR, Fault.REFUSE, Fault.GARBAGE])
+async def test_failed_renewals_stop_the_work_before_the_renew_deadline(
+    cluster: Cluster, fault: Fault
+) -> None:
+    a = await cluster.candidate("a")
+    a.start()
+    await until(lambda: a.elector.is_leader)
+    await idle(5.3)
+    with captured() as logs:
+        await a.server.set_fault(fault)
+        await until(lambda: not a.worker.running, within=RENEW_DEADLINE + 1)
+    last_renewal = cluster.store.last_write_by("a").at  # the request started no later
+    [cancelled_at] = a.worker.cancels
+    # client-go renew(): give up once renewDeadline has passed since the last renewal.
+    assert last_renewal + RENEW_DEADLINE - RETRY_PERIOD <= cancelled_at
+    assert cancelled_at <= last_renewal + RENEW_DEADLINE + 1e-6
+    assert a.worker.leader_at_cancel == [False]
+    assert not a.elector.is_leader
+    assert leader_gauge() == 0
+    assert "lost leadership" in events(logs)
+    assert next(e for e in logs if e["event"] == "lost leadership")["reason"] == (
+        "renew deadline exceeded"
+    )
+    assert not a.task.done() if a.task else False  # run() survives
+
+    # The lease still names us, so we take it back as soon as the API answers again.
+    await a.server.set_fault(Fault.NONE)
+    back_at = await until(lambda: a.elector.is_leader, within=2 * MAX_RETRY_WAIT + 1)
+    assert back_at < last_renewal + LEASE_DURATION + 2 * MAX_RETRY_WAIT
+    assert len(a.worker.starts) == 2
+    assert cluster.store.spec()["leaseTransitions"] == 0  # same holder: not a transition
+
+
+async def test_a_stalled_clock_turns_is_leader_false_at_once(cluster: Cluster) -> None:
+    stall = [0.0]
+    loop = asyncio.get_running_loop()
+    a = await cluster.candidate("a", clock=lambda: loop.time() + stall[0])
+    a.start()
+    await until(lambda: a.elector.is_leader)
+    # As if the event loop had been blocked (e.g. by a huge decode) for a whole deadline:
+    # the property must not wait for the loop to notice.
+    stall[0] = RENEW_DEADLINE
+    assert not a.elector.is_leader
+    await until(lambda: not a.worker.running, within=RETRY_PERIOD)
+    assert a.worker.leader_at_cancel == [False]
+
+
+async def test_lease_taken_by_another_stops_the_work_at_the_next_renewal(
+    cluster: Cluster,
+) -> None:
+    a = await cluster.candidate("a")
+    a.start()
+    await until(lambda: a.elector.is_leader)
+    await idle(3)
+    taken_at = now()
+    cluster.store.renew_as("usurper")
+    with captured() as logs:
+        stopped_at = await until(lambda: not a.worker.running)
+    assert stopped_at - taken_at <= RETRY_PERIOD + 0.1  # not the whole renew deadline
+    assert a.worker.leader_at_cancel == [False]
+    assert a.elector.leader_identity == "usurper"
+    lost = next(e for e in logs if e["event"] == "lost leadership")
+    assert lost["reason"] == "lease taken by another holder"
+    assert lost["holder"] == "usurper"
+
+
+async def test_unrelated_update_conflict_keeps_leadership(cluster: Cluster) -> None:
+    a = await cluster.candidate("a")
+    a.start()
+    await until(lambda: a.elector.is_leader)
+    await idle(1)
+    # kubectl label: resourceVersion moves, holder stays. The cached PUT gets 409.
+    lease = cluster.store.get()
+    assert lease is not None
+    lease = copy.deepcopy(lease)
+    lease["metadata"]["labels"] = {"team": "platform"}
+    cluster.store.store("PUT", NS, NAME, lease)
+    with captured() as logs:
+        await idle(10)
+    assert a.worker.cancels == []
+    assert a.elector.is_leader
+    stored = cluster.store.get()
+    assert stored is not None
+    assert stored["metadata"]["labels"] == {"team": "platform"}
+    assert stored["spec"]["holderIdentity"] == "a"
+    assert "lost leadership" not in events(logs)
+
+
+# --------------------------------------------------------------------------- two candidates
+
+
+async def test_two_electors_never_lead_at_once(cluster: Cluster) -> None:
+    a = await cluster.candidate("a")
+    b = await cluster.candidate("b")
+    by_name = {"a": a, "b": b}
+    violations: list[float] = []
+
+    async def sample() -> None:
+        while True:
+            if a.elector.is_leader and b.elector.is_leader:
+                violations.append(now())
+            if a.worker.running and b.worker.running:
+                violations.append(now())
+            await asyncio.sleep(0.05)
+
+    sampler = asyncio.create_task(sample())
+    try:
+        a.start()
+        b.start()
+        await until(lambda: a.elector.is_leader or b.elector.is_leader)
+        leaders = []
+        for fault in [Fault.HANG, Fault.ERROR, Fault.REFUSE, Fault.GARBAGE, Fault.HANG]:
+            leader = a if a.elector.is_leader else b
+            follower = b if leader is a else a
+            leaders.append(leader.elector.identity)
+            await idle(7)  # the follower has seen the lease renewed
+            await leader.server.set_fault(fault)
+            await until(lambda f=follower: f.elector.is_leader, within=LEASE_DURATION + 10)  # type: ignore[misc]
+            await leader.server.set_fault(Fault.NONE)
+            await idle(5)
+            assert follower.elector.is_leader
+            assert leader.elector.leader_identity == follower.elector.identity
+        assert leaders == ["a", "b", "a", "b", "a"] or leaders == ["b", "a", "b", "a", "b"]
+    finally:
+        sampler.cancel()
+    assert violations == []
+    terms = sorted(
+        (start, end, name)
+        for name, c in by_name.items()
+        for start, end in zip(c.worker.starts, [*c.worker.ends, float("inf")], strict=False)
+    )
+    for (_, end, _), (start, _, _) in zip(terms, terms[1:], strict=False):
+        assert end < start  # strictly sequential terms
+    assert cluster.store.spec()["leaseTransitions"] == 5
+
+
+async def test_cancel_releases_the_lease_and_a_waiting_candidate_takes_over(
+    cluster: Cluster,
+) -> None:
+    a = await cluster.candidate("a", cleanup=0.5)  # the work needs time to unwind
+    b = await cluster.candidate("b")
+    a.start()
+    await until(lambda: a.elector.is_leader)
+    b.start()
+    await idle(5)
+    assert b.elector.leader_identity == "a"
+    cancelled_at = now()
+    with captured() as logs:
+        await a.stop()  # run() re-raises CancelledError
+    b_led_at = await until(lambda: b.elector.is_leader)
+
+    release = next(w for w in cluster.store.writes if w.holder == "")
+    assert release.spec["leaseDurationSeconds"] == 1
+    assert cancelled_at + 0.5 <= release.at <= cancelled_at + 0.6
+    journal = cluster.store.journal
+    assert journal.index(("work-end", "a")) < journal.index(("write", ""))  # work first
+    assert b_led_at - release.at <= MAX_RETRY_WAIT + 0.1  # not a lease duration
+    assert events(logs)[-2:] == ["lost leadership", "lease released"]
+    assert cluster.store.spec()["holderIdentity"] == "b"
+
+
+async def test_cancel_while_following_writes_nothing(cluster: Cluster) -> None:
+    cluster.store.renew_as("other")
+    a = await cluster.candidate("a")
+    a.start()
+    await idle(5)
+    writes = len(cluster.store.writes)
+    await a.stop()
+    assert len(cluster.store.writes) == writes
+
+
+async def test_cancel_with_a_hung_api_server_gives_up_releasing_quickly(
+    cluster: Cluster,
+) -> None:
+    a = await cluster.candidate("a")
+    a.start()
+    await until(lambda: a.elector.is_leader)
+    await a.server.set_fault(Fault.HANG)
+    cancelled_at = now()
+    await a.stop()
+    assert now() - cancelled_at <= RELEASE_TIMEOUT + 0.01
+    assert a.worker.ends and a.worker.ends[0] == cancelled_at
+
+
+# --------------------------------------------------------------------------- the work's own end
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "event"),
+    [
+        ({"fail_first": True}, "leader work failed; stepping down"),
+        ({"return_first": True}, "leader work returned; stepping down"),
+    ],
+)
+async def test_work_ending_on_its_own_steps_down_and_competes_again(
+    cluster: Cluster, behaviour: dict[str, bool], event: str
+) -> None:
+    with captured() as logs:
+        a = await cluster.candidate("a", **behaviour)
+        a.start()
+        await until(lambda: len(a.worker.starts) == 2)
+    first_end, second_start = a.worker.ends[0], a.worker.starts[1]
+    assert second_start >= first_end + RETRY_PERIOD
+    assert second_start <= first_end + RETRY_PERIOD + 0.1  # the lease is free: no lease wait
+    assert a.elector.is_leader
+    assert [w.holder for w in cluster.store.writes if w.method == "PUT"][:2] == ["", "a"]
+    entry = next(e for e in logs if e["event"] == event)
+    if behaviour.get("fail_first"):
+        assert entry["log_level"] == "error"
+        assert isinstance(entry["exc_info"], RuntimeError)
+    assert "lease released" in events(logs)
+    assert cluster.store.spec()["leaseTransitions"] == 1
+
+
+# --------------------------------------------------------------------------- conflicts, errors
+
+
+async def test_losing_the_create_race_makes_a_follower(cluster: Cluster) -> None:
+    def intruder_creates() -> None:
+        cluster.store.renew_as("intruder")
+
+    cluster.store.before_write = intruder_creates
+    a = await cluster.candidate("a")
+    with captured() as logs:
+        a.start()
+        await until(lambda: a.elector.leader_identity == "intruder")
+    assert not a.elector.is_leader
+    assert "lease created by another candidate (409); will re-read" in events(logs)
+    assert a.task is not None and not a.task.done()
+
+
+async def test_conflicting_takeover_restarts_the_countdown(cluster: Cluster) -> None:
+    cluster.store.renew_as("other")
+    a = await cluster.candidate("a")
+    a.start()
+    await idle(LEASE_DURATION - 1)
+
+    # Just as we try to take the expired lease, the holder comes back and renews.
+    renewed_at: list[float] = []
+
+    def holder_renews() -> None:
+        cluster.store.renew_as("other")
+        renewed_at.append(now())
+
+    cluster.store.before_write = holder_renews
+    with captured() as logs:
+        led_at = await until(lambda: a.elector.is_leader)
+    assert "lease changed under us (409); will re-read" in events(logs)
+    assert led_at >= renewed_at[0] + LEASE_DURATION
+
+
+@pytest.mark.parametrize(
+    ("fault", "event"),
+    [
+        (Fault.ERROR, "lease request failed"),
+        (Fault.FORBIDDEN, "lease request forbidden; needs get, create, update on leases"),
+        (Fault.GARBAGE, "lease request failed"),
+        (Fault.HANG, "lease request failed"),
+        (Fault.REFUSE, "lease request failed"),
+    ],
+)
+async def test_api_faults_never_end_run(cluster: Cluster, fault: Fault, event: str) -> None:
+    a = await cluster.candidate("a")
+    await a.server.set_fault(fault)
+    with captured() as logs:
+        a.start()
+        await idle(40)
+    assert a.task is not None and not a.task.done()
+    assert not a.elector.is_leader
+    assert event in events(logs)
+    await a.server.set_fault(Fault.NONE)
+    await until(lambda: a.elector.is_leader, within=MAX_RETRY_WAIT + 5)
+
+
+async def test_hung_request_is_bounded_by_the_request_timeout(cluster: Cluster) -> None:
+    a = await cluster.candidate("a")
+    await a.server.set_fault(Fault.HANG)
+    with captured() as logs:
+        t0 = now()
+        a.start()
+        await until(lambda: "lease request failed" in events(logs))
+    # min(retry_period * 2, renew_deadline / 2) = 4 s
+    assert now() - t0 == pytest.approx(4.0, abs=0.05)
+
+
+async def test_invalid_config_is_rejected(cluster: Cluster) -> None:
+    configuration = Configuration()
+    configuration.host = "http://127.0.0.1:1"
+    async with KubeClient(configuration) as client:
+        bad = LeaderElectionConfig(NS, NAME, "a", lease_duration=10, renew_deadline=10)
+        with pytest.raises(ValueError, match="lease_duration"):
+            LeaderElector(client, bad)
+
+
+async def test_run_twice_is_rejected(cluster: Cluster) -> None:
+    a = await cluster.candidate("a")
+    a.start()
+    await idle(1)
+
+    async def noop() -> None:
+        pass
+
+    run: Callable[[Callable[[], Awaitable[None]]], Awaitable[None]] = a.elector.run
+    with pytest.raises(RuntimeError, match="already running"):
+        await run(noop)

@@ -1,0 +1,380 @@
+"""The kustomize base in manifests/ and the sample targets in manifests/examples/.
+
+Rendered with `kubectl kustomize` and checked as data; apiserver validation is left to the
+integration tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+BASE = REPO / "manifests"
+EXAMPLES = BASE / "examples"
+NAMESPACE = "nodecount-scaler"
+NAME = "nodecount-scaler"
+HOSTNAME = "kubernetes.io/hostname"
+CA_DAEMONSET_POD = "cluster-autoscaler.kubernetes.io/daemonset-pod"
+
+Obj = dict[str, Any]
+
+CLUSTER_RULES = {
+    ("", "nodes", "list"),
+    ("", "nodes", "watch"),
+    ("apps", "deployments", "list"),
+    ("apps", "deployments", "watch"),
+    ("apps", "deployments/scale", "patch"),
+    ("", "pods", "list"),
+    ("", "pods", "patch"),
+    ("autoscaling", "horizontalpodautoscalers", "list"),
+    ("autoscaling", "horizontalpodautoscalers", "watch"),
+    ("", "events", "create"),
+}
+# (group, resource, verb, resourceName or None for "any")
+LEASE_RULES = {
+    ("coordination.k8s.io", "leases", "create", None),
+    ("coordination.k8s.io", "leases", "get", NAME),
+    ("coordination.k8s.io", "leases", "update", NAME),
+}
+
+
+def render(directory: Path) -> list[Obj]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not on PATH")
+    result = subprocess.run(
+        [kubectl, "kustomize", str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, f"kubectl kustomize {directory}:\n{result.stderr}"
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def one(docs: list[Obj], kind: str, name: str = NAME) -> Obj:
+    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(found) == 1, f"{kind}/{name}: {len(found)} objects"
+    return found[0]
+
+
+def rule_tuples(rules: list[Obj]) -> set[tuple[str, str, str, str | None]]:
+    out: set[tuple[str, str, str, str | None]] = set()
+    for rule in rules:
+        names: list[str | None] = list(rule.get("resourceNames") or [None])
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                for verb in rule["verbs"]:
+                    for name in names:
+                        out.add((group, resource, verb, name))
+    return out
+
+
+@pytest.fixture(scope="module")
+def base() -> list[Obj]:
+    return render(BASE)
+
+
+@pytest.fixture(scope="module")
+def examples() -> list[Obj]:
+    return render(EXAMPLES)
+
+
+@pytest.fixture(scope="module")
+def pod(base: list[Obj]) -> Obj:
+    spec: Obj = one(base, "Deployment")["spec"]["template"]["spec"]
+    return spec
+
+
+@pytest.fixture(scope="module")
+def container(pod: Obj) -> Obj:
+    assert len(pod["containers"]) == 1
+    c: Obj = pod["containers"][0]
+    return c
+
+
+# ---- the base as a whole ----
+
+
+def test_base_holds_exactly_the_service_objects(base: list[Obj]) -> None:
+    """Namespace, identity, RBAC, workload, PDB, metrics Service; no example targets."""
+    kinds = sorted(d["kind"] for d in base)
+    assert kinds == sorted(
+        [
+            "Namespace",
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
+            "Deployment",
+            "PodDisruptionBudget",
+            "Service",
+        ]
+    )
+    assert one(base, "Namespace")["metadata"]["name"] == NAMESPACE
+
+
+def test_namespaced_objects_land_in_the_service_namespace(base: list[Obj]) -> None:
+    """Everything but the Namespace and the cluster-scoped RBAC is in nodecount-scaler."""
+    cluster_scoped = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
+    for doc in base:
+        if doc["kind"] not in cluster_scoped:
+            assert doc["metadata"]["namespace"] == NAMESPACE, doc["kind"]
+
+
+def test_every_object_carries_the_common_label(base: list[Obj]) -> None:
+    """app.kubernetes.io/name=nodecount-scaler on every object and on the pods."""
+    for doc in base:
+        assert doc["metadata"]["labels"]["app.kubernetes.io/name"] == NAME, doc["kind"]
+
+
+def test_image_defaults_to_the_release_and_is_settable(tmp_path: Path) -> None:
+    """The kustomize `images:` transformer of an overlay replaces name and tag."""
+    (tmp_path / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                # kustomize accepts only relative paths to another kustomization.
+                "resources": [os.path.relpath(BASE, tmp_path)],
+                "images": [
+                    {"name": NAME, "newName": "registry.example/nodecount-scaler", "newTag": "9.9"}
+                ],
+            }
+        )
+    )
+    (default,) = one(render(BASE), "Deployment")["spec"]["template"]["spec"]["containers"]
+    (overridden,) = one(render(tmp_path), "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert default["image"] == "nodecount-scaler:0.1.0"
+    assert overridden["image"] == "registry.example/nodecount-scaler:9.9"
+
+
+# ---- RBAC ----
+
+
+def test_cluster_role_grants_exactly_what_the_service_uses(base: list[Obj]) -> None:
+    """Least privilege: the exact (group, resource, verb) set, nothing restricted by name."""
+    rules = one(base, "ClusterRole")["rules"]
+    granted = rule_tuples(rules)
+    assert {(g, r, v) for g, r, v, _ in granted} == CLUSTER_RULES
+    assert all(name is None for *_, name in granted)
+    assert all("nonResourceURLs" not in rule for rule in rules)
+
+
+def test_role_grants_only_its_own_lease(base: list[Obj]) -> None:
+    """create cannot be limited by name; get and update only on the Lease nodecount-scaler."""
+    role = one(base, "Role")
+    assert role["metadata"]["namespace"] == NAMESPACE
+    assert rule_tuples(role["rules"]) == LEASE_RULES
+
+
+@pytest.mark.parametrize("kind", ["ClusterRole", "Role"])
+def test_no_wildcards_and_nothing_on_secrets_or_configmaps(base: list[Obj], kind: str) -> None:
+    """No "*" in any field of any rule; secrets and configmaps are never named."""
+    for group, resource, verb, name in rule_tuples(one(base, kind)["rules"]):
+        assert "*" not in (group, resource, verb, name)
+        assert resource.split("/")[0] not in {"secrets", "configmaps"}
+
+
+@pytest.mark.parametrize(
+    ("binding", "role"), [("ClusterRoleBinding", "ClusterRole"), ("RoleBinding", "Role")]
+)
+def test_bindings_grant_the_roles_to_the_service_account(
+    base: list[Obj], binding: str, role: str
+) -> None:
+    """Each role is bound to the service account the pods run as, and to nothing else."""
+    doc = one(base, binding)
+    assert doc["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": role,
+        "name": NAME,
+    }
+    assert doc["subjects"] == [{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}]
+
+
+# ---- the Deployment ----
+
+
+def test_two_replicas_with_leader_election(base: list[Obj], container: Obj) -> None:
+    """Two instances; only the Lease holder writes."""
+    assert one(base, "Deployment")["spec"]["replicas"] == 2
+    assert container["args"] == ["run", "--leader-elect"]
+
+
+def test_identity_and_lease_namespace_from_the_downward_api(container: Obj) -> None:
+    """POD_NAME is the Lease holder identity; the Lease lives in the pod's own namespace."""
+    env = {e["name"]: e for e in container["env"]}
+    field_refs = {
+        "POD_NAME": "metadata.name",
+        "POD_NAMESPACE": "metadata.namespace",
+        "NODECOUNT_SCALER_LEADER_ELECTION_NAMESPACE": "metadata.namespace",
+    }
+    for name, path in field_refs.items():
+        assert env[name]["valueFrom"]["fieldRef"]["fieldPath"] == path
+    assert env["NODECOUNT_SCALER_LOG_FORMAT"]["value"] == "json"
+
+
+def test_pod_identity_and_shutdown(pod: Obj) -> None:
+    """Runs as its service account with a token, short grace period, no priority class."""
+    assert pod["serviceAccountName"] == NAME
+    assert pod["automountServiceAccountToken"] is True
+    assert pod["terminationGracePeriodSeconds"] == 10
+    assert "priorityClassName" not in pod
+
+
+def test_pod_security_context(pod: Obj) -> None:
+    """Non-root 65532 with the runtime's default seccomp profile."""
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 65532,
+        "runAsGroup": 65532,
+        "fsGroup": 65532,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def test_container_security_context(container: Obj) -> None:
+    """No privilege escalation, read-only root, no capabilities."""
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
+def test_tmp_is_the_only_writable_path(pod: Obj, container: Obj) -> None:
+    """An emptyDir at /tmp makes up for the read-only root filesystem."""
+    mounts = container["volumeMounts"]
+    assert [m["mountPath"] for m in mounts] == ["/tmp"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes[mounts[0]["name"]]
+
+
+def test_http_port_and_probes(container: Obj) -> None:
+    """Port 8080 'http'; liveness on /healthz, readiness on /readyz."""
+    assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    liveness = container["livenessProbe"]
+    assert liveness["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert liveness["periodSeconds"] == 10
+    assert liveness["failureThreshold"] == 3
+    assert liveness["initialDelaySeconds"] == 5
+    readiness = container["readinessProbe"]
+    assert readiness["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert readiness["periodSeconds"] == 5
+    if "startupProbe" in container:
+        assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+
+
+def test_resources_have_no_cpu_limit(container: Obj) -> None:
+    """Requests cpu 50m / memory 96Mi; memory limit 256Mi; no CPU limit (no throttling)."""
+    assert container["resources"] == {
+        "requests": {"cpu": "50m", "memory": "96Mi"},
+        "limits": {"memory": "256Mi"},
+    }
+
+
+def test_rollout_and_disruptions_keep_an_instance_up(base: list[Obj]) -> None:
+    """Neither a rollout nor a drain can take both instances down at once."""
+    spec = one(base, "Deployment")["spec"]
+    strategy = spec["strategy"]
+    assert strategy["type"] == "RollingUpdate"
+    unavailable = strategy["rollingUpdate"]["maxUnavailable"]
+    assert isinstance(unavailable, int)
+    assert spec["replicas"] - unavailable >= 1
+    pdb = one(base, "PodDisruptionBudget")["spec"]
+    assert pdb["minAvailable"] == 1
+    assert pdb["selector"]["matchLabels"].items() <= spec["template"]["metadata"]["labels"].items()
+
+
+def test_instances_prefer_different_nodes(pod: Obj) -> None:
+    """Soft spread on hostname: one node failure should not take both, yet never blocks."""
+    (spread,) = pod["topologySpreadConstraints"]
+    assert spread["topologyKey"] == HOSTNAME
+    assert spread["maxSkew"] == 1
+    assert spread["whenUnsatisfiable"] == "ScheduleAnyway"
+    anti = pod["affinity"]["podAntiAffinity"]
+    assert "requiredDuringSchedulingIgnoredDuringExecution" not in anti
+    (preferred,) = anti["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert preferred["podAffinityTerm"]["topologyKey"] == HOSTNAME
+
+
+def test_metrics_service(base: list[Obj]) -> None:
+    """Port 'http' 8080 to the pods' http port, with Prometheus scrape annotations."""
+    service = next(d for d in base if d["kind"] == "Service")
+    assert service["spec"]["ports"] == [
+        {"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}
+    ]
+    annotations = service["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == "8080"
+    assert annotations["prometheus.io/path"] == "/metrics"
+    pod_labels = one(base, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+
+
+# ---- the examples ----
+
+
+def test_examples_are_two_opted_in_deployments(examples: list[Obj]) -> None:
+    """nginx-everywhere and subset, both opted in, neither setting spec.replicas."""
+    assert sorted(d["metadata"]["name"] for d in examples) == ["ingress-proxy", "nginx-everywhere"]
+    for doc in examples:
+        assert doc["kind"] == "Deployment"
+        assert doc["metadata"]["namespace"] == "default"
+        assert doc["metadata"]["annotations"]["nodecount-scaler.io/enabled"] == "true"
+        # A replicas value in the file would be reset by every `kubectl apply`.
+        assert "replicas" not in doc["spec"]
+
+
+def test_examples_never_block_cluster_autoscaler(examples: list[Obj]) -> None:
+    """Their pods are treated like DaemonSet pods by Cluster Autoscaler."""
+    for doc in examples:
+        assert doc["spec"]["template"]["metadata"]["annotations"][CA_DAEMONSET_POD] == "true"
+
+
+def test_examples_roll_out_without_surge(examples: list[Obj]) -> None:
+    """maxSurge 0: a surge pod has no node when replicas == nodes (kubernetes#116891)."""
+    for doc in examples:
+        strategy = doc["spec"]["strategy"]
+        assert strategy["type"] == "RollingUpdate"
+        assert strategy["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
+
+
+def test_nginx_everywhere_is_one_pod_per_node(examples: list[Obj]) -> None:
+    """Required podAntiAffinity on hostname against its own pods."""
+    doc = one(examples, "Deployment", "nginx-everywhere")
+    pod = doc["spec"]["template"]
+    assert pod["metadata"]["labels"] == {"app": "nginx-everywhere"}
+    (term,) = pod["spec"]["affinity"]["podAntiAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ]
+    assert term["topologyKey"] == HOSTNAME
+    assert term["labelSelector"]["matchLabels"] == {"app": "nginx-everywhere"}
+    (nginx,) = pod["spec"]["containers"]
+    assert nginx["image"] == "nginx:1.27"
+    assert set(nginx["resources"]["requests"]) == {"cpu", "memory"}
+
+
+def test_subset_counts_labelled_nodes_and_spreads_hard(examples: list[Obj]) -> None:
+    """Node selector and bounds by annotation; hostname spread DoNotSchedule, no anti-affinity."""
+    doc = one(examples, "Deployment", "ingress-proxy")
+    annotations = doc["metadata"]["annotations"]
+    assert annotations["nodecount-scaler.io/node-selector"] == "node-role.example.com/ingress=true"
+    assert annotations["nodecount-scaler.io/min-replicas"] == "1"
+    assert annotations["nodecount-scaler.io/max-replicas"] == "10"
+    pod = doc["spec"]["template"]["spec"]
+    assert "affinity" not in pod
+    (spread,) = pod["topologySpreadConstraints"]
+    assert spread["topologyKey"] == HOSTNAME
+    assert spread["maxSkew"] == 1
+    assert spread["whenUnsatisfiable"] == "DoNotSchedule"
+    assert spread["labelSelector"]["matchLabels"] == {"app": "ingress-proxy"}
