@@ -29,6 +29,11 @@ from nodecount_scaler.kube.client import ApiError, KubeClient
 
 log = structlog.get_logger(__name__)
 
+# A watch that ends sooner than this without a single event is treated as a failure (backed
+# off), not as the normal timeoutSeconds close: client-go's "very short watch" rule. Without
+# it a proxy that answers 200 and closes at once turns run() into a busy reconnect loop.
+MIN_WATCH_SECONDS = 1.0
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
@@ -69,12 +74,21 @@ class ListPage(Generic[K, V]):
 def decode_list_page(raw: bytes, projection: Projection[K, V]) -> ListPage[K, V]:
     """Decode one LIST response page into views. Objects that fail to project are skipped
     (and counted) rather than failing the whole list: one bad object must not stop the
-    service from serving every other one."""
-    body = orjson.loads(raw)
+    service from serving every other one. A body that is not a list at all (a proxy's
+    error page) raises StreamError."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise StreamError(f"undecodable list response: {raw[:120]!r}") from exc
+    if not isinstance(body, dict):
+        raise StreamError(f"not a list response: {raw[:120]!r}")
     meta = body.get("metadata") or {}
+    objects = body.get("items") or []
+    if not isinstance(meta, dict) or not isinstance(objects, list):
+        raise StreamError(f"not a list response: {raw[:120]!r}")
     items: dict[K, V] = {}
     skipped = 0
-    for obj in body.get("items") or ():
+    for obj in objects:
         try:
             view = projection.view(obj)
             if view is not None:
@@ -120,7 +134,8 @@ class WatchEvent:
 
     @property
     def resource_version(self) -> str:
-        return str((self.object.get("metadata") or {}).get("resourceVersion", ""))
+        meta = self.object.get("metadata")
+        return str(meta.get("resourceVersion", "")) if isinstance(meta, dict) else ""
 
 
 def parse_watch_line(line: bytes) -> WatchEvent:
@@ -131,9 +146,10 @@ def parse_watch_line(line: bytes) -> WatchEvent:
         obj = event["object"]
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise StreamError(f"undecodable watch line: {line[:120]!r}") from exc
+    if not isinstance(obj, dict):
+        raise StreamError(f"watch event without an object: {line[:120]!r}")
     if kind == "ERROR":
-        code = obj.get("code") if isinstance(obj, dict) else None
-        if code == 410:
+        if obj.get("code") == 410:
             raise ExpiredError(str(obj.get("message", "resource version expired")))
         raise StreamError(f"ERROR event: {obj}")
     return WatchEvent(kind, obj)
@@ -206,10 +222,16 @@ class Reflector(Generic[K, V]):
                 if need_list:
                     await self._list(list_reason)
                     need_list = False
-                await self._watch()
-                # The server closed the stream normally (timeoutSeconds): resume at once.
+                started = self._clock()
+                events = await self._watch()
                 metrics.WATCH_RESTARTS.labels(self.name, "closed").inc()
-                self._backoff.reset()
+                if events or self._clock() - started >= MIN_WATCH_SECONDS:
+                    # The server closed the stream normally (timeoutSeconds): resume at once.
+                    self._backoff.reset()
+                    continue
+                log.warning("watch closed at once without events", resource=self.name)
+                self._progress()
+                await asyncio.sleep(self._backoff.next_delay())
                 continue
             except ExpiredError as exc:
                 # 410 Gone is for resource version too old: restart from a fresh list.
@@ -262,7 +284,7 @@ class Reflector(Generic[K, V]):
             except ApiError as exc:
                 if exc.status == 410 and token:
                     # The continue token outlived the compaction window: start over.
-                    items, token = {}, ""
+                    items, token, skipped = {}, "", 0
                     continue
                 raise
             page = decode_list_page(raw, self.projection)
@@ -284,13 +306,15 @@ class Reflector(Generic[K, V]):
             "listed", resource=self.name, count=len(items), resource_version=self.resource_version
         )
 
-    async def _watch(self) -> None:
+    async def _watch(self) -> int:
+        """Follow one watch stream until the server ends it; return the events received."""
         query = [
             ("watch", "1"),
             ("allowWatchBookmarks", "true"),
             ("resourceVersion", self.resource_version),
             # Jittered so that many watches do not all reconnect at once.
-            ("timeoutSeconds", str(int(self.watch_timeout * random.uniform(0.8, 1.0)))),
+            # At least 1: timeoutSeconds=0 would mean the server's default instead.
+            ("timeoutSeconds", str(max(1, int(self.watch_timeout * random.uniform(0.8, 1.0))))),
         ]
         try:
             async with self.client.stream(
@@ -302,12 +326,21 @@ class Reflector(Generic[K, V]):
                 self.connected = True
                 self._progress()
                 buffer = LineBuffer()
+                events = 0
                 async for chunk in response.content.iter_any():
                     self._progress()
                     for line in buffer.feed(chunk):
                         self._handle(parse_watch_line(line))
+                        if not events:
+                            # A working stream ends a run of failures: the next one starts
+                            # again from the shortest delay.
+                            self._backoff.reset()
+                        events += 1
                 if buffer.pending:
-                    raise StreamError("stream ended inside an event (truncated payload)")
+                    # Like a ClientPayloadError below: the events before the cut were
+                    # applied, so resume from the last version seen instead of relisting.
+                    raise OSError("stream ended inside an event (truncated payload)")
+                return events
         except ApiError as exc:
             if exc.status == 410:
                 raise ExpiredError(exc.message) from exc

@@ -20,6 +20,7 @@ import pytest
 
 from devcluster import Cluster, ClusterStartError
 from devcluster.testing import NodeFactory
+from tests.integration.scaler import ScalerFactory
 
 HERE = Path(__file__).resolve().parent
 
@@ -63,3 +64,14 @@ def nodes(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[NodeFact
     factory = NodeFactory(cluster, _test_prefix(request, 30))
     yield factory
     factory.cleanup()
+
+
+@pytest.fixture
+def scalers(cluster: Cluster, tmp_path: Path) -> Iterator[ScalerFactory]:
+    """Starts real `nodecount-scaler run` processes; all are stopped after the test, and a
+    process that did not exit 0 on SIGTERM fails the test."""
+    factory = ScalerFactory(cluster.kubeconfig, tmp_path)
+    yield factory
+    bad = [(p.log_path, code) for p, code in factory.stop_all() if code not in (0, None, -9)]
+    if bad:
+        pytest.fail(f"nodecount-scaler did not exit 0 on SIGTERM: {bad}")

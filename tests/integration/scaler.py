@@ -1,0 +1,210 @@
+"""Runs the real `nodecount-scaler run` process for integration tests.
+
+The process is started exactly as a user would start it (console script, flags), with JSON
+logs captured to a file, and observed only from outside: its HTTP endpoints, its logs and
+the cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_for(
+    predicate: Callable[[], Any], *, timeout: float, interval: float = 0.1, what: str = ""
+) -> Any:
+    """Poll until predicate() returns something truthy; fail with `what` after timeout."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {what or predicate}; last={last!r}"
+    )
+
+
+@dataclass
+class ScalerProcess:
+    kubeconfig: Path
+    log_path: Path
+    args: Sequence[str] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, wait_ready: bool = True, timeout: float = 30.0) -> ScalerProcess:
+        command = [
+            str(Path(sys.executable).with_name("nodecount-scaler")),
+            "run",
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "--health-addr",
+            f"127.0.0.1:{self.port}",
+            "--log-format",
+            "json",
+            "--log-level",
+            "debug" if os.environ.get("SCALER_DEBUG") else "info",
+            *self.args,
+        ]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NODECOUNT_SCALER_")}
+        env.update(self.env)
+        self._log_file = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            command, stdout=self._log_file, stderr=subprocess.STDOUT, env=env
+        )
+        if wait_ready:
+            self.wait_ready(timeout)
+        return self
+
+    def get(self, path: str, timeout: float = 2.0) -> tuple[int, Any]:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=timeout) as r:
+                body = r.read()
+                status = r.status
+        except urllib.error.HTTPError as e:
+            body, status = e.read(), e.code
+        if path == "/metrics":
+            return status, body.decode()
+        return status, json.loads(body)
+
+    def probe(self, path: str) -> int | None:
+        """Status of /healthz or /readyz, None when nothing answers."""
+        try:
+            return self.get(path)[0]
+        except (OSError, ValueError):
+            return None
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        def ready() -> bool:
+            self.assert_alive()
+            return self.probe("/readyz") == 200
+
+        wait_for(ready, timeout=timeout, what=f"/readyz of nodecount-scaler (log {self.log_path})")
+
+    def status(self) -> dict[str, Any]:
+        status, body = self.get("/status")
+        assert status == 200
+        result: dict[str, Any] = body
+        return result
+
+    def target(self, namespace: str, name: str) -> dict[str, Any] | None:
+        for t in self.status()["targets"]:
+            if (t["namespace"], t["name"]) == (namespace, name):
+                found: dict[str, Any] = t
+                return found
+        return None
+
+    def metric(self, name: str, **labels: str) -> float | None:
+        """The value of one sample of /metrics, or None when absent."""
+        _, text = self.get("/metrics")
+        want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+        for line in text.splitlines():
+            if line.startswith("#"):
+                continue
+            series, _, value = line.rpartition(" ")
+            metric, _, rest = series.partition("{")
+            if metric != name:
+                continue
+            got = ",".join(sorted(p for p in rest.rstrip("}").split(",") if p))
+            if not labels or got == want:
+                return float(value)
+        return None
+
+    def logs(self) -> list[dict[str, Any]]:
+        lines = []
+        for raw in self.log_path.read_text().splitlines():
+            try:
+                lines.append(json.loads(raw))
+            except ValueError:
+                lines.append({"event": raw, "unparsed": True})
+        return lines
+
+    def log_events(self, event: str) -> list[dict[str, Any]]:
+        return [line for line in self.logs() if line.get("event") == event]
+
+    def assert_alive(self) -> None:
+        assert self.proc is not None
+        code = self.proc.poll()
+        if code is not None:
+            tail = "\n".join(self.log_path.read_text().splitlines()[-30:])
+            raise AssertionError(f"nodecount-scaler exited with {code}; log tail:\n{tail}")
+
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM and wait; returns the exit code (None if it had to be killed)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+        finally:
+            self._log_file.close()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+            self._log_file.close()
+
+
+class ScalerFactory:
+    """Starts scaler processes for one test and stops every one of them at its end."""
+
+    def __init__(self, kubeconfig: Path, log_dir: Path) -> None:
+        self.kubeconfig = kubeconfig
+        self.log_dir = log_dir
+        self.started: list[ScalerProcess] = []
+
+    def start(
+        self,
+        *args: str,
+        kubeconfig: Path | None = None,
+        env: dict[str, str] | None = None,
+        wait_ready: bool = True,
+    ) -> ScalerProcess:
+        index = len(self.started)
+        process = ScalerProcess(
+            kubeconfig=kubeconfig or self.kubeconfig,
+            log_path=self.log_dir / f"scaler-{index}.log",
+            args=args,
+            env=env or {},
+        )
+        self.started.append(process)
+        return process.start(wait_ready=wait_ready)
+
+    def stop_all(self) -> Iterator[tuple[ScalerProcess, int | None]]:
+        for process in self.started:
+            yield process, process.stop()

@@ -1,0 +1,60 @@
+"""The article's scenario end to end: one nginx pod on every node as nodes come and go."""
+
+from __future__ import annotations
+
+import time
+
+from devcluster import Cluster
+from devcluster.testing import NodeFactory
+from tests.integration.scaler import ScalerFactory, wait_for
+from tests.integration.workloads import (
+    apply,
+    log_time,
+    nginx_everywhere,
+    pending,
+    replicas,
+    running_per_node,
+)
+
+
+def test_one_pod_per_node_follows_nodes(
+    cluster: Cluster, namespace: str, nodes: NodeFactory, scalers: ScalerFactory
+) -> None:
+    """3 nodes -> 3 replicas, one Running pod each; add a node -> 4; delete one -> 3."""
+    first = nodes.add_many(3)
+    apply(cluster, nginx_everywhere(namespace))
+    scaler = scalers.start("--namespace", namespace)
+
+    wait_for(
+        lambda: running_per_node(cluster, namespace, "nginx-everywhere") == dict.fromkeys(first, 1),
+        timeout=60,
+        what="one Running pod on each of the 3 nodes",
+    )
+    assert replicas(cluster, namespace, "nginx-everywhere") == 3
+
+    before = len(scaler.log_events("rescaled"))
+    added_at = time.time()
+    new = nodes.add()
+    wait_for(lambda: replicas(cluster, namespace, "nginx-everywhere") == 4, timeout=30, what="4")
+    wait_for(
+        lambda: running_per_node(cluster, namespace, "nginx-everywhere")
+        == dict.fromkeys([*first, new], 1),
+        timeout=60,
+        what="the 4th pod Running on the new node",
+    )
+    scale_up = scaler.log_events("rescaled")[before]
+    assert (scale_up["from"], scale_up["to"]) == (3, 4)
+
+    removed_at = time.time()
+    nodes.delete(first[0])
+    wait_for(lambda: replicas(cluster, namespace, "nginx-everywhere") == 3, timeout=30, what="3")
+    scale_down = scaler.log_events("rescaled")[before + 1]
+    assert (scale_down["from"], scale_down["to"]) == (4, 3)
+    assert pending(cluster, namespace, "nginx-everywhere") == []
+
+    # Timed from just before the Node POST (kwok nodes are created Ready).
+    print(
+        f"\nnode added -> scale write: {log_time(scale_up) - added_at:.3f} s; "
+        f"node deleted -> scale write: "
+        f"{log_time(scale_down) - removed_at:.3f} s"
+    )

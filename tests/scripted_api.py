@@ -1,0 +1,215 @@
+"""A scripted Kubernetes API server and seeded caches for controller tests.
+
+In the manner of sample-controller's tests: seed the caches, run one sync, assert the exact
+list of API calls. The server records every request (method, path, query, JSON body,
+Content-Type) and answers from a script: by default 200 with a plausible body, or per
+(method, path) a queue of replies (status, body, delay) whose last entry repeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from kubernetes_asyncio.client import Configuration
+
+from nodecount_scaler.control.events import EventRecorder
+from nodecount_scaler.control.reconciler import Reconciler
+from nodecount_scaler.kube.client import JsonObject, KubeClient
+from nodecount_scaler.model.nodes import project_node
+from nodecount_scaler.model.state import ClusterState
+from nodecount_scaler.model.targets import TargetKey, project_target
+
+MERGE_PATCH = "application/merge-patch+json"
+KEY = TargetKey("ns", "d")
+REASONS = {403: "Forbidden", 404: "NotFound", 409: "Conflict", 500: "InternalError"}
+
+
+def scale_path(name: str = "d", namespace: str = "ns") -> str:
+    return f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale"
+
+
+def pod_path(name: str, namespace: str = "ns") -> str:
+    return f"/api/v1/namespaces/{namespace}/pods/{name}"
+
+
+def events_path(namespace: str = "ns") -> str:
+    return f"/api/v1/namespaces/{namespace}/events"
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...]
+    body: Any
+    content_type: str
+    at: float  # loop time when the request arrived
+
+    @property
+    def line(self) -> tuple[str, str]:
+        return self.method, self.path
+
+    @property
+    def event(self) -> tuple[str, str]:
+        """(type, reason) of a POSTed Event."""
+        assert self.method == "POST" and self.path.endswith("/events"), self
+        return self.body["type"], self.body["reason"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int = 200
+    body: JsonObject | None = None  # None: a plausible body for the request
+    delay: float = 0.0
+
+
+@dataclass(slots=True)
+class ScriptedApi:
+    client: KubeClient
+    calls: list[Call] = field(default_factory=list)
+    completed: list[Call] = field(default_factory=list)  # answered with a 2xx
+    pods: list[JsonObject] = field(default_factory=list)  # what a pod list returns
+    _script: dict[tuple[str, str], list[Reply]] = field(default_factory=dict)
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def script(self, method: str, path: str, *replies: Reply) -> None:
+        """Answer (method, path) with these replies in turn; the last one repeats."""
+        self._script[(method, path)] = list(replies)
+
+    @property
+    def lines(self) -> list[tuple[str, str]]:
+        return [c.line for c in self.calls]
+
+    def clear(self) -> None:
+        self.calls.clear()
+        self.completed.clear()
+
+    async def wait_for_calls(self, count: int, timeout: float = 5.0) -> None:
+        async with asyncio.timeout(timeout):
+            while len(self.calls) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
+
+    def _reply(self, method: str, path: str) -> Reply:
+        replies = self._script.get((method, path))
+        if not replies:
+            return Reply()
+        return replies.pop(0) if len(replies) > 1 else replies[0]
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json() if request.can_read_body else None
+        call = Call(
+            request.method,
+            request.path,
+            tuple(request.query.items()),
+            body,
+            request.headers.get("Content-Type", ""),
+            asyncio.get_running_loop().time(),
+        )
+        self.calls.append(call)
+        self._arrived.set()
+        reply = self._reply(call.method, call.path)
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        if reply.status >= 300:
+            reason = REASONS.get(reply.status, "Unknown")
+            return web.json_response(
+                reply.body
+                or {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "status": "Failure",
+                    "reason": reason,
+                    "message": f"scripted {reply.status}",
+                    "code": reply.status,
+                },
+                status=reply.status,
+            )
+        self.completed.append(call)
+        return web.json_response(reply.body or self._default_body(call), status=reply.status)
+
+    def _default_body(self, call: Call) -> JsonObject:
+        if call.method == "GET" and call.path.endswith("/pods"):
+            return {"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": self.pods}
+        if call.method == "POST" and call.path.endswith("/events"):
+            metadata = {**call.body["metadata"], "name": call.body["metadata"]["generateName"]}
+            return {**call.body, "metadata": metadata}
+        if call.path.endswith("/scale"):
+            return {
+                "apiVersion": "autoscaling/v1",
+                "kind": "Scale",
+                "metadata": {"name": call.path.split("/")[-2]},
+                "spec": (call.body or {}).get("spec", {}),
+                "status": {"replicas": 0},
+            }
+        return {"kind": "Pod", "apiVersion": "v1", **(call.body or {})}
+
+
+@asynccontextmanager
+async def scripted_api() -> AsyncIterator[ScriptedApi]:
+    """Start the server and a real KubeClient pointed at it."""
+    app = web.Application()
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return await api.handle(request)
+
+    app.router.add_route("*", "/{tail:.*}", handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    cfg = Configuration()
+    cfg.host = str(server.make_url("")).rstrip("/")
+    client = KubeClient(cfg)
+    api = ScriptedApi(client)
+    try:
+        yield api
+    finally:
+        await client.close()
+        await server.close()
+
+
+class FakeClock:
+    """A monotonic clock that moves only when told to."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def seeded_state(
+    nodes: Iterable[JsonObject],
+    deployments: Iterable[JsonObject],
+    *,
+    unready_grace: float = 0.0,
+    now: float = 0.0,
+) -> ClusterState:
+    """ClusterState filled from Node and Deployment JSON, as the reflectors would fill it."""
+    state = ClusterState(unready_grace)
+    for obj in nodes:
+        state.upsert_node(project_node(obj), now)
+    for obj in deployments:
+        state.upsert_target(project_target(obj), now)
+    return state
+
+
+def make_reconciler(
+    api: ScriptedApi,
+    state: ClusterState,
+    *,
+    dry_run: bool = False,
+    global_max: int = 1000,
+    clock: FakeClock | None = None,
+) -> Reconciler:
+    clock = clock or FakeClock()
+    events = EventRecorder(api.client, instance="test-0", dry_run=dry_run, clock=clock)
+    return Reconciler(api.client, state, events, global_max, dry_run, clock=clock)
