@@ -138,6 +138,31 @@ class StartTimings:
         return sum(self.phases.values())
 
 
+_TEMP_PREFIX = "devcluster-"
+_OWNER_FILE = "owner.pid"
+
+
+def _start_time(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "?"
+
+
+def _sweep_stale_workdirs() -> None:
+    """Remove temp workdirs left by processes that died without cleaning up (SIGKILL).
+    Kept workdirs (keep=True, or start failures) have no owner file and are left alone."""
+    for d in Path(tempfile.gettempdir()).glob(_TEMP_PREFIX + "*"):
+        try:
+            pid_text, started = (d / _OWNER_FILE).read_text().split()
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            continue
+        if _start_time(pid) != started:  # dead, or the pid was reused
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def _free_ports(n: int) -> list[int]:
     socks = []
     try:
@@ -203,9 +228,12 @@ class Cluster:
     ) -> None:
         self.versions: Versions = read_versions()
         self._own_workdir = workdir is None
-        self.workdir = (
-            Path(tempfile.mkdtemp(prefix="devcluster-")) if workdir is None else Path(workdir)
-        ).resolve()
+        if workdir is None:
+            _sweep_stale_workdirs()
+            self.workdir = Path(tempfile.mkdtemp(prefix=_TEMP_PREFIX)).resolve()
+            (self.workdir / _OWNER_FILE).write_text(f"{os.getpid()} {_start_time(os.getpid())}\n")
+        else:
+            self.workdir = Path(workdir).resolve()
         self.keep = keep
         self._bin_dir = bin_dir
         self._stages_dir = stages_dir
@@ -507,11 +535,13 @@ class Cluster:
                 describe=what or f"{name} to become ready",
                 abort=lambda: self._first_exit(),
             )
-        except (TimeoutError, RuntimeError) as e:
+        except TimeoutError as e:
             raise ClusterStartError(
                 f"{e}\n(workdir kept: {self.workdir})\n"
                 f"--- last lines of {comp.log} ---\n{log_tail(comp.log)}"
             ) from None
+        except RuntimeError as e:  # a component exited; the message has its log tail
+            raise ClusterStartError(f"{e}\n(workdir kept: {self.workdir})") from None
 
     def _first_exit(self) -> str | None:
         for c in self._components.values():
@@ -547,6 +577,8 @@ class Cluster:
                 keep_dir = self.keep if keep is None else keep
                 if self._own_workdir and not keep_dir:
                     shutil.rmtree(self.workdir, ignore_errors=True)
+                else:
+                    (self.workdir / _OWNER_FILE).unlink(missing_ok=True)
 
     def restart_apiserver(self, *, graceful: bool = True, timeout: float = 60.0) -> None:
         """Stop kube-apiserver (SIGTERM, or SIGKILL when not ``graceful``) and start it

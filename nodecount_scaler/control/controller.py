@@ -156,11 +156,14 @@ class _TargetSink:
 
     def replace(self, items: dict[TargetKey, TargetView]) -> None:
         c = self._c
+        for view in items.values():
+            c.reconciler.observe(view)
         c.enqueue(c.state.replace_targets(items.values(), c._clock()))
         metrics.MANAGED_TARGETS.set(len(c.state.targets))
 
     def upsert(self, key: TargetKey, view: TargetView) -> None:
         c = self._c
+        c.reconciler.observe(view)
         if c.state.upsert_target(view, c._clock()):
             c.enqueue((key,))
         metrics.MANAGED_TARGETS.set(len(c.state.targets))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import structlog
-from structlog.contextvars import bound_contextvars
+from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from nodecount_scaler import metrics
 from nodecount_scaler.control.events import EventRecorder
@@ -69,14 +69,30 @@ class Reconciler:
         if target is None:
             self._forget(key)
             return
-        with bound_contextvars(target=key.name, namespace=key.namespace):
-            record = self.records.setdefault(key, TargetRecord())
-            try:
-                await self._reconcile(target, record)
-            except ApiError as exc:
-                record.last_error = str(exc)
-                raise
-            record.last_error = None
+        # Not structlog's bound_contextvars: a @contextmanager re-raises by assigning
+        # exc.__traceback__, which the frozen ApiError dataclass refuses (TypeError).
+        tokens = bind_contextvars(target=key.name, namespace=key.namespace)
+        record = self.records.setdefault(key, TargetRecord())
+        try:
+            await self._reconcile(target, record)
+        except ApiError as exc:
+            record.last_error = str(exc)
+            raise
+        finally:
+            reset_contextvars(**tokens)
+        record.last_error = None
+
+    def observe(self, view: TargetView) -> None:
+        """The watch delivered a version of the target (call for every one, in order).
+
+        An expectation is met when the cache shows the written count, as client-go's
+        ControllerExpectations are lowered by the informer's handlers: checking only at the
+        next reconcile would miss our write when a later change (a hand edit) arrives
+        before that reconcile runs, and then the edit would be taken for our stale write.
+        """
+        record = self.records.get(view.key)
+        if record is not None and record.expected == view.replicas:
+            record.expected = None
 
     def _forget(self, key: TargetKey) -> None:
         self.records.pop(key, None)
@@ -165,11 +181,15 @@ class Reconciler:
         if plan.scaling_down:
             await self._steer_scale_down(view, target.eligible)
         path = f"/apis/apps/v1/namespaces/{key.namespace}/deployments/{key.name}/scale"
+        # Expected before it is sent: the watch may deliver the write before the response.
+        record.expected = plan.desired
+        record.expected_until = self.clock() + EXPECTATION_TTL
         try:
             await self.client.merge_patch(
                 path, {"spec": {"replicas": plan.desired}}, field_manager=FIELD_MANAGER
             )
         except ApiError as exc:
+            record.expected = None
             result = "forbidden" if exc.forbidden else "conflict" if exc.status == 409 else "error"
             metrics.PATCHES.labels(result).inc()
             if exc.status == 404:
@@ -186,8 +206,6 @@ class Reconciler:
             raise
         metrics.PATCHES.labels("success").inc()
         record.last_applied = plan.desired
-        record.expected = plan.desired
-        record.expected_until = self.clock() + EXPECTATION_TTL
         record.last_change = {
             **fields,
             "at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from nodecount_scaler.model.targets import TargetKey
-from tests.builders import anti_affinity, deployment, node
+from tests.builders import deployment, node
 from tests.scripted_api import (
     KEY,
     FakeClock,
@@ -162,8 +162,3 @@ async def test_finding_does_not_block_the_write(api: ScriptedApi) -> None:
     assert api.lines == [("POST", events_path()), ("PATCH", scale_path()), ("POST", events_path())]
     assert api.calls[0].event == ("Warning", "NoSpreadConstraint")
 
-
-def test_builders_spread_by_hostname() -> None:
-    """The default builder Deployment has the hostname anti-affinity the findings look for."""
-    term = anti_affinity("d")["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
-    assert term[0]["topologyKey"] == "kubernetes.io/hostname"

@@ -1,0 +1,273 @@
+"""The demo: nodecount-scaler on a local control plane, narrated.
+
+    python -m devcluster.demo [--pause SECONDS] [--keep]
+
+Starts a cluster with three simulated nodes, applies the example Deployment from
+manifests/examples (nginx on every node, annotated), runs the real `nodecount-scaler run`
+process, then adds, cordons, taints and removes nodes, printing after each step the nodes,
+the eligible count, the replicas and where the pods run. Everything is torn down at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from devcluster.cluster import Cluster
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "manifests" / "examples" / "nginx-everywhere.yaml"
+NAMESPACE = "default"
+APP = "nginx-everywhere"
+BOLD, DIM, GREEN, RESET = (
+    ("\033[1m", "\033[2m", "\033[32m", "\033[0m") if sys.stdout.isatty() else ("", "", "", "")
+)
+
+
+def say(text: str) -> None:
+    print(f"\n{BOLD}== {text}{RESET}", flush=True)
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+class Demo:
+    def __init__(self, cluster: Cluster, pause: float) -> None:
+        self.cluster = cluster
+        self.pause = pause
+        self.port = _free_port()
+        self.log_path = cluster.workdir / "nodecount-scaler.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log_offset = 0
+
+    # -- the service --------------------------------------------------------------------
+
+    def start_scaler(self) -> None:
+        exe = shutil.which("nodecount-scaler") or str(
+            Path(sys.executable).with_name("nodecount-scaler")
+        )
+        command = [
+            exe,
+            "run",
+            "--kubeconfig",
+            str(self.cluster.kubeconfig),
+            "--health-addr",
+            f"127.0.0.1:{self.port}",
+            "--log-format",
+            "json",
+            "--unready-grace",
+            "10",
+        ]
+        print(f"{DIM}$ {' '.join(command)}{RESET}")
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        if not wait_until(lambda: self._http("/readyz")[0] == 200, 30):
+            raise SystemExit(f"nodecount-scaler did not become ready; see {self.log_path}")
+
+    def stop_scaler(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        started = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(10)
+        print(f"nodecount-scaler exited {code} {time.monotonic() - started:.2f} s after SIGTERM")
+
+    def _http(self, path: str) -> tuple[int, Any]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as r:
+                return r.status, json.loads(r.read())
+        except OSError:
+            return 0, None
+
+    def print_new_decisions(self) -> None:
+        """The scaler's own account of what it did since the last step."""
+        with self.log_path.open("rb") as log:
+            log.seek(self._log_offset)
+            chunk = log.read()
+            self._log_offset += len(chunk)
+        for raw in chunk.splitlines():
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                continue
+            event = line.get("event")
+            if event == "rescaled":
+                print(
+                    f"  {GREEN}scaler: rescaled {line['from']} -> {line['to']} "
+                    f"({line['eligible']} eligible nodes: {line['reason']}){RESET}"
+                )
+            elif event == "set pod-deletion-cost":
+                print(f"  {GREEN}scaler: pod-deletion-cost {line['cost']} on {line['pod']}{RESET}")
+            elif line.get("level") in ("warning", "error"):
+                print(f"  scaler {line['level']}: {event}")
+
+    # -- observation --------------------------------------------------------------------
+
+    def replicas(self) -> int:
+        d = self.cluster.api.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{APP}")
+        return int(d["spec"].get("replicas", 0))
+
+    def pods_by_node(self) -> dict[str, str]:
+        pods = self.cluster.api.get(
+            f"/api/v1/namespaces/{NAMESPACE}/pods?labelSelector=app%3D{APP}"
+        )["items"]
+        return {
+            p["spec"].get("nodeName", "?"): p["metadata"]["name"]
+            for p in pods
+            if not p["metadata"].get("deletionTimestamp")
+            and p.get("status", {}).get("phase") == "Running"
+        }
+
+    def show(self, expect: int) -> None:
+        """Wait until the scaler has written `expect` replicas and the pods have settled."""
+
+        def settled() -> bool:
+            nodes = {_name(n) for n in self.cluster.api.get("/api/v1/nodes")["items"]}
+            running = [n for n in self.pods_by_node() if n in nodes]
+            return self.replicas() == expect and len(running) == expect
+
+        if not wait_until(settled, 60):
+            print(f"  (not settled at {expect} replicas after 60 s)")
+        time.sleep(0.3)  # let the scaler's log lines for this step reach the file
+        self.print_new_decisions()
+        status = self._http("/status")[1] or {}
+        target: dict[str, Any] = next(
+            (t for t in status.get("targets", []) if t["name"] == APP), {}
+        )
+        pods = self.pods_by_node()
+        nodes = sorted(self.cluster.api.get("/api/v1/nodes")["items"], key=_name)
+        pods = {n: p for n, p in pods.items() if n in {_name(x) for x in nodes}}
+        print(f"  {'NODE':<10} {'STATE':<32} POD")
+        for node in nodes:
+            name = _name(node)
+            print(f"  {name:<10} {_state(node):<32} {pods.get(name, '-')}")
+        print(
+            f"  eligible nodes: {target.get('eligible')}   replicas: {self.replicas()}   "
+            f"running pods: {len(pods)}"
+        )
+        time.sleep(self.pause)
+
+    # -- the story ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        say("Three nodes, and the example Deployment (nginx on every node, annotated)")
+        self.cluster.add_nodes(["node-1", "node-2", "node-3"])
+        self.cluster.kubectl("apply", "-f", str(EXAMPLE))
+        print(f"  replicas before nodecount-scaler runs: {self.replicas()}")
+
+        say("Start nodecount-scaler")
+        self.start_scaler()
+        self.show(3)
+
+        say("Add node-4: one more eligible node, one more replica, placed on it")
+        self.cluster.add_node("node-4")
+        self.show(4)
+
+        say("Cordon node-2: it leaves at once, and the pod removed is the one on node-2")
+        self.cluster.kubectl("cordon", "node-2")
+        self.show(3)
+
+        say("Taint node-3 dedicated=db:NoSchedule (the template does not tolerate it)")
+        self.cluster.kubectl("taint", "node", "node-3", "dedicated=db:NoSchedule")
+        self.show(2)
+
+        say("Uncordon node-2 and remove the taint from node-3: back to four")
+        self.cluster.kubectl("uncordon", "node-2")
+        self.cluster.kubectl("taint", "node", "node-3", "dedicated=db:NoSchedule-")
+        self.show(4)
+
+        say("Delete node-4")
+        self.cluster.delete_node("node-4")
+        self.show(3)
+
+        say("What `nodecount-scaler plan` says (one-shot, writes nothing)")
+        exe = shutil.which("nodecount-scaler") or str(
+            Path(sys.executable).with_name("nodecount-scaler")
+        )
+        subprocess.run(
+            [exe, "plan", "--kubeconfig", str(self.cluster.kubeconfig), "--log-level", "warning"],
+            check=False,
+        )
+        say("Events on the Deployment (kubectl describe deployment nginx-everywhere)")
+        events = self.cluster.kubectl(
+            "get",
+            "events",
+            "-n",
+            NAMESPACE,
+            "--field-selector",
+            f"involvedObject.name={APP}",
+            "-o",
+            "custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message",
+            check=False,
+        )
+        print(events.stdout if isinstance(events.stdout, str) else events.stdout.decode())
+
+        say("Stop nodecount-scaler (SIGTERM) and tear the cluster down")
+        self.stop_scaler()
+
+
+def _name(node: dict[str, Any]) -> str:
+    return str(node["metadata"]["name"])
+
+
+def _state(node: dict[str, Any]) -> str:
+    parts = []
+    ready = next(
+        (c["status"] for c in node.get("status", {}).get("conditions", []) if c["type"] == "Ready"),
+        "?",
+    )
+    parts.append("Ready" if ready == "True" else f"Ready={ready}")
+    if node.get("spec", {}).get("unschedulable"):
+        parts.append("cordoned")
+    for taint in node.get("spec", {}).get("taints", []):
+        if not taint["key"].startswith("node.kubernetes.io/"):
+            parts.append(f"{taint['key']}={taint.get('value', '')}:{taint['effect']}")
+    return ", ".join(parts)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devcluster.demo", description=__doc__)
+    parser.add_argument("--pause", type=float, default=2.0, help="seconds to pause after each step")
+    parser.add_argument("--keep", action="store_true", help="keep the cluster's workdir (logs)")
+    args = parser.parse_args(argv)
+    os.environ.pop("KUBECONFIG", None)
+
+    say("Start a local control plane (etcd, kube-apiserver, controller manager, scheduler, kwok)")
+    started = time.monotonic()
+    with Cluster(keep=args.keep, watch_cache=True) as cluster:
+        print(f"  up in {time.monotonic() - started:.1f} s; kubeconfig {cluster.kubeconfig}")
+        demo = Demo(cluster, args.pause)
+        try:
+            demo.run()
+        finally:
+            demo.stop_scaler()
+    print("\nDone: no process left behind.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The main job on the embedded default: build (or reuse) a local control plane, run
+# nodecount-scaler on it and narrate node changes. Extra arguments go to the demo
+# (`--pause SECONDS`, `--keep`). To run the service against your own cluster instead:
+# `.venv/bin/nodecount-scaler run` (uses KUBECONFIG / ~/.kube/config or in-cluster config).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+hack/setup.sh >/dev/null
+hack/build-control-plane.sh >/dev/null
+PATH="$PWD/.venv/bin:$PATH" exec .venv/bin/python -m devcluster.demo "$@"
