@@ -42,6 +42,7 @@ class Controller:
         self.state = state
         self.reconciler = reconciler
         self.queue: WorkQueue[TargetKey] = WorkQueue(QUEUE_NAME)
+        reconciler.requeue_after = self.queue.add_after
         self.workers = workers
         self._clock = clock
         self._grace_changed = asyncio.Event()

@@ -41,10 +41,10 @@ class EventRecorder:
         self._clock = clock
         self._last: dict[tuple[TargetKey, str, str], float] = {}
 
-    def should_emit(self, target: TargetKey, reason: str, message: str) -> bool:
-        """True unless the same event was emitted for the target within the window."""
+    def should_emit(self, target: TargetKey, reason: str, topic: str) -> bool:
+        """True unless the same (reason, topic) was emitted for the target within the window."""
         now = self._clock()
-        key = (target, reason, message)
+        key = (target, reason, topic)
         last = self._last.get(key)
         if last is not None and now - last < self.repeat_window:
             return False
@@ -55,9 +55,15 @@ class EventRecorder:
         for key in [k for k in self._last if k[0] == target]:
             del self._last[key]
 
-    async def warn_once(self, target: TargetKey, uid: str, reason: str, message: str) -> bool:
-        """Emit a Warning unless an identical one went out within the window."""
-        if not self.should_emit(target, reason, message):
+    async def warn_once(
+        self, target: TargetKey, uid: str, reason: str, message: str, *, topic: str = ""
+    ) -> bool:
+        """Emit a Warning unless one with the same reason and topic went out within the window.
+
+        The topic tells apart distinct problems of one reason (two invalid annotations); it
+        leaves out counts that change, so a standing condition is not re-announced at every
+        node change."""
+        if not self.should_emit(target, reason, topic):
             return False
         await self.emit(target, uid, "Warning", reason, message)
         return True

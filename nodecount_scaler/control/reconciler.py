@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import structlog
-from structlog.contextvars import bind_contextvars, reset_contextvars
+from structlog.contextvars import bound_contextvars
 
 from nodecount_scaler import metrics
 from nodecount_scaler.control.events import EventRecorder
@@ -62,6 +62,8 @@ class Reconciler:
     dry_run: bool
     clock: Callable[[], float] = time.monotonic
     records: dict[TargetKey, TargetRecord] = field(default_factory=dict)
+    # Set by the controller to its queue's add_after.
+    requeue_after: Callable[[TargetKey, float], None] | None = None
 
     async def reconcile(self, key: TargetKey) -> None:
         """Raises ApiError on a retryable failure; the caller requeues with backoff."""
@@ -69,17 +71,13 @@ class Reconciler:
         if target is None:
             self._forget(key)
             return
-        # Not structlog's bound_contextvars: a @contextmanager re-raises by assigning
-        # exc.__traceback__, which the frozen ApiError dataclass refuses (TypeError).
-        tokens = bind_contextvars(target=key.name, namespace=key.namespace)
         record = self.records.setdefault(key, TargetRecord())
-        try:
-            await self._reconcile(target, record)
-        except ApiError as exc:
-            record.last_error = str(exc)
-            raise
-        finally:
-            reset_contextvars(**tokens)
+        with bound_contextvars(target=key.name, namespace=key.namespace):
+            try:
+                await self._reconcile(target, record)
+            except ApiError as exc:
+                record.last_error = str(exc)
+                raise
         record.last_error = None
 
     def observe(self, view: TargetView) -> None:
@@ -117,8 +115,11 @@ class Reconciler:
                 record.expected = None
             else:
                 # Our write is not in the cache yet; acting on the older value would
-                # write the same change twice.
+                # write the same change twice. Look again when the expectation lapses, in
+                # case a relist skipped our write's version and nothing else wakes us.
                 current = record.expected
+                if self.requeue_after is not None:
+                    self.requeue_after(key, record.expected_until - now)
 
         plan = plan_scale(
             eligible=len(target.eligible),
@@ -142,7 +143,9 @@ class Reconciler:
                 f"writes nothing while it does (it would set {plan.desired} replicas for "
                 f"{plan.eligible} eligible nodes)"
             )
-            if await self.events.warn_once(key, view.uid, "ConflictingAutoscaler", message):
+            if await self.events.warn_once(
+                key, view.uid, "ConflictingAutoscaler", message, topic=names
+            ):
                 log.warning("conflicting autoscaler", hpas=list(plan.hpas), desired=plan.desired)
             return
         await self._scale(target, record, plan)
@@ -150,7 +153,9 @@ class Reconciler:
     async def _report_invalid(self, view: TargetView) -> None:
         for error in view.annotation_errors:
             message = f"annotation {error.key}={error.value!r} is invalid: {error.problem}"
-            if await self.events.warn_once(view.key, view.uid, "InvalidAnnotation", message):
+            if await self.events.warn_once(
+                view.key, view.uid, "InvalidAnnotation", message, topic=f"{error.key}={error.value}"
+            ):
                 metrics.INVALID_ANNOTATIONS.labels(error.key).inc()
                 log.error(
                     "invalid annotation, target left untouched",
@@ -160,7 +165,9 @@ class Reconciler:
                 )
         if view.template_error is not None:
             message = f"pod template cannot be evaluated: {view.template_error}"
-            if await self.events.warn_once(view.key, view.uid, "InvalidTemplate", message):
+            if await self.events.warn_once(
+                view.key, view.uid, "InvalidTemplate", message, topic=view.template_error
+            ):
                 log.error(
                     "invalid pod template, target left untouched", problem=view.template_error
                 )

@@ -13,7 +13,6 @@ import os
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any, Final
 
 import aiohttp
@@ -31,15 +30,19 @@ MERGE_PATCH: Final = "application/merge-patch+json"
 SERVICE_ACCOUNT_TOKEN: Final = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 
-@dataclass(frozen=True, slots=True)
 class ApiError(Exception):
-    """A request that did not succeed; status 0 means no HTTP answer (connection, timeout)."""
+    """A request that did not succeed; status 0 means no HTTP answer (connection, timeout).
 
-    method: str
-    path: str
-    status: int
-    reason: str
-    message: str = ""
+    A plain Exception subclass, not a frozen dataclass: raising through a context manager
+    assigns __traceback__, which a frozen dataclass refuses."""
+
+    def __init__(self, method: str, path: str, status: int, reason: str, message: str = "") -> None:
+        super().__init__(method, path, status, reason, message)
+        self.method = method
+        self.path = path
+        self.status = status
+        self.reason = reason
+        self.message = message
 
     def __str__(self) -> str:
         detail = f": {self.message}" if self.message else ""
