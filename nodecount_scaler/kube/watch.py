@@ -258,9 +258,7 @@ class Reflector(Generic[K, V]):
                 metrics.WATCH_RESTARTS.labels(self.name, "stream_error").inc()
                 need_list, list_reason = True, "error"
             except (TimeoutError, OSError) as exc:
-                log.warning(
-                    "watch connection lost", resource=self.name, error=repr(exc) or type(exc)
-                )
+                log.warning("watch connection lost", resource=self.name, error=repr(exc))
                 metrics.WATCH_RESTARTS.labels(self.name, "connection").inc()
             self.connected = False
             self._progress()

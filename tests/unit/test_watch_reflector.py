@@ -12,16 +12,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import pytest
-import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from kubernetes_asyncio.client import Configuration
+from structlog.testing import capture_logs
 
 from nodecount_scaler.kube.client import KubeClient
 from nodecount_scaler.kube.watch import Backoff, Projection, Reflector
@@ -127,6 +127,16 @@ def list_page(*items: dict[str, Any], rv: int = 0, cont: str = "") -> Responder:
     return respond
 
 
+def gated(responder: Responder, gate: asyncio.Event) -> Responder:
+    """`responder`, once `gate` is set: lets a test look at the reflector mid-script."""
+
+    async def respond(request: web.Request) -> web.StreamResponse:
+        await gate.wait()
+        return await responder(request)
+
+    return respond
+
+
 def raw_body(body: bytes) -> Responder:
     async def respond(request: web.Request) -> web.StreamResponse:
         return web.Response(body=body, content_type="text/html")
@@ -179,20 +189,19 @@ class FakeApi:
             responder = self.lists.popleft() if self.lists else status(500, "Unscripted")
         return await responder(request)
 
-    def stream(
-        self, *chunks: bytes, end: str = "hold", gate: asyncio.Event | None = None
-    ) -> Responder:
-        """A watch response: headers, then each chunk (after `gate` if given), then `end`:
-        "close" ends the response normally, "cut" closes the connection mid-body, "hold"
-        keeps it open and silent until the server stops."""
+    def stream(self, *steps: bytes | asyncio.Event, end: str = "hold") -> Responder:
+        """A watch response: headers, then each step (a chunk to send, or an Event to wait
+        for), then `end`: "close" ends the response normally, "cut" closes the connection
+        mid-body, "hold" keeps it open and silent until the server stops."""
 
         async def respond(request: web.Request) -> web.StreamResponse:
             response = web.StreamResponse(headers={"Content-Type": "application/json"})
             await response.prepare(request)
-            if gate is not None:
-                await gate.wait()
-            for chunk in chunks:
-                await response.write(chunk)
+            for step in steps:
+                if isinstance(step, asyncio.Event):
+                    await step.wait()
+                else:
+                    await response.write(step)
             if end == "hold":
                 await self._stopping.wait()
                 return await self._cut(request)
@@ -282,12 +291,6 @@ def seen(api: FakeApi, count: int) -> Callable[[], bool]:
     return lambda: len(api.requests) >= count
 
 
-@contextlib.contextmanager
-def captured_logs() -> Iterator[list[dict[str, Any]]]:
-    with structlog.testing.capture_logs() as logs:
-        yield logs
-
-
 # --------------------------------------------------------------------------- listing
 
 
@@ -324,7 +327,7 @@ async def test_expired_continue_token_restarts_the_list(
             list_page(node("b", 3), rv=10),
         ]
     )
-    with captured_logs() as logs:
+    with capture_logs() as logs:
         async with running(reflector) as task:
             await eventually(task, seen(api, 5))
     assert api.requests == [
@@ -344,12 +347,14 @@ async def test_forbidden_list_is_retried_and_logged_with_a_hint(
 ) -> None:
     """403 on LIST logs an error naming the missing permission, backs off and retries."""
     forbidden = status(403, "Forbidden", 'nodes is forbidden: cannot list resource "nodes"')
-    api.lists.extend([forbidden, forbidden, list_page(node("a", 1), rv=10)])
-    with captured_logs() as logs:
+    gate = asyncio.Event()
+    api.lists.extend([forbidden, forbidden, gated(list_page(node("a", 1), rv=10), gate)])
+    with capture_logs() as logs:
         async with running(reflector) as task:
-            await eventually(task, seen(api, 2))
+            await eventually(task, seen(api, 3))
             assert not reflector.synced.is_set()
             assert not reflector.connected
+            gate.set()
             await eventually(task, reflector.synced.is_set)
             await eventually(task, seen(api, 4))
             assert not task.done()
@@ -476,9 +481,7 @@ async def test_empty_watch_is_backed_off_only_when_it_ends_at_once(
 ) -> None:
     """A stream closed with no events before MIN_WATCH_SECONDS is backed off, not spun on."""
     ticks = iter(range(1_000_000))
-    reflector = make_reflector(
-        client, sink, backoff, clock=lambda: next(ticks) * clock_step
-    )
+    reflector = make_reflector(client, sink, backoff, clock=lambda: next(ticks) * clock_step)
     api.lists.append(list_page(rv=10))
     api.watches.extend([api.stream(end="close") for _ in range(3)])
     async with running(reflector) as task:
@@ -519,6 +522,55 @@ async def test_watch_failure_relists(
 
 
 @pytest.mark.parametrize(
+    "failure",
+    [
+        pytest.param("http-500", id="http-500"),
+        pytest.param("http-429", id="http-429"),
+        pytest.param("cut", id="connection-cut"),
+    ],
+)
+async def test_transient_watch_failure_rewatches_from_the_same_version(
+    api: FakeApi,
+    reflector: Reflector[str, str],
+    sink: RecordingSink,
+    backoff: RecordingBackoff,
+    failure: str,
+) -> None:
+    """A 5xx / 429 answer or a dropped connection is backed off and re-watched, not relisted."""
+    api.lists.append(list_page(node("a", 1), rv=10))
+    if failure == "cut":
+        api.watches.append(api.stream(end="cut"))
+    else:
+        code = int(failure.removeprefix("http-"))
+        api.watches.append(status(code, "TooManyRequests" if code == 429 else "InternalError"))
+    async with running(reflector) as task:
+        await eventually(task, seen(api, 3))
+    assert api.requests == [("list", ""), ("watch", "10"), ("watch", "10")]
+    assert sink.calls == [("replace", {"a": "x"})]
+    assert backoff.waits == 1
+
+
+async def test_stream_with_events_resets_the_backoff(
+    api: FakeApi, reflector: Reflector[str, str], backoff: RecordingBackoff
+) -> None:
+    """Failures are counted while consecutive: a stream that delivered events starts the next
+    backoff from the shortest delay again."""
+    api.lists.append(list_page(rv=10))
+    api.watches.extend(
+        [
+            api.stream(end="cut"),
+            api.stream(end="cut"),
+            api.stream(event("ADDED", node("a", 11)), end="cut"),
+        ]
+    )
+    async with running(reflector) as task:
+        await eventually(task, seen(api, 5))
+    assert api.requests == [("list", ""), *[("watch", "10")] * 3, ("watch", "11")]
+    assert backoff.waits == 3
+    assert backoff.attempt == 1  # one failure since the events, not three
+
+
+@pytest.mark.parametrize(
     "bad",
     [
         pytest.param({"metadata": {"name": "bad", "resourceVersion": "12"}}, id="view-fails"),
@@ -542,15 +594,13 @@ async def test_malformed_object_in_watch_is_skipped(
             event("ADDED", node("c", 13)),
         )
     )
-    with captured_logs() as logs:
+    with capture_logs() as logs:
         async with running(reflector) as task:
             await eventually(task, lambda: len(sink.calls) == 3)
     assert sink.calls == [("replace", {}), ("upsert", "a", "x"), ("upsert", "c", "x")]
     assert reflector.resource_version == "13"
     assert api.requests == [("list", ""), ("watch", "10")]
-    assert [e["event"] for e in logs if e["log_level"] == "warning"] == [
-        "skipped malformed object"
-    ]
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["skipped malformed object"]
     assert backoff.waits == 0
 
 
@@ -562,7 +612,7 @@ async def test_last_progress_advances_on_data(
     gate = asyncio.Event()
     reflector = make_reflector(client, sink, backoff, clock=lambda: now[0])
     api.lists.append(list_page(rv=10))
-    api.watches.append(api.stream(event("ADDED", node("a", 11)), gate=gate))
+    api.watches.append(api.stream(gate, event("ADDED", node("a", 11))))
     async with running(reflector) as task:
         await eventually(task, seen(api, 2))
         assert reflector.last_progress == 0.0
@@ -582,7 +632,7 @@ async def test_stalled_stream_reconnects_after_inactivity_timeout(
     reflector = make_reflector(client, sink, RecordingBackoff(), inactivity_timeout=0.5)
     api.lists.append(list_page(rv=10))
     api.watches.append(api.stream(event("ADDED", node("a", 11))))  # then silence
-    with captured_logs() as logs:
+    with capture_logs() as logs:
         async with running(reflector) as task:
             await eventually(task, seen(api, 3))
     assert api.requests[:3] == [("list", ""), ("watch", "10"), ("watch", "11")]
@@ -592,39 +642,38 @@ async def test_stalled_stream_reconnects_after_inactivity_timeout(
     assert "no data for" in lost[0]["error"]
 
 
-@pytest.mark.parametrize("end", ["cut", "close"], ids=["connection-cut", "stream-closed"])
+@pytest.mark.parametrize(
+    ("end", "error"),
+    [
+        pytest.param("cut", "ClientPayloadError", id="connection-cut"),
+        pytest.param("close", "truncated payload", id="stream-closed"),
+    ],
+)
 async def test_truncated_event_is_dropped_and_watch_resumes_from_last_version(
     api: FakeApi,
     reflector: Reflector[str, str],
     sink: RecordingSink,
     backoff: RecordingBackoff,
     end: str,
+    error: str,
 ) -> None:
     """Half an event line at the end of a stream is not applied; the watch resumes from the
     last complete event's version without a relist."""
     gate = asyncio.Event()
     half = event("ADDED", node("half", 12))[:25]
     api.lists.append(list_page(rv=10))
-
-    async def first(request: web.Request) -> web.StreamResponse:
-        # The complete event, then (once it was applied) half of the next one and the end.
-        response = web.StreamResponse(headers={"Content-Type": "application/json"})
-        await response.prepare(request)
-        await response.write(event("ADDED", node("a", 11)))
-        await gate.wait()
-        await response.write(half)
-        if end == "cut":
-            return await FakeApi._cut(request)
-        await response.write_eof()
-        return response
-
-    api.watches.append(first)
-    async with running(reflector) as task:
-        await eventually(task, lambda: "a" in sink.items)
-        gate.set()
-        await eventually(task, seen(api, 3))
+    # The complete event, then (once it was applied) half of the next one and the end.
+    api.watches.append(api.stream(event("ADDED", node("a", 11)), gate, half, end=end))
+    with capture_logs() as logs:
+        async with running(reflector) as task:
+            await eventually(task, lambda: "a" in sink.items)
+            gate.set()
+            await eventually(task, seen(api, 3))
     assert api.requests == [("list", ""), ("watch", "10"), ("watch", "11")]
     assert sink.calls == [("replace", {}), ("upsert", "a", "x")]
+    lost = [e["error"] for e in logs if e["event"] == "watch connection lost"]
+    assert len(lost) == 1
+    assert error in lost[0]
     assert backoff.waits == 1
 
 
@@ -636,7 +685,7 @@ async def test_connection_refused_is_retried_until_the_server_is_up(
     await api.stop()
     api.lists.append(list_page(node("a", 1), rv=10))
     reflector = make_reflector(client, sink, backoff)
-    with captured_logs() as logs:
+    with capture_logs() as logs:
         async with running(reflector) as task:
             await eventually(task, lambda: backoff.waits >= 3)
             assert not reflector.connected
@@ -671,4 +720,3 @@ async def test_server_outage_resumes_the_watch_without_relisting(
         await eventually(task, lambda: reflector.connected)
     assert api.requests == [("list", ""), ("watch", "10"), ("watch", "11")]
     assert sink.calls == [("replace", {"a": "x"}), ("upsert", "b", "x")]
-
