@@ -138,6 +138,7 @@ class StartTimings:
         return sum(self.phases.values())
 
 
+_START_ATTEMPTS = 3
 _TEMP_PREFIX = "devcluster-"
 _OWNER_FILE = "owner.pid"
 
@@ -334,19 +335,31 @@ class Cluster:
             if self._started:
                 raise RuntimeError("cluster already started")
             self._started = True
-            try:
-                self._start()
-            except BaseException as e:
-                self.keep = True
-                self.stop()
-                if isinstance(e, ClusterStartError):
+            for attempt in range(1, _START_ATTEMPTS + 1):
+                try:
+                    self._start()
+                    return self
+                except ClusterStartError as e:
+                    # Free ports are picked, released, then bound by the components: another
+                    # process can take one in between. Retry that with new ports.
+                    if "address already in use" not in str(e) or attempt == _START_ATTEMPTS:
+                        self._abort_start()
+                        raise ClusterStartError(f"{e}\n(workdir kept: {self.workdir})") from None
+                    self._stop_components(5.0)
+                    shutil.rmtree(self.workdir / "etcd", ignore_errors=True)
+                    self.timings = StartTimings()
+                except BaseException as e:
+                    self._abort_start()
+                    if isinstance(e, Exception):
+                        raise ClusterStartError(
+                            f"{e}\n(workdir kept: {self.workdir})\n" + self._all_log_tails()
+                        ) from e
                     raise
-                if isinstance(e, Exception):
-                    raise ClusterStartError(
-                        f"{e}\n(workdir kept: {self.workdir})\n" + self._all_log_tails()
-                    ) from e
-                raise
-            return self
+            raise AssertionError("unreachable")
+
+    def _abort_start(self) -> None:
+        self.keep = True
+        self.stop()
 
     def _phase(self, name: str, t0: float) -> float:
         now = time.monotonic()
@@ -524,24 +537,27 @@ class Cluster:
         comp.started_at = time.monotonic()
 
     def _wait_component(
-        self, name: str, ready: Callable[[], object], what: str | None = None
+        self,
+        name: str,
+        ready: Callable[[], object],
+        what: str | None = None,
+        timeout: float | None = None,
     ) -> None:
         comp = self._components[name]
         try:
             wait_until(
                 ready,
-                self.start_timeout,
+                self.start_timeout if timeout is None else timeout,
                 interval=0.1,
                 describe=what or f"{name} to become ready",
                 abort=lambda: self._first_exit(),
             )
         except TimeoutError as e:
             raise ClusterStartError(
-                f"{e}\n(workdir kept: {self.workdir})\n"
-                f"--- last lines of {comp.log} ---\n{log_tail(comp.log)}"
+                f"{e}\n--- last lines of {comp.log} ---\n{log_tail(comp.log)}"
             ) from None
         except RuntimeError as e:  # a component exited; the message has its log tail
-            raise ClusterStartError(f"{e}\n(workdir kept: {self.workdir})") from None
+            raise ClusterStartError(str(e)) from None
 
     def _first_exit(self) -> str | None:
         for c in self._components.values():
@@ -567,10 +583,7 @@ class Cluster:
         """Terminate every component (SIGTERM, SIGKILL after ``timeout``), newest first,
         and remove the workdir unless it is kept. Idempotent."""
         with self._lock:
-            for name in reversed(COMPONENT_ORDER):
-                comp = self._components.get(name)
-                if comp is not None and comp.proc is not None:
-                    stop_process(comp.proc, timeout)
+            self._stop_components(timeout)
             _live.discard(self)
             if not self._stopped:
                 self._stopped = True
@@ -580,6 +593,12 @@ class Cluster:
                 else:
                     (self.workdir / _OWNER_FILE).unlink(missing_ok=True)
 
+    def _stop_components(self, timeout: float) -> None:
+        for name in reversed(COMPONENT_ORDER):
+            comp = self._components.get(name)
+            if comp is not None and comp.proc is not None:
+                stop_process(comp.proc, timeout)
+
     def restart_apiserver(self, *, graceful: bool = True, timeout: float = 60.0) -> None:
         """Stop kube-apiserver (SIGTERM, or SIGKILL when not ``graceful``) and start it
         again on the same port; return once /readyz answers ok."""
@@ -588,7 +607,7 @@ class Cluster:
             if comp.proc is not None:
                 stop_process(comp.proc, 30.0 if graceful else 0.0)
             self._launch("kube-apiserver")
-            self._wait_component("kube-apiserver", self._apiserver_ready)
+            self._wait_component("kube-apiserver", self._apiserver_ready, timeout=timeout)
 
     def is_running(self) -> bool:
         """True when every component has been started and none has exited."""

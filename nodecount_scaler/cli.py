@@ -251,7 +251,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     command, settings = parse_settings(argv)
     from nodecount_scaler import logs
 
-    logs.configure(settings.log_level, settings.log_format)  # type: ignore[arg-type]
+    # plan's stdout is its table or JSON; its logs go to stderr.
+    stream = sys.stderr if command == "plan" else sys.stdout
+    logs.configure(settings.log_level, settings.log_format, stream)  # type: ignore[arg-type]
     if command == "plan":
         from nodecount_scaler.plan import run_plan
 

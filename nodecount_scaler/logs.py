@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Literal
+from typing import Literal, TextIO
 
 import orjson
 import structlog
@@ -17,9 +17,11 @@ def _dumps(obj: object, default: object = None) -> str:
     return orjson.dumps(obj, default=str).decode()
 
 
-def configure(level: str = "info", fmt: LogFormat = "auto") -> None:
+def configure(level: str = "info", fmt: LogFormat = "auto", stream: TextIO | None = None) -> None:
+    """Route structlog and stdlib logging through one renderer to `stream` (stdout)."""
+    out = sys.stdout if stream is None else stream
     if fmt == "auto":
-        fmt = "console" if sys.stdout.isatty() else "json"
+        fmt = "console" if out.isatty() else "json"
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -49,7 +51,7 @@ def configure(level: str = "info", fmt: LogFormat = "auto") -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(out)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=final)
     )

@@ -58,7 +58,8 @@ class Call:
     @property
     def event(self) -> tuple[str, str]:
         """(type, reason) of a POSTed Event."""
-        assert self.method == "POST" and self.path.endswith("/events"), self
+        assert self.method == "POST", self
+        assert self.path.endswith("/events"), self
         return self.body["type"], self.body["reason"]
 
 

@@ -137,6 +137,8 @@ class Reconciler:
             record.last_applied = plan.desired
             return
         if plan.action is Action.BLOCKED_BY_HPA:
+            # Ours again only when the HPA goes; that first write is a takeover, not drift.
+            record.last_applied = None
             names = ", ".join(plan.hpas)
             message = (
                 f"HorizontalPodAutoscaler {names} also scales this Deployment; nodecount-scaler "

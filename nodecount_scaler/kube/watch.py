@@ -247,7 +247,7 @@ class Reflector(Generic[K, V]):
                     resource=self.name,
                     error=str(exc),
                     hint=(
-                        f"the service account needs list and watch on {self.name}"
+                        f"the service account needs list and watch on {self.name.partition('/')[0]}"
                         if exc.forbidden
                         else None
                     ),

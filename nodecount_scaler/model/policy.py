@@ -37,7 +37,8 @@ class Action(enum.StrEnum):
 class Cause(enum.StrEnum):
     NODES_CHANGED = "eligible nodes changed"
     DRIFT = "spec.replicas was changed by someone else"
-    ADOPTED = "target opted in"
+    # First write for a target: it just opted in, or an HPA that owned it went away.
+    ADOPTED = "taking over spec.replicas"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +71,11 @@ def plan_scale(
     is a hand edit (drift), which is set back.
     """
     desired = desired_replicas(eligible, config, global_max)
+    if hpas:
+        # Reported even while the counts agree: the conflict stands whatever the numbers.
+        return ScalePlan(Action.BLOCKED_BY_HPA, eligible, current, desired, None, tuple(hpas))
     if desired == current:
         return ScalePlan(Action.NONE, eligible, current, desired, None)
-    if hpas:
-        return ScalePlan(Action.BLOCKED_BY_HPA, eligible, current, desired, None, tuple(hpas))
     if last_applied is None:
         cause = Cause.ADOPTED
     elif last_applied == desired:

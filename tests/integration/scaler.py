@@ -120,7 +120,7 @@ class ScalerProcess:
                 return found
         return None
 
-    def metric(self, name: str, **labels: str) -> float | None:
+    def metric(self, name: str, /, **labels: str) -> float | None:
         """The value of one sample of /metrics, or None when absent."""
         _, text = self.get("/metrics")
         want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
@@ -161,8 +161,11 @@ class ScalerProcess:
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM and wait; returns the exit code (None if it had to be killed)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
+        if self.proc is None:
+            return None
+        if self.proc.poll() is not None:
+            self._log_file.close()
+            return self.proc.returncode
         self.proc.send_signal(signal.SIGTERM)
         try:
             return self.proc.wait(timeout)

@@ -37,13 +37,18 @@ def test_defaults() -> None:
     assert errors == ()
     assert config is not None
     assert config.node_selector.is_empty()
-    assert (config.min_replicas, config.max_replicas, config.nodes_per_replica) == (0, None, 1)
+    assert (config.min_replicas, config.max_replicas) == (0, None)
+    assert config.nodes_per_replica == Fraction(1)
 
 
 @pytest.mark.parametrize(
     ("annotations", "field", "expected"),
     [
-        ({NODE_SELECTOR: "pool in (a,b),!gpu"}, "node_selector", parse_selector("pool in (a,b),!gpu")),
+        (
+            {NODE_SELECTOR: "pool in (a,b),!gpu"},
+            "node_selector",
+            parse_selector("pool in (a,b),!gpu"),
+        ),
         ({MIN_REPLICAS: "2"}, "min_replicas", 2),
         ({MIN_REPLICAS: " 3 "}, "min_replicas", 3),
         ({MAX_REPLICAS: "0"}, "max_replicas", 0),
@@ -52,7 +57,16 @@ def test_defaults() -> None:
         ({NODES_PER_REPLICA: "3"}, "nodes_per_replica", Fraction(3)),
         ({NODES_PER_REPLICA: "2.5"}, "nodes_per_replica", Fraction(5, 2)),
     ],
-    ids=["selector", "min", "min-spaces", "max-zero", "min-equals-max", "npr-decimal", "npr-int", "npr-half"],
+    ids=[
+        "selector",
+        "min",
+        "min-spaces",
+        "max-zero",
+        "min-equals-max",
+        "npr-decimal",
+        "npr-int",
+        "npr-half",
+    ],
 )
 def test_valid_values(annotations: dict[str, str], field: str, expected: object) -> None:
     """Valid values parse to the config field."""

@@ -233,9 +233,7 @@ CASES = [
         node(labels={"zone": "a", "disk": "hdd"}),
         Rule.NODE_AFFINITY,
         pod_spec={
-            "affinity": required_affinity(
-                term(expr("zone", "In", "a"), expr("disk", "In", "ssd"))
-            )
+            "affinity": required_affinity(term(expr("zone", "In", "a"), expr("disk", "In", "ssd")))
         },
     ),
     Case(
@@ -271,7 +269,9 @@ CASES = [
         "nodeAffinity with only preferred terms does not restrict",
         node(),
         None,
-        pod_spec={"affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}}},
+        pod_spec={
+            "affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}}
+        },
     ),
     Case(
         "Exists with an empty key tolerates every taint",

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+import itertools
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -68,6 +70,7 @@ class LeaseStore:
         self.writes: list[Write] = []
         self.journal: list[tuple[str, str]] = []  # shared with the workers, for ordering
         self.before_write: Callable[[], None] | None = None  # runs once, to stage a race
+        self.changed = asyncio.Event()  # pulsed on every write and every work start/end
         self._rv = 100
 
     def get(self, name: str = NAME) -> JsonObject | None:
@@ -89,6 +92,7 @@ class LeaseStore:
         self.leases[(namespace, name)] = lease
         self.writes.append(Write(now(), method, dict(lease["spec"])))
         self.journal.append(("write", str(lease["spec"].get("holderIdentity") or "")))
+        self.changed.set()
         return lease
 
     def put_spec(self, **spec: Any) -> JsonObject:
@@ -227,9 +231,9 @@ class FakeApiServer:
 class Worker:
     """leader_work that records its terms; optionally fails or returns, or is slow to stop."""
 
-    def __init__(self, name: str, journal: list[tuple[str, str]], **behaviour: Any) -> None:
+    def __init__(self, name: str, store: LeaseStore, **behaviour: Any) -> None:
         self.name = name
-        self.journal = journal
+        self.store = store
         self.fail_first: bool = behaviour.get("fail_first", False)
         self.return_first: bool = behaviour.get("return_first", False)
         self.cleanup: float = behaviour.get("cleanup", 0.0)
@@ -245,7 +249,8 @@ class Worker:
 
     async def __call__(self) -> None:
         self.starts.append(now())
-        self.journal.append(("work-start", self.name))
+        self.store.journal.append(("work-start", self.name))
+        self.store.changed.set()
         try:
             if len(self.starts) == 1 and self.fail_first:
                 await asyncio.sleep(1)
@@ -263,7 +268,8 @@ class Worker:
             raise
         finally:
             self.ends.append(now())
-            self.journal.append(("work-end", self.name))
+            self.store.journal.append(("work-end", self.name))
+            self.store.changed.set()
 
 
 @dataclass
@@ -275,6 +281,11 @@ class Candidate:
 
     def start(self) -> None:
         self.task = asyncio.create_task(self.elector.run(self.worker))
+
+    @property
+    def alive(self) -> bool:
+        """run() is still going (it only ends by cancellation)."""
+        return self.task is not None and not self.task.done()
 
     async def stop(self) -> None:
         assert self.task is not None
@@ -309,11 +320,25 @@ class Cluster:
             retry_period=RETRY_PERIOD,
         )
         elector = LeaderElector(client, config, clock=clock or asyncio.get_running_loop().time)
-        worker = Worker(name, self.store.journal, **behaviour)
+        worker = Worker(name, self.store, **behaviour)
         worker.elector = elector
         candidate = Candidate(elector, worker, server)
         self.candidates.append(candidate)
         return candidate
+
+    async def until(self, condition: Callable[[], bool], within: float = 120.0) -> float:
+        """Wait on loop time until the condition holds; return the loop time it first held.
+        Re-checked on every write and work start/end (so the time is exact), and every 0.5 s
+        for anything else; polling finer would cost looptime thousands of idle cycles."""
+        deadline = now() + within
+        while not condition():
+            if now() > deadline:
+                raise AssertionError(f"condition not met within {within} s")
+            self.store.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.5):
+                    await self.store.changed.wait()
+        return now()
 
     async def close(self) -> None:
         for candidate in self.candidates:
@@ -336,18 +361,16 @@ async def cluster() -> AsyncIterator[Cluster]:
         await cluster.close()
 
 
-async def until(condition: Callable[[], bool], within: float = 120.0, step: float = 0.01) -> float:
-    """Poll on loop time; return the loop time at which the condition first held."""
-    deadline = now() + within
-    while not condition():
-        if now() > deadline:
-            raise AssertionError(f"condition not met within {within} s")
-        await asyncio.sleep(step)
-    return now()
-
-
 async def idle(seconds: float) -> None:
     await asyncio.sleep(seconds)
+
+
+def leads(candidate: Candidate) -> Callable[[], bool]:
+    return lambda: candidate.elector.is_leader
+
+
+def sees(observer: Candidate, leader: Candidate) -> Callable[[], bool]:
+    return lambda: observer.elector.leader_identity == leader.elector.identity
 
 
 def leader_gauge() -> float | None:
@@ -355,12 +378,12 @@ def leader_gauge() -> float | None:
 
 
 @contextlib.contextmanager
-def captured() -> Iterator[list[dict[str, Any]]]:
+def captured() -> Iterator[list[MutableMapping[str, Any]]]:
     with structlog.testing.capture_logs() as logs:
         yield logs
 
 
-def events(logs: list[dict[str, Any]]) -> list[str]:
+def events(logs: list[MutableMapping[str, Any]]) -> list[str]:
     return [str(entry["event"]) for entry in logs]
 
 
@@ -371,7 +394,7 @@ async def test_creates_an_absent_lease_and_leads(cluster: Cluster) -> None:
     a = await cluster.candidate("a")
     t0 = now()
     a.start()
-    led_at = await until(lambda: a.elector.is_leader)
+    led_at = await cluster.until(lambda: a.elector.is_leader)
     assert led_at - t0 < 0.1  # first attempt is immediate (client-go JitterUntil, sliding)
     assert a.worker.running
     assert a.elector.leader_identity == "a"
@@ -402,7 +425,7 @@ async def test_takes_a_released_lease_at_once(cluster: Cluster) -> None:
     a = await cluster.candidate("a")
     t0 = now()
     a.start()
-    assert await until(lambda: a.elector.is_leader) - t0 < 0.1
+    assert await cluster.until(lambda: a.elector.is_leader) - t0 < 0.1
     assert cluster.store.spec()["leaseTransitions"] == 5
 
 
@@ -418,8 +441,8 @@ async def test_follower_never_takes_a_live_lease(cluster: Cluster) -> None:
 
     renewer = asyncio.create_task(other_renews())
     try:
-        for _ in range(600):  # 60 s, i.e. four lease durations
-            await asyncio.sleep(0.1)
+        for _ in range(60):  # four lease durations
+            await asyncio.sleep(1)
             assert not a.elector.is_leader
         assert a.worker.starts == []
         assert a.elector.leader_identity == "other"
@@ -443,7 +466,7 @@ async def test_takes_an_expired_lease_after_a_full_duration_of_its_own_clock(
     t0 = now()
     with captured() as logs:
         a.start()
-        led_at = await until(lambda: a.elector.is_leader)
+        led_at = await cluster.until(lambda: a.elector.is_leader)
     assert t0 + LEASE_DURATION <= led_at <= t0 + LEASE_DURATION + MAX_RETRY_WAIT + 0.1
     assert cluster.store.spec()["holderIdentity"] == "a"
     assert "lease expired; taking over" in events(logs)
@@ -457,7 +480,7 @@ async def test_takes_over_only_a_full_duration_after_the_last_renewal(cluster: C
         await asyncio.sleep(RETRY_PERIOD)
         cluster.store.renew_as("other")
     last_renewal = now()
-    led_at = await until(lambda: a.elector.is_leader)
+    led_at = await cluster.until(lambda: a.elector.is_leader)
     assert last_renewal + LEASE_DURATION <= led_at
     assert led_at <= last_renewal + LEASE_DURATION + 2 * MAX_RETRY_WAIT
     assert cluster.store.spec()["leaseTransitions"] == 1
@@ -466,17 +489,20 @@ async def test_takes_over_only_a_full_duration_after_the_last_renewal(cluster: C
 # --------------------------------------------------------------------------- losing the lease
 
 
-@pytest.mark.parametrize("fault", [Fault.HANG, Fault.ERROR, Fault.REFUSE, Fault.GARBAGE])
+@pytest.mark.parametrize(
+    "fault", [Fault.HANG, Fault.ERROR, Fault.REFUSE, Fault.GARBAGE], ids=lambda f: f.value
+)
 async def test_failed_renewals_stop_the_work_before_the_renew_deadline(
     cluster: Cluster, fault: Fault
 ) -> None:
     a = await cluster.candidate("a")
     a.start()
-    await until(lambda: a.elector.is_leader)
+    await cluster.until(lambda: a.elector.is_leader)
     await idle(5.3)
     with captured() as logs:
         await a.server.set_fault(fault)
-        await until(lambda: not a.worker.running, within=RENEW_DEADLINE + 1)
+        await cluster.until(lambda: not a.worker.running, within=RENEW_DEADLINE + 1)
+        await cluster.until(lambda: leader_gauge() == 0, within=0.1)  # set once the work ended
     last_renewal = cluster.store.last_write_by("a").at  # the request started no later
     [cancelled_at] = a.worker.cancels
     # client-go renew(): give up once renewDeadline has passed since the last renewal.
@@ -489,11 +515,11 @@ async def test_failed_renewals_stop_the_work_before_the_renew_deadline(
     assert next(e for e in logs if e["event"] == "lost leadership")["reason"] == (
         "renew deadline exceeded"
     )
-    assert not a.task.done() if a.task else False  # run() survives
+    assert a.alive  # run() survives
 
     # The lease still names us, so we take it back as soon as the API answers again.
     await a.server.set_fault(Fault.NONE)
-    back_at = await until(lambda: a.elector.is_leader, within=2 * MAX_RETRY_WAIT + 1)
+    back_at = await cluster.until(lambda: a.elector.is_leader, within=2 * MAX_RETRY_WAIT + 1)
     assert back_at < last_renewal + LEASE_DURATION + 2 * MAX_RETRY_WAIT
     assert len(a.worker.starts) == 2
     assert cluster.store.spec()["leaseTransitions"] == 0  # same holder: not a transition
@@ -504,13 +530,15 @@ async def test_a_stalled_clock_turns_is_leader_false_at_once(cluster: Cluster) -
     loop = asyncio.get_running_loop()
     a = await cluster.candidate("a", clock=lambda: loop.time() + stall[0])
     a.start()
-    await until(lambda: a.elector.is_leader)
+    await cluster.until(lambda: a.elector.is_leader)
     # As if the event loop had been blocked (e.g. by a huge decode) for a whole deadline:
     # the property must not wait for the loop to notice.
     stall[0] = RENEW_DEADLINE
     assert not a.elector.is_leader
-    await until(lambda: not a.worker.running, within=RETRY_PERIOD)
+    await cluster.until(lambda: len(a.worker.cancels) == 1, within=RETRY_PERIOD)
     assert a.worker.leader_at_cancel == [False]
+    # The lease still names us and nobody else took it: we lead again after retry_period.
+    await cluster.until(lambda: len(a.worker.starts) == 2, within=MAX_RETRY_WAIT + 1)
 
 
 async def test_lease_taken_by_another_stops_the_work_at_the_next_renewal(
@@ -518,12 +546,13 @@ async def test_lease_taken_by_another_stops_the_work_at_the_next_renewal(
 ) -> None:
     a = await cluster.candidate("a")
     a.start()
-    await until(lambda: a.elector.is_leader)
+    await cluster.until(lambda: a.elector.is_leader)
     await idle(3)
     taken_at = now()
     cluster.store.renew_as("usurper")
     with captured() as logs:
-        stopped_at = await until(lambda: not a.worker.running)
+        await cluster.until(lambda: "lost leadership" in events(logs))
+    stopped_at = a.worker.ends[0]
     assert stopped_at - taken_at <= RETRY_PERIOD + 0.1  # not the whole renew deadline
     assert a.worker.leader_at_cancel == [False]
     assert a.elector.leader_identity == "usurper"
@@ -535,7 +564,7 @@ async def test_lease_taken_by_another_stops_the_work_at_the_next_renewal(
 async def test_unrelated_update_conflict_keeps_leadership(cluster: Cluster) -> None:
     a = await cluster.candidate("a")
     a.start()
-    await until(lambda: a.elector.is_leader)
+    await cluster.until(lambda: a.elector.is_leader)
     await idle(1)
     # kubectl label: resourceVersion moves, holder stays. The cached PUT gets 409.
     lease = cluster.store.get()
@@ -560,45 +589,49 @@ async def test_unrelated_update_conflict_keeps_leadership(cluster: Cluster) -> N
 async def test_two_electors_never_lead_at_once(cluster: Cluster) -> None:
     a = await cluster.candidate("a")
     b = await cluster.candidate("b")
-    by_name = {"a": a, "b": b}
     violations: list[float] = []
 
-    async def sample() -> None:
+    async def watch_invariant() -> None:
+        # Checked at every write and every work start/end (when leadership can change), and
+        # every 0.25 s in between (when is_leader can lapse by the clock alone).
         while True:
             if a.elector.is_leader and b.elector.is_leader:
                 violations.append(now())
             if a.worker.running and b.worker.running:
                 violations.append(now())
-            await asyncio.sleep(0.05)
+            cluster.store.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.25):
+                    await cluster.store.changed.wait()
 
-    sampler = asyncio.create_task(sample())
+    watcher = asyncio.create_task(watch_invariant())
     try:
         a.start()
         b.start()
-        await until(lambda: a.elector.is_leader or b.elector.is_leader)
+        await cluster.until(lambda: a.elector.is_leader or b.elector.is_leader)
         leaders = []
         for fault in [Fault.HANG, Fault.ERROR, Fault.REFUSE, Fault.GARBAGE, Fault.HANG]:
-            leader = a if a.elector.is_leader else b
-            follower = b if leader is a else a
+            leader, follower = (a, b) if a.elector.is_leader else (b, a)
             leaders.append(leader.elector.identity)
             await idle(7)  # the follower has seen the lease renewed
             await leader.server.set_fault(fault)
-            await until(lambda f=follower: f.elector.is_leader, within=LEASE_DURATION + 10)  # type: ignore[misc]
+            await cluster.until(leads(follower), LEASE_DURATION + 10)
             await leader.server.set_fault(Fault.NONE)
+            # The old leader, reachable again, sees the new one and stays a follower.
+            await cluster.until(sees(leader, follower), within=3 * MAX_RETRY_WAIT)
             await idle(5)
             assert follower.elector.is_leader
-            assert leader.elector.leader_identity == follower.elector.identity
-        assert leaders == ["a", "b", "a", "b", "a"] or leaders == ["b", "a", "b", "a", "b"]
+        assert leaders in (["a", "b", "a", "b", "a"], ["b", "a", "b", "a", "b"])
     finally:
-        sampler.cancel()
+        watcher.cancel()
     assert violations == []
     terms = sorted(
-        (start, end, name)
-        for name, c in by_name.items()
-        for start, end in zip(c.worker.starts, [*c.worker.ends, float("inf")], strict=False)
+        (start, end)
+        for c in (a, b)
+        for start, end in zip(c.worker.starts, [*c.worker.ends, math.inf], strict=False)
     )
-    for (_, end, _), (start, _, _) in zip(terms, terms[1:], strict=False):
-        assert end < start  # strictly sequential terms
+    for (_, end), (start, _) in itertools.pairwise(terms):
+        assert end < start  # strictly one term after the other
     assert cluster.store.spec()["leaseTransitions"] == 5
 
 
@@ -608,14 +641,14 @@ async def test_cancel_releases_the_lease_and_a_waiting_candidate_takes_over(
     a = await cluster.candidate("a", cleanup=0.5)  # the work needs time to unwind
     b = await cluster.candidate("b")
     a.start()
-    await until(lambda: a.elector.is_leader)
+    await cluster.until(lambda: a.elector.is_leader)
     b.start()
     await idle(5)
     assert b.elector.leader_identity == "a"
     cancelled_at = now()
     with captured() as logs:
         await a.stop()  # run() re-raises CancelledError
-    b_led_at = await until(lambda: b.elector.is_leader)
+    b_led_at = await cluster.until(lambda: b.elector.is_leader)
 
     release = next(w for w in cluster.store.writes if w.holder == "")
     assert release.spec["leaseDurationSeconds"] == 1
@@ -642,38 +675,36 @@ async def test_cancel_with_a_hung_api_server_gives_up_releasing_quickly(
 ) -> None:
     a = await cluster.candidate("a")
     a.start()
-    await until(lambda: a.elector.is_leader)
+    await cluster.until(lambda: a.elector.is_leader)
     await a.server.set_fault(Fault.HANG)
     cancelled_at = now()
     await a.stop()
     assert now() - cancelled_at <= RELEASE_TIMEOUT + 0.01
-    assert a.worker.ends and a.worker.ends[0] == cancelled_at
+    assert a.worker.ends == [cancelled_at]
 
 
 # --------------------------------------------------------------------------- the work's own end
 
 
 @pytest.mark.parametrize(
-    ("behaviour", "event"),
-    [
-        ({"fail_first": True}, "leader work failed; stepping down"),
-        ({"return_first": True}, "leader work returned; stepping down"),
-    ],
+    ("fails", "event"),
+    [(True, "leader work failed; stepping down"), (False, "leader work returned; stepping down")],
+    ids=["raises", "returns"],
 )
 async def test_work_ending_on_its_own_steps_down_and_competes_again(
-    cluster: Cluster, behaviour: dict[str, bool], event: str
+    cluster: Cluster, fails: bool, event: str
 ) -> None:
     with captured() as logs:
-        a = await cluster.candidate("a", **behaviour)
+        a = await cluster.candidate("a", fail_first=fails, return_first=not fails)
         a.start()
-        await until(lambda: len(a.worker.starts) == 2)
+        await cluster.until(lambda: len(a.worker.starts) == 2)
     first_end, second_start = a.worker.ends[0], a.worker.starts[1]
     assert second_start >= first_end + RETRY_PERIOD
     assert second_start <= first_end + RETRY_PERIOD + 0.1  # the lease is free: no lease wait
     assert a.elector.is_leader
     assert [w.holder for w in cluster.store.writes if w.method == "PUT"][:2] == ["", "a"]
     entry = next(e for e in logs if e["event"] == event)
-    if behaviour.get("fail_first"):
+    if fails:
         assert entry["log_level"] == "error"
         assert isinstance(entry["exc_info"], RuntimeError)
     assert "lease released" in events(logs)
@@ -691,10 +722,10 @@ async def test_losing_the_create_race_makes_a_follower(cluster: Cluster) -> None
     a = await cluster.candidate("a")
     with captured() as logs:
         a.start()
-        await until(lambda: a.elector.leader_identity == "intruder")
+        await cluster.until(lambda: a.elector.leader_identity == "intruder")
     assert not a.elector.is_leader
     assert "lease created by another candidate (409); will re-read" in events(logs)
-    assert a.task is not None and not a.task.done()
+    assert a.alive
 
 
 async def test_conflicting_takeover_restarts_the_countdown(cluster: Cluster) -> None:
@@ -712,7 +743,7 @@ async def test_conflicting_takeover_restarts_the_countdown(cluster: Cluster) -> 
 
     cluster.store.before_write = holder_renews
     with captured() as logs:
-        led_at = await until(lambda: a.elector.is_leader)
+        led_at = await cluster.until(lambda: a.elector.is_leader)
     assert "lease changed under us (409); will re-read" in events(logs)
     assert led_at >= renewed_at[0] + LEASE_DURATION
 
@@ -726,6 +757,7 @@ async def test_conflicting_takeover_restarts_the_countdown(cluster: Cluster) -> 
         (Fault.HANG, "lease request failed"),
         (Fault.REFUSE, "lease request failed"),
     ],
+    ids=lambda value: value.value if isinstance(value, Fault) else "",
 )
 async def test_api_faults_never_end_run(cluster: Cluster, fault: Fault, event: str) -> None:
     a = await cluster.candidate("a")
@@ -733,11 +765,11 @@ async def test_api_faults_never_end_run(cluster: Cluster, fault: Fault, event: s
     with captured() as logs:
         a.start()
         await idle(40)
-    assert a.task is not None and not a.task.done()
+    assert a.alive
     assert not a.elector.is_leader
     assert event in events(logs)
     await a.server.set_fault(Fault.NONE)
-    await until(lambda: a.elector.is_leader, within=MAX_RETRY_WAIT + 5)
+    await cluster.until(lambda: a.elector.is_leader, within=MAX_RETRY_WAIT + 5)
 
 
 async def test_hung_request_is_bounded_by_the_request_timeout(cluster: Cluster) -> None:
@@ -746,7 +778,7 @@ async def test_hung_request_is_bounded_by_the_request_timeout(cluster: Cluster) 
     with captured() as logs:
         t0 = now()
         a.start()
-        await until(lambda: "lease request failed" in events(logs))
+        await cluster.until(lambda: "lease request failed" in events(logs))
     # min(retry_period * 2, renew_deadline / 2) = 4 s
     assert now() - t0 == pytest.approx(4.0, abs=0.05)
 

@@ -197,7 +197,13 @@ def test_micro_time_format(moment: datetime, stamp: str) -> None:
         ({"metadata": None, "spec": None}, LeaseRecord()),
         ({"metadata": [], "spec": "garbage"}, LeaseRecord()),
         (
-            {"spec": {"holderIdentity": None, "leaseDurationSeconds": "15", "leaseTransitions": True}},
+            {
+                "spec": {
+                    "holderIdentity": None,
+                    "leaseDurationSeconds": "15",
+                    "leaseTransitions": True,
+                }
+            },
             LeaseRecord(),
         ),
         ({"spec": {"holderIdentity": 7, "renewTime": 1.5}}, LeaseRecord()),
@@ -320,7 +326,7 @@ def test_release_spec_empties_holder_and_keeps_transitions() -> None:
 
 
 def test_updated_lease_keeps_metadata_and_other_spec_fields() -> None:
-    lease = {
+    lease: dict[str, Any] = {
         "apiVersion": "coordination.k8s.io/v1",
         "kind": "Lease",
         "metadata": {"name": "l", "resourceVersion": "9", "labels": {"a": "b"}},

@@ -70,9 +70,9 @@ def test_desired_replicas(eligible: int, config: TargetConfig, cap: int, expecte
         (2, 3, 3, [], Action.SCALE, Cause.NODES_CHANGED),
         (3, 5, 3, [], Action.SCALE, Cause.DRIFT),
         (4, 3, 3, ["hpa"], Action.BLOCKED_BY_HPA, None),
-        (3, 3, 3, ["hpa"], Action.NONE, None),
+        (3, 3, 3, ["hpa"], Action.BLOCKED_BY_HPA, None),
     ],
-    ids=["steady", "adopt", "node-added", "node-removed", "hand-edit", "hpa-blocks", "hpa-no-change"],
+    ids=["steady", "adopt", "node-added", "node-removed", "hand-edit", "hpa-blocks", "hpa-agrees"],
 )
 def test_plan_scale(
     eligible: int,

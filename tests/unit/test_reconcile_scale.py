@@ -61,7 +61,7 @@ async def test_scale_up_records_a_rescaled_event(api: ScriptedApi) -> None:
     event = api.calls[1].body
     assert api.calls[1].event == ("Normal", "Rescaled")
     assert event["message"] == (
-        "Scaled from 1 to 3 replicas: 3 eligible nodes (target opted in)"
+        "Scaled from 1 to 3 replicas: 3 eligible nodes (taking over spec.replicas)"
     )
     assert event["involvedObject"] == {
         "apiVersion": "apps/v1",

@@ -161,4 +161,3 @@ async def test_finding_does_not_block_the_write(api: ScriptedApi) -> None:
     await make_reconciler(api, state).reconcile(KEY)
     assert api.lines == [("POST", events_path()), ("PATCH", scale_path()), ("POST", events_path())]
     assert api.calls[0].event == ("Warning", "NoSpreadConstraint")
-

@@ -8,7 +8,10 @@ from nodecount_scaler.model.targets import TargetKey, project_target
 from tests.builders import deployment, node, taint
 
 T = TargetKey("ns", "d")
-UNREACHABLE = [taint("node.kubernetes.io/unreachable"), taint("node.kubernetes.io/unreachable", "NoExecute")]
+UNREACHABLE = [
+    taint("node.kubernetes.io/unreachable"),
+    taint("node.kubernetes.io/unreachable", "NoExecute"),
+]
 
 
 def ready_cluster(grace: float = 30.0) -> ClusterState:
@@ -79,7 +82,9 @@ def test_other_change_during_grace_takes_effect() -> None:
     """Cordoning a node inside its NotReady grace still removes it at once."""
     state = ready_cluster()
     state.upsert_node(project_node(node("n1", ready="False")), 10.0)
-    assert state.upsert_node(project_node(node("n1", ready="False", unschedulable=True)), 11.0) == [T]
+    assert state.upsert_node(project_node(node("n1", ready="False", unschedulable=True)), 11.0) == [
+        T
+    ]
 
 
 def test_zero_grace_is_immediate() -> None:

@@ -14,7 +14,9 @@ B = TargetKey("ns", "b")
 def state_with_targets(grace: float = 30.0) -> ClusterState:
     state = ClusterState(grace)
     state.upsert_target(
-        project_target(deployment("a", annotations={"nodecount-scaler.io/node-selector": "pool=x"})),
+        project_target(
+            deployment("a", annotations={"nodecount-scaler.io/node-selector": "pool=x"})
+        ),
         0.0,
     )
     state.upsert_target(project_target(deployment("b")), 0.0)

@@ -56,7 +56,9 @@ def test_hostname_spread_is_enough() -> None:
 )
 def test_weak_spread_is_reported(change: dict[str, Any]) -> None:
     """A spread constraint that does not force one pod per node is not enough."""
-    spec = {"topologySpreadConstraints": [{**HOSTNAME_SPREAD["topologySpreadConstraints"][0], **change}]}
+    spec = {
+        "topologySpreadConstraints": [{**HOSTNAME_SPREAD["topologySpreadConstraints"][0], **change}]
+    }
     assert FindingKind.NO_SPREAD_CONSTRAINT in kinds(deployment("d", spread=False, pod_spec=spec))
 
 
@@ -66,7 +68,10 @@ def test_anti_affinity_on_other_pods_is_not_spread() -> None:
     obj["spec"]["template"]["spec"]["affinity"] = {
         "podAntiAffinity": {
             "requiredDuringSchedulingIgnoredDuringExecution": [
-                {"labelSelector": {"matchLabels": {"app": "x"}}, "topologyKey": "kubernetes.io/hostname"}
+                {
+                    "labelSelector": {"matchLabels": {"app": "x"}},
+                    "topologyKey": "kubernetes.io/hostname",
+                }
             ]
         }
     }
@@ -85,7 +90,16 @@ def test_anti_affinity_on_other_pods_is_not_spread() -> None:
         ({"type": "Recreate"}, 4, 0),
         (None, 0, 0),
     ],
-    ids=["default", "default-rolling", "percent-rounds-up", "zero", "zero-percent", "int", "recreate", "no-replicas"],
+    ids=[
+        "default",
+        "default-rolling",
+        "percent-rounds-up",
+        "zero",
+        "zero-percent",
+        "int",
+        "recreate",
+        "no-replicas",
+    ],
 )
 def test_resolved_max_surge(strategy: dict[str, Any] | None, replicas: int, surge: int) -> None:
     """maxSurge resolves like the Deployment controller (percent of replicas, rounded up)."""

@@ -1,0 +1,117 @@
+"""A cordoned node stops counting, and the pod removed by the scale-down is the one on the
+cordoned node (pod-deletion-cost -1000 set first); uncordon brings the replica back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from devcluster import Cluster
+from devcluster.testing import NodeFactory
+from tests.integration.scaler import ScalerFactory, wait_for
+from tests.integration.workloads import (
+    apply,
+    nginx_everywhere,
+    pods,
+    replicas,
+    running_per_node,
+)
+
+APP = "nginx-everywhere"
+TOLERANT = "tolerates-cordon"
+
+
+def _running_pods(cluster: Cluster, namespace: str) -> dict[str, str]:
+    """Running, not-deleting pods of the target: pod name -> node name."""
+    return {
+        p["metadata"]["name"]: p["spec"].get("nodeName", "")
+        for p in pods(cluster, namespace, APP)
+        if p.get("status", {}).get("phase") == "Running"
+    }
+
+
+def _pods_are(cluster: Cluster, namespace: str, expected: dict[str, str]) -> Callable[[], bool]:
+    return lambda: _running_pods(cluster, namespace) == expected
+
+
+def _index(lines: list[dict[str, Any]], start: int, **match: Any) -> int:
+    """Index of the first log line at or after `start` whose fields include `match`."""
+    for i in range(start, len(lines)):
+        if all(lines[i].get(k) == v for k, v in match.items()):
+            return i
+    raise AssertionError(f"no log line {match} after line {start}")
+
+
+def test_cordon_removes_the_pod_on_the_cordoned_node_every_time(
+    cluster: Cluster, namespace: str, nodes: NodeFactory, scalers: ScalerFactory
+) -> None:
+    label = {"suite": namespace}
+    names = nodes.add_many(3, labels=label)
+    obj = nginx_everywhere(namespace, **{"nodecount-scaler.io/node-selector": f"suite={namespace}"})
+    obj["spec"]["template"]["spec"]["nodeSelector"] = label
+    # A second target tolerates the cordon taint: cordoned nodes keep counting for it.
+    tolerant = nginx_everywhere(
+        namespace, TOLERANT, **{"nodecount-scaler.io/node-selector": f"suite={namespace}"}
+    )
+    tolerant["spec"]["template"]["spec"]["nodeSelector"] = label
+    tolerant["spec"]["template"]["spec"]["tolerations"] = [
+        {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"}
+    ]
+    apply(cluster, {"apiVersion": "v1", "kind": "List", "items": [obj, tolerant]})
+    scaler = scalers.start("--namespace", namespace)
+    wait_for(lambda: replicas(cluster, namespace, TOLERANT) == 3, timeout=30, what="tolerant: 3")
+
+    everywhere = dict.fromkeys(names, 1)
+    wait_for(
+        lambda: running_per_node(cluster, namespace, APP) == everywhere,
+        timeout=60,
+        what="one Running pod on each of the 3 nodes",
+    )
+
+    for cordoned in names:  # three cycles, a different node each time
+        before = _running_pods(cluster, namespace)
+        (victim,) = [pod for pod, node in before.items() if node == cordoned]
+        survivors = {pod: node for pod, node in before.items() if pod != victim}
+        mark = len(scaler.logs())
+
+        cluster.kubectl("cordon", cordoned)
+        wait_for(lambda: replicas(cluster, namespace, APP) == 2, timeout=30, what="2 replicas")
+        # Exactly the pods on the uncordoned nodes survive (none was replaced).
+        wait_for(
+            _pods_are(cluster, namespace, survivors),
+            timeout=60,
+            what=f"only the pod on cordoned {cordoned} ({victim}) removed",
+        )
+        lines = scaler.logs()
+        cost = _index(lines, mark, event="set pod-deletion-cost", pod=victim)
+        scale = _index(lines, mark, event="rescaled", target=APP)
+        assert lines[cost]["cost"] == "-1000"
+        assert cost < scale, "pod-deletion-cost must be set before the scale-down write"
+        assert (lines[scale]["from"], lines[scale]["to"], lines[scale]["eligible"]) == (3, 2, 2)
+        other_costs = [
+            line["pod"]
+            for line in lines[mark:]
+            if line.get("event") == "set pod-deletion-cost" and line["pod"] != victim
+        ]
+        assert other_costs == [], "only the pod on the cordoned node is marked"
+
+        mark = len(scaler.logs())
+        cluster.kubectl("uncordon", cordoned)
+        wait_for(lambda: replicas(cluster, namespace, APP) == 3, timeout=30, what="3 replicas")
+        wait_for(
+            lambda: running_per_node(cluster, namespace, APP) == everywhere,
+            timeout=60,
+            what=f"a pod Running again on uncordoned {cordoned}",
+        )
+        up = scaler.log_events("rescaled")[-1]
+        assert (up["from"], up["to"], up["eligible"]) == (2, 3, 3)
+        assert _running_pods(cluster, namespace).items() >= survivors.items()
+
+    # Only the adoption write (1 -> 3) for the target that tolerates the cordon.
+    tolerant_writes = [
+        (line["from"], line["to"])
+        for line in scaler.log_events("rescaled")
+        if line["target"] == TOLERANT
+    ]
+    assert tolerant_writes == [(1, 3)]
+    assert replicas(cluster, namespace, TOLERANT) == 3

@@ -1,0 +1,189 @@
+"""A hand edit of spec.replicas is set back at once (Normal DriftCorrected); an HPA on the
+same Deployment makes the service write nothing (Warning ConflictingAutoscaler) until the
+HPA is deleted.
+
+The assertions about "nothing written" are about OUR writes: the scaler's "rescaled" log
+lines, audit-log writes to deployments/scale with the scaler's user agent, and the
+`nodecount-scaler` field manager in the Deployment's managedFields."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from devcluster import Cluster
+from devcluster.testing import NodeFactory
+from tests.integration.scaler import ScalerFactory, wait_for
+from tests.integration.workloads import (
+    apply,
+    deployment,
+    events,
+    log_time,
+    nginx_everywhere,
+    replicas,
+)
+
+APP = "nginx-everywhere"
+MANAGER = "nodecount-scaler"
+
+
+def _target(namespace: str, replicas: int | None = None) -> dict[str, Any]:
+    obj = nginx_everywhere(namespace, **{"nodecount-scaler.io/node-selector": f"suite={namespace}"})
+    obj["spec"]["template"]["spec"]["nodeSelector"] = {"suite": namespace}
+    if replicas is not None:
+        obj["spec"]["replicas"] = replicas
+    return obj
+
+
+def _hpa(namespace: str, name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": APP},
+            "minReplicas": 1,
+            "maxReplicas": 10,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": 50},
+                    },
+                }
+            ],
+        },
+    }
+
+
+def _our_scale_writes(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
+    return [
+        e
+        for e in cluster.audit_events(namespace=namespace, name=APP)
+        if e.get("objectRef", {}).get("subresource") == "scale"
+        and str(e.get("userAgent", "")).startswith(MANAGER)
+    ]
+
+
+def _managers(cluster: Cluster, namespace: str) -> set[str]:
+    fields = deployment(cluster, namespace, APP)["metadata"].get("managedFields") or []
+    return {str(f.get("manager")) for f in fields}
+
+
+def test_hand_scale_is_undone_at_once_with_drift_corrected(
+    cluster: Cluster, namespace: str, nodes: NodeFactory, scalers: ScalerFactory
+) -> None:
+    nodes.add_many(2, labels={"suite": namespace})
+    apply(cluster, _target(namespace))
+    scaler = scalers.start("--namespace", namespace)
+    wait_for(lambda: replicas(cluster, namespace, APP) == 2, timeout=30, what="2 replicas")
+    wait_for(
+        lambda: (scaler.target(namespace, APP) or {}).get("current") == 2,
+        timeout=10,
+        what="the scaler sees its own write",
+    )
+    assert events(cluster, namespace, "DriftCorrected") == []
+
+    before = len(scaler.log_events("rescaled"))
+    scaled_at = time.time()
+    cluster.kubectl("-n", namespace, "scale", f"deployment/{APP}", "--replicas=7")
+    wait_for(lambda: replicas(cluster, namespace, APP) == 2, timeout=10, what="back to 2")
+    (fix,) = scaler.log_events("rescaled")[before:]
+    assert (fix["from"], fix["to"], fix["eligible"]) == (7, 2, 2)
+    assert fix["reason"] == "spec.replicas was changed by someone else"
+    undone = log_time(fix) - scaled_at
+    assert undone < 5.0, f"hand scale undone only after {undone:.1f} s"
+
+    drift = wait_for(
+        lambda: events(cluster, namespace, "DriftCorrected"),
+        timeout=10,
+        what="a DriftCorrected Event",
+    )
+    assert [(e["type"], e["involvedObject"]["name"]) for e in drift] == [("Normal", APP)]
+    assert "from 7 to 2" in drift[0]["message"]
+    assert events(cluster, namespace, "Rescaled"), "the adoption write was a Rescaled Event"
+    print(f"\nkubectl scale --replicas=7 -> set back to 2 after {undone:.3f} s")
+
+
+def test_hpa_blocks_writes_until_deleted(
+    cluster: Cluster, namespace: str, nodes: NodeFactory, scalers: ScalerFactory
+) -> None:
+    nodes.add_many(2, labels={"suite": namespace})
+    # 5 replicas (!= 2 eligible nodes) and an HPA on the Deployment from the start.
+    apply(
+        cluster,
+        {
+            "apiVersion": "v1",
+            "kind": "List",
+            "items": [_target(namespace, 5), _hpa(namespace, "web")],
+        },
+    )
+    scaler = scalers.start("--namespace", namespace)
+
+    conflict = wait_for(
+        lambda: events(cluster, namespace, "ConflictingAutoscaler"),
+        timeout=30,
+        what="a ConflictingAutoscaler Event",
+    )
+    assert [(e["type"], e["involvedObject"]["name"]) for e in conflict] == [("Warning", APP)]
+    assert "HorizontalPodAutoscaler web" in conflict[0]["message"]
+    status = scaler.target(namespace, APP)
+    assert status is not None
+    assert (status["autoscalers"], status["eligible"], status["current"], status["desired"]) == (
+        ["web"],
+        2,
+        5,
+        2,
+    )
+
+    # A hand scale while the HPA exists is not "drift": it stays.
+    cluster.kubectl("-n", namespace, "scale", f"deployment/{APP}", "--replicas=6")
+    wait_for(
+        lambda: (scaler.target(namespace, APP) or {}).get("current") == 6,
+        timeout=10,
+        what="the scaler sees 6 replicas",
+    )
+    time.sleep(3)
+    assert scaler.log_events("rescaled") == []
+    assert _our_scale_writes(cluster, namespace) == []
+    assert MANAGER not in _managers(cluster, namespace)
+    assert events(cluster, namespace, "DriftCorrected") == []
+    # kube-controller-manager's HPA controller has no metrics API here: it leaves an
+    # in-range replica count alone, so the hand-set value is still there.
+    assert replicas(cluster, namespace, APP) == 6
+
+    cluster.kubectl("-n", namespace, "delete", "hpa", "web")
+    wait_for(lambda: replicas(cluster, namespace, APP) == 2, timeout=30, what="taken over: 2")
+    (write,) = scaler.log_events("rescaled")
+    assert (write["from"], write["to"], write["eligible"]) == (6, 2, 2)
+    assert len(_our_scale_writes(cluster, namespace)) == 1
+    assert MANAGER in _managers(cluster, namespace)
+    wait_for(
+        lambda: (scaler.target(namespace, APP) or {}).get("autoscalers") == [],
+        timeout=10,
+        what="/status lists no autoscaler",
+    )
+
+
+def test_hpa_on_a_converged_target_is_reported(
+    cluster: Cluster, namespace: str, nodes: NodeFactory, scalers: ScalerFactory
+) -> None:
+    """README: 'if an HPA's scaleTargetRef is a managed Deployment, nothing is written to it
+    and a Warning Event ConflictingAutoscaler says so' - also while replicas happen to
+    equal the node count."""
+    nodes.add_many(2, labels={"suite": namespace})
+    apply(cluster, _target(namespace))
+    scaler = scalers.start("--namespace", namespace)
+    wait_for(lambda: replicas(cluster, namespace, APP) == 2, timeout=30, what="2 replicas")
+    apply(cluster, _hpa(namespace, "web"))
+    wait_for(
+        lambda: (scaler.target(namespace, APP) or {}).get("autoscalers") == ["web"],
+        timeout=10,
+        what="/status lists the HPA",
+    )
+    wait_for(
+        lambda: events(cluster, namespace, "ConflictingAutoscaler"),
+        timeout=6,
+        what="a ConflictingAutoscaler Event",
+    )

@@ -1,0 +1,633 @@
+"""The shipped RBAC is enough for the whole job and every rule in it is needed.
+
+The ServiceAccount, ClusterRole(Binding) and Role(Binding) of `manifests/` are applied for
+real; the service runs with a TokenRequest token of that ServiceAccount. With the shipped
+rules it does everything (scale up and down, pod-deletion-cost, Events, Lease). Then each
+rule, and each verb whose loss shows differently, is removed in turn: the service must say
+so in an error log line that names the missing permission, and the capability must not
+happen (while the others still do).
+
+The Lease lives in the namespace `nodecount-scaler` (the Role is confined to it), so these
+tests share that namespace and its one Lease; they run one after another and every
+process releases the Lease when stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from devcluster import Cluster
+from devcluster.testing import NodeFactory
+from tests.integration.scaler import ScalerFactory, ScalerProcess, wait_for
+from tests.integration.workloads import apply, events, nginx_everywhere, pods, replicas
+
+REPO = Path(__file__).resolve().parents[2]
+NS = "nodecount-scaler"
+SA = "nodecount-scaler"
+LEASE = "nodecount-scaler"
+USER = f"system:serviceaccount:{NS}:{SA}"
+GROUPS = ["system:serviceaccounts", f"system:serviceaccounts:{NS}", "system:authenticated"]
+RBAC_KINDS = (
+    "Namespace",
+    "ServiceAccount",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Role",
+    "RoleBinding",
+)
+DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
+APP = "nginx-everywhere"
+FAST_ELECTION = (
+    "--leader-elect",
+    "--leader-election-namespace",
+    NS,
+    "--leader-election-lease-duration",
+    "4",
+    "--leader-election-renew-deadline",
+    "3",
+    "--leader-election-retry-period",
+    "0.5",
+)
+# After the error shows, how long "it still did not happen" is watched.
+SETTLE = 1.5
+
+# --------------------------------------------------------------------------- RBAC plumbing
+
+Objects = list[dict[str, Any]]
+
+
+def shipped_rbac(cluster: Cluster) -> Objects:
+    out = cluster.kubectl("kustomize", str(REPO / "manifests")).stdout
+    return [d for d in yaml.safe_load_all(out) if d and d["kind"] in RBAC_KINDS]
+
+
+def kubectl_apply(cluster: Cluster, objects: Objects) -> None:
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(objects))
+
+
+@dataclass(frozen=True)
+class Perm:
+    verb: str
+    resource: str
+    group: str = ""
+    subresource: str = ""
+    namespace: str = ""
+    name: str = ""
+
+    def __str__(self) -> str:
+        res = self.resource + (f"/{self.subresource}" if self.subresource else "")
+        where = f" in {self.namespace}" if self.namespace else ""
+        return f"{self.verb} {res}{f' {self.name}' if self.name else ''}{where}"
+
+
+# Every permission the service uses; the shipped RBAC must grant exactly these (and the
+# NOT_GRANTED probes below must be denied).
+NEEDED = (
+    Perm("list", "nodes"),
+    Perm("watch", "nodes"),
+    Perm("list", "deployments", "apps"),
+    Perm("watch", "deployments", "apps"),
+    Perm("patch", "deployments", "apps", "scale"),
+    Perm("list", "pods"),
+    Perm("patch", "pods"),
+    Perm("list", "horizontalpodautoscalers", "autoscaling"),
+    Perm("watch", "horizontalpodautoscalers", "autoscaling"),
+    Perm("create", "events"),
+    Perm("create", "leases", "coordination.k8s.io", namespace=NS),
+    Perm("get", "leases", "coordination.k8s.io", namespace=NS, name=LEASE),
+    Perm("update", "leases", "coordination.k8s.io", namespace=NS, name=LEASE),
+)
+NOT_GRANTED = (
+    Perm("get", "secrets", namespace=NS),
+    Perm("list", "secrets"),
+    Perm("list", "configmaps"),
+    Perm("get", "nodes", name="n1"),
+    Perm("patch", "nodes", name="n1"),
+    Perm("update", "deployments", "apps"),
+    Perm("patch", "deployments", "apps"),
+    Perm("update", "deployments", "apps", "scale"),
+    Perm("delete", "pods"),
+    Perm("create", "pods"),
+    Perm("create", "pods", subresource="eviction"),
+    Perm("patch", "events"),
+    Perm("patch", "horizontalpodautoscalers", "autoscaling"),
+    Perm("get", "leases", "coordination.k8s.io", namespace=NS, name="kube-scheduler"),
+    Perm("update", "leases", "coordination.k8s.io", namespace=NS, name="other"),
+    Perm("delete", "leases", "coordination.k8s.io", namespace=NS, name=LEASE),
+    Perm("list", "leases", "coordination.k8s.io", namespace=NS),
+    Perm("create", "leases", "coordination.k8s.io", namespace="kube-system"),
+    Perm("update", "leases", "coordination.k8s.io", namespace="kube-system", name=LEASE),
+)
+
+
+def allowed(cluster: Cluster, perm: Perm) -> bool:
+    """SubjectAccessReview through the same authorizer the requests meet."""
+    attributes = {
+        "verb": perm.verb,
+        "group": perm.group,
+        "resource": perm.resource,
+        "subresource": perm.subresource,
+        "namespace": perm.namespace,
+        "name": perm.name,
+    }
+    review = cluster.api.post(
+        "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+        {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": {"user": USER, "groups": GROUPS, "resourceAttributes": attributes},
+        },
+    )
+    return bool(review["status"].get("allowed"))
+
+
+def wait_grants(cluster: Cluster, denied: frozenset[Perm] = frozenset()) -> None:
+    """Wait until the authorizer's caches reflect exactly NEEDED minus `denied`."""
+
+    def wrong() -> list[str]:
+        return [str(p) for p in NEEDED if allowed(cluster, p) == (p in denied)]
+
+    wait_for(lambda: not wrong(), timeout=15, what="RBAC change to take effect")
+
+
+@dataclass(frozen=True)
+class Drop:
+    """Remove one rule (verbs=None) or some verbs of one rule of the ClusterRole or Role.
+    The rule is found by its resources and, for the Role, by carrying resourceNames."""
+
+    kind: str
+    resources: tuple[str, ...]
+    verbs: tuple[str, ...] | None = None
+    named: bool = False
+
+    def apply_to(self, objects: Objects) -> Objects:
+        changed = copy.deepcopy(objects)
+        role = next(o for o in changed if o["kind"] == self.kind)
+        matches = [
+            r
+            for r in role["rules"]
+            if tuple(r["resources"]) == self.resources
+            and bool(r.get("resourceNames")) == self.named
+        ]
+        assert len(matches) == 1, f"no single rule {self} in the shipped {self.kind}"
+        rule = matches[0]
+        if self.verbs is None:
+            role["rules"].remove(rule)
+        else:
+            assert set(self.verbs) <= set(rule["verbs"]), f"{self.verbs} not in {rule}"
+            rule["verbs"] = [v for v in rule["verbs"] if v not in self.verbs]
+        return changed
+
+    def denied(self) -> frozenset[Perm]:
+        """The NEEDED permissions this drop takes away."""
+        out = set()
+        for perm in NEEDED:
+            res = perm.resource + (f"/{perm.subresource}" if perm.subresource else "")
+            if res not in self.resources or bool(perm.name) != self.named:
+                continue
+            if self.kind == "Role" and not perm.namespace:
+                continue
+            if self.verbs is None or perm.verb in self.verbs:
+                out.add(perm)
+        assert out, f"{self} takes nothing away"
+        return frozenset(out)
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def rbac(cluster: Cluster) -> Iterator[Objects]:
+    """The shipped RBAC applied for real; removed (except the Namespace) afterwards."""
+    objects = shipped_rbac(cluster)
+    kubectl_apply(cluster, objects)
+    wait_grants(cluster)
+    yield objects
+    for obj in reversed(objects):
+        if obj["kind"] != "Namespace":
+            ns = obj["metadata"].get("namespace")
+            where = ["-n", ns] if ns else []
+            kind, name = obj["kind"].lower(), obj["metadata"]["name"]
+            cluster.kubectl("delete", kind, name, *where, "--ignore-not-found", "--wait=false")
+    cluster.kubectl("delete", "lease", LEASE, "-n", NS, "--ignore-not-found", "--wait=false")
+
+
+@pytest.fixture(scope="module")
+def sa_kubeconfig(
+    cluster: Cluster, rbac: Objects, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A kubeconfig with the admin kubeconfig's server and CA and a TokenRequest token of the
+    shipped ServiceAccount (what the pod would mount)."""
+    token = cluster.kubectl("create", "token", SA, "-n", NS, "--duration=1h").stdout.strip()
+    admin = json.loads(cluster.kubeconfig.read_text())
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": admin["clusters"],
+        "users": [{"name": SA, "user": {"token": token}}],
+        "contexts": [
+            {
+                "name": SA,
+                "context": {"cluster": admin["clusters"][0]["name"], "user": SA},
+            }
+        ],
+        "current-context": SA,
+    }
+    path = tmp_path_factory.mktemp("sa") / "kubeconfig"
+    path.write_text(json.dumps(config))
+    path.chmod(0o600)
+    whoami = cluster.kubectl("--kubeconfig", str(path), "auth", "whoami", "-o", "json")
+    assert json.loads(whoami.stdout)["status"]["userInfo"]["username"] == USER
+    return path
+
+
+@pytest.fixture
+def restore(cluster: Cluster, rbac: Objects) -> Iterator[Objects]:
+    """Shipped RBAC at the start and at the end of the test."""
+    kubectl_apply(cluster, rbac)
+    wait_grants(cluster)
+    yield rbac
+    kubectl_apply(cluster, rbac)
+
+
+# --------------------------------------------------------------------------- scenario
+
+
+def cordon(cluster: Cluster, node: str, on: bool = True) -> None:
+    cluster.api.merge_patch(f"/api/v1/nodes/{node}", {"spec": {"unschedulable": on}})
+
+
+@dataclass(frozen=True)
+class Setup:
+    nodes: list[str]  # nodes[0] is cordoned
+    pods: dict[str, str]  # node -> pod bound there
+    factory: NodeFactory
+    label: dict[str, str]
+
+    @property
+    def leaving_pod(self) -> str:
+        return self.pods[self.nodes[0]]
+
+
+def target_with_two_pods(
+    cluster: Cluster, namespace: str, nodes: NodeFactory, *, cordoned: bool = True
+) -> Setup:
+    """Two nodes of this test only, a target with one pod bound to each, then (`cordoned`)
+    the first node cordoned: the service's first reconcile is a scale-down 2 -> 1 that
+    must steer (pod-deletion-cost on the pod of the cordoned node), write the scale and
+    emit an Event."""
+    label = {"nodecount-test": namespace}
+    names = nodes.add_many(2, labels=label)
+    obj = nginx_everywhere(namespace)
+    obj["spec"]["replicas"] = 2
+    obj["spec"]["template"]["spec"]["nodeSelector"] = label
+    apply(cluster, obj)
+    wait_for(
+        lambda: (
+            sorted(p["spec"].get("nodeName", "") for p in pods(cluster, namespace, APP))
+            == sorted(names)
+        ),
+        timeout=30,
+        what="one pod bound to each node",
+    )
+    if cordoned:
+        cordon(cluster, names[0])
+    bound = {p["spec"]["nodeName"]: p["metadata"]["name"] for p in pods(cluster, namespace, APP)}
+    return Setup(names, bound, nodes, label)
+
+
+def start(scalers: ScalerFactory, kubeconfig: Path, namespace: str) -> ScalerProcess:
+    return scalers.start(
+        "--namespace", namespace, *FAST_ELECTION, kubeconfig=kubeconfig, wait_ready=False
+    )
+
+
+def steered(scaler: ScalerProcess) -> list[tuple[str, str]]:
+    """(pod, cost) of each successful pod-deletion-cost patch, from the log."""
+    return [(line["pod"], line["cost"]) for line in scaler.log_events("set pod-deletion-cost")]
+
+
+def our_events(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
+    return [e for e in events(cluster, namespace) if e.get("reportingComponent") == SA]
+
+
+def error_line(scaler: ScalerProcess, event: str, **fields: str) -> dict[str, Any]:
+    """Wait for an error-level log line `event` with `fields`; return it."""
+
+    def find() -> dict[str, Any] | None:
+        scaler.assert_alive()
+        for line in scaler.log_events(event):
+            if line.get("level") == "error" and all(line.get(k) == v for k, v in fields.items()):
+                return line
+        return None
+
+    found: dict[str, Any] = wait_for(find, timeout=20, what=f"error log {event!r} {fields}")
+    return found
+
+
+def lease(cluster: Cluster) -> dict[str, Any] | None:
+    found: dict[str, Any] | None = cluster.api.get_or_none(
+        f"/apis/coordination.k8s.io/v1/namespaces/{NS}/leases/{LEASE}"
+    )
+    return found
+
+
+def leader_metric(scaler: ScalerProcess) -> float | None:
+    """leader_election_master_status{name="nodecount-scaler"} (ScalerProcess.metric cannot
+    take a label called `name`: it collides with its own first parameter)."""
+    _, text = scaler.get("/metrics")
+    for line in str(text).splitlines():
+        if line.startswith(f'leader_election_master_status{{name="{LEASE}"}} '):
+            return float(line.rpartition(" ")[2])
+    return None
+
+
+def became_leader(scaler: ScalerProcess) -> bool:
+    return bool(scaler.log_events("became leader"))
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_shipped_rbac_grants_exactly_what_is_used(cluster: Cluster, restore: Objects) -> None:
+    assert [str(p) for p in NEEDED if not allowed(cluster, p)] == []
+    assert [str(p) for p in NOT_GRANTED if allowed(cluster, p)] == []
+    for obj in restore:
+        for rule in obj.get("rules", []):
+            for key in ("apiGroups", "resources", "verbs", "resourceNames"):
+                assert "*" not in rule.get(key, []), f"wildcard in {obj['kind']}: {rule}"
+
+
+def test_shipped_rbac_does_the_whole_job(
+    cluster: Cluster,
+    namespace: str,
+    nodes: NodeFactory,
+    scalers: ScalerFactory,
+    restore: Objects,
+    sa_kubeconfig: Path,
+) -> None:
+    setup = target_with_two_pods(cluster, namespace, nodes, cordoned=False)
+    names = setup.nodes
+    scaler = start(scalers, sa_kubeconfig, namespace)
+    scaler.wait_ready(30)
+
+    # Lease acquired by this identity.
+    wait_for(lambda: scaler.status()["leading"], timeout=15, what="leading")
+    identity = scaler.status()["identity"]
+    held = lease(cluster)
+    assert held is not None
+    assert held["spec"]["holderIdentity"] == identity
+    assert leader_metric(scaler) == 1.0
+
+    # Scale-down on a cordon: steered, written, reported.
+    wait_for(lambda: scaler.target(namespace, APP), timeout=10, what="target known")
+    assert replicas(cluster, namespace, APP) == 2
+    cordon(cluster, names[0])
+    wait_for(lambda: replicas(cluster, namespace, APP) == 1, timeout=20, what="2 -> 1")
+    assert steered(scaler) == [(setup.leaving_pod, "-1000")]
+    # The ReplicaSet removed the pod of the cordoned node (lowest deletion cost).
+    wait_for(
+        lambda: [p["spec"]["nodeName"] for p in pods(cluster, namespace, APP)] == [names[1]],
+        timeout=20,
+        what="only the pod on the schedulable node left",
+    )
+    down = scaler.log_events("rescaled")[0]
+    assert (down["from"], down["to"]) == (2, 1)
+    wait_for(
+        lambda: any(e["reason"] == "Rescaled" for e in our_events(cluster, namespace)),
+        timeout=10,
+        what="a Rescaled Event",
+    )
+    assert all(e.get("reportingInstance") == identity for e in our_events(cluster, namespace))
+
+    # Scale-up on a node add.
+    nodes.add(labels={"nodecount-test": namespace})
+    wait_for(lambda: replicas(cluster, namespace, APP) == 2, timeout=20, what="1 -> 2")
+    up = scaler.log_events("rescaled")[1]
+    assert (up["from"], up["to"]) == (1, 2)
+
+    # Every scale write came from the ServiceAccount and succeeded.
+    writes = [
+        e
+        for e in cluster.audit_events(namespace=namespace, name=APP)
+        if e["objectRef"].get("subresource") == "scale"
+    ]
+    assert [(e["user"]["username"], e["responseStatus"]["code"]) for e in writes] == [
+        (USER, 200),
+        (USER, 200),
+    ]
+    errors = [line for line in scaler.logs() if line.get("level") == "error"]
+    assert errors == []
+
+
+# --------------------------------------------------------------------------- one rule less
+
+
+@dataclass(frozen=True)
+class Case:
+    drop: Drop
+    check: Callable[[Cluster, str, Setup, ScalerProcess], None]
+    lease_before: str = "any"  # "absent": delete the Lease first; "present": make sure it exists
+
+
+def expect_unready(resource: str) -> Callable[[Cluster, str, Setup, ScalerProcess], None]:
+    """A watch that cannot list: /readyz never 200, the log names the collection, nothing
+    is written."""
+
+    def check(cluster: Cluster, namespace: str, setup: Setup, scaler: ScalerProcess) -> None:
+        name = resource.format(ns=namespace)
+        seen: list[int | None] = []
+        deadline: float | None = None
+        started = time.monotonic()
+        while deadline is None or time.monotonic() < deadline:
+            assert time.monotonic() - started < 30, f"no forbidden log for {name}: {seen[-5:]}"
+            scaler.assert_alive()
+            seen.append(scaler.probe("/readyz"))
+            if deadline is None and any(
+                line.get("resource") == name and line.get("level") == "error"
+                for line in scaler.log_events("list/watch failed")
+            ):
+                deadline = time.monotonic() + SETTLE
+            time.sleep(0.1)
+        line = error_line(scaler, "list/watch failed", resource=name)
+        kind = name.partition("/")[0]
+        assert line["hint"] == f"the service account needs list and watch on {kind}"
+        assert "403" in line["error"]
+        assert 200 not in seen, "/readyz answered 200 without the watch"
+        assert 503 in seen
+        assert replicas(cluster, namespace, APP) == 2
+        assert scaler.log_events("rescaled") == []
+
+    return check
+
+
+def expect_unready_after_list(
+    cluster: Cluster, namespace: str, setup: Setup, scaler: ScalerProcess
+) -> None:
+    """List allowed, watch forbidden: the error names nodes, /readyz turns 503, and node
+    changes are no longer followed. (The one initial list is acted on: the leader's work
+    starts once every cache has been listed, whatever the watches do next.)"""
+    line = error_line(scaler, "list/watch failed", resource="nodes")
+    assert line["hint"] == "the service account needs list and watch on nodes"
+    assert "403" in line["error"]
+    wait_for(lambda: scaler.probe("/readyz") == 503, timeout=5, what="/readyz 503")
+    wait_for(lambda: became_leader(scaler), timeout=10, what="leading")
+    time.sleep(SETTLE)  # the initial reconcile, from the listed snapshot
+    before = replicas(cluster, namespace, APP)
+    setup.factory.add(labels=setup.label)
+    time.sleep(SETTLE * 2)
+    assert replicas(cluster, namespace, APP) == before, "a node add was seen without a watch"
+    assert scaler.probe("/readyz") == 503
+    assert len(scaler.log_events("list/watch failed")) >= 2
+
+
+def expect_scale_forbidden(
+    cluster: Cluster, namespace: str, setup: Setup, scaler: ScalerProcess
+) -> None:
+    line = error_line(scaler, "scale write failed")
+    assert line["hint"] == "the service account needs patch on deployments/scale"
+    assert (line["from"], line["to"]) == (2, 1)
+    time.sleep(SETTLE)
+    assert replicas(cluster, namespace, APP) == 2
+    assert scaler.log_events("rescaled") == []
+    writes = [
+        e
+        for e in cluster.audit_events(namespace=namespace, name=APP)
+        if e["objectRef"].get("subresource") == "scale"
+    ]
+    assert writes, "no scale request reached the API server"
+    assert {(e["user"]["username"], e["responseStatus"]["code"]) for e in writes} == {(USER, 403)}
+    assert our_events(cluster, namespace) == []
+
+
+def expect_steer_failed(
+    event: str, hint: str
+) -> Callable[[Cluster, str, Setup, ScalerProcess], None]:
+    """Scale-down still happens; the steering error is logged; no pod got a cost."""
+
+    def check(cluster: Cluster, namespace: str, setup: Setup, scaler: ScalerProcess) -> None:
+        line = error_line(scaler, event)
+        assert line["hint"] == hint
+        wait_for(lambda: replicas(cluster, namespace, APP) == 1, timeout=20, what="2 -> 1")
+        assert [(r["from"], r["to"]) for r in scaler.log_events("rescaled")] == [(2, 1)]
+        assert steered(scaler) == []
+        assert DELETION_COST not in json.dumps(pods(cluster, namespace, APP))
+
+    return check
+
+
+def expect_no_events(cluster: Cluster, namespace: str, setup: Setup, scaler: ScalerProcess) -> None:
+    """Scaling and steering still work; the Event is not there and the log says why."""
+    line = error_line(scaler, "could not emit event", reason="Rescaled")
+    assert line["hint"] == "the service account needs create on events"
+    assert replicas(cluster, namespace, APP) == 1
+    assert [(r["from"], r["to"]) for r in scaler.log_events("rescaled")] == [(2, 1)]
+    assert steered(scaler) == [(setup.leaving_pod, "-1000")]
+    time.sleep(SETTLE)
+    assert our_events(cluster, namespace) == []
+
+
+def expect_never_leads(
+    cluster: Cluster, namespace: str, setup: Setup, scaler: ScalerProcess
+) -> None:
+    """No Lease rights: an error naming leases, never leading, nothing written."""
+
+    def forbidden() -> dict[str, Any] | None:
+        scaler.assert_alive()
+        for line in scaler.logs():
+            text = f"{line.get('event', '')} {line.get('hint') or ''}"
+            if line.get("level") == "error" and "leases" in text and "forbidden" in text:
+                return line
+        return None
+
+    line = wait_for(forbidden, timeout=20, what="an error log about the Lease")
+    # Cached informers must be up: the only thing missing is leadership.
+    scaler.wait_ready(15)
+    time.sleep(SETTLE)
+    assert not became_leader(scaler), line
+    status = scaler.status()
+    assert status["leading"] is False
+    assert leader_metric(scaler) == 0.0
+    assert replicas(cluster, namespace, APP) == 2
+    assert scaler.log_events("rescaled") == []
+    held = lease(cluster)
+    assert held is None or held["spec"].get("holderIdentity") != status["identity"]
+
+
+CR = "ClusterRole"
+CASES = {
+    "nodes": Case(Drop(CR, ("nodes",)), expect_unready("nodes")),
+    "nodes-watch": Case(Drop(CR, ("nodes",), ("watch",)), expect_unready_after_list),
+    "deployments": Case(Drop(CR, ("deployments",)), expect_unready("deployments/{ns}")),
+    "deployments-scale": Case(Drop(CR, ("deployments/scale",)), expect_scale_forbidden),
+    "pods": Case(
+        Drop(CR, ("pods",)),
+        expect_steer_failed(
+            "could not list pods to steer the scale-down", "the service account needs list on pods"
+        ),
+    ),
+    "pods-patch": Case(
+        Drop(CR, ("pods",), ("patch",)),
+        expect_steer_failed(
+            "could not set pod-deletion-cost", "the service account needs patch on pods"
+        ),
+    ),
+    "hpas": Case(
+        Drop(CR, ("horizontalpodautoscalers",)),
+        expect_unready("horizontalpodautoscalers/{ns}"),
+    ),
+    "events": Case(Drop(CR, ("events",)), expect_no_events),
+    "leases-create": Case(Drop("Role", ("leases",)), expect_never_leads, lease_before="absent"),
+    "leases-get-update": Case(
+        Drop("Role", ("leases",), named=True), expect_never_leads, lease_before="present"
+    ),
+    "leases-update": Case(
+        Drop("Role", ("leases",), ("update",), named=True),
+        expect_never_leads,
+        lease_before="present",
+    ),
+}
+
+
+def prepare_lease(cluster: Cluster, want: str) -> None:
+    path = f"/apis/coordination.k8s.io/v1/namespaces/{NS}/leases"
+    if want == "absent":
+        cluster.api.delete(f"{path}/{LEASE}")
+        wait_for(lambda: lease(cluster) is None, timeout=10, what="Lease deleted")
+    elif want == "present" and lease(cluster) is None:
+        cluster.api.post(
+            path,
+            {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": LEASE, "namespace": NS},
+                "spec": {"holderIdentity": "", "leaseDurationSeconds": 1},
+            },
+        )
+
+
+@pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
+def test_without_rule_fails_loudly(
+    case: Case,
+    cluster: Cluster,
+    namespace: str,
+    nodes: NodeFactory,
+    scalers: ScalerFactory,
+    restore: Objects,
+    sa_kubeconfig: Path,
+) -> None:
+    setup = target_with_two_pods(cluster, namespace, nodes)
+    kubectl_apply(cluster, case.drop.apply_to(restore))
+    wait_grants(cluster, denied=case.drop.denied())
+    prepare_lease(cluster, case.lease_before)
+    scaler = start(scalers, sa_kubeconfig, namespace)
+    case.check(cluster, namespace, setup, scaler)

@@ -1,0 +1,120 @@
+"""The watch sinks update the state and queue exactly the targets whose outcome may change."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from nodecount_scaler.control.controller import Controller
+from nodecount_scaler.model.nodes import project_node
+from nodecount_scaler.model.targets import TargetKey, project_target
+from tests.builders import JsonObject, deployment, node
+from tests.scripted_api import make_reconciler, scripted_api, seeded_state
+
+A = TargetKey("ns", "a")
+B = TargetKey("ns", "b")
+SELECTOR = "nodecount-scaler.io/node-selector"
+
+
+def pool(name: str, value: str, ready: str = "True") -> JsonObject:
+    return node(name, labels={"pool": value}, ready=ready)
+
+
+def target(name: str, replicas: int = 1) -> JsonObject:
+    return deployment(name, replicas=replicas, annotations={SELECTOR: f"pool={name}"})
+
+
+async def queued(controller: Controller) -> set[TargetKey]:
+    """Take every queued key (none is waiting for a worker afterwards)."""
+    keys = set()
+    while len(controller.queue):
+        key = await controller.queue.get()
+        controller.queue.done(key)
+        keys.add(key)
+    return keys
+
+
+@pytest.fixture
+async def controller() -> AsyncIterator[Controller]:
+    """Target a counts pool=a nodes, target b pool=b nodes; one node in each pool.
+
+    The sinks never call the API; the scripted one is there to prove it.
+    """
+    state = seeded_state(
+        [pool("n1", "a"), pool("n2", "b")], [target("a"), target("b")], unready_grace=30.0
+    )
+    async with scripted_api() as api:
+        yield Controller(state, make_reconciler(api, state))
+        assert api.calls == []
+
+
+async def test_new_node_queues_only_the_targets_it_counts_for(controller: Controller) -> None:
+    """A pool=a node joining queues a, not b."""
+    controller.nodes.upsert("n3", project_node(pool("n3", "a")))
+    assert await queued(controller) == {A}
+
+
+async def test_node_moving_between_pools_queues_both_targets(controller: Controller) -> None:
+    """A relabel from pool=a to pool=b changes both eligible sets."""
+    controller.nodes.upsert("n1", project_node(pool("n1", "b")))
+    assert await queued(controller) == {A, B}
+
+
+async def test_unchanged_node_view_queues_nothing(controller: Controller) -> None:
+    """A heartbeat (same view) is not a change."""
+    controller.nodes.upsert("n1", project_node(pool("n1", "a")))
+    assert await queued(controller) == set()
+
+
+async def test_node_not_ready_within_grace_queues_nothing(controller: Controller) -> None:
+    """A node turning NotReady still counts during the grace: no target is queued."""
+    controller.nodes.upsert("n1", project_node(pool("n1", "a", ready="False")))
+    assert await queued(controller) == set()
+
+
+async def test_deleted_node_queues_the_targets_that_counted_it(controller: Controller) -> None:
+    """Deleting n2 queues b only."""
+    controller.nodes.delete("n2")
+    assert await queued(controller) == {B}
+
+
+async def test_node_relist_queues_the_union_of_changes(controller: Controller) -> None:
+    """A relist that drops n1 and adds a pool=b node queues both targets."""
+    listed = {name: project_node(pool(name, "b")) for name in ("n2", "n9")}
+    controller.nodes.replace(listed)
+    assert await queued(controller) == {A, B}
+
+
+async def test_node_changes_are_coalesced_per_target(controller: Controller) -> None:
+    """Several changes before a worker runs leave one queued key per target."""
+    for name in ("n3", "n4", "n5"):
+        controller.nodes.upsert(name, project_node(pool(name, "a")))
+    assert len(controller.queue) == 1
+
+
+async def test_target_replica_change_queues_that_target(controller: Controller) -> None:
+    """A new spec.replicas in the watch queues the target."""
+    controller.targets.upsert(A, project_target(target("a", replicas=4)))
+    assert await queued(controller) == {A}
+
+
+async def test_unchanged_target_view_queues_nothing(controller: Controller) -> None:
+    """A Deployment status update (same view) is not a change."""
+    controller.targets.upsert(A, project_target(target("a")))
+    assert await queued(controller) == set()
+
+
+async def test_deleted_target_is_queued_to_be_forgotten(controller: Controller) -> None:
+    """Opting out queues the key once more, so its records and metrics are dropped."""
+    controller.targets.delete(A)
+    assert await queued(controller) == {A}
+    assert A not in controller.state.targets
+
+
+async def test_hpa_queues_the_deployment_it_scales(controller: Controller) -> None:
+    """An HPA appearing on b queues b; removing it queues b again."""
+    controller.hpas.upsert(("ns", "b-hpa"), B)
+    assert await queued(controller) == {B}
+    controller.hpas.delete(("ns", "b-hpa"))
+    assert await queued(controller) == {B}

@@ -1,0 +1,137 @@
+"""The workers: per-target retry with backoff, and a drain that lets a write finish."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+from structlog.testing import capture_logs
+
+from nodecount_scaler.control.controller import Controller
+from nodecount_scaler.model.targets import TargetKey, project_target
+from tests.builders import deployment, node
+from tests.scripted_api import (
+    KEY,
+    Reply,
+    ScriptedApi,
+    events_path,
+    make_reconciler,
+    scale_path,
+    scripted_api,
+    seeded_state,
+)
+
+NODES = [node("n1"), node("n2"), node("n3")]
+BASE_DELAY = 0.2
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[ScriptedApi]:
+    async with scripted_api() as api:
+        yield api
+
+
+@contextlib.asynccontextmanager
+async def running(controller: Controller) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(controller.run_workers())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def controller_for(api: ScriptedApi, *names: str) -> Controller:
+    state = seeded_state(NODES, [deployment(n, replicas=1) for n in names])
+    controller = Controller(state, make_reconciler(api, state))
+    controller.queue.base_delay = BASE_DELAY
+    return controller
+
+
+async def test_failing_target_backs_off_while_another_is_reconciled_at_once(
+    api: ScriptedApi,
+) -> None:
+    """A target failing with 500 is retried after 0.2 s, then 0.4 s; another target's PATCH
+    goes out in between, without waiting."""
+    api.script("PATCH", scale_path(), Reply(500), Reply(500), Reply())
+    controller = controller_for(api, "d")
+    async with running(controller):
+        await api.wait_for_calls(1)
+        controller.targets.upsert(TargetKey("ns", "b"), project_target(deployment("b", replicas=1)))
+        await api.wait_for_calls(6)
+    assert api.lines == [
+        ("PATCH", scale_path()),
+        ("PATCH", scale_path("b")),
+        ("POST", events_path()),
+        ("PATCH", scale_path()),
+        ("PATCH", scale_path()),
+        ("POST", events_path()),
+    ]
+    first, second, third = (c.at for c in api.calls if c.path == scale_path())
+    assert second - first >= BASE_DELAY
+    assert third - second >= 2 * BASE_DELAY
+
+
+async def test_failed_reconcile_logs_a_retry_not_a_crash(api: ScriptedApi) -> None:
+    """An ApiError is an expected failure: logged as a retry with its delay."""
+    api.script("PATCH", scale_path(), Reply(409), Reply())
+    controller = controller_for(api, "d")
+    with capture_logs() as logs:
+        async with running(controller):
+            await api.wait_for_calls(3)
+    retries = [e for e in logs if e["event"] == "reconcile failed, will retry"]
+    assert [(e["target"], e["retry_in"]) for e in retries] == [("ns/d", BASE_DELAY)]
+    assert not [e for e in logs if e["event"] == "reconcile crashed"]
+
+
+async def test_success_resets_the_backoff(api: ScriptedApi) -> None:
+    """After a successful reconcile the next failure waits the base delay again."""
+    api.script("PATCH", scale_path(), Reply(500), Reply(), Reply(500), Reply())
+    controller = controller_for(api, "d")
+    with capture_logs() as logs:
+        async with running(controller):
+            await api.wait_for_calls(3)
+            # Our write shows up in the watch, then a hand edit: the drift write fails once.
+            controller.targets.upsert(KEY, project_target(deployment(replicas=3)))
+            controller.targets.upsert(KEY, project_target(deployment(replicas=2)))
+            await api.wait_for_calls(6)
+    retries = [e["retry_in"] for e in logs if e["event"] == "reconcile failed, will retry"]
+    assert retries == [BASE_DELAY, BASE_DELAY]
+
+
+async def test_drain_lets_the_write_in_flight_finish(api: ScriptedApi) -> None:
+    """drain() waits for the reconcile whose PATCH is under way; cancelling after is safe."""
+    api.script("PATCH", scale_path(), Reply(delay=0.5))
+    controller = controller_for(api, "d")
+    async with running(controller):
+        await api.wait_for_calls(1)
+        await controller.drain(5.0)
+    assert [c.line for c in api.completed] == [("PATCH", scale_path()), ("POST", events_path())]
+    assert controller.reconciler.records[KEY].last_applied == 3
+
+
+async def test_drain_is_bounded_by_its_timeout(api: ScriptedApi) -> None:
+    """A reconcile slower than the drain timeout does not hold the shutdown."""
+    api.script("PATCH", scale_path(), Reply(delay=1.0))
+    controller = controller_for(api, "d")
+    loop = asyncio.get_running_loop()
+    async with running(controller):
+        await api.wait_for_calls(1)
+        started = loop.time()
+        await controller.drain(0.2)
+        assert loop.time() - started < 0.8
+    assert api.completed == []
+
+
+async def test_drained_controller_takes_no_new_key(api: ScriptedApi) -> None:
+    """After drain() a key added to the queue is not reconciled."""
+    controller = controller_for(api)
+    async with running(controller):
+        await asyncio.sleep(0.05)
+        await controller.drain(1.0)
+        controller.targets.upsert(KEY, project_target(deployment(replicas=1)))
+        await asyncio.sleep(0.2)
+    assert api.calls == []
