@@ -75,7 +75,7 @@ def build_reflectors(
                 "deployments" + suffix,
                 resources.deployments_path(namespace),
                 resources.DEPLOYMENTS,
-                controller.targets,
+                controller.target_sink(namespace),
                 inactivity_timeout=timeout,
             )
         )
@@ -85,7 +85,7 @@ def build_reflectors(
                 "horizontalpodautoscalers" + suffix,
                 resources.hpas_path(namespace),
                 resources.HPAS,
-                controller.hpas,
+                controller.hpa_sink(namespace),
                 inactivity_timeout=timeout,
             )
         )

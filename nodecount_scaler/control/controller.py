@@ -51,8 +51,13 @@ class Controller:
         self._idle = asyncio.Event()
         self._idle.set()
         self.nodes = _NodeSink(self)
-        self.targets = _TargetSink(self)
-        self.hpas = _HpaSink(self)
+
+    def target_sink(self, namespace: str | None) -> _TargetSink:
+        """The sink for one Deployment watch: all namespaces (None) or one."""
+        return _TargetSink(self, namespace)
+
+    def hpa_sink(self, namespace: str | None) -> _HpaSink:
+        return _HpaSink(self, namespace)
 
     def enqueue(self, keys: Iterable[TargetKey]) -> None:
         for key in keys:
@@ -152,14 +157,15 @@ class _NodeSink:
 
 
 class _TargetSink:
-    def __init__(self, controller: Controller) -> None:
+    def __init__(self, controller: Controller, namespace: str | None) -> None:
         self._c = controller
+        self._namespace = namespace
 
     def replace(self, items: dict[TargetKey, TargetView]) -> None:
         c = self._c
         for view in items.values():
             c.reconciler.observe(view)
-        c.enqueue(c.state.replace_targets(items.values(), c._clock()))
+        c.enqueue(c.state.replace_targets(items.values(), c._clock(), self._namespace))
         metrics.MANAGED_TARGETS.set(len(c.state.targets))
 
     def upsert(self, key: TargetKey, view: TargetView) -> None:
@@ -179,11 +185,12 @@ class _TargetSink:
 
 
 class _HpaSink:
-    def __init__(self, controller: Controller) -> None:
+    def __init__(self, controller: Controller, namespace: str | None) -> None:
         self._c = controller
+        self._namespace = namespace
 
     def replace(self, items: dict[HpaKey, TargetKey]) -> None:
-        self._c.enqueue(self._c.state.replace_hpas(items))
+        self._c.enqueue(self._c.state.replace_hpas(items, self._namespace))
 
     def upsert(self, key: HpaKey, view: TargetKey) -> None:
         self._c.enqueue(self._c.state.upsert_hpa(key, view))

@@ -141,14 +141,19 @@ class ClusterState:
     def delete_target(self, key: TargetKey) -> bool:
         return self.targets.pop(key, None) is not None
 
-    def replace_targets(self, views: Iterable[TargetView], now: float) -> set[TargetKey]:
+    def replace_targets(
+        self, views: Iterable[TargetView], now: float, namespace: str | None = None
+    ) -> set[TargetKey]:
+        """Apply a relist of one namespace's targets (all namespaces when None): targets of
+        other namespaces come from other lists and are left alone."""
         changed: set[TargetKey] = set()
         seen: set[TargetKey] = set()
         for view in views:
             seen.add(view.key)
             if self.upsert_target(view, now):
                 changed.add(view.key)
-        for key in [k for k in self.targets if k not in seen]:
+        stale = [k for k in self.targets if k not in seen and _in_scope(k[0], namespace)]
+        for key in stale:
             self.delete_target(key)
             changed.add(key)
         return changed
@@ -169,10 +174,15 @@ class ClusterState:
         old = self._hpas.pop(hpa, None)
         return [] if old is None else [old]
 
-    def replace_hpas(self, hpas: Mapping[HpaKey, TargetKey]) -> set[TargetKey]:
-        changed = set(self._hpas.values()) ^ set(hpas.values())
-        changed |= {k for h, k in hpas.items() if self._hpas.get(h) != k}
-        self._hpas = dict(hpas)
+    def replace_hpas(
+        self, hpas: Mapping[HpaKey, TargetKey], namespace: str | None = None
+    ) -> set[TargetKey]:
+        """Apply a relist of one namespace's HPAs (all namespaces when None)."""
+        kept = {h: k for h, k in self._hpas.items() if not _in_scope(h[0], namespace)}
+        fresh = {**kept, **hpas}
+        changed = set(self._hpas.values()) ^ set(fresh.values())
+        changed |= {k for h, k in fresh.items() if self._hpas.get(h) != k}
+        self._hpas = fresh
         return changed
 
     def hpas_for(self, key: TargetKey) -> list[str]:
@@ -196,3 +206,7 @@ class ClusterState:
             if reason is not None:
                 found[node.name] = reason
         return found
+
+
+def _in_scope(namespace: str, scope: str | None) -> bool:
+    return scope is None or namespace == scope

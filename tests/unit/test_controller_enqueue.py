@@ -95,26 +95,26 @@ async def test_node_changes_are_coalesced_per_target(controller: Controller) -> 
 
 async def test_target_replica_change_queues_that_target(controller: Controller) -> None:
     """A new spec.replicas in the watch queues the target."""
-    controller.targets.upsert(A, project_target(target("a", replicas=4)))
+    controller.target_sink(None).upsert(A, project_target(target("a", replicas=4)))
     assert await queued(controller) == {A}
 
 
 async def test_unchanged_target_view_queues_nothing(controller: Controller) -> None:
     """A Deployment status update (same view) is not a change."""
-    controller.targets.upsert(A, project_target(target("a")))
+    controller.target_sink(None).upsert(A, project_target(target("a")))
     assert await queued(controller) == set()
 
 
 async def test_deleted_target_is_queued_to_be_forgotten(controller: Controller) -> None:
     """Opting out queues the key once more, so its records and metrics are dropped."""
-    controller.targets.delete(A)
+    controller.target_sink(None).delete(A)
     assert await queued(controller) == {A}
     assert A not in controller.state.targets
 
 
 async def test_hpa_queues_the_deployment_it_scales(controller: Controller) -> None:
     """An HPA appearing on b queues b; removing it queues b again."""
-    controller.hpas.upsert(("ns", "b-hpa"), B)
+    controller.hpa_sink(None).upsert(("ns", "b-hpa"), B)
     assert await queued(controller) == {B}
-    controller.hpas.delete(("ns", "b-hpa"))
+    controller.hpa_sink(None).delete(("ns", "b-hpa"))
     assert await queued(controller) == {B}

@@ -41,8 +41,8 @@ async def test_hand_edit_coalesced_with_our_write_is_set_back(api: ScriptedApi) 
     """The watch shows our 3 and then a hand edit to 2 before the next reconcile: PATCH back."""
     controller = controller_for(api)
     await controller.reconciler.reconcile(KEY)
-    controller.targets.upsert(KEY, project_target(deployment(replicas=3)))
-    controller.targets.upsert(KEY, project_target(deployment(replicas=2)))
+    controller.target_sink(None).upsert(KEY, project_target(deployment(replicas=3)))
+    controller.target_sink(None).upsert(KEY, project_target(deployment(replicas=2)))
     api.clear()
     await controller.reconciler.reconcile(KEY)
     assert api.lines == [("PATCH", scale_path()), ("POST", events_path())]
@@ -56,8 +56,8 @@ async def test_write_seen_before_its_response_still_counts(api: ScriptedApi) -> 
     controller = controller_for(api)
     reconcile = asyncio.create_task(controller.reconciler.reconcile(KEY))
     await api.wait_for_calls(1)
-    controller.targets.upsert(KEY, project_target(deployment(replicas=3)))
-    controller.targets.upsert(KEY, project_target(deployment(replicas=2)))
+    controller.target_sink(None).upsert(KEY, project_target(deployment(replicas=3)))
+    controller.target_sink(None).upsert(KEY, project_target(deployment(replicas=2)))
     await reconcile
     api.clear()
     await controller.reconciler.reconcile(KEY)
@@ -69,8 +69,8 @@ async def test_relist_showing_our_write_then_a_hand_edit_is_set_back(api: Script
     """A relist observes the write as well as a watch event does."""
     controller = controller_for(api)
     await controller.reconciler.reconcile(KEY)
-    controller.targets.replace({KEY: project_target(deployment(replicas=3))})
-    controller.targets.upsert(KEY, project_target(deployment(replicas=2)))
+    controller.target_sink(None).replace({KEY: project_target(deployment(replicas=3))})
+    controller.target_sink(None).upsert(KEY, project_target(deployment(replicas=2)))
     api.clear()
     await controller.reconciler.reconcile(KEY)
     assert api.lines == [("PATCH", scale_path()), ("POST", events_path())]
@@ -82,7 +82,7 @@ async def test_older_version_seen_after_the_write_keeps_the_expectation(
     """An event from before our write (old replicas, other change) causes no second PATCH."""
     controller = controller_for(api)
     await controller.reconciler.reconcile(KEY)
-    controller.targets.upsert(KEY, project_target(deployment(replicas=1, strategy=SURGE)))
+    controller.target_sink(None).upsert(KEY, project_target(deployment(replicas=1, strategy=SURGE)))
     api.clear()
     await controller.reconciler.reconcile(KEY)
     assert [c.line for c in api.calls if c.method == "PATCH"] == []

@@ -60,7 +60,9 @@ async def test_failing_target_backs_off_while_another_is_reconciled_at_once(
     controller = controller_for(api, "d")
     async with running(controller):
         await api.wait_for_calls(1)
-        controller.targets.upsert(TargetKey("ns", "b"), project_target(deployment("b", replicas=1)))
+        controller.target_sink(None).upsert(
+            TargetKey("ns", "b"), project_target(deployment("b", replicas=1))
+        )
         await api.wait_for_calls(6)
     assert api.lines == [
         ("PATCH", scale_path()),
@@ -95,8 +97,8 @@ async def test_success_resets_the_backoff(api: ScriptedApi) -> None:
         async with running(controller):
             await api.wait_for_calls(3)
             # Our write shows up in the watch, then a hand edit: the drift write fails once.
-            controller.targets.upsert(KEY, project_target(deployment(replicas=3)))
-            controller.targets.upsert(KEY, project_target(deployment(replicas=2)))
+            controller.target_sink(None).upsert(KEY, project_target(deployment(replicas=3)))
+            controller.target_sink(None).upsert(KEY, project_target(deployment(replicas=2)))
             await api.wait_for_calls(6)
     retries = [e["retry_in"] for e in logs if e["event"] == "reconcile failed, will retry"]
     assert retries == [BASE_DELAY, BASE_DELAY]
@@ -132,6 +134,6 @@ async def test_drained_controller_takes_no_new_key(api: ScriptedApi) -> None:
     async with running(controller):
         await asyncio.sleep(0.05)
         await controller.drain(1.0)
-        controller.targets.upsert(KEY, project_target(deployment(replicas=1)))
+        controller.target_sink(None).upsert(KEY, project_target(deployment(replicas=1)))
         await asyncio.sleep(0.2)
     assert api.calls == []

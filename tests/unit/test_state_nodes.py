@@ -132,3 +132,27 @@ def test_excluded_nodes_explains() -> None:
     state.upsert_node(project_node(node("n2", labels={"pool": "x"}, unschedulable=True)), 0.0)
     reasons = {k: v[0].value for k, v in state.excluded_nodes(A, 0.0).items()}
     assert reasons == {"n1": "node-selector-annotation", "n2": "cordoned"}
+
+
+def test_namespace_relist_keeps_other_namespaces() -> None:
+    """With one watch per namespace, a relist of one leaves the others' targets alone."""
+    state = ClusterState(30.0)
+    other = project_target(deployment("x", namespace="other"))
+    state.upsert_target(other, 0.0)
+    state.upsert_target(project_target(deployment("gone", namespace="ns")), 0.0)
+    assert state.replace_targets([project_target(deployment("b"))], 1.0, "ns") == {
+        B,
+        TargetKey("ns", "gone"),
+    }
+    assert set(state.targets) == {B, other.key}
+
+
+def test_namespace_hpa_relist_keeps_other_namespaces() -> None:
+    """An HPA relist of one namespace does not forget the HPAs of another."""
+    state = state_with_targets()
+    other = TargetKey("other", "x")
+    state.upsert_hpa(("other", "h"), other)
+    state.upsert_hpa(("ns", "h"), A)
+    assert state.replace_hpas({}, "ns") == {A}
+    assert state.hpas_for(other) == ["h"]
+    assert state.hpas_for(A) == []
