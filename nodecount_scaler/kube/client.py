@@ -138,6 +138,38 @@ class KubeClient:
         metrics.API_REQUESTS.labels(method, str(response.status)).inc()
         return response
 
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Query = (),
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: float | None = None,
+    ) -> bytes:
+        """Send one request and return the raw body; raise ApiError unless 2xx."""
+        seconds = self.request_timeout if timeout is None else timeout
+        started = time.perf_counter()
+        response = await self._send(
+            method,
+            path,
+            query=query,
+            body=body,
+            content_type=content_type,
+            timeout=aiohttp.ClientTimeout(total=seconds),
+        )
+        try:
+            raw = await response.read()
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise ApiError(method, path, 0, type(exc).__name__, str(exc)) from exc
+        finally:
+            response.release()
+            metrics.API_LATENCY.labels(method).observe(time.perf_counter() - started)
+        if not 200 <= response.status < 300:
+            raise _error_from(method, path, response.status, response.reason or "", raw)
+        return raw
+
     async def request(
         self,
         method: str,
@@ -149,21 +181,9 @@ class KubeClient:
         timeout: float | None = None,
     ) -> JsonObject:
         """Send one request and return the decoded JSON body; raise ApiError unless 2xx."""
-        seconds = self.request_timeout if timeout is None else timeout
-        client_timeout = aiohttp.ClientTimeout(total=seconds)
-        started = time.perf_counter()
-        response = await self._send(
-            method, path, query=query, body=body, content_type=content_type, timeout=client_timeout
+        raw = await self._exchange(
+            method, path, query=query, body=body, content_type=content_type, timeout=timeout
         )
-        try:
-            raw = await response.read()
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise ApiError(method, path, 0, type(exc).__name__, str(exc)) from exc
-        finally:
-            response.release()
-            metrics.API_LATENCY.labels(method).observe(time.perf_counter() - started)
-        if not 200 <= response.status < 300:
-            raise _error_from(method, path, response.status, response.reason or "", raw)
         if not raw:
             return {}
         decoded = orjson.loads(raw)
@@ -171,18 +191,7 @@ class KubeClient:
 
     async def get_bytes(self, path: str, *, query: Query = (), timeout: float) -> bytes:
         """GET returning the undecoded body, so a list page is parsed exactly once."""
-        response = await self._send(
-            "GET", path, query=query, timeout=aiohttp.ClientTimeout(total=timeout)
-        )
-        try:
-            raw = await response.read()
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise ApiError("GET", path, 0, type(exc).__name__, str(exc)) from exc
-        finally:
-            response.release()
-        if response.status != 200:
-            raise _error_from("GET", path, response.status, response.reason or "", raw)
-        return raw
+        return await self._exchange("GET", path, query=query, timeout=timeout)
 
     @asynccontextmanager
     async def stream(

@@ -120,10 +120,10 @@ class ScalerProcess:
                 return found
         return None
 
-    def metric(self, name: str, /, **labels: str) -> float | None:
-        """The value of one sample of /metrics, or None when absent."""
+    def samples(self, name: str, /) -> list[tuple[dict[str, str], float]]:
+        """Every sample of one metric in /metrics, as (labels, value)."""
         _, text = self.get("/metrics")
-        want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+        found = []
         for line in text.splitlines():
             if line.startswith("#"):
                 continue
@@ -131,10 +131,24 @@ class ScalerProcess:
             metric, _, rest = series.partition("{")
             if metric != name:
                 continue
-            got = ",".join(sorted(p for p in rest.rstrip("}").split(",") if p))
-            if not labels or got == want:
-                return float(value)
+            labels = dict(p.split("=", 1) for p in rest.rstrip("}").split(",") if "=" in p)
+            found.append(({k: v.strip('"') for k, v in labels.items()}, float(value)))
+        return found
+
+    def metric(self, name: str, /, **labels: str) -> float | None:
+        """The value of the sample with exactly these labels (any sample if none given)."""
+        for have, value in self.samples(name):
+            if not labels or have == labels:
+                return value
         return None
+
+    def metric_sum(self, name: str, /, **labels: str) -> float:
+        """Sum of every sample whose labels include `labels`."""
+        return sum(
+            value
+            for have, value in self.samples(name)
+            if all(have.get(k) == v for k, v in labels.items())
+        )
 
     def logs(self) -> list[dict[str, Any]]:
         lines = []

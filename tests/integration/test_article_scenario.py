@@ -37,8 +37,10 @@ def test_one_pod_per_node_follows_nodes(
     new = nodes.add()
     wait_for(lambda: replicas(cluster, namespace, "nginx-everywhere") == 4, timeout=30, what="4")
     wait_for(
-        lambda: running_per_node(cluster, namespace, "nginx-everywhere")
-        == dict.fromkeys([*first, new], 1),
+        lambda: (
+            running_per_node(cluster, namespace, "nginx-everywhere")
+            == dict.fromkeys([*first, new], 1)
+        ),
         timeout=60,
         what="the 4th pod Running on the new node",
     )

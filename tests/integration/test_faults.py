@@ -41,25 +41,6 @@ def _target(namespace: str, name: str, group: str) -> dict[str, Any]:
     return nginx_everywhere(namespace, name, **{SELECTOR: f"{LABEL}={group}"})
 
 
-def _metric_sum(scaler: ScalerProcess, name: str, **labels: str) -> float:
-    """Sum of every sample of ``name`` whose labels include ``labels``."""
-    _, text = scaler.get("/metrics")
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        series, _, value = line.rpartition(" ")
-        metric, _, rest = series.partition("{")
-        if metric != name:
-            continue
-        have = dict(
-            p.split("=", 1) for p in rest.rstrip("}").split(",") if "=" in p
-        )  # values keep their quotes
-        if all(have.get(k) == f'"{v}"' for k, v in labels.items()):
-            total += float(value)
-    return total
-
-
 def _wait_replicas(cluster: Cluster, namespace: str, name: str, want: int, timeout: float) -> None:
     wait_for(
         lambda: replicas(cluster, namespace, name) == want,
@@ -184,13 +165,13 @@ def test_compaction_forces_relist_and_converges(
     scaler = scalers.start("--namespace", namespace)
     _wait_replicas(cluster, namespace, "web", 2, 30)
     relists = "nodecount_scaler_watch_relists_total"
-    assert _metric_sum(scaler, relists, reason="expired") == 0
+    assert scaler.metric_sum(relists, reason="expired") == 0
 
     # Compaction alone: the established watch keeps working, the change arrives as an event.
     cluster.compact_etcd()
     nodes.add(labels={LABEL: group})
     _wait_replicas(cluster, namespace, "web", 3, 30)
-    assert _metric_sum(scaler, relists, reason="expired") == 0
+    assert scaler.metric_sum(relists, reason="expired") == 0
 
     # Move etcd's revision past every watch's resourceVersion with a write the service does
     # not watch (the HPA watch has seen no event since its list, so its version is older
@@ -202,7 +183,7 @@ def test_compaction_forces_relist_and_converges(
     revision = cluster.compact_etcd()
     cluster.restart_apiserver()
     wait_for(
-        lambda: _metric_sum(scaler, relists, reason="expired") > 0,
+        lambda: scaler.metric_sum(relists, reason="expired") > 0,
         timeout=60,
         what="a relist with reason expired",
     )
@@ -216,7 +197,7 @@ def test_compaction_forces_relist_and_converges(
     scaler.assert_alive()
     print(
         f"\ncompacted at revision {revision}; expired relists "
-        f"{_metric_sum(scaler, relists, reason='expired'):.0f} ({', '.join(resources)}); "
+        f"{scaler.metric_sum(relists, reason='expired'):.0f} ({', '.join(resources)}); "
         "converged to 4 replicas"
     )
 
@@ -366,8 +347,8 @@ def test_forbidden_target_does_not_delay_the_others(
             failed = failures()
             assert all("deployments/scale" in str(e.get("hint")) for e in failed), failed[0]
             assert replicas(cluster, ns_a, "web") == 1, "A's replicas were left alone"
-            forbidden = _metric_sum(
-                scaler, "nodecount_scaler_scale_patches_total", result="forbidden"
+            forbidden = scaler.metric_sum(
+                "nodecount_scaler_scale_patches_total", result="forbidden"
             )
             assert forbidden >= len(failed) >= 4
             assert not [e for e in scaler.log_events("rescaled") if e.get("namespace") == ns_a]

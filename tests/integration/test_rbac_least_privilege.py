@@ -342,13 +342,8 @@ def lease(cluster: Cluster) -> dict[str, Any] | None:
 
 
 def leader_metric(scaler: ScalerProcess) -> float | None:
-    """leader_election_master_status{name="nodecount-scaler"} (ScalerProcess.metric cannot
-    take a label called `name`: it collides with its own first parameter)."""
-    _, text = scaler.get("/metrics")
-    for line in str(text).splitlines():
-        if line.startswith(f'leader_election_master_status{{name="{LEASE}"}} '):
-            return float(line.rpartition(" ")[2])
-    return None
+    """leader_election_master_status{name="nodecount-scaler"}."""
+    return scaler.metric("leader_election_master_status", name=LEASE)
 
 
 def became_leader(scaler: ScalerProcess) -> bool:

@@ -119,12 +119,7 @@ def scale_writes(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
 
 
 def node_events_seen(scaler: ScalerProcess) -> float:
-    _, text = scaler.get("/metrics")
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith('nodecount_scaler_watch_events_total{resource="nodes"'):
-            total += float(line.rpartition(" ")[2])
-    return total
+    return scaler.metric_sum("nodecount_scaler_watch_events_total", resource="nodes")
 
 
 def test_one_write_per_change_of_the_desired_count(

@@ -72,9 +72,7 @@ def pending(cluster: Cluster, namespace: str, app: str) -> list[str]:
 
 
 def events(cluster: Cluster, namespace: str, reason: str | None = None) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = cluster.api.get(f"/api/v1/namespaces/{namespace}/events")[
-        "items"
-    ]
+    items: list[dict[str, Any]] = cluster.api.get(f"/api/v1/namespaces/{namespace}/events")["items"]
     return [e for e in items if reason is None or e.get("reason") == reason]
 
 

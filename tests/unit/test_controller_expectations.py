@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -18,18 +17,11 @@ from tests.scripted_api import (
     events_path,
     make_reconciler,
     scale_path,
-    scripted_api,
     seeded_state,
 )
 
 NODES = [node("n1"), node("n2"), node("n3")]
 SURGE = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[ScriptedApi]:
-    async with scripted_api() as api:
-        yield api
 
 
 def controller_for(api: ScriptedApi) -> Controller:

@@ -17,18 +17,11 @@ from tests.scripted_api import (
     events_path,
     make_reconciler,
     scale_path,
-    scripted_api,
     seeded_state,
 )
 
 GRACE = 0.3
 PODS = "/api/v1/namespaces/ns/pods"
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[ScriptedApi]:
-    async with scripted_api() as api:
-        yield api
 
 
 @contextlib.asynccontextmanager

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-import pytest
 from structlog.testing import capture_logs
 
 from nodecount_scaler.control.controller import Controller
@@ -19,18 +18,11 @@ from tests.scripted_api import (
     events_path,
     make_reconciler,
     scale_path,
-    scripted_api,
     seeded_state,
 )
 
 NODES = [node("n1"), node("n2"), node("n3")]
 BASE_DELAY = 0.2
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[ScriptedApi]:
-    async with scripted_api() as api:
-        yield api
 
 
 @contextlib.asynccontextmanager

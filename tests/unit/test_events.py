@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from structlog.testing import capture_logs
 
 from nodecount_scaler.control.events import EventRecorder
 from nodecount_scaler.model.targets import TargetKey
-from tests.scripted_api import KEY, FakeClock, Reply, ScriptedApi, events_path, scripted_api
+from tests.scripted_api import KEY, FakeClock, Reply, ScriptedApi, events_path
 
 WINDOW = 600.0
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[ScriptedApi]:
-    async with scripted_api() as api:
-        yield api
 
 
 def recorder(

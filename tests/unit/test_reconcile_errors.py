@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from structlog.testing import capture_logs
 
@@ -16,17 +14,10 @@ from tests.scripted_api import (
     events_path,
     make_reconciler,
     scale_path,
-    scripted_api,
     seeded_state,
 )
 
 NODES = [node("n1"), node("n2"), node("n3")]
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[ScriptedApi]:
-    async with scripted_api() as api:
-        yield api
 
 
 @pytest.mark.parametrize("status", [409, 500])

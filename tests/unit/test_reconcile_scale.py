@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from structlog.testing import capture_logs
 
 from nodecount_scaler import metrics
@@ -19,17 +16,10 @@ from tests.scripted_api import (
     events_path,
     make_reconciler,
     scale_path,
-    scripted_api,
     seeded_state,
 )
 
 NODES = [node("n1"), node("n2"), node("n3")]
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[ScriptedApi]:
-    async with scripted_api() as api:
-        yield api
 
 
 def gauge(name: str) -> float | None:

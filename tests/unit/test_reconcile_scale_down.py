@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from structlog.testing import capture_logs
 
 from nodecount_scaler.model.nodes import project_node
@@ -19,18 +17,11 @@ from tests.scripted_api import (
     make_reconciler,
     pod_path,
     scale_path,
-    scripted_api,
     seeded_state,
 )
 
 COST = "controller.kubernetes.io/pod-deletion-cost"
 PODS = "/api/v1/namespaces/ns/pods"
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[ScriptedApi]:
-    async with scripted_api() as api:
-        yield api
 
 
 def pod(name: str, node_name: str, cost: str | None = None, deleting: bool = False) -> Any:

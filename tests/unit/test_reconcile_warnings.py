@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from nodecount_scaler.model.targets import TargetKey
@@ -15,19 +13,12 @@ from tests.scripted_api import (
     events_path,
     make_reconciler,
     scale_path,
-    scripted_api,
     seeded_state,
 )
 
 NODES = [node("n1"), node("n2"), node("n3")]
 HPA = ("ns", "d-hpa")
 WINDOW = 600.0
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[ScriptedApi]:
-    async with scripted_api() as api:
-        yield api
 
 
 async def test_hpa_on_the_target_blocks_the_write(api: ScriptedApi) -> None:
