@@ -53,6 +53,16 @@ def explain(
     return None
 
 
+def admits_status(node: NodeView, placement: PodPlacement, ready: bool) -> bool:
+    """Rules 2, 5, 6 and 7: the ones that read no label and not the node's name."""
+    return (
+        ready
+        and not node.deleting
+        and (not node.unschedulable or placement.tolerates_cordon())
+        and placement.first_untolerated_taint(node) is None
+    )
+
+
 def is_eligible(node: NodeView, config: TargetConfig, placement: PodPlacement, ready: bool) -> bool:
     return explain(node, config, placement, ready) is None
 

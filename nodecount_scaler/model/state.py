@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from nodecount_scaler.model.eligibility import Eligibility, Rule, explain
+from nodecount_scaler.model.index import NodeIndex
 from nodecount_scaler.model.nodes import NodeView
 from nodecount_scaler.model.targets import TargetKey, TargetView
 
@@ -32,6 +33,7 @@ class ClusterState:
         self.unready_grace = unready_grace
         self.nodes: dict[str, NodeView] = {}
         self.targets: dict[TargetKey, TargetState] = {}
+        self._index = NodeIndex(self.nodes)
         self._unready_since: dict[str, float] = {}
         # HPA -> the Deployment it scales (same namespace), for conflict detection.
         self._hpas: dict[HpaKey, TargetKey] = {}
@@ -49,16 +51,22 @@ class ClusterState:
         if old == node:
             # Heartbeats and image lists change the object, not the view: nothing to do.
             return []
+        self._store_node(old, node, now)
+        return self._reevaluate(node, now)
+
+    def _store_node(self, old: NodeView | None, node: NodeView, now: float) -> None:
         if node.ready:
             self._unready_since.pop(node.name, None)
         elif old is not None and old.ready:
             self._unready_since[node.name] = now
         self.nodes[node.name] = node
-        return self._reevaluate(node, now)
+        self._index.put(old, node, self.node_counts_as_ready(node, now))
 
     def delete_node(self, name: str) -> list[TargetKey]:
-        if self.nodes.pop(name, None) is None:
+        old = self.nodes.pop(name, None)
+        if old is None:
             return []
+        self._index.remove(old)
         self._unready_since.pop(name, None)
         changed = []
         for key, target in self.targets.items():
@@ -68,14 +76,30 @@ class ClusterState:
         return changed
 
     def replace_nodes(self, nodes: Iterable[NodeView], now: float) -> set[TargetKey]:
-        """Apply a full relist: upsert all listed nodes, delete the ones not listed."""
-        changed: set[TargetKey] = set()
+        """Apply a full relist: store every listed node, drop the ones not listed, then
+        recompute each target's set at once (set algebra, not node by node)."""
         seen: set[str] = set()
+        moved = False
         for node in nodes:
             seen.add(node.name)
-            changed.update(self.upsert_node(node, now))
+            old = self.nodes.get(node.name)
+            if old != node:
+                self._store_node(old, node, now)
+                moved = True
         for name in [n for n in self.nodes if n not in seen]:
-            changed.update(self.delete_node(name))
+            self._index.remove(self.nodes.pop(name))
+            self._unready_since.pop(name, None)
+            moved = True
+        changed: set[TargetKey] = set()
+        if not moved:
+            return changed
+        for key, target in self.targets.items():
+            if target.view.config is None or target.view.placement is None:
+                continue
+            eligible = self._index.eligible(target.view.config, target.view.placement)
+            if eligible != target.eligible:
+                target.eligible = eligible
+                changed.add(key)
         return changed
 
     def next_grace_expiry(self) -> float | None:
@@ -89,7 +113,9 @@ class ClusterState:
         changed: set[TargetKey] = set()
         for name in expired:
             del self._unready_since[name]
-            changed.update(self._reevaluate(self.nodes[name], now))
+            node = self.nodes[name]
+            self._index.put(node, node, self.node_counts_as_ready(node, now))
+            changed.update(self._reevaluate(node, now))
         return changed
 
     def _reevaluate(self, node: NodeView, now: float) -> list[TargetKey]:
@@ -129,12 +155,8 @@ class ClusterState:
         if view.config is not None and view.placement is not None:
             eligibility = Eligibility(view.config, view.placement)
         state = TargetState(view, eligibility)
-        if eligibility is not None:
-            state.eligible = {
-                n.name
-                for n in self.nodes.values()
-                if eligibility(n, self.node_counts_as_ready(n, now))
-            }
+        if view.config is not None and view.placement is not None:
+            state.eligible = self._index.eligible(view.config, view.placement)
         self.targets[view.key] = state
         return True
 
