@@ -45,6 +45,10 @@ LEASES_API: Final = "/apis/coordination.k8s.io/v1"
 JITTER_FACTOR: Final = 1.2
 # Releasing on shutdown must fit well inside terminationGracePeriodSeconds (30 s default).
 RELEASE_TIMEOUT: Final = 2.0
+# asyncio runs a timer up to one clock resolution early, so a wait computed as "deadline - now"
+# can come back with the deadline still a hair away and spin. Anything this close counts as
+# reached; for the renew deadline that means stopping a millisecond early, the safe side.
+SLACK: Final = 1e-3
 
 
 # --------------------------------------------------------------------------- configuration
@@ -314,6 +318,7 @@ class LeaderElector:
         self._lease: JsonObject | None = None
         self._leading = False
         self._renewed_at = -math.inf
+        self._work: asyncio.Task[None] | None = None
         self._running = False
         self._log = log.bind(lease=f"{config.namespace}/{config.name}", identity=config.identity)
         metrics.LEADER.labels(config.name).set(0)
@@ -372,6 +377,7 @@ class LeaderElector:
         metrics.LEADER.labels(self._config.name).set(1)
         self._log.info("became leader", renew_deadline=self._config.renew_deadline)
         work = asyncio.create_task(_call(leader_work), name=f"leader-work:{self._config.name}")
+        self._work = work
         end = TermEnd.SHUTDOWN
         try:
             end = await self._hold(work)
@@ -386,7 +392,16 @@ class LeaderElector:
             finally:
                 metrics.LEADER.labels(self._config.name).set(0)
                 self._log.info("lost leadership", reason=end.value, holder=self.leader_identity)
+                if work.done() and not work.cancelled() and end is not TermEnd.WORK_FAILED:
+                    self._reap(work)
         return end
+
+    def _reap(self, work: asyncio.Task[None]) -> None:
+        """Retrieve (and log) an error the work raised while being stopped, so asyncio does not
+        report it as never retrieved."""
+        exc = work.exception()
+        if exc is not None:
+            self._log.error("leader work failed while stopping", exc_info=exc)
 
     async def _hold(self, work: asyncio.Task[None]) -> TermEnd:
         """client-go renew(): renew every retry_period; give up when renew_deadline has passed
@@ -398,11 +413,11 @@ class LeaderElector:
                 return self._work_ended(work)
             now = self._clock()
             deadline = self._renewed_at + cfg.renew_deadline
-            if now >= deadline:
+            if now >= deadline - SLACK:
                 self._log.warning("renew deadline exceeded", renew_deadline=cfg.renew_deadline)
                 return TermEnd.DEADLINE
             wait = min(next_renew, deadline) - now
-            if wait > 0:
+            if wait > SLACK:
                 await asyncio.wait({work}, timeout=wait)
                 continue
             started = now
@@ -435,7 +450,7 @@ class LeaderElector:
             # credential refresh inside call_api and the GET+PUT pair as a whole.
             async with asyncio.timeout(max(budget, 0.0)):
                 return await self._try_acquire_or_renew(budget)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - logged and retried; run() must not die
             if isinstance(exc, ApiError) and exc.forbidden:
                 self._log.error(
                     "lease request forbidden; needs get, create, update on leases",
@@ -529,6 +544,11 @@ class LeaderElector:
         lease = self._lease
         if lease is None:
             return
+        if self._work is not None and not self._work.done():
+            # run() was cancelled again while the work was unwinding. Handing the lease over
+            # now could make two leaders; let it expire instead.
+            self._log.warning("leader work still running; leaving the lease to expire")
+            return
         spec = release_spec(LeaseRecord.from_lease(lease), _utc_now())
         try:
             async with asyncio.timeout(budget):
@@ -538,7 +558,7 @@ class LeaderElector:
                 self._log.info("lease changed since our last write; not releasing")
             else:
                 self._log.warning("lease release failed", error=_describe(exc))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - best effort: the lease expires anyway
             self._log.warning("lease release failed", error=_describe(exc))
         else:
             self._lease = None

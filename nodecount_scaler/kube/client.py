@@ -9,6 +9,7 @@ because model deserialization costs about 40x more and blocks the event loop
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -121,17 +122,21 @@ class KubeClient:
         timeout: aiohttp.ClientTimeout,
     ) -> aiohttp.ClientResponse:
         headers = {"Accept": "application/json", "Content-Type": content_type}
+        # aiohttp's timeout starts with the HTTP exchange; this one also bounds the token or
+        # exec-plugin refresh that call_api runs first. For a stream it covers the headers.
+        budget = timeout.total if timeout.total is not None else (timeout.connect or 10.0) * 2
         try:
-            response: aiohttp.ClientResponse = await self._api.call_api(
-                path,
-                method,
-                query_params=list(query),
-                header_params=headers,
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=timeout,
-            )
+            async with asyncio.timeout(budget):
+                response: aiohttp.ClientResponse = await self._api.call_api(
+                    path,
+                    method,
+                    query_params=list(query),
+                    header_params=headers,
+                    body=body,
+                    auth_settings=["BearerToken"],
+                    _preload_content=False,
+                    _request_timeout=timeout,
+                )
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             metrics.API_REQUESTS.labels(method, "error").inc()
             raise ApiError(method, path, 0, type(exc).__name__, str(exc)) from exc
@@ -186,7 +191,11 @@ class KubeClient:
         )
         if not raw:
             return {}
-        decoded = orjson.loads(raw)
+        try:
+            decoded = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            # A proxy's HTML page with a 2xx status, say: an API failure, not a crash.
+            raise ApiError(method, path, 0, "InvalidResponse", str(exc)) from exc
         return decoded if isinstance(decoded, dict) else {"items": decoded}
 
     async def get_bytes(self, path: str, *, query: Query = (), timeout: float) -> bytes:
