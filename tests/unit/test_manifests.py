@@ -48,7 +48,7 @@ LEASE_RULES = {
 def render(directory: Path) -> list[Obj]:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
-        pytest.skip("kubectl is not on PATH")
+        pytest.fail("kubectl is not on PATH (it renders the kustomize manifests)")
     result = subprocess.run(
         [kubectl, "kustomize", str(directory)],
         capture_output=True,
