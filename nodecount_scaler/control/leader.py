@@ -452,10 +452,12 @@ class LeaderElector:
                 return await self._try_acquire_or_renew(budget)
         except Exception as exc:  # noqa: BLE001 - logged and retried; run() must not die
             if isinstance(exc, ApiError) and exc.forbidden:
+                verb = {"GET": "get", "POST": "create", "PUT": "update"}.get(exc.method, "")
                 self._log.error(
                     "lease request forbidden; needs get, create, update on leases",
                     phase=phase,
                     error=_describe(exc),
+                    hint=f"the service account needs {verb} on leases",
                 )
             else:
                 self._log.warning("lease request failed", phase=phase, error=_describe(exc))
