@@ -12,7 +12,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Final
 
 from nodecount_scaler import __version__
@@ -23,24 +23,29 @@ SERVICE_ACCOUNT_NAMESPACE: Final = "/var/run/secrets/kubernetes.io/serviceaccoun
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    kubeconfig: str | None
-    context: str | None
-    namespaces: tuple[str, ...]
-    health_addr: str
-    dry_run: bool
-    log_level: str
-    log_format: str
-    unready_grace: float
-    max_replicas: int
-    workers: int
-    watch_inactivity_timeout: float
-    leader_elect: bool
-    leader_election_namespace: str
-    leader_election_id: str
-    leader_election_lease_duration: float
-    leader_election_renew_deadline: float
-    leader_election_retry_period: float
-    output: str
+    """The process's settings; these defaults are the flags' defaults."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespaces: tuple[str, ...] = ()
+    health_addr: str = "0.0.0.0:8080"
+    dry_run: bool = False
+    log_level: str = "info"
+    log_format: str = "auto"
+    unready_grace: float = 30.0
+    max_replicas: int = 1000
+    workers: int = 4
+    watch_inactivity_timeout: float = 120.0
+    leader_elect: bool = False
+    leader_election_namespace: str = "default"
+    leader_election_id: str = "nodecount-scaler"
+    leader_election_lease_duration: float = 15.0
+    leader_election_renew_deadline: float = 10.0
+    leader_election_retry_period: float = 2.0
+    output: str = "table"
+
+
+DEFAULTS: Final = Settings()
 
 
 def _env(flag: str) -> str | None:
@@ -105,37 +110,37 @@ def _common(parser: argparse.ArgumentParser) -> None:
     _add(
         parser,
         "--kubeconfig",
-        default=None,
+        default=DEFAULTS.kubeconfig,
         help="kubeconfig file (default: in-cluster, then KUBECONFIG, then ~/.kube/config)",
     )
-    _add(parser, "--context", default=None, help="kubeconfig context")
+    _add(parser, "--context", default=DEFAULTS.context, help="kubeconfig context")
     _add(
         parser,
         "--namespace",
-        default=[],
+        default=list(DEFAULTS.namespaces),
         action="append",
         dest="namespaces",
         help="watch Deployments only in this namespace; repeatable (default: all namespaces)",
     )
-    _add(parser, "--log-level", default="info", help="debug, info, warning, error")
+    _add(parser, "--log-level", default=DEFAULTS.log_level, help="debug, info, warning, error")
     _add(
         parser,
         "--log-format",
-        default="auto",
+        default=DEFAULTS.log_format,
         choices=("auto", "json", "console"),
         help="auto: console on a terminal, JSON lines otherwise",
     )
     _add(
         parser,
         "--max-replicas",
-        default=1000,
+        default=DEFAULTS.max_replicas,
         type=int,
         help="global cap on any target's replicas, whatever its annotations say",
     )
     _add(
         parser,
         "--unready-grace",
-        default=30.0,
+        default=DEFAULTS.unready_grace,
         type=_positive_float,
         help="seconds a node that turned NotReady still counts, so a short flap changes nothing",
     )
@@ -154,29 +159,31 @@ def build_parser() -> argparse.ArgumentParser:
     _add(
         run,
         "--health-addr",
-        default="0.0.0.0:8080",
+        default=DEFAULTS.health_addr,
         type=_address,
         help="address of /healthz, /readyz, /metrics, /status",
     )
     _add(
         run,
         "--dry-run",
-        default=False,
+        default=DEFAULTS.dry_run,
         action="store_true",
         help="decide and log everything, write nothing (no patches, no Events)",
     )
-    _add(run, "--workers", default=4, type=int, help="targets reconciled concurrently")
+    _add(
+        run, "--workers", default=DEFAULTS.workers, type=int, help="targets reconciled concurrently"
+    )
     _add(
         run,
         "--watch-inactivity-timeout",
-        default=120.0,
+        default=DEFAULTS.watch_inactivity_timeout,
         type=_positive_float,
         help="seconds of silence after which a watch stream is considered stalled and reopened",
     )
     _add(
         run,
         "--leader-elect",
-        default=False,
+        default=DEFAULTS.leader_elect,
         action="store_true",
         help="elect a leader on a Lease; only the leader writes",
     )
@@ -186,25 +193,25 @@ def build_parser() -> argparse.ArgumentParser:
         default=_default_lease_namespace(),
         help="namespace of the Lease (default: the pod's namespace)",
     )
-    _add(run, "--leader-election-id", default="nodecount-scaler", help="name of the Lease")
+    _add(run, "--leader-election-id", default=DEFAULTS.leader_election_id, help="name of the Lease")
     _add(
         run,
         "--leader-election-lease-duration",
-        default=15.0,
+        default=DEFAULTS.leader_election_lease_duration,
         type=_positive_float,
         help="seconds a follower waits before taking over an unrenewed lease",
     )
     _add(
         run,
         "--leader-election-renew-deadline",
-        default=10.0,
+        default=DEFAULTS.leader_election_renew_deadline,
         type=_positive_float,
         help="seconds the leader keeps trying to renew before it stops writing",
     )
     _add(
         run,
         "--leader-election-retry-period",
-        default=2.0,
+        default=DEFAULTS.leader_election_retry_period,
         type=_positive_float,
         help="seconds between lease attempts",
     )
@@ -214,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="show every target's eligible nodes, current and desired replicas; write nothing",
     )
     _common(plan)
-    _add(plan, "--output", default="table", choices=("table", "json"), help="output format")
+    _add(plan, "--output", default=DEFAULTS.output, choices=("table", "json"), help="output format")
     return parser
 
 
@@ -224,26 +231,10 @@ def parse_settings(argv: Sequence[str] | None = None) -> tuple[str, Settings]:
     values = vars(args)
     if values["max_replicas"] < 0:
         parser.error("--max-replicas must be 0 or more")
-    settings = Settings(
-        kubeconfig=values["kubeconfig"],
-        context=values["context"],
-        namespaces=tuple(dict.fromkeys(values["namespaces"])),
-        health_addr=values.get("health_addr", "0.0.0.0:8080"),
-        dry_run=values.get("dry_run", True),
-        log_level=values["log_level"],
-        log_format=values["log_format"],
-        unready_grace=values["unready_grace"],
-        max_replicas=values["max_replicas"],
-        workers=max(1, values.get("workers", 1)),
-        watch_inactivity_timeout=values.get("watch_inactivity_timeout", 120.0),
-        leader_elect=values.get("leader_elect", False),
-        leader_election_namespace=values.get("leader_election_namespace", "default"),
-        leader_election_id=values.get("leader_election_id", "nodecount-scaler"),
-        leader_election_lease_duration=values.get("leader_election_lease_duration", 15.0),
-        leader_election_renew_deadline=values.get("leader_election_renew_deadline", 10.0),
-        leader_election_retry_period=values.get("leader_election_retry_period", 2.0),
-        output=values.get("output", "table"),
-    )
+    values["namespaces"] = tuple(dict.fromkeys(values["namespaces"]))
+    values["workers"] = max(1, values.get("workers", DEFAULTS.workers))
+    # `plan` has no run-only flags: those keep the Settings defaults.
+    settings = Settings(**{f.name: values[f.name] for f in fields(Settings) if f.name in values})
     return args.command, settings
 
 

@@ -17,7 +17,16 @@ log = structlog.get_logger(__name__)
 
 
 def render_table(targets: list[dict[str, Any]], out: TextIO) -> None:
-    header = ("NAMESPACE", "NAME", "ELIGIBLE", "CURRENT", "DESIRED", "FINDINGS", "ERRORS")
+    header = (
+        "NAMESPACE",
+        "NAME",
+        "ELIGIBLE",
+        "CURRENT",
+        "DESIRED",
+        "NOT COUNTED",
+        "FINDINGS",
+        "ERRORS",
+    )
     rows = [header]
     for t in targets:
         rows.append(
@@ -27,6 +36,7 @@ def render_table(targets: list[dict[str, Any]], out: TextIO) -> None:
                 "-" if t["eligible"] is None else str(t["eligible"]),
                 str(t["current"]),
                 "-" if t["desired"] is None else str(t["desired"]),
+                ",".join(f"{rule}={n}" for rule, n in t.get("excluded", {}).items()) or "-",
                 ",".join(f["kind"] for f in t["findings"]) or "-",
                 "; ".join(
                     t["errors"]
@@ -57,7 +67,7 @@ async def run_plan(settings: Settings, out: TextIO = sys.stdout) -> int:
         except ApiError as exc:
             log.error("cannot list", error=str(exc))
             return 2
-        targets = controller.status()
+        targets = controller.status(explain=True)
     if settings.output == "json":
         out.write(orjson.dumps(targets, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
@@ -133,10 +134,28 @@ class Controller:
                     time.perf_counter() - started
                 )
 
-    def status(self) -> list[dict[str, Any]]:
-        targets = [self.reconciler.status(k) for k in sorted(self.state.targets)]
-        metrics.INVALID_TARGETS.set(sum(1 for t in targets if not t["valid"]))
-        return targets
+    def _after_target_change(self) -> None:
+        targets = self.state.targets.values()
+        metrics.MANAGED_TARGETS.set(len(targets))
+        metrics.INVALID_TARGETS.set(sum(1 for t in targets if not t.view.valid))
+
+    def status(self, *, explain: bool = False) -> list[dict[str, Any]]:
+        """Every target's status; `explain` adds why nodes do not count (O(nodes x targets),
+        so only for the one-shot `plan`, never for /status on the serving loop)."""
+        now = self._clock()
+        statuses = []
+        for key in sorted(self.state.targets):
+            status = self.reconciler.status(key)
+            if explain:
+                status["excluded"] = dict(
+                    sorted(
+                        Counter(
+                            r.value for r, _ in self.state.excluded_nodes(key, now).values()
+                        ).items()
+                    )
+                )
+            statuses.append(status)
+        return statuses
 
 
 class _NodeSink:
@@ -166,14 +185,14 @@ class _TargetSink:
         for view in items.values():
             c.reconciler.observe(view)
         c.enqueue(c.state.replace_targets(items.values(), c._clock(), self._namespace))
-        metrics.MANAGED_TARGETS.set(len(c.state.targets))
+        c._after_target_change()
 
     def upsert(self, key: TargetKey, view: TargetView) -> None:
         c = self._c
         c.reconciler.observe(view)
         if c.state.upsert_target(view, c._clock()):
             c.enqueue((key,))
-        metrics.MANAGED_TARGETS.set(len(c.state.targets))
+        c._after_target_change()
 
     def delete(self, key: TargetKey) -> None:
         c = self._c
@@ -181,7 +200,7 @@ class _TargetSink:
             # The reconcile of a missing target drops its records and metrics.
             c.enqueue((key,))
             log.info("target no longer managed; replicas left as they are", target=str(key))
-        metrics.MANAGED_TARGETS.set(len(c.state.targets))
+        c._after_target_change()
 
 
 class _HpaSink:

@@ -264,7 +264,7 @@ class Reconciler:
             for p in listing.get("items") or ()
             if not p["metadata"].get("deletionTimestamp")
         ]
-        for pod, cost in deletion_cost_patches(pods, frozenset(eligible)).items():
+        for pod, cost in deletion_cost_patches(pods, eligible).items():
             try:
                 await self.client.merge_patch(
                     f"/api/v1/namespaces/{key.namespace}/pods/{pod}",

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Final
 
@@ -95,7 +96,7 @@ class PodPlacementRecord:
 
 
 def deletion_cost_patches(
-    pods: Iterable[PodPlacementRecord], eligible_nodes: Mapping[str, object] | frozenset[str]
+    pods: Iterable[PodPlacementRecord], eligible_nodes: AbstractSet[str]
 ) -> dict[str, str | None]:
     """Annotation changes that make the pods on nodes that left the eligible set go first.
 

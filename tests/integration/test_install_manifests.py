@@ -20,16 +20,7 @@ import yaml
 
 from devcluster import Cluster
 from nodecount_scaler.cli import parse_settings
-
-REPO = Path(__file__).resolve().parents[2]
-BASE = REPO / "manifests"
-EXAMPLES = BASE / "examples"
-NAMESPACE = "nodecount-scaler"
-
-
-def kustomize(cluster: Cluster, directory: Path) -> list[dict[str, Any]]:
-    out = cluster.kubectl("kustomize", str(directory)).stdout
-    return [doc for doc in yaml.safe_load_all(out) if doc]
+from tests.manifests import BASE, BASE_KINDS, EXAMPLES, NAMESPACE, render
 
 
 def ensure_namespace(cluster: Cluster, objects: list[dict[str, Any]], name: str) -> None:
@@ -90,21 +81,8 @@ def by_kind(items: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
 
 def test_base_accepted_by_apiserver(cluster: Cluster) -> None:
-    objects = kustomize(cluster, BASE)
-    kinds = sorted(o["kind"] for o in objects)
-    assert kinds == sorted(
-        [
-            "Namespace",
-            "ServiceAccount",
-            "ClusterRole",
-            "ClusterRoleBinding",
-            "Role",
-            "RoleBinding",
-            "Deployment",
-            "PodDisruptionBudget",
-            "Service",
-        ]
-    )
+    objects = render(BASE)
+    assert sorted(o["kind"] for o in objects) == sorted(BASE_KINDS)
     ensure_namespace(cluster, objects, NAMESPACE)
 
     stdout, stored = server_dry_run(cluster, BASE)
@@ -122,7 +100,7 @@ def test_base_accepted_by_apiserver(cluster: Cluster) -> None:
 def test_base_pod_admitted_under_restricted_pod_security(cluster: Cluster) -> None:
     """The namespace enforces the "restricted" Pod Security Standard; a Deployment only
     gets a warning, a Pod is rejected. Dry-run the Deployment's pod template as a Pod."""
-    objects = kustomize(cluster, BASE)
+    objects = render(BASE)
     ensure_namespace(cluster, objects, NAMESPACE)
     template = by_kind(objects, "Deployment")["spec"]["template"]
     pod = {
@@ -143,7 +121,7 @@ def test_base_pod_admitted_under_restricted_pod_security(cluster: Cluster) -> No
 def test_base_deployment_consistent_with_cli_and_rbac(cluster: Cluster) -> None:
     """The container's args and env parse with the real CLI and name the Lease, namespace
     and port that the Role, the Service and the probes expect."""
-    objects = kustomize(cluster, BASE)
+    objects = render(BASE)
     deployment = by_kind(objects, "Deployment")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     # What the Downward API would put into the fieldRef variables.
@@ -178,7 +156,7 @@ def test_base_deployment_consistent_with_cli_and_rbac(cluster: Cluster) -> None:
 
 
 def test_examples_accepted_by_apiserver(cluster: Cluster) -> None:
-    objects = kustomize(cluster, EXAMPLES)
+    objects = render(EXAMPLES)
     assert {o["kind"] for o in objects} == {"Deployment"}
     namespaces = {o["metadata"].get("namespace", "default") for o in objects}
     for name in namespaces:

@@ -29,8 +29,8 @@ from devcluster import Cluster
 from devcluster.testing import NodeFactory
 from tests.integration.scaler import ScalerFactory, ScalerProcess, wait_for
 from tests.integration.workloads import apply, events, nginx_everywhere, pods, replicas
+from tests.manifests import BASE, render
 
-REPO = Path(__file__).resolve().parents[2]
 NS = "nodecount-scaler"
 SA = "nodecount-scaler"
 LEASE = "nodecount-scaler"
@@ -66,8 +66,7 @@ Objects = list[dict[str, Any]]
 
 
 def shipped_rbac(cluster: Cluster) -> Objects:
-    out = cluster.kubectl("kustomize", str(REPO / "manifests")).stdout
-    return [d for d in yaml.safe_load_all(out) if d and d["kind"] in RBAC_KINDS]
+    return [d for d in render(BASE) if d["kind"] in RBAC_KINDS]
 
 
 def kubectl_apply(cluster: Cluster, objects: Objects) -> None:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from devcluster import Cluster
+from tests.manifests import EXAMPLES
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "manifests" / "examples" / "nginx-everywhere.yaml"
+EXAMPLE = EXAMPLES / "nginx-everywhere.yaml"
 
 
 def nginx_everywhere(

@@ -118,3 +118,26 @@ async def test_hpa_queues_the_deployment_it_scales(controller: Controller) -> No
     assert await queued(controller) == {B}
     controller.hpa_sink(None).delete(("ns", "b-hpa"))
     assert await queued(controller) == {B}
+
+
+async def test_explained_status_counts_excluded_nodes_by_rule(controller: Controller) -> None:
+    """`plan`'s explanation says, per target, how many nodes each rule kept out."""
+    controller.nodes.upsert(
+        "n3", project_node(node("n3", labels={"pool": "a"}, unschedulable=True))
+    )
+    await queued(controller)
+    by_name = {t["name"]: t for t in controller.status(explain=True)}
+    assert by_name["a"]["excluded"] == {"cordoned": 1, "node-selector-annotation": 1}
+    assert by_name["b"]["excluded"] == {"node-selector-annotation": 2}
+    assert "excluded" not in controller.status()[0]
+
+
+async def test_invalid_targets_gauge_follows_target_changes(controller: Controller) -> None:
+    """nodecount_scaler_invalid_targets moves when a target turns invalid, not on a read."""
+    from nodecount_scaler import metrics
+
+    bad = deployment("a", annotations={"nodecount-scaler.io/min-replicas": "-1"})
+    controller.target_sink(None).upsert(A, project_target(bad))
+    assert metrics.REGISTRY.get_sample_value("nodecount_scaler_invalid_targets") == 1
+    controller.target_sink(None).upsert(A, project_target(target("a")))
+    assert metrics.REGISTRY.get_sample_value("nodecount_scaler_invalid_targets") == 0

@@ -7,18 +7,14 @@ integration tests.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-BASE = REPO / "manifests"
-EXAMPLES = BASE / "examples"
-NAMESPACE = "nodecount-scaler"
+from tests.manifests import BASE, BASE_KINDS, EXAMPLES, NAMESPACE, render
+
 NAME = "nodecount-scaler"
 HOSTNAME = "kubernetes.io/hostname"
 CA_DAEMONSET_POD = "cluster-autoscaler.kubernetes.io/daemonset-pod"
@@ -43,21 +39,6 @@ LEASE_RULES = {
     ("coordination.k8s.io", "leases", "get", NAME),
     ("coordination.k8s.io", "leases", "update", NAME),
 }
-
-
-def render(directory: Path) -> list[Obj]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.fail("kubectl is not on PATH (it renders the kustomize manifests)")
-    result = subprocess.run(
-        [kubectl, "kustomize", str(directory)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, f"kubectl kustomize {directory}:\n{result.stderr}"
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
 def one(docs: list[Obj], kind: str, name: str = NAME) -> Obj:
@@ -106,20 +87,7 @@ def container(pod: Obj) -> Obj:
 
 def test_base_holds_exactly_the_service_objects(base: list[Obj]) -> None:
     """Namespace, identity, RBAC, workload, PDB, metrics Service; no example targets."""
-    kinds = sorted(d["kind"] for d in base)
-    assert kinds == sorted(
-        [
-            "Namespace",
-            "ServiceAccount",
-            "ClusterRole",
-            "ClusterRoleBinding",
-            "Role",
-            "RoleBinding",
-            "Deployment",
-            "PodDisruptionBudget",
-            "Service",
-        ]
-    )
+    assert sorted(d["kind"] for d in base) == sorted(BASE_KINDS)
     assert one(base, "Namespace")["metadata"]["name"] == NAMESPACE
 
 

@@ -10,30 +10,12 @@ import pytest
 from nodecount_scaler.kube.watch import (
     ExpiredError,
     LineBuffer,
-    Projection,
     StreamError,
     WatchEvent,
     decode_list_page,
     parse_watch_line,
 )
-
-
-def _key(obj: dict[str, Any]) -> str:
-    name = obj["metadata"]["name"]
-    if not isinstance(name, str):
-        raise TypeError("metadata.name is not a string")
-    return name
-
-
-def _view(obj: dict[str, Any]) -> str | None:
-    """The object's `data` string; an empty string is an object the service does not track."""
-    data = obj["data"]
-    if not isinstance(data, str):
-        raise TypeError("data is not a string")
-    return data or None
-
-
-PROJECTION: Projection[str, str] = Projection(_key, _view)
+from tests.unit.string_projection import PROJECTION
 
 
 def obj(name: str, data: str = "x", rv: str = "1") -> dict[str, Any]:

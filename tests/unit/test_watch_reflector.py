@@ -24,7 +24,8 @@ from kubernetes_asyncio.client import Configuration
 from structlog.testing import capture_logs
 
 from nodecount_scaler.kube.client import KubeClient
-from nodecount_scaler.kube.watch import Backoff, Projection, Reflector
+from nodecount_scaler.kube.watch import Backoff, Reflector
+from tests.unit.string_projection import PROJECTION
 
 PATH = "/api/v1/nodes"
 # Generous: only the stall test relies on an inactivity timeout firing, and sets its own.
@@ -36,24 +37,6 @@ Request = tuple[str, str]  # ("list", continue token) or ("watch", resourceVersi
 
 
 # --------------------------------------------------------------------------- objects
-
-
-def _key(obj: dict[str, Any]) -> str:
-    name = obj["metadata"]["name"]
-    if not isinstance(name, str):
-        raise TypeError("metadata.name is not a string")
-    return name
-
-
-def _view(obj: dict[str, Any]) -> str | None:
-    """The object's `data` string; an empty string is an object the service does not track."""
-    data = obj["data"]
-    if not isinstance(data, str):
-        raise TypeError("data is not a string")
-    return data or None
-
-
-PROJECTION: Projection[str, str] = Projection(_key, _view)
 
 
 def node(name: str, rv: int, data: str = "x") -> dict[str, Any]:
