@@ -85,6 +85,25 @@ def _default_lease_namespace() -> str:
         return "default"
 
 
+class _AppendReplacingDefault(argparse.Action):
+    """`append`, except that the first use replaces the default instead of adding to it:
+    plain append would add `--namespace x` to the namespaces from the environment, and a
+    flag given on the command line must win over its environment variable."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        given = f"_{self.dest}_given"
+        items = list(getattr(namespace, self.dest)) if getattr(namespace, given, False) else []
+        items.append(values)
+        setattr(namespace, self.dest, items)
+        setattr(namespace, given, True)
+
+
 def _add(
     parser: argparse.ArgumentParser, flag: str, *, default: Any, help: str, **kwargs: Any
 ) -> None:
@@ -102,6 +121,8 @@ def _add(
                 default = convert(env)
             except (ValueError, argparse.ArgumentTypeError) as exc:
                 parser.error(f"{ENV_PREFIX}{flag[2:].upper().replace('-', '_')}: {exc}")
+    if action == "append":
+        kwargs["action"] = _AppendReplacingDefault
     env_name = ENV_PREFIX + flag[2:].upper().replace("-", "_")
     parser.add_argument(flag, default=default, help=f"{help} [env {env_name}]", **kwargs)
 

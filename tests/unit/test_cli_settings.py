@@ -1,0 +1,57 @@
+"""Command-line settings: flags, NODECOUNT_SCALER_* environment variables, precedence."""
+
+from __future__ import annotations
+
+import pytest
+
+from nodecount_scaler.cli import DEFAULTS, parse_settings
+
+
+def test_defaults() -> None:
+    """Without flags or environment, `run` gets the documented defaults."""
+    command, settings = parse_settings(["run"])
+    assert command == "run"
+    assert settings.health_addr == DEFAULTS.health_addr == "0.0.0.0:8080"
+    assert (settings.unready_grace, settings.max_replicas) == (30.0, 1000)
+    assert settings.namespaces == ()
+
+
+@pytest.mark.parametrize(
+    ("env", "argv", "expected"),
+    [
+        ("", ["run"], ()),
+        ("a,b", ["run"], ("a", "b")),
+        ("", ["run", "--namespace", "x", "--namespace", "y"], ("x", "y")),
+        ("a,b", ["run", "--namespace", "x"], ("x",)),
+        ("a", ["run", "--namespace", "x", "--namespace", "x"], ("x",)),
+    ],
+    ids=["none", "env", "flags", "flag-wins-over-env", "duplicates-collapse"],
+)
+def test_namespaces(
+    env: str, argv: list[str], expected: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--namespace repeats; the environment gives a comma list; a flag replaces it."""
+    if env:
+        monkeypatch.setenv("NODECOUNT_SCALER_NAMESPACE", env)
+    assert parse_settings(argv)[1].namespaces == expected
+
+
+def test_scalar_flag_wins_over_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flag given on the command line beats its environment variable."""
+    monkeypatch.setenv("NODECOUNT_SCALER_UNREADY_GRACE", "5")
+    assert parse_settings(["run"])[1].unready_grace == 5.0
+    assert parse_settings(["run", "--unready-grace", "7"])[1].unready_grace == 7.0
+
+
+def test_boolean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Boolean flags read true/false words from the environment."""
+    monkeypatch.setenv("NODECOUNT_SCALER_DRY_RUN", "true")
+    assert parse_settings(["run"])[1].dry_run is True
+
+
+def test_plan_keeps_run_only_defaults() -> None:
+    """`plan` has no run-only flags; those settings keep their defaults."""
+    command, settings = parse_settings(["plan", "--output", "json"])
+    assert command == "plan"
+    assert settings.output == "json"
+    assert settings.leader_elect is False
