@@ -162,6 +162,20 @@ class ScalerProcess:
     def log_events(self, event: str) -> list[dict[str, Any]]:
         return [line for line in self.logs() if line.get("event") == event]
 
+    def wait_log(self, event: str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The `event` lines once there are at least `count`. A line can trail the API change
+        it reports: the service logs after its request returns, a test may see the change
+        first."""
+
+        def enough() -> list[dict[str, Any]] | None:
+            lines = self.log_events(event)
+            return lines if len(lines) >= count else None
+
+        found: list[dict[str, Any]] = wait_for(
+            enough, timeout=timeout, what=f"{count} {event!r} log lines"
+        )
+        return found
+
     def assert_alive(self) -> None:
         assert self.proc is not None
         code = self.proc.poll()

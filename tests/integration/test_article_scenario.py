@@ -44,13 +44,13 @@ def test_one_pod_per_node_follows_nodes(
         timeout=60,
         what="the 4th pod Running on the new node",
     )
-    scale_up = scaler.log_events("rescaled")[before]
+    scale_up = scaler.wait_log("rescaled", before + 1)[before]
     assert (scale_up["from"], scale_up["to"]) == (3, 4)
 
     removed_at = time.time()
     nodes.delete(first[0])
     wait_for(lambda: replicas(cluster, namespace, "nginx-everywhere") == 3, timeout=30, what="3")
-    scale_down = scaler.log_events("rescaled")[before + 1]
+    scale_down = scaler.wait_log("rescaled", before + 2)[before + 1]
     assert (scale_down["from"], scale_down["to"]) == (4, 3)
     assert pending(cluster, namespace, "nginx-everywhere") == []
 

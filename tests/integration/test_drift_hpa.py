@@ -89,7 +89,7 @@ def test_hand_scale_is_undone_at_once_with_drift_corrected(
     scaled_at = time.time()
     cluster.kubectl("-n", namespace, "scale", f"deployment/{APP}", "--replicas=7")
     wait_for(lambda: replicas(cluster, namespace, APP) == 2, timeout=10, what="back to 2")
-    (fix,) = scaler.log_events("rescaled")[before:]
+    (fix,) = scaler.wait_log("rescaled", before + 1)[before:]
     assert (fix["from"], fix["to"], fix["eligible"]) == (7, 2, 2)
     assert fix["reason"] == "spec.replicas was changed by someone else"
     undone = log_time(fix) - scaled_at
@@ -155,7 +155,7 @@ def test_hpa_blocks_writes_until_deleted(
 
     cluster.kubectl("-n", namespace, "delete", "hpa", "web")
     wait_for(lambda: replicas(cluster, namespace, APP) == 2, timeout=30, what="taken over: 2")
-    (write,) = scaler.log_events("rescaled")
+    (write,) = scaler.wait_log("rescaled", 1)
     assert (write["from"], write["to"], write["eligible"]) == (6, 2, 2)
     assert len(_our_scale_writes(cluster, namespace)) == 1
     assert MANAGER in _managers(cluster, namespace)

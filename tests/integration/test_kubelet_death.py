@@ -88,7 +88,7 @@ def test_dead_kubelet_node_is_excluded_after_the_grace(
         timeout=cluster.node_monitor_grace_period + cluster.node_monitor_period + grace + 60,
         what="2 replicas after the kubelet died",
     )
-    write = scaler.log_events("rescaled")[before]
+    write = scaler.wait_log("rescaled", before + 1)[before]
     assert (write["from"], write["to"], write["eligible"]) == (3, 2, 2)
     status, unready_at = _ready_transition(cluster, dead)
     assert status != "True"
@@ -116,7 +116,7 @@ def test_dead_kubelet_node_is_excluded_after_the_grace(
     revived_at = time.time()
     nodes.start_kubelet(dead)
     wait_for(lambda: replicas(cluster, namespace, APP) == 3, timeout=30, what="3 replicas again")
-    back = scaler.log_events("rescaled")[before + 1]
+    back = scaler.wait_log("rescaled", before + 2)[before + 1]
     assert (back["from"], back["to"], back["eligible"]) == (2, 3, 3)
     _wait_everywhere(cluster, namespace, names, "a pod Running again on the revived node")
     print(f"kubelet started -> scale write: {log_time(back) - revived_at:.1f} s")

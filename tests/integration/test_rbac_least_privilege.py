@@ -394,7 +394,7 @@ def test_shipped_rbac_does_the_whole_job(
         timeout=20,
         what="only the pod on the schedulable node left",
     )
-    down = scaler.log_events("rescaled")[0]
+    down = scaler.wait_log("rescaled", 1)[0]
     assert (down["from"], down["to"]) == (2, 1)
     wait_for(
         lambda: any(e["reason"] == "Rescaled" for e in our_events(cluster, namespace)),
@@ -406,7 +406,7 @@ def test_shipped_rbac_does_the_whole_job(
     # Scale-up on a node add.
     nodes.add(labels={"nodecount-test": namespace})
     wait_for(lambda: replicas(cluster, namespace, APP) == 2, timeout=20, what="1 -> 2")
-    up = scaler.log_events("rescaled")[1]
+    up = scaler.wait_log("rescaled", 2)[1]
     assert (up["from"], up["to"]) == (1, 2)
 
     # Every scale write came from the ServiceAccount and succeeded.
