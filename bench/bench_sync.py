@@ -36,8 +36,9 @@ from typing import Any, Final
 
 import orjson
 
-from nodecount_scaler.kube.resources import DEPLOYMENTS, NODES
-from nodecount_scaler.kube.watch import decode_list_page, parse_watch_line
+from nodecount_scaler.kube.resources import NODE_PROJECTION as NODES
+from nodecount_scaler.kube.resources import TARGET_PROJECTION as DEPLOYMENTS
+from nodecount_scaler.kube.watch import Rejections, decode_list_page, parse_watch_line
 from nodecount_scaler.model.annotations import (
     ENABLED,
     MAX_REPLICAS,
@@ -46,14 +47,15 @@ from nodecount_scaler.model.annotations import (
 )
 from nodecount_scaler.model.annotations import NODE_SELECTOR as NODE_SELECTOR_ANNOTATION
 from nodecount_scaler.model.eligibility import is_eligible
+from nodecount_scaler.model.nodes import NodeView
 from nodecount_scaler.model.policy import desired_replicas
 from nodecount_scaler.model.state import ClusterState
-from nodecount_scaler.model.targets import TargetKey, project_target
+from nodecount_scaler.model.targets import TargetKey, TargetView, project_target
 
 Json = dict[str, Any]
 
 PAGE_SIZE: Final = 500  # what the Reflector asks for (limit=500)
-GLOBAL_MAX: Final = 1000  # --max-replicas default
+REPLICA_CAP: Final = 1000  # --replica-cap default
 UNREADY_GRACE: Final = 30.0  # --unready-grace default
 RUNS: Final = 5
 EVENT_SPACING: Final = 0.01  # seconds of fake clock between two watch events
@@ -682,8 +684,8 @@ def make_targets(count: int, rng: random.Random) -> list[Json]:
             raise SystemExit(f"bench bug: selector family {kind} has run out of distinct shapes")
         deployment = make_deployment(len(deployments), target_shape(kind, j), rng)
         view = project_target(deployment)
-        if view.config is None or view.placement is None:
-            raise SystemExit(f"bench bug: invalid target {view.key}: {view.problems}")
+        if not isinstance(view, TargetView) or view.config is None or view.placement is None:
+            raise SystemExit(f"bench bug: invalid target: {view}")
         identity = (view.config.node_selector, view.placement)
         if identity in seen:
             continue
@@ -781,20 +783,20 @@ def sync_nodes(state: ClusterState, pages: list[bytes], now: float) -> None:
     # As the Reflector does: decode page by page, hand the sink the whole list once.
     items = {}
     for raw in pages:
-        items.update(decode_list_page(raw, NODES).items)
+        items.update(decode_list_page(raw, NODES, Rejections("bench")).items)
     state.replace_nodes(items.values(), now)
 
 
 def sync_targets(state: ClusterState, pages: list[bytes], now: float) -> None:
     items = {}
     for raw in pages:
-        items.update(decode_list_page(raw, DEPLOYMENTS).items)
+        items.update(decode_list_page(raw, DEPLOYMENTS, Rejections("bench")).items)
     state.replace_targets(items.values(), now)
 
 
 def all_desired(state: ClusterState) -> dict[TargetKey, int]:
     return {
-        key: desired_replicas(len(target.eligible), target.view.config, GLOBAL_MAX)
+        key: desired_replicas(len(target.eligible), target.view.config, REPLICA_CAP)
         for key, target in state.targets.items()
         if target.view.config is not None
     }
@@ -933,12 +935,12 @@ def apply_events(state: ClusterState, events: list[tuple[str, bytes]]) -> EventR
         event = parse_watch_line(line)
         NODES.key(event.object)
         view = NODES.view(event.object)
-        assert view is not None
+        assert isinstance(view, NodeView)
         changed = state.upsert_node(view, now)
         for key in changed:
             target = state.targets[key]
             if target.view.config is not None:
-                desired_replicas(len(target.eligible), target.view.config, GLOBAL_MAX)
+                desired_replicas(len(target.eligible), target.view.config, REPLICA_CAP)
         result.cpu_ns.append(cpu_clock() - cpu)
         result.wall_ns.append(wall_clock() - wall)
         result.kinds.append(kind)
@@ -1002,7 +1004,7 @@ def memory_child(directory: Path, trace: bool) -> None:
     items = {}
     for path in sorted(directory.glob("nodes-*.json")):
         raw = path.read_bytes()
-        items.update(decode_list_page(raw, NODES).items)
+        items.update(decode_list_page(raw, NODES, Rejections("bench")).items)
         del raw
     state.replace_nodes(items.values(), now)
     del items
@@ -1156,7 +1158,9 @@ def main(argv: list[str] | None = None) -> None:
     pairs = cross_check(cold.state, 1000.0)
     cold.state = ClusterState(UNREADY_GRACE)
     loads = best_of(RUNS, lambda: bare_loads(data.node_pages))
-    decode = best_of(RUNS, lambda: [decode_list_page(p, NODES) for p in data.node_pages])
+    decode = best_of(
+        RUNS, lambda: [decode_list_page(p, NODES, Rejections("bench")) for p in data.node_pages]
+    )
     nodes_first = best_sync(data, targets_first=False)
     eligible = [len(t.eligible) for t in nodes_first.state.targets.values()]
     memo = [

@@ -2,93 +2,184 @@
 
 Every flag can also be set by an environment variable NODECOUNT_SCALER_<FLAG> (upper
 case, dashes as underscores; repeatable flags take a comma-separated list); a flag given
-on the command line wins.
+on the command line wins. Only the chosen subcommand's variables are read, and a flag and
+its variable go through the same check: a bad value ends the process with exit code 2 and
+one line naming the flag or variable, the value and what is allowed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from nodecount_scaler import __version__
+from nodecount_scaler.model.numbers import NumberError, parse_int
+from nodecount_scaler.settings import (
+    DEFAULTS,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    OUTPUT_FORMATS,
+    Settings,
+)
 
 ENV_PREFIX: Final = "NODECOUNT_SCALER_"
-SERVICE_ACCOUNT_NAMESPACE: Final = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+_DNS_LABEL: Final = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
+_DNS_SUBDOMAIN: Final = re.compile(r"[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?")
+
+Parse = Callable[[str], object]
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """The process's settings; these defaults are the flags' defaults."""
-
-    kubeconfig: str | None = None
-    context: str | None = None
-    namespaces: tuple[str, ...] = ()
-    health_addr: str = "0.0.0.0:8080"
-    dry_run: bool = False
-    log_level: str = "info"
-    log_format: str = "auto"
-    unready_grace: float = 30.0
-    max_replicas: int = 1000
-    workers: int = 4
-    watch_inactivity_timeout: float = 120.0
-    leader_elect: bool = False
-    leader_election_namespace: str = "default"
-    leader_election_id: str = "nodecount-scaler"
-    leader_election_lease_duration: float = 15.0
-    leader_election_renew_deadline: float = 10.0
-    leader_election_retry_period: float = 2.0
-    output: str = "table"
+# --- value checks, shared by flags and variables; each raises ValueError("what is allowed")
 
 
-DEFAULTS: Final = Settings()
+def _choice(allowed: Sequence[str]) -> Parse:
+    def parse(text: str) -> str:
+        if text not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return text
+
+    return parse
 
 
-def _env(flag: str) -> str | None:
-    return os.environ.get(ENV_PREFIX + flag.lstrip("-").upper().replace("-", "_"))
+def _integer(minimum: int, maximum: int) -> Parse:
+    def parse(text: str) -> int:
+        value = parse_int(text, minimum=minimum, maximum=maximum)
+        if isinstance(value, NumberError):
+            raise ValueError(f"{value.problem} (an integer from {minimum} to {maximum})")
+        return value
+
+    return parse
 
 
-def _bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off", ""):
-        return False
-    raise argparse.ArgumentTypeError(f"not a boolean: {text!r}")
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or len(text) > 32:
+        raise ValueError("must be a number of seconds, 0 or more")
     return value
 
 
 def _address(text: str) -> str:
     _, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise argparse.ArgumentTypeError(f"expected host:port, got {text!r}")
+    number = parse_int(port, maximum=65535)
+    if not sep or isinstance(number, NumberError) or port != port.strip():
+        raise ValueError("must be HOST:PORT with a port from 0 to 65535")
     return text
 
 
-def _default_lease_namespace() -> str:
-    if ns := os.environ.get("POD_NAMESPACE"):
-        return ns
-    try:
-        with open(SERVICE_ACCOUNT_NAMESPACE) as f:
-            return f.read().strip() or "default"
-    except OSError:
-        return "default"
+def _name(pattern: re.Pattern[str], what: str) -> Parse:
+    def parse(text: str) -> str:
+        if pattern.fullmatch(text) is None:
+            raise ValueError(f"must be a {what}")
+        return text
+
+    return parse
 
 
-class _AppendReplacingDefault(argparse.Action):
-    """`append`, except that the first use replaces the default instead of adding to it:
-    plain append would add `--namespace x` to the namespaces from the environment, and a
-    flag given on the command line must win over its environment variable."""
+def _path(text: str) -> str:
+    if not text:
+        raise ValueError("must not be empty")
+    return text
+
+
+def _boolean(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
+_namespace = _name(_DNS_LABEL, "namespace name (a DNS label: a-z, 0-9, '-', at most 63)")
+_lease_name = _name(_DNS_SUBDOMAIN, "Lease name (a DNS subdomain)")
+
+
+# --- the options ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    flag: str
+    dest: str
+    help: str
+    parse: Parse
+    commands: frozenset[str]
+    metavar: str | None = None
+    repeatable: bool = False
+    switch: bool = False  # an on/off flag: --x and --no-x
+    shown: str | None = None  # the default in words, where the value says too little
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.flag.lstrip("-").upper().replace("-", "_")
+
+
+RUN: Final = frozenset({"run"})
+BOTH: Final = frozenset({"run", "plan"})
+PLAN: Final = frozenset({"plan"})
+
+OPTIONS: Final[tuple[Option, ...]] = (
+    Option("--kubeconfig", "kubeconfig", "kubeconfig file", _path, BOTH, metavar="PATH",
+           shown="in-cluster, then KUBECONFIG, then ~/.kube/config"),
+    Option("--context", "context", "kubeconfig context", _path, BOTH, metavar="NAME",
+           shown="the current context"),
+    Option("--namespace", "namespaces", "watch targets only in this namespace; repeatable",
+           _namespace, BOTH, metavar="NAME", repeatable=True, shown="all namespaces"),
+    Option("--log-level", "log_level", f"one of {', '.join(LOG_LEVELS)}", _choice(LOG_LEVELS),
+           BOTH, metavar="LEVEL"),
+    Option("--log-format", "log_format", "auto (console on a terminal, JSON lines otherwise), "
+           "json or console", _choice(LOG_FORMATS), BOTH, metavar="FORMAT"),
+    Option("--replica-cap", "replica_cap", "global cap on any target's replicas, whatever "
+           "its annotations say", _integer(0, 2**31 - 1), BOTH, metavar="N"),
+    Option("--unready-grace", "unready_grace", "seconds a node that turned NotReady still "
+           "counts, so a short flap changes nothing", _seconds, BOTH, metavar="SECONDS"),
+    Option("--health-addr", "health_addr", "address of /healthz, /readyz, /metrics, /status",
+           _address, RUN, metavar="HOST:PORT"),
+    Option("--dry-run", "dry_run", "decide and log everything, write nothing (no patches, "
+           "no Events)", _boolean, RUN, switch=True),
+    Option("--workers", "workers", "targets reconciled concurrently (1 to 64)",
+           _integer(1, 64), RUN, metavar="N"),
+    Option("--watch-inactivity-timeout", "watch_inactivity_timeout", "seconds of silence "
+           "after which a watch stream is considered stalled and reopened", _seconds, RUN,
+           metavar="SECONDS"),
+    Option("--leader-elect", "leader_elect", "elect a leader on a Lease; only the leader "
+           "writes", _boolean, RUN, switch=True),
+    Option("--leader-election-namespace", "leader_election_namespace", "namespace of the "
+           "Lease", _namespace, RUN, metavar="NAME",
+           shown="the pod's namespace (POD_NAMESPACE), else default"),
+    Option("--leader-election-id", "leader_election_id", "name of the Lease", _lease_name, RUN,
+           metavar="NAME"),
+    Option("--leader-election-lease-duration", "leader_election_lease_duration", "seconds a "
+           "follower waits before taking over an unrenewed lease", _seconds, RUN,
+           metavar="SECONDS"),
+    Option("--leader-election-renew-deadline", "leader_election_renew_deadline", "seconds "
+           "the leader keeps trying to renew before it stops writing", _seconds, RUN,
+           metavar="SECONDS"),
+    Option("--leader-election-retry-period", "leader_election_retry_period", "seconds "
+           "between lease attempts", _seconds, RUN, metavar="SECONDS"),
+    Option("--output", "output", "table or json; the exit code is 1 if any target is invalid",
+           _choice(OUTPUT_FORMATS), PLAN, metavar="FORMAT"),
+)  # fmt: skip
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line and exit code 2; the usage is one `--help` away."""
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+class _Repeat(argparse.Action):
+    """Collect a repeatable flag's values; the first use replaces the variable's list."""
 
     def __call__(
         self,
@@ -97,166 +188,101 @@ class _AppendReplacingDefault(argparse.Action):
         values: Any,
         option_string: str | None = None,
     ) -> None:
-        given = f"_{self.dest}_given"
-        items = list(getattr(namespace, self.dest)) if getattr(namespace, given, False) else []
-        items.append(values)
-        setattr(namespace, self.dest, items)
-        setattr(namespace, given, True)
+        setattr(namespace, self.dest, [*getattr(namespace, self.dest, []), values])
 
 
-def _add(
-    parser: argparse.ArgumentParser, flag: str, *, default: Any, help: str, **kwargs: Any
-) -> None:
-    """Add a flag whose default comes from its environment variable when set."""
-    env = _env(flag)
-    action = kwargs.get("action")
-    if env is not None:
-        if action == "append":
-            default = [v.strip() for v in env.split(",") if v.strip()]
-        elif action == "store_true":
-            default = _bool(env)
-        else:
-            convert = kwargs.get("type", str)
-            try:
-                default = convert(env)
-            except (ValueError, argparse.ArgumentTypeError) as exc:
-                parser.error(f"{ENV_PREFIX}{flag[2:].upper().replace('-', '_')}: {exc}")
-    if action == "append":
-        kwargs["action"] = _AppendReplacingDefault
-    env_name = ENV_PREFIX + flag[2:].upper().replace("-", "_")
-    parser.add_argument(flag, default=default, help=f"{help} [env {env_name}]", **kwargs)
+def _argument_type(option: Option) -> Callable[[str], object]:
+    def convert(text: str) -> object:
+        try:
+            return option.parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text[:80]!r}: {exc}") from None
+
+    return convert
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    _add(
-        parser,
-        "--kubeconfig",
-        default=DEFAULTS.kubeconfig,
-        help="kubeconfig file (default: in-cluster, then KUBECONFIG, then ~/.kube/config)",
-    )
-    _add(parser, "--context", default=DEFAULTS.context, help="kubeconfig context")
-    _add(
-        parser,
-        "--namespace",
-        default=list(DEFAULTS.namespaces),
-        action="append",
-        dest="namespaces",
-        help="watch Deployments only in this namespace; repeatable (default: all namespaces)",
-    )
-    _add(parser, "--log-level", default=DEFAULTS.log_level, help="debug, info, warning, error")
-    _add(
-        parser,
-        "--log-format",
-        default=DEFAULTS.log_format,
-        choices=("auto", "json", "console"),
-        help="auto: console on a terminal, JSON lines otherwise",
-    )
-    _add(
-        parser,
-        "--max-replicas",
-        default=DEFAULTS.max_replicas,
-        type=int,
-        help="global cap on any target's replicas, whatever its annotations say",
-    )
-    _add(
-        parser,
-        "--unready-grace",
-        default=DEFAULTS.unready_grace,
-        type=_positive_float,
-        help="seconds a node that turned NotReady still counts, so a short flap changes nothing",
+def shown_default(option: Option) -> str:
+    if option.shown is not None:
+        return option.shown
+    value = getattr(DEFAULTS, option.dest)
+    if option.switch:
+        return "on" if value else "off"
+    if value is None or value == ():
+        return "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _add(parser: argparse.ArgumentParser, option: Option) -> None:
+    text = f"{option.help} (default: {shown_default(option)}; env {option.env})"
+    if option.switch:
+        parser.add_argument(
+            option.flag,
+            dest=option.dest,
+            action=argparse.BooleanOptionalAction,
+            default=argparse.SUPPRESS,
+            help=text,
+        )
+        return
+    parser.add_argument(
+        option.flag,
+        dest=option.dest,
+        action=_Repeat if option.repeatable else "store",
+        type=_argument_type(option),
+        default=argparse.SUPPRESS,
+        help=text,
+        metavar=option.metavar,
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="nodecount-scaler",
-        description="Keep annotated Deployments sized to the nodes where their pods can run.",
+        description="Keep annotated workloads sized to the nodes where their pods can run.",
     )
     parser.add_argument("--version", action="version", version=f"nodecount-scaler {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    run = commands.add_parser("run", help="run the controller")
-    _common(run)
-    _add(
-        run,
-        "--health-addr",
-        default=DEFAULTS.health_addr,
-        type=_address,
-        help="address of /healthz, /readyz, /metrics, /status",
-    )
-    _add(
-        run,
-        "--dry-run",
-        default=DEFAULTS.dry_run,
-        action="store_true",
-        help="decide and log everything, write nothing (no patches, no Events)",
-    )
-    _add(
-        run, "--workers", default=DEFAULTS.workers, type=int, help="targets reconciled concurrently"
-    )
-    _add(
-        run,
-        "--watch-inactivity-timeout",
-        default=DEFAULTS.watch_inactivity_timeout,
-        type=_positive_float,
-        help="seconds of silence after which a watch stream is considered stalled and reopened",
-    )
-    _add(
-        run,
-        "--leader-elect",
-        default=DEFAULTS.leader_elect,
-        action="store_true",
-        help="elect a leader on a Lease; only the leader writes",
-    )
-    _add(
-        run,
-        "--leader-election-namespace",
-        default=_default_lease_namespace(),
-        help="namespace of the Lease (default: the pod's namespace)",
-    )
-    _add(run, "--leader-election-id", default=DEFAULTS.leader_election_id, help="name of the Lease")
-    _add(
-        run,
-        "--leader-election-lease-duration",
-        default=DEFAULTS.leader_election_lease_duration,
-        type=_positive_float,
-        help="seconds a follower waits before taking over an unrenewed lease",
-    )
-    _add(
-        run,
-        "--leader-election-renew-deadline",
-        default=DEFAULTS.leader_election_renew_deadline,
-        type=_positive_float,
-        help="seconds the leader keeps trying to renew before it stops writing",
-    )
-    _add(
-        run,
-        "--leader-election-retry-period",
-        default=DEFAULTS.leader_election_retry_period,
-        type=_positive_float,
-        help="seconds between lease attempts",
-    )
-
-    plan = commands.add_parser(
-        "plan",
-        help="show every target's eligible nodes, current and desired replicas; write nothing",
-    )
-    _common(plan)
-    _add(plan, "--output", default=DEFAULTS.output, choices=("table", "json"), help="output format")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    subparsers = {
+        "run": commands.add_parser("run", help="run the controller"),
+        "plan": commands.add_parser(
+            "plan", help="show every target's eligible nodes and replicas; write nothing"
+        ),
+    }
+    for option in OPTIONS:
+        for command in sorted(option.commands):
+            _add(subparsers[command], option)
     return parser
 
 
-def parse_settings(argv: Sequence[str] | None = None) -> tuple[str, Settings]:
+def _from_environment(
+    parser: argparse.ArgumentParser, option: Option, environ: Mapping[str, str]
+) -> object:
+    raw = environ[option.env]
+    try:
+        if option.repeatable:
+            return [option.parse(part.strip()) for part in raw.split(",") if part.strip()]
+        return option.parse(raw)
+    except ValueError as exc:
+        parser.error(f"{option.env}={raw[:80]!r}: {exc}")
+
+
+def parse_settings(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> tuple[str, Settings]:
+    """The chosen subcommand and its settings: flags, else variables, else defaults."""
+    env = os.environ if environ is None else environ
     parser = build_parser()
-    args = parser.parse_args(argv)
-    values = vars(args)
-    if values["max_replicas"] < 0:
-        parser.error("--max-replicas must be 0 or more")
-    values["namespaces"] = tuple(dict.fromkeys(values["namespaces"]))
-    values["workers"] = max(1, values.get("workers", DEFAULTS.workers))
-    # `plan` has no run-only flags: those keep the Settings defaults.
-    settings = Settings(**{f.name: values[f.name] for f in fields(Settings) if f.name in values})
-    return args.command, settings
+    values = vars(parser.parse_args(argv))
+    command = values.pop("command")
+    for option in OPTIONS:
+        if command in option.commands and option.dest not in values and option.env in env:
+            values[option.dest] = _from_environment(parser, option, env)
+    if "namespaces" in values:
+        values["namespaces"] = tuple(dict.fromkeys(values["namespaces"]))
+    known = {f.name for f in fields(Settings)}
+    settings = Settings(**{k: v for k, v in values.items() if k in known})
+    for problem in settings.problems():
+        parser.error(problem)
+    return command, settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -265,7 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # plan's stdout is its table or JSON; its logs go to stderr.
     stream = sys.stderr if command == "plan" else sys.stdout
-    logs.configure(settings.log_level, settings.log_format, stream)  # type: ignore[arg-type]
+    logs.configure(settings.log_level, settings.log_format, stream)
     if command == "plan":
         from nodecount_scaler.plan import run_plan
 

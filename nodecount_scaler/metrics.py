@@ -9,32 +9,34 @@ from __future__ import annotations
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 REGISTRY: Final = CollectorRegistry(auto_describe=True)
 
-_TARGET = ("namespace", "deployment")
+# A target is named by its namespace, its kind (Deployment, ...) and its name.
+TARGET_LABELS: Final = ("namespace", "kind", "name")
 
 ELIGIBLE_NODES: Final = Gauge(
     "nodecount_scaler_eligible_nodes",
-    "Nodes where one pod of the target can run (eligibility.md section 6).",
-    _TARGET,
+    "Nodes where one pod of the target can run (docs/eligibility.md).",
+    TARGET_LABELS,
     registry=REGISTRY,
 )
 DESIRED_REPLICAS: Final = Gauge(
     "nodecount_scaler_desired_replicas",
     "Replicas the target should have.",
-    _TARGET,
+    TARGET_LABELS,
     registry=REGISTRY,
 )
 CURRENT_REPLICAS: Final = Gauge(
     "nodecount_scaler_current_replicas",
     "spec.replicas of the target as last observed.",
-    _TARGET,
+    TARGET_LABELS,
     registry=REGISTRY,
 )
 INVALID_TARGETS: Final = Gauge(
     "nodecount_scaler_invalid_targets",
-    "Opted-in Deployments whose annotations are invalid and which are left untouched.",
+    "Opted-in targets whose annotations or pod template are invalid; they are left untouched.",
     registry=REGISTRY,
 )
 INVALID_ANNOTATIONS: Final = Counter(
@@ -45,10 +47,10 @@ INVALID_ANNOTATIONS: Final = Counter(
 )
 MANAGED_TARGETS: Final = Gauge(
     "nodecount_scaler_managed_targets",
-    "Deployments that opted in.",
+    "Workloads that opted in.",
     registry=REGISTRY,
 )
-NODES: Final = Gauge(
+CACHED_NODES: Final = Gauge(
     "nodecount_scaler_nodes",
     "Nodes in the cache.",
     registry=REGISTRY,
@@ -84,6 +86,13 @@ RECONCILE_TIME: Final = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
     registry=REGISTRY,
 )
+REACTION_TIME: Final = Histogram(
+    "nodecount_scaler_reaction_seconds",
+    "From the watch event that changed a target's desired count to the answer of the replica "
+    "write it caused.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
 WORKQUEUE_DEPTH: Final = Gauge(
     "workqueue_depth", "Keys waiting in the work queue.", ("name",), registry=REGISTRY
 )
@@ -109,6 +118,13 @@ WATCH_EVENTS: Final = Counter(
 WATCH_RESTARTS: Final = Counter(
     "nodecount_scaler_watch_restarts_total",
     "Watch streams re-opened, by resource and reason.",
+    ("resource", "reason"),
+    registry=REGISTRY,
+)
+REJECTED_OBJECTS: Final = Counter(
+    "nodecount_scaler_rejected_objects_total",
+    "Listed or watched objects and events ignored because they are not valid objects of the "
+    "resource (wrong kind, no name, malformed fields, unknown event type), by resource and reason.",
     ("resource", "reason"),
     registry=REGISTRY,
 )
@@ -142,3 +158,16 @@ EVENT_LOOP_LAG: Final = Gauge(
     "How late the last event-loop heartbeat ran.",
     registry=REGISTRY,
 )
+
+
+def catalog() -> dict[str, tuple[str, ...]]:
+    """Every metric this process exports, by exposed name, with its label names: what the
+    README's metrics table must list."""
+    found: dict[str, tuple[str, ...]] = {}
+    for value in globals().values():
+        if isinstance(value, MetricWrapperBase):
+            # prometheus-client keeps names and labels on the wrapper; the exposition adds
+            # "_total" to a counter's name.
+            name = value._name + ("_total" if value._type == "counter" else "")
+            found[name] = tuple(value._labelnames)
+    return found

@@ -17,16 +17,17 @@ from typing import Any, Final
 import structlog
 
 from nodecount_scaler import __version__, metrics
-from nodecount_scaler.cli import Settings
-from nodecount_scaler.control.controller import Controller
-from nodecount_scaler.control.events import EventRecorder
-from nodecount_scaler.control.leader import LeaderElectionConfig, LeaderElector, default_identity
-from nodecount_scaler.control.reconciler import Reconciler
+from nodecount_scaler.control.leader import (
+    LeaderElector,
+    default_identity,
+    default_lease_namespace,
+)
 from nodecount_scaler.http import Check, Probes, make_app, start_server
-from nodecount_scaler.kube import resources
-from nodecount_scaler.kube.client import KubeClient
-from nodecount_scaler.kube.watch import Backoff, Reflector
-from nodecount_scaler.model.state import ClusterState
+from nodecount_scaler.kube.client import ConfigError, KubeClient
+from nodecount_scaler.model.lease import LeaderElectionConfig
+from nodecount_scaler.report import status_json
+from nodecount_scaler.settings import Settings
+from nodecount_scaler.wiring import build_controller, build_reflectors, build_state
 
 log = structlog.get_logger(__name__)
 
@@ -53,52 +54,6 @@ class Heartbeat:
             metrics.EVENT_LOOP_LAG.set(self.lag)
 
 
-def build_reflectors(
-    client: KubeClient, controller: Controller, settings: Settings
-) -> list[Reflector[Any, Any]]:
-    timeout = settings.watch_inactivity_timeout
-    reflectors: list[Reflector[Any, Any]] = [
-        Reflector(
-            client,
-            "nodes",
-            resources.NODES_PATH,
-            resources.NODES,
-            controller.nodes,
-            inactivity_timeout=timeout,
-        )
-    ]
-    for namespace in settings.namespaces or (None,):
-        suffix = "" if namespace is None else f"/{namespace}"
-        reflectors.append(
-            Reflector(
-                client,
-                "deployments" + suffix,
-                resources.deployments_path(namespace),
-                resources.DEPLOYMENTS,
-                controller.target_sink(namespace),
-                inactivity_timeout=timeout,
-            )
-        )
-        reflectors.append(
-            Reflector(
-                client,
-                "horizontalpodautoscalers" + suffix,
-                resources.hpas_path(namespace),
-                resources.HPAS,
-                controller.hpa_sink(namespace),
-                inactivity_timeout=timeout,
-            )
-        )
-    return reflectors
-
-
-def build_controller(client: KubeClient, settings: Settings, identity: str) -> Controller:
-    state = ClusterState(settings.unready_grace)
-    events = EventRecorder(client, instance=identity, dry_run=settings.dry_run)
-    reconciler = Reconciler(client, state, events, settings.max_replicas, settings.dry_run)
-    return Controller(state, reconciler, workers=settings.workers)
-
-
 class Service:
     def __init__(self, client: KubeClient, settings: Settings) -> None:
         self.settings = settings
@@ -107,22 +62,18 @@ class Service:
         identity = default_identity()
         if settings.leader_elect:
             config = LeaderElectionConfig(
-                namespace=settings.leader_election_namespace,
+                namespace=settings.leader_election_namespace or default_lease_namespace(),
                 name=settings.leader_election_id,
                 identity=identity,
                 lease_duration=settings.leader_election_lease_duration,
                 renew_deadline=settings.leader_election_renew_deadline,
                 retry_period=settings.leader_election_retry_period,
             )
-            config.validate()
             self.elector = LeaderElector(client, config)
         self.identity = identity
-        self.controller = build_controller(client, settings, identity)
-        self.reflectors = build_reflectors(client, self.controller, settings)
+        self.controller = build_controller(client, build_state(settings), settings, identity)
+        self.reflectors = build_reflectors(client, self.controller.sinks, settings)
         self.heartbeat = Heartbeat()
-        # A reflector is stalled when it shows no sign of life for longer than one full
-        # cycle: a silent stream's read timeout, a reconnect and the longest backoff.
-        self._stall_after = settings.watch_inactivity_timeout + 10.0 + Backoff().cap + 10.0
 
     @property
     def leading(self) -> bool:
@@ -131,7 +82,8 @@ class Service:
     def health(self) -> Check:
         now = time.monotonic()
         loop_age = now - self.heartbeat.last
-        stalled = [r.name for r in self.reflectors if now - r.last_progress > self._stall_after]
+        # A reflector is stalled when it shows no sign of life for longer than one full cycle.
+        stalled = [r.name for r in self.reflectors if now - r.last_progress > r.max_silence]
         ok = loop_age < LOOP_STALL and self.heartbeat.lag < LOOP_STALL and not stalled
         return Check(
             ok,
@@ -162,7 +114,7 @@ class Service:
             "dry_run": self.settings.dry_run,
             "synced": all(r.synced.is_set() for r in self.reflectors),
             "nodes": len(self.controller.state.nodes),
-            "targets": self.controller.status(),
+            "targets": [status_json(s) for s in self.controller.status()],
         }
 
     async def _lead(self) -> None:
@@ -228,7 +180,7 @@ async def run_service(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         client = await KubeClient.connect(settings.kubeconfig, settings.context)
-    except Exception as exc:  # noqa: BLE001 - any config problem ends the process with a clear line
+    except ConfigError as exc:
         log.error("cannot load Kubernetes configuration", error=str(exc))
         return 2
     async with client:

@@ -4,7 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from nodecount_scaler.model.nodes import NodeView, project_node
+from nodecount_scaler.model.targets import TargetView, project_target
+
 JsonObject = dict[str, Any]
+
+
+def node_view(obj: object) -> NodeView:
+    """The projection of a Node that must project (the builders' objects always do)."""
+    view = project_node(obj)
+    assert isinstance(view, NodeView), view
+    return view
+
+
+def target_view(obj: object) -> TargetView:
+    """The projection of a Deployment that must project (the builders' objects always do)."""
+    view = project_target(obj)
+    assert isinstance(view, TargetView), view
+    return view
 
 
 def node(

@@ -21,9 +21,9 @@ from kubernetes_asyncio.client import Configuration
 from nodecount_scaler.control.events import EventRecorder
 from nodecount_scaler.control.reconciler import Reconciler
 from nodecount_scaler.kube.client import JsonObject, KubeClient
-from nodecount_scaler.model.nodes import project_node
 from nodecount_scaler.model.state import ClusterState
-from nodecount_scaler.model.targets import TargetKey, project_target
+from nodecount_scaler.model.targets import TargetKey
+from tests.builders import node_view, target_view
 
 MERGE_PATCH = "application/merge-patch+json"
 KEY = TargetKey("ns", "d")
@@ -197,9 +197,9 @@ def seeded_state(
     """ClusterState filled from Node and Deployment JSON, as the reflectors would fill it."""
     state = ClusterState(unready_grace)
     for obj in nodes:
-        state.upsert_node(project_node(obj), now)
+        state.upsert_node(node_view(obj), now)
     for obj in deployments:
-        state.upsert_target(project_target(obj), now)
+        state.upsert_target(target_view(obj), now)
     return state
 
 
@@ -208,9 +208,9 @@ def make_reconciler(
     state: ClusterState,
     *,
     dry_run: bool = False,
-    global_max: int = 1000,
+    replica_cap: int = 1000,
     clock: FakeClock | None = None,
 ) -> Reconciler:
     clock = clock or FakeClock()
     events = EventRecorder(api.client, instance="test-0", dry_run=dry_run, clock=clock)
-    return Reconciler(api.client, state, events, global_max, dry_run, clock=clock)
+    return Reconciler(api.client, state, events, replica_cap, dry_run, clock=clock)

@@ -8,6 +8,7 @@ flood the namespace's events; every replica change is always recorded.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import time
 from collections.abc import Callable
 from typing import Final, Literal
@@ -15,13 +16,29 @@ from typing import Final, Literal
 import structlog
 
 from nodecount_scaler import metrics
+from nodecount_scaler.kube import resources
 from nodecount_scaler.kube.client import ApiError, KubeClient
-from nodecount_scaler.model.targets import TargetKey
+from nodecount_scaler.model.targets import FindingKind, TargetKey
 
 log = structlog.get_logger(__name__)
 
 COMPONENT: Final = "nodecount-scaler"
 EventType = Literal["Normal", "Warning"]
+
+
+class Reason(enum.StrEnum):
+    """The reasons of the Events this service writes (besides template findings)."""
+
+    RESCALED = "Rescaled"
+    DRIFT_CORRECTED = "DriftCorrected"
+    INVALID_ANNOTATION = "InvalidAnnotation"
+    INVALID_TEMPLATE = "InvalidTemplate"
+    CONFLICTING_AUTOSCALER = "ConflictingAutoscaler"
+
+
+EventReason = Reason | FindingKind
+# Every reason an Event of this service can carry: the README's Events table lists these.
+EVENT_REASONS: Final = frozenset(Reason) | frozenset(FindingKind)
 
 
 class EventRecorder:
@@ -41,7 +58,7 @@ class EventRecorder:
         self._clock = clock
         self._last: dict[tuple[TargetKey, str, str], float] = {}
 
-    def should_emit(self, target: TargetKey, reason: str, topic: str) -> bool:
+    def should_emit(self, target: TargetKey, reason: EventReason, topic: str) -> bool:
         """True unless the same (reason, topic) was emitted for the target within the window."""
         now = self._clock()
         key = (target, reason, topic)
@@ -56,7 +73,7 @@ class EventRecorder:
             del self._last[key]
 
     async def warn_once(
-        self, target: TargetKey, uid: str, reason: str, message: str, *, topic: str = ""
+        self, target: TargetKey, uid: str, reason: EventReason, message: str, *, topic: str = ""
     ) -> bool:
         """Emit a Warning unless one with the same reason and topic went out within the window.
 
@@ -69,7 +86,7 @@ class EventRecorder:
         return True
 
     async def emit(
-        self, target: TargetKey, uid: str, type_: EventType, reason: str, message: str
+        self, target: TargetKey, uid: str, type_: EventType, reason: EventReason, message: str
     ) -> None:
         if self.dry_run:
             log.info("would emit event", event_type=type_, reason=reason, message=message)
@@ -99,7 +116,7 @@ class EventRecorder:
         }
         try:
             await self.client.request(
-                "POST", f"/api/v1/namespaces/{target.namespace}/events", body=body, timeout=5.0
+                "POST", resources.events_path(target.namespace), body=body, timeout=5.0
             )
         except ApiError as exc:
             # An Event is a report, not the job: log and go on.

@@ -1,20 +1,16 @@
-"""Leader election on a coordination.k8s.io/v1 Lease, after client-go's leaderelection package.
+"""Leader election on a coordination.k8s.io/v1 Lease: the asyncio shell.
 
-Why not `kubernetes_asyncio.leaderelection` (python-client.md): a crash of the leader's work
-goes unnoticed while the lease keeps renewing; a connection error escapes `run()` without
-cancelling the work (two leaders at once); no per-request timeouts; no release on shutdown;
-the wall clock decides expiry.
+The decisions (is the lease expired, may I take it, what do I write) are pure functions in
+`model/lease.py`; `LeaderElector` reads and writes the Lease around them, after client-go's
+leaderelection package. Why not `kubernetes_asyncio.leaderelection`: a crash of the
+leader's work goes unnoticed while the lease keeps renewing; a connection error escapes
+`run()` without cancelling the work (two leaders at once); no per-request timeouts; no
+release on shutdown; the wall clock decides expiry.
 
-Safety rests on two clocks that never meet. The leader measures its renew deadline on its own
-monotonic clock from the *start* of its last successful renewal; a follower measures
-expiry on *its* monotonic clock from the moment it *observed* the record change (client-go
-observedTime). Remote timestamps are written for humans and other clients, never compared
-with local time. Because lease_duration > renew_deadline, and every follower observes a
-renewal after its request started, the leader's work is stopped before any follower may
-take the lease, whatever the skew between the machines' wall clocks.
-
-The decisions (is the lease expired, may I take it, what do I write) are pure functions
-below; `LeaderElector` is the asyncio shell around them.
+What is NOT guaranteed: cancelling the leader's work cannot recall a request already on the
+wire. A scale PATCH sent a moment before the renew deadline may land after it, and so
+after a follower has taken over; it is one write of a correct value computed from the same
+cluster state, and the new leader's reconcile corrects it if the state has moved on.
 """
 
 from __future__ import annotations
@@ -22,72 +18,44 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-import random
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, Final
+from typing import Final
 
 import structlog
 
 from nodecount_scaler import metrics
 from nodecount_scaler.kube.client import ApiError, JsonObject, KubeClient
+from nodecount_scaler.model.lease import (
+    LeaderElectionConfig,
+    LeaseRecord,
+    Observation,
+    Verdict,
+    claim_spec,
+    jittered,
+    judge,
+    lease_seconds,
+    new_lease,
+    observe,
+    release_spec,
+    request_timeout,
+    updated_lease,
+)
 
 log = structlog.get_logger(__name__)
 
-DEFAULT_LEASE_NAME: Final = "nodecount-scaler"
 LEASES_API: Final = "/apis/coordination.k8s.io/v1"
-# client-go leaderelection.JitterFactor: acquire retries wait retry_period * [1, 1 + 1.2).
-JITTER_FACTOR: Final = 1.2
+SERVICE_ACCOUNT_NAMESPACE: Final = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 # Releasing on shutdown must fit well inside terminationGracePeriodSeconds (30 s default).
 RELEASE_TIMEOUT: Final = 2.0
 # asyncio runs a timer up to one clock resolution early, so a wait computed as "deadline - now"
 # can come back with the deadline still a hair away and spin. Anything this close counts as
 # reached; for the renew deadline that means stopping a millisecond early, the safe side.
 SLACK: Final = 1e-3
-
-
-# --------------------------------------------------------------------------- configuration
-
-
-@dataclass(frozen=True, slots=True)
-class LeaderElectionConfig:
-    namespace: str
-    name: str  # lease name; the service passes DEFAULT_LEASE_NAME unless told otherwise
-    identity: str
-    lease_duration: float = 15.0
-    renew_deadline: float = 10.0
-    retry_period: float = 2.0
-
-    def validate(self) -> None:
-        """client-go NewLeaderElector's checks. Written as `not (a > b)` so NaN fails too."""
-        if not self.namespace:
-            raise ValueError("leader election: namespace must not be empty")
-        if not self.name:
-            raise ValueError("leader election: lease name must not be empty")
-        if not self.identity:
-            raise ValueError("leader election: identity must not be empty")
-        if not (self.retry_period > 0):
-            raise ValueError(f"leader election: retry_period ({self.retry_period}) must be > 0")
-        if not (self.renew_deadline > self.retry_period * JITTER_FACTOR):
-            raise ValueError(
-                f"leader election: renew_deadline ({self.renew_deadline}) must be greater than "
-                f"retry_period * {JITTER_FACTOR} ({self.retry_period * JITTER_FACTOR:g})"
-            )
-        if not (self.lease_duration > self.renew_deadline):
-            raise ValueError(
-                f"leader election: lease_duration ({self.lease_duration}) must be greater than "
-                f"renew_deadline ({self.renew_deadline}), or a follower could take the lease "
-                "while the leader still works"
-            )
-        if not math.isfinite(self.lease_duration):
-            raise ValueError(
-                f"leader election: lease_duration ({self.lease_duration}) must be finite"
-            )
 
 
 def default_identity() -> str:
@@ -97,171 +65,20 @@ def default_identity() -> str:
     return f"{base}_{secrets.token_hex(3)}"
 
 
-def request_timeout(config: LeaderElectionConfig) -> float:
-    """Per-call timeout: several attempts fit into one renew deadline."""
-    return min(config.retry_period * 2, config.renew_deadline / 2)
-
-
-def jittered(period: float, rand: Callable[[], float] = random.random) -> float:
-    """client-go wait.Jitter(period, JitterFactor): candidates spread out instead of stampeding."""
-    return period + rand() * JITTER_FACTOR * period
-
-
-def lease_seconds(duration: float) -> int:
-    """spec.leaseDurationSeconds is an int32; round up so others never wait less than we do."""
-    return max(1, math.ceil(duration))
-
-
-def format_micro_time(moment: datetime) -> str:
-    """metav1.MicroTime as the API server writes it: RFC 3339, microseconds, UTC, 'Z'."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def default_lease_namespace() -> str:
+    """The pod's namespace (POD_NAMESPACE from the Downward API, else the service account's
+    namespace file), or "default" outside a cluster."""
+    if namespace := os.environ.get("POD_NAMESPACE", "").strip():
+        return namespace
+    try:
+        with open(SERVICE_ACCOUNT_NAMESPACE) as f:
+            return f.read().strip() or "default"
+    except OSError:
+        return "default"
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-# --------------------------------------------------------------------------- pure decisions
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseRecord:
-    """The parts of a Lease that election reads, parsed leniently (any field may be absent)."""
-
-    holder_identity: str = ""
-    lease_duration_seconds: int | None = None
-    acquire_time: str | None = None
-    renew_time: str | None = None
-    lease_transitions: int = 0
-    resource_version: str = ""
-
-    @classmethod
-    def from_lease(cls, lease: Mapping[str, Any]) -> LeaseRecord:
-        metadata = lease.get("metadata")
-        spec = lease.get("spec")
-        metadata = metadata if isinstance(metadata, Mapping) else {}
-        spec = spec if isinstance(spec, Mapping) else {}
-        return cls(
-            holder_identity=_str_or_none(spec.get("holderIdentity")) or "",
-            lease_duration_seconds=_int_or_none(spec.get("leaseDurationSeconds")),
-            acquire_time=_str_or_none(spec.get("acquireTime")),
-            renew_time=_str_or_none(spec.get("renewTime")),
-            lease_transitions=_int_or_none(spec.get("leaseTransitions")) or 0,
-            resource_version=_str_or_none(metadata.get("resourceVersion")) or "",
-        )
-
-    @property
-    def key(self) -> tuple[str, str | None, str]:
-        """What must change for a follower to count the holder as alive."""
-        return (self.holder_identity, self.renew_time, self.resource_version)
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _int_or_none(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-@dataclass(frozen=True, slots=True)
-class Observation:
-    """A record and the time on OUR monotonic clock when it was first seen (client-go
-    observedTime)."""
-
-    record: LeaseRecord
-    observed_at: float
-
-
-def observe(previous: Observation | None, record: LeaseRecord, now: float) -> Observation:
-    """Restart the expiry countdown only when the record changed: an unchanged record means
-    the holder has not renewed since we last looked."""
-    if previous is not None and previous.record.key == record.key:
-        return Observation(record, previous.observed_at)
-    return Observation(record, now)
-
-
-def expiry_duration(record: LeaseRecord, default: float) -> float:
-    """client-go isLeaseValid uses the holder's declared leaseDurationSeconds (the promise the
-    holder made); ours only when the record carries none."""
-    declared = record.lease_duration_seconds
-    return float(declared) if declared is not None and declared > 0 else default
-
-
-def lease_expired(observation: Observation, now: float, default_duration: float) -> bool:
-    duration = expiry_duration(observation.record, default_duration)
-    return now >= observation.observed_at + duration
-
-
-class Verdict(Enum):
-    FREE = "free"  # no holder (released): take at once
-    OURS = "ours"  # we hold it: renew
-    EXPIRED = "expired"  # unchanged for a whole lease duration of our clock: take over
-    HELD = "held"  # another live holder: wait
-
-
-def judge(observation: Observation, identity: str, now: float, default_duration: float) -> Verdict:
-    """client-go tryAcquireOrRenew: 'if holder set and lease valid and holder is not me: fail'."""
-    holder = observation.record.holder_identity
-    if not holder:
-        return Verdict.FREE
-    if holder == identity:
-        return Verdict.OURS
-    if lease_expired(observation, now, default_duration):
-        return Verdict.EXPIRED
-    return Verdict.HELD
-
-
-def claim_spec(
-    current: LeaseRecord | None, identity: str, duration_seconds: int, now: datetime
-) -> dict[str, Any]:
-    """The spec we write to create, take over or renew. Like client-go: keep acquireTime and
-    leaseTransitions on renewal, count a transition when the holder changes, start at 0 on
-    create."""
-    stamp = format_micro_time(now)
-    if current is None:
-        acquired, transitions = stamp, 0
-    elif current.holder_identity == identity:
-        acquired, transitions = current.acquire_time or stamp, current.lease_transitions
-    else:
-        acquired, transitions = stamp, current.lease_transitions + 1
-    return {
-        "holderIdentity": identity,
-        "leaseDurationSeconds": duration_seconds,
-        "acquireTime": acquired,
-        "renewTime": stamp,
-        "leaseTransitions": transitions,
-    }
-
-
-def release_spec(current: LeaseRecord, now: datetime) -> dict[str, Any]:
-    """client-go release() (ReleaseOnCancel): empty holder so any candidate takes it at once,
-    and leaseDurationSeconds=1 for clients that only look at expiry."""
-    stamp = format_micro_time(now)
-    return {
-        "holderIdentity": "",
-        "leaseDurationSeconds": 1,
-        "acquireTime": stamp,
-        "renewTime": stamp,
-        "leaseTransitions": current.lease_transitions,
-    }
-
-
-def new_lease(namespace: str, name: str, spec: Mapping[str, Any]) -> JsonObject:
-    return {
-        "apiVersion": "coordination.k8s.io/v1",
-        "kind": "Lease",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": dict(spec),
-    }
-
-
-def updated_lease(lease: Mapping[str, Any], spec: Mapping[str, Any]) -> JsonObject:
-    """The object to PUT: as read (metadata.resourceVersion makes the write conditional, so a
-    concurrent writer gets 409), with our fields over any other spec fields (e.g. strategy)."""
-    old_spec = lease.get("spec")
-    merged = {**(old_spec if isinstance(old_spec, Mapping) else {}), **spec}
-    return {**lease, "spec": merged}
 
 
 # --------------------------------------------------------------------------- async shell

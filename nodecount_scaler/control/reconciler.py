@@ -13,25 +13,24 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 import structlog
 from structlog.contextvars import bound_contextvars
 
 from nodecount_scaler import metrics
-from nodecount_scaler.control.events import EventRecorder
+from nodecount_scaler.control.events import EventRecorder, Reason
+from nodecount_scaler.kube import resources
 from nodecount_scaler.kube.client import ApiError, KubeClient
-from nodecount_scaler.model.policy import (
+from nodecount_scaler.model.objects import ProjectionError
+from nodecount_scaler.model.pods import (
     DELETION_COST_ANNOTATION,
-    Action,
-    Cause,
-    PodPlacementRecord,
-    ScalePlan,
     deletion_cost_patches,
-    desired_replicas,
-    plan_scale,
+    project_pod,
 )
+from nodecount_scaler.model.policy import Action, Cause, ScalePlan, plan_scale
 from nodecount_scaler.model.state import ClusterState, TargetState
+from nodecount_scaler.model.status import Change, TargetStatus, target_status
 from nodecount_scaler.model.targets import TargetKey, TargetView
 
 log = structlog.get_logger(__name__)
@@ -49,8 +48,21 @@ class TargetRecord:
     last_applied: int | None = None
     expected: int | None = None
     expected_until: float = 0.0
-    last_change: dict[str, Any] | None = None
+    last_change: Change | None = None
     last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What the queue should do with the key after a successful reconcile
+    (controller-runtime's reconcile.Result): nothing, or look again after a delay; and when
+    the reconcile's replica write was answered, if it wrote one (for the reaction metric)."""
+
+    requeue_after: float | None = None
+    wrote_at: float | None = None
+
+
+DONE: Final = Result()
 
 
 @dataclass(slots=True)
@@ -58,27 +70,26 @@ class Reconciler:
     client: KubeClient
     state: ClusterState
     events: EventRecorder
-    global_max: int
+    replica_cap: int
     dry_run: bool
     clock: Callable[[], float] = time.monotonic
     records: dict[TargetKey, TargetRecord] = field(default_factory=dict)
-    # Set by the controller to its queue's add_after.
-    requeue_after: Callable[[TargetKey, float], None] | None = None
 
-    async def reconcile(self, key: TargetKey) -> None:
+    async def reconcile(self, key: TargetKey) -> Result:
         """Raises ApiError on a retryable failure; the caller requeues with backoff."""
         target = self.state.targets.get(key)
         if target is None:
             self._forget(key)
-            return
+            return DONE
         record = self.records.setdefault(key, TargetRecord())
         with bound_contextvars(target=key.name, namespace=key.namespace):
             try:
-                await self._reconcile(target, record)
+                result = await self._reconcile(target, record)
             except ApiError as exc:
                 record.last_error = str(exc)
                 raise
         record.last_error = None
+        return result
 
     def observe(self, view: TargetView) -> None:
         """The watch delivered a version of the target (call for every one, in order).
@@ -97,19 +108,20 @@ class Reconciler:
         self.events.forget(key)
         for gauge in (metrics.ELIGIBLE_NODES, metrics.DESIRED_REPLICAS, metrics.CURRENT_REPLICAS):
             with contextlib.suppress(KeyError):
-                gauge.remove(key.namespace, key.name)
+                gauge.remove(*metric_labels(key))
 
-    async def _reconcile(self, target: TargetState, record: TargetRecord) -> None:
+    async def _reconcile(self, target: TargetState, record: TargetRecord) -> Result:
         view = target.view
         key = view.key
         if view.config is None or view.placement is None:
             await self._report_invalid(view)
-            return
+            return DONE
         for finding in view.findings:
             await self.events.warn_once(key, view.uid, finding.kind, finding.message)
 
         current = view.replicas
         now = self.clock()
+        result = DONE
         if record.expected is not None:
             if current == record.expected or now >= record.expected_until:
                 record.expected = None
@@ -118,24 +130,24 @@ class Reconciler:
                 # write the same change twice. Look again when the expectation lapses, in
                 # case a relist skipped our write's version and nothing else wakes us.
                 current = record.expected
-                if self.requeue_after is not None:
-                    self.requeue_after(key, record.expected_until - now)
+                result = Result(requeue_after=record.expected_until - now)
 
         plan = plan_scale(
             eligible=len(target.eligible),
             current=current,
             config=view.config,
-            global_max=self.global_max,
+            replica_cap=self.replica_cap,
             last_applied=record.last_applied,
             hpas=self.state.hpas_for(key),
         )
-        metrics.ELIGIBLE_NODES.labels(key.namespace, key.name).set(plan.eligible)
-        metrics.DESIRED_REPLICAS.labels(key.namespace, key.name).set(plan.desired)
-        metrics.CURRENT_REPLICAS.labels(key.namespace, key.name).set(view.replicas)
+        labels = metric_labels(key)
+        metrics.ELIGIBLE_NODES.labels(*labels).set(plan.eligible)
+        metrics.DESIRED_REPLICAS.labels(*labels).set(plan.desired)
+        metrics.CURRENT_REPLICAS.labels(*labels).set(view.replicas)
 
         if plan.action is Action.NONE:
             record.last_applied = plan.desired
-            return
+            return result
         if plan.action is Action.BLOCKED_BY_HPA:
             # Ours again only when the HPA goes; that first write is a takeover, not drift.
             record.last_applied = None
@@ -146,17 +158,22 @@ class Reconciler:
                 f"{plan.eligible} eligible nodes)"
             )
             if await self.events.warn_once(
-                key, view.uid, "ConflictingAutoscaler", message, topic=names
+                key, view.uid, Reason.CONFLICTING_AUTOSCALER, message, topic=names
             ):
                 log.warning("conflicting autoscaler", hpas=list(plan.hpas), desired=plan.desired)
-            return
-        await self._scale(target, record, plan)
+            return result
+        wrote_at = await self._scale(target, record, plan)
+        return Result(result.requeue_after, wrote_at)
 
     async def _report_invalid(self, view: TargetView) -> None:
         for error in view.annotation_errors:
             message = f"annotation {error.key}={error.value!r} is invalid: {error.problem}"
             if await self.events.warn_once(
-                view.key, view.uid, "InvalidAnnotation", message, topic=f"{error.key}={error.value}"
+                view.key,
+                view.uid,
+                Reason.INVALID_ANNOTATION,
+                message,
+                topic=f"{error.key}={error.digest}",
             ):
                 metrics.INVALID_ANNOTATIONS.labels(error.key).inc()
                 log.error(
@@ -168,13 +185,17 @@ class Reconciler:
         if view.template_error is not None:
             message = f"pod template cannot be evaluated: {view.template_error}"
             if await self.events.warn_once(
-                view.key, view.uid, "InvalidTemplate", message, topic=view.template_error
+                view.key, view.uid, Reason.INVALID_TEMPLATE, message, topic=view.template_error
             ):
                 log.error(
                     "invalid pod template, target left untouched", problem=view.template_error
                 )
 
-    async def _scale(self, target: TargetState, record: TargetRecord, plan: ScalePlan) -> None:
+    async def _scale(
+        self, target: TargetState, record: TargetRecord, plan: ScalePlan
+    ) -> float | None:
+        """Write the plan's replicas; the monotonic time the write was answered, or None
+        when nothing was written (dry run, target gone)."""
         view = target.view
         key = view.key
         fields = {
@@ -186,10 +207,10 @@ class Reconciler:
         if self.dry_run:
             metrics.PATCHES.labels("dry_run").inc()
             log.info("would rescale (dry run)", **fields)
-            return
+            return None
         if plan.scaling_down:
             await self._steer_scale_down(view, target.eligible)
-        path = f"/apis/apps/v1/namespaces/{key.namespace}/deployments/{key.name}/scale"
+        path = resources.scale_path(key)
         # Expected before it is sent: the watch may deliver the write before the response.
         record.expected = plan.desired
         record.expected_until = self.clock() + EXPECTATION_TTL
@@ -203,7 +224,7 @@ class Reconciler:
             metrics.PATCHES.labels(result).inc()
             if exc.status == 404:
                 # Deleted meanwhile; the watch will tell us.
-                return
+                return None
             log.error(
                 "scale write failed",
                 error=str(exc),
@@ -213,14 +234,18 @@ class Reconciler:
                 **fields,
             )
             raise
+        wrote_at = self.clock()
         metrics.PATCHES.labels("success").inc()
         record.last_applied = plan.desired
-        record.last_change = {
-            **fields,
-            "at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
-        }
+        record.last_change = Change(
+            from_replicas=plan.current,
+            to_replicas=plan.desired,
+            eligible=plan.eligible,
+            reason=str(plan.cause),
+            at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+        )
         log.info("rescaled", **fields)
-        reason = "DriftCorrected" if plan.cause is Cause.DRIFT else "Rescaled"
+        reason = Reason.DRIFT_CORRECTED if plan.cause is Cause.DRIFT else Reason.RESCALED
         await self.events.emit(
             key,
             view.uid,
@@ -229,10 +254,11 @@ class Reconciler:
             f"Scaled from {plan.current} to {plan.desired} replicas: {plan.eligible} eligible "
             f"nodes ({plan.cause})",
         )
+        return wrote_at
 
     async def _steer_scale_down(self, view: TargetView, eligible: set[str]) -> None:
         """Give the pods on nodes that left the eligible set a lower pod-deletion-cost, so
-        the ReplicaSet removes those and not a pod on a healthy node (eligibility.md 7).
+        the ReplicaSet removes those and not a pod on a healthy node (docs/eligibility.md).
 
         Best effort: a failure here is logged and the scale-down still happens (the count
         is right either way; only the choice of pod is at stake)."""
@@ -242,7 +268,7 @@ class Reconciler:
         try:
             listing = await self.client.request(
                 "GET",
-                f"/api/v1/namespaces/{key.namespace}/pods",
+                resources.pods_path(key.namespace),
                 query=[("labelSelector", str(view.pod_selector))],
             )
         except ApiError as exc:
@@ -253,21 +279,13 @@ class Reconciler:
                 hint="the service account needs list on pods" if exc.forbidden else None,
             )
             return
-        pods = [
-            PodPlacementRecord(
-                name=str(p["metadata"]["name"]),
-                node_name=str((p.get("spec") or {}).get("nodeName") or ""),
-                deletion_cost=(
-                    (p["metadata"].get("annotations") or {}).get(DELETION_COST_ANNOTATION)
-                ),
-            )
-            for p in listing.get("items") or ()
-            if not p["metadata"].get("deletionTimestamp")
-        ]
+        raw_items = listing.get("items")
+        projected = [project_pod(p) for p in raw_items] if isinstance(raw_items, list) else []
+        pods = [p for p in projected if not isinstance(p, ProjectionError)]
         for pod, cost in deletion_cost_patches(pods, eligible).items():
             try:
                 await self.client.merge_patch(
-                    f"/api/v1/namespaces/{key.namespace}/pods/{pod}",
+                    resources.pod_path(key.namespace, pod),
                     {"metadata": {"annotations": {DELETION_COST_ANNOTATION: cost}}},
                     field_manager=FIELD_MANAGER,
                 )
@@ -283,26 +301,18 @@ class Reconciler:
             metrics.DELETION_COST_PATCHES.labels("success").inc()
             log.info("set pod-deletion-cost", pod=pod, cost=cost)
 
-    def status(self, key: TargetKey) -> dict[str, Any]:
-        """What /status and `plan` show for one target."""
-        target = self.state.targets[key]
-        view = target.view
+    def status(self, key: TargetKey) -> TargetStatus:
+        """What /status shows for one stored target."""
         record = self.records.get(key) or TargetRecord()
-        desired = (
-            None
-            if view.config is None
-            else desired_replicas(len(target.eligible), view.config, self.global_max)
+        return target_status(
+            self.state,
+            key,
+            self.replica_cap,
+            last_change=record.last_change,
+            last_error=record.last_error,
         )
-        return {
-            "namespace": key.namespace,
-            "name": key.name,
-            "valid": view.valid,
-            "eligible": len(target.eligible) if view.valid else None,
-            "current": view.replicas,
-            "desired": desired if view.valid else None,
-            "findings": [{"kind": str(f.kind), "message": f.message} for f in view.findings],
-            "errors": list(view.problems),
-            "autoscalers": self.state.hpas_for(key),
-            "last_change": record.last_change,
-            "last_error": record.last_error,
-        }
+
+
+def metric_labels(key: TargetKey) -> tuple[str, str, str]:
+    """The target's labels on every per-target metric (metrics.TARGET_LABELS)."""
+    return key.namespace, "Deployment", key.name

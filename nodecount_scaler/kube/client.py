@@ -3,8 +3,7 @@
 kubernetes-asyncio supplies configuration (kubeconfig, in-cluster token rotation, exec
 plugins, TLS); its generated models are bypassed: every request asks for the raw
 `aiohttp.ClientResponse` (`_preload_content=False`) and bodies are decoded with orjson,
-because model deserialization costs about 40x more and blocks the event loop
-(python-client.md).
+because model deserialization costs about 40x more and blocks the event loop.
 """
 
 from __future__ import annotations
@@ -64,18 +63,48 @@ def in_cluster() -> bool:
     return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and os.path.exists(SERVICE_ACCOUNT_TOKEN)
 
 
+class ConfigError(Exception):
+    """No usable Kubernetes configuration (said in one line for the operator)."""
+
+
+def kubeconfig_files(kubeconfig: str | None) -> list[str]:
+    """The kubeconfig files kubectl would read: the flag, else KUBECONFIG's list, else
+    ~/.kube/config."""
+    if kubeconfig is not None:
+        return [kubeconfig]
+    listed = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    return listed or [os.path.expanduser("~/.kube/config")]
+
+
+def existing_kubeconfig(kubeconfig: str | None) -> list[str]:
+    """The kubeconfig files to read; ConfigError when none of them exists, so that the
+    operator reads "file not found" rather than a parse error about current-context."""
+    files = kubeconfig_files(kubeconfig)
+    if not any(os.path.isfile(f) for f in files):
+        where = "" if in_cluster() or kubeconfig else "not running in a cluster, and "
+        raise ConfigError(f"{where}file not found: {', '.join(files)}")
+    return files
+
+
 async def load_configuration(
     kubeconfig: str | None = None, context: str | None = None
 ) -> k8s_client.Configuration:
     """In-cluster config inside a pod unless a kubeconfig is named; else KUBECONFIG or ~/.kube."""
     configuration = k8s_client.Configuration()
     if kubeconfig is None and context is None and in_cluster():
-        # Synchronous, and re-reads the projected token file when it rotates.
-        k8s_config.load_incluster_config(client_configuration=configuration)
-    else:
+        try:
+            # Synchronous, and re-reads the projected token file when it rotates.
+            k8s_config.load_incluster_config(client_configuration=configuration)
+        except k8s_config.ConfigException as exc:
+            raise ConfigError(f"in-cluster configuration: {exc}") from exc
+        return configuration
+    files = existing_kubeconfig(kubeconfig)
+    try:
         await k8s_config.load_kube_config(
             config_file=kubeconfig, context=context, client_configuration=configuration
         )
+    except Exception as exc:  # the library raises many kinds; all mean "a bad file"
+        raise ConfigError(f"cannot use kubeconfig {', '.join(files)}: {exc}") from exc
     return configuration
 
 

@@ -1,20 +1,16 @@
-"""The collections the service lists and watches, and how each object is projected."""
+"""The API paths this service reads and writes, and how each listed object is projected."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
 
 from nodecount_scaler.kube.watch import Projection
+from nodecount_scaler.model.annotations import is_enabled
 from nodecount_scaler.model.nodes import NodeView, project_node
+from nodecount_scaler.model.objects import ProjectionError, object_name
 from nodecount_scaler.model.state import HpaKey
-from nodecount_scaler.model.targets import (
-    TargetKey,
-    TargetView,
-    deployment_key,
-    is_target,
-    project_target,
-)
+from nodecount_scaler.model.targets import TargetKey, TargetView, project_target
 
 NODES_PATH: Final = "/api/v1/nodes"
 
@@ -31,30 +27,68 @@ def hpas_path(namespace: str | None) -> str:
     return f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers"
 
 
-def _node_name(obj: Mapping[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("name", ""))
+def scale_path(key: TargetKey) -> str:
+    """The scale subresource: the only way this service changes a target."""
+    return f"/apis/apps/v1/namespaces/{key.namespace}/deployments/{key.name}/scale"
 
 
-def _target_view(obj: Mapping[str, Any]) -> TargetView | None:
+def pods_path(namespace: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/pods"
+
+
+def pod_path(namespace: str, name: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/pods/{name}"
+
+
+def events_path(namespace: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/events"
+
+
+def _node_key(obj: object) -> str | ProjectionError:
+    named = object_name(obj, "Node")
+    return named if isinstance(named, ProjectionError) else named[1]
+
+
+def _target_key(obj: object) -> TargetKey | ProjectionError:
+    named = object_name(obj, "Deployment")
+    return named if isinstance(named, ProjectionError) else TargetKey(*named)
+
+
+def _target_view(obj: object) -> TargetView | ProjectionError | None:
     # Deployments cannot be filtered by annotation on the server; the ones that have not
     # opted in project to nothing and are never stored.
-    return project_target(obj) if is_target(obj) else None
-
-
-def _hpa_key(obj: Mapping[str, Any]) -> HpaKey:
-    metadata = obj.get("metadata") or {}
-    return str(metadata.get("namespace", "")), str(metadata.get("name", ""))
-
-
-def _hpa_target(obj: Mapping[str, Any]) -> TargetKey | None:
-    ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
-    group = str(ref.get("apiVersion", "")).partition("/")[0]
-    if ref.get("kind") != "Deployment" or group not in ("apps", "extensions"):
+    if not isinstance(obj, Mapping):
+        return project_target(obj)
+    metadata = obj.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
+    if not isinstance(annotations, Mapping) or not is_enabled(annotations):
         return None
-    namespace = str((obj.get("metadata") or {}).get("namespace", ""))
-    return TargetKey(namespace, str(ref.get("name", "")))
+    return project_target(obj)
 
 
-NODES: Final[Projection[str, NodeView]] = Projection(_node_name, project_node)
-DEPLOYMENTS: Final[Projection[TargetKey, TargetView]] = Projection(deployment_key, _target_view)
-HPAS: Final[Projection[HpaKey, TargetKey]] = Projection(_hpa_key, _hpa_target)
+def _hpa_key(obj: object) -> HpaKey | ProjectionError:
+    named = object_name(obj, "HorizontalPodAutoscaler")
+    return named if isinstance(named, ProjectionError) else HpaKey(*named)
+
+
+def _hpa_target(obj: object) -> TargetKey | ProjectionError | None:
+    """The Deployment an HPA scales (same namespace), or None for any other target kind."""
+    named = object_name(obj, "HorizontalPodAutoscaler")
+    if isinstance(named, ProjectionError):
+        return named
+    assert isinstance(obj, Mapping)
+    spec = obj.get("spec")
+    ref = spec.get("scaleTargetRef") if isinstance(spec, Mapping) else None
+    if not isinstance(ref, Mapping):
+        return None
+    api_version, kind, name = ref.get("apiVersion"), ref.get("kind"), ref.get("name")
+    if not isinstance(api_version, str) or not isinstance(name, str) or not name:
+        return None
+    if kind != "Deployment" or api_version.partition("/")[0] not in ("apps", "extensions"):
+        return None
+    return TargetKey(named[0], name)
+
+
+NODE_PROJECTION: Final[Projection[str, NodeView]] = Projection(_node_key, project_node)
+TARGET_PROJECTION: Final[Projection[TargetKey, TargetView]] = Projection(_target_key, _target_view)
+HPA_PROJECTION: Final[Projection[HpaKey, TargetKey]] = Projection(_hpa_key, _hpa_target)

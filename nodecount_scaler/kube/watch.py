@@ -18,7 +18,7 @@ import random
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 import aiohttp
 import orjson
@@ -26,6 +26,7 @@ import structlog
 
 from nodecount_scaler import metrics
 from nodecount_scaler.kube.client import ApiError, KubeClient
+from nodecount_scaler.model.objects import ProjectionError
 
 log = structlog.get_logger(__name__)
 
@@ -48,11 +49,40 @@ class Sink(Protocol[K, V]):
 
 @dataclass(frozen=True, slots=True)
 class Projection(Generic[K, V]):
-    """How a resource's JSON objects become keys and views. `view` returns None for an
+    """How a resource's JSON objects become keys and views. Both answer a ProjectionError
+    for a value that is not an object of the resource's kind; `view` returns None for an
     object the service does not track (a Deployment that has not opted in)."""
 
-    key: Callable[[dict[str, Any]], K]
-    view: Callable[[dict[str, Any]], V | None]
+    key: Callable[[object], K | ProjectionError]
+    view: Callable[[object], V | ProjectionError | None]
+
+
+# Watch event types of the protocol; anything else is counted and ignored.
+EVENT_TYPES: Final = frozenset({"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"})
+
+
+class Rejections:
+    """Counts objects and events that are not what the resource should deliver, and logs
+    each kind of problem once per resource: a broken proxy repeating the same fault must
+    not turn into a log line per event."""
+
+    __slots__ = ("_logged", "resource")
+
+    def __init__(self, resource: str) -> None:
+        self.resource = resource
+        self._logged: set[str] = set()
+
+    def reject(self, reason: str, detail: str) -> None:
+        metrics.REJECTED_OBJECTS.labels(self.resource, reason).inc()
+        if reason not in self._logged:
+            self._logged.add(reason)
+            log.warning(
+                "skipped malformed object",
+                resource=self.resource,
+                reason=reason,
+                detail=detail[:200],
+                note="logged once per reason; nodecount_scaler_rejected_objects_total counts all",
+            )
 
 
 class ExpiredError(Exception):
@@ -71,7 +101,26 @@ class ListPage(Generic[K, V]):
     skipped: int
 
 
-def decode_list_page(raw: bytes, projection: Projection[K, V]) -> ListPage[K, V]:
+def project(
+    projection: Projection[K, V], obj: object, *, with_view: bool
+) -> tuple[K, V | None] | ProjectionError:
+    """The object's key and (unless only the key is wanted) its view: None for an object
+    the service does not track, a ProjectionError for one that is not of the resource."""
+    try:
+        key = projection.key(obj)
+        if isinstance(key, ProjectionError):
+            return key
+        view = projection.view(obj) if with_view else None
+    except Exception as exc:  # noqa: BLE001 - a projection bug must not stop the watch
+        return ProjectionError("projection-failed", repr(exc))
+    if isinstance(view, ProjectionError):
+        return view
+    return key, view
+
+
+def decode_list_page(
+    raw: bytes, projection: Projection[K, V], rejections: Rejections
+) -> ListPage[K, V]:
     """Decode one LIST response page into views. Objects that fail to project are skipped
     (and counted) rather than failing the whole list: one bad object must not stop the
     service from serving every other one. A body that is not a list at all (a proxy's
@@ -89,12 +138,12 @@ def decode_list_page(raw: bytes, projection: Projection[K, V]) -> ListPage[K, V]
     items: dict[K, V] = {}
     skipped = 0
     for obj in objects:
-        try:
-            view = projection.view(obj)
-            if view is not None:
-                items[projection.key(obj)] = view
-        except Exception:  # noqa: BLE001 - any malformed object is skipped, never fatal
+        projected = project(projection, obj, with_view=True)
+        if isinstance(projected, ProjectionError):
+            rejections.reject(projected.reason, projected.detail)
             skipped += 1
+        elif projected[1] is not None:
+            items[projected[0]] = projected[1]
     return ListPage(
         items, str(meta.get("resourceVersion", "")), str(meta.get("continue", "")), skipped
     )
@@ -210,6 +259,13 @@ class Reflector(Generic[K, V]):
         # feeds /healthz; a hung loop stops moving it.
         self.last_progress = clock()
         self._backoff = Backoff()
+        self._rejections = Rejections(name)
+
+    @property
+    def max_silence(self) -> float:
+        """The longest a healthy loop can go without a sign of life: a silent stream's read
+        timeout, a connect attempt and the longest backoff, with a margin for each."""
+        return self.inactivity_timeout + self.connect_timeout + self._backoff.cap + 10.0
 
     def _progress(self) -> None:
         self.last_progress = self._clock()
@@ -285,7 +341,7 @@ class Reflector(Generic[K, V]):
                     items, token, skipped = {}, "", 0
                     continue
                 raise
-            page = decode_list_page(raw, self.projection)
+            page = decode_list_page(raw, self.projection, self._rejections)
             del raw
             items.update(page.items)
             skipped += page.skipped
@@ -353,21 +409,21 @@ class Reflector(Generic[K, V]):
             raise OSError(f"{type(exc).__name__}: {exc}") from exc
 
     def _handle(self, event: WatchEvent) -> None:
+        if event.type not in EVENT_TYPES:
+            self._rejections.reject("event-type", f"watch event type {event.type!r:.40}")
+            return
         metrics.WATCH_EVENTS.labels(self.name, event.type).inc()
         rv = event.resource_version
         if event.type == "BOOKMARK":
             # A bookmark's object carries only the version; nothing else changed.
             self.resource_version = rv or self.resource_version
             return
-        obj = event.object
-        try:
-            key = self.projection.key(obj)
-            view = None if event.type == "DELETED" else self.projection.view(obj)
-        except Exception as exc:  # noqa: BLE001 - a malformed object must not stop the watch
-            log.warning("skipped malformed object", resource=self.name, error=repr(exc))
+        projected = project(self.projection, event.object, with_view=event.type != "DELETED")
+        if isinstance(projected, ProjectionError):
+            # Not an object of this resource at all: the previous view (if any) stands.
+            self._rejections.reject(projected.reason, projected.detail)
+        elif projected[1] is None:
+            self.sink.delete(projected[0])
         else:
-            if view is None:
-                self.sink.delete(key)
-            else:
-                self.sink.upsert(key, view)
+            self.sink.upsert(projected[0], projected[1])
         self.resource_version = rv or self.resource_version

@@ -1,17 +1,29 @@
-"""The user-facing contract: annotations on a Deployment's metadata, parsed and validated.
+"""The user-facing contract: annotations on a workload's metadata, parsed and validated.
 
-A Deployment opts in with `nodecount-scaler.io/enabled: "true"`. Every other key is
+A workload opts in with `nodecount-scaler.io/enabled: "true"`. Every other key is
 optional; a malformed value makes the whole target invalid (it is left untouched) rather
-than falling back to a default the user did not ask for.
+than falling back to a default the user did not ask for. Parsing is total: any string
+gives a config or errors, in time linear in its length.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Final
 
+from nodecount_scaler.limits import (
+    ANNOTATION_VALUE_SHOWN,
+    NODE_SELECTOR_MAX_LENGTH,
+    NODE_SELECTOR_MAX_REQUIREMENTS,
+)
+from nodecount_scaler.model.numbers import (
+    NumberError,
+    parse_int,
+    parse_positive_decimal,
+)
 from nodecount_scaler.model.selector import EVERYTHING, LabelSelector, SelectorError, parse_selector
 
 PREFIX: Final = "nodecount-scaler.io/"
@@ -34,11 +46,28 @@ class TargetConfig:
 DEFAULT_CONFIG: Final = TargetConfig(EVERYTHING, 0, None, Fraction(1))
 
 
+def shown(value: str) -> str:
+    """A value as quoted back to people: whole if short, else its start and its length."""
+    if len(value) <= ANNOTATION_VALUE_SHOWN:
+        return value
+    return f"{value[:ANNOTATION_VALUE_SHOWN]}...({len(value)} characters)"
+
+
 @dataclass(frozen=True, slots=True)
 class AnnotationError:
+    """A bad annotation value. `value` is cut to a few dozen characters, so a 200 KB value
+    costs no more than a short one in logs, Events and /status; `digest` tells two long
+    values apart where de-duplication needs it."""
+
     key: str
     value: str
     problem: str
+    digest: str = field(default="", compare=False)
+
+    @classmethod
+    def of(cls, key: str, raw: str, problem: str) -> AnnotationError:
+        digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        return cls(key, shown(raw), problem, digest)
 
     def __str__(self) -> str:
         return f"{self.key}={self.value!r}: {self.problem}"
@@ -53,62 +82,61 @@ def parse_config(
 ) -> tuple[TargetConfig | None, tuple[AnnotationError, ...]]:
     """Return the target's config, or None and every problem found (all keys are checked)."""
     errors: list[AnnotationError] = []
-
-    selector = EVERYTHING
-    if NODE_SELECTOR in annotations:
-        raw = annotations[NODE_SELECTOR]
-        try:
-            selector = parse_selector(raw)
-        except SelectorError as exc:
-            errors.append(AnnotationError(NODE_SELECTOR, raw, str(exc)))
-
+    selector = _node_selector(annotations, errors)
     minimum = _integer(annotations, MIN_REPLICAS, errors)
     maximum = _integer(annotations, MAX_REPLICAS, errors)
     if minimum is not None and maximum is not None and minimum > maximum:
         errors.append(
-            AnnotationError(
+            AnnotationError.of(
                 MIN_REPLICAS,
                 annotations[MIN_REPLICAS],
                 f"min-replicas {minimum} is greater than max-replicas {maximum}",
             )
         )
-
     ratio = Fraction(1)
     if NODES_PER_REPLICA in annotations:
         raw = annotations[NODES_PER_REPLICA]
-        parsed = _fraction(raw)
-        if parsed is None:
-            errors.append(AnnotationError(NODES_PER_REPLICA, raw, "not a decimal number"))
-        elif parsed <= 0:
-            errors.append(AnnotationError(NODES_PER_REPLICA, raw, "must be greater than 0"))
+        parsed = parse_positive_decimal(raw)
+        if isinstance(parsed, NumberError):
+            errors.append(AnnotationError.of(NODES_PER_REPLICA, raw, parsed.problem))
         else:
             ratio = parsed
-
-    if errors:
+    if errors or selector is None:
         return None, tuple(errors)
     return TargetConfig(selector, minimum or 0, maximum, ratio), ()
 
 
+def _node_selector(
+    annotations: Mapping[str, str], errors: list[AnnotationError]
+) -> LabelSelector | None:
+    raw = annotations.get(NODE_SELECTOR)
+    if raw is None:
+        return EVERYTHING
+    if len(raw) > NODE_SELECTOR_MAX_LENGTH:
+        problem = f"longer than {NODE_SELECTOR_MAX_LENGTH} characters ({len(raw)})"
+        errors.append(AnnotationError.of(NODE_SELECTOR, raw, problem))
+        return None
+    try:
+        selector = parse_selector(raw)
+    except SelectorError as exc:
+        errors.append(AnnotationError.of(NODE_SELECTOR, raw, str(exc)))
+        return None
+    if len(selector.requirements) > NODE_SELECTOR_MAX_REQUIREMENTS:
+        problem = (
+            f"{len(selector.requirements)} requirements; at most "
+            f"{NODE_SELECTOR_MAX_REQUIREMENTS} are allowed"
+        )
+        errors.append(AnnotationError.of(NODE_SELECTOR, raw, problem))
+        return None
+    return selector
+
+
 def _integer(annotations: Mapping[str, str], key: str, errors: list[AnnotationError]) -> int | None:
-    if key not in annotations:
+    raw = annotations.get(key)
+    if raw is None:
         return None
-    raw = annotations[key]
-    text = raw.strip()
-    # Plain base-10 digits only: int() would also take "+3", "1_000" and other spellings a
-    # reader of the manifest would not expect to be numbers.
-    if not text.isascii() or not text.lstrip("-").isdigit():
-        errors.append(AnnotationError(key, raw, "not an integer"))
-        return None
-    value = int(text)
-    if value < 0:
-        errors.append(AnnotationError(key, raw, "must be 0 or more"))
+    value = parse_int(raw)
+    if isinstance(value, NumberError):
+        errors.append(AnnotationError.of(key, raw, value.problem))
         return None
     return value
-
-
-def _fraction(raw: str) -> Fraction | None:
-    text = raw.strip()
-    allowed = set("0123456789.")
-    if not text or not set(text) <= allowed or text.count(".") > 1 or text == ".":
-        return None
-    return Fraction(text)

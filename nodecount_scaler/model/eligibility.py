@@ -1,4 +1,5 @@
-"""Whether one pod of a target can run on a node: the seven rules of eligibility.md section 6.
+"""Whether one pod of a target can run on a node: the seven rules of
+docs/eligibility.md ("The rules").
 
 `explain` gives the first failing rule for humans (plan, /status, logs). `Eligibility`
 compiles a target's rules once and answers the yes/no question for many nodes, memoising
@@ -53,8 +54,8 @@ def explain(
     return None
 
 
-def admits_status(node: NodeView, placement: PodPlacement, ready: bool) -> bool:
-    """Rules 2, 5, 6 and 7: the ones that read no label and not the node's name."""
+def passes_node_state_rules(node: NodeView, placement: PodPlacement, ready: bool) -> bool:
+    """Rules 2, 5, 6 and 7: the node-state rules, which read no label and not the name."""
     return (
         ready
         and not node.deleting

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Final, TypeVar
 
 from nodecount_scaler.model.annotations import TargetConfig
-from nodecount_scaler.model.eligibility import admits_status
+from nodecount_scaler.model.eligibility import passes_node_state_rules
 from nodecount_scaler.model.nodes import NodeView, Taint
 from nodecount_scaler.model.placement import NodeSelectorTerm, PodPlacement
 from nodecount_scaler.model.selector import Requirement
@@ -104,7 +104,7 @@ class NodeIndex:
         for key, names in self._classes.items():
             # Every member shares what the status rules read; any one stands for all.
             representative = self._nodes[next(iter(names))]
-            if admits_status(representative, placement, ready=key[3]):
+            if passes_node_state_rules(representative, placement, ready=key[3]):
                 admitted |= names
         return admitted
 

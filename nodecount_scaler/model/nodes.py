@@ -8,14 +8,25 @@ labels and taints. Strings are interned: thousands of nodes share label keys and
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
+
+from nodecount_scaler.model.objects import (
+    ProjectionError,
+    ShapeError,
+    boolean,
+    items,
+    mapping,
+    object_name,
+    string,
+    string_map,
+)
 
 # Taints the node lifecycle controller and TaintNodesByCondition admission derive from the
-# Ready condition (eligibility.md section 3). They are folded into `NodeView.ready` so the
-# readiness grace period covers them too: a Ready flap sets the condition and these taints
-# together, and both must be forgiven for the same short while.
+# Ready condition (docs/eligibility.md, "Where taints come from"). They are folded into
+# `NodeView.ready` so the readiness grace period covers them too: a Ready flap sets the
+# condition and these taints together, and both must be forgiven for the same short while.
 READINESS_TAINT_KEYS: Final = frozenset(
     {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"}
 )
@@ -24,6 +35,8 @@ UNSCHEDULABLE_TAINT_KEY: Final = "node.kubernetes.io/unschedulable"
 SCHEDULING_EFFECTS: Final = frozenset({"NoSchedule", "NoExecute"})
 
 _intern = sys.intern
+_K = TypeVar("_K", bound=Hashable)
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,58 +58,77 @@ class NodeView:
     deleting: bool
 
 
-class NodeFormatError(ValueError):
-    """A Node object lacks what every Node has (metadata.name); it is skipped."""
-
-
 _taint_pool: dict[tuple[str, str, str], Taint] = {}
 _taints_pool: dict[tuple[Taint, ...], tuple[Taint, ...]] = {}
+# Sharing is only an optimisation; a taint with a unique value per node (Cluster
+# Autoscaler's ToBeDeletedByClusterAutoscaler=<timestamp>) must not make the pools grow
+# for ever, so they start over when this size is reached.
+POOL_LIMIT: Final = 4096
+
+
+def _shared(pool: dict[_K, _V], key: _K, make: Callable[[], _V]) -> _V:
+    found = pool.get(key)
+    if found is None:
+        if len(pool) >= POOL_LIMIT:
+            pool.clear()
+        found = pool[key] = make()
+    return found
 
 
 def _taint(key: str, value: str, effect: str) -> Taint:
     # Thousands of nodes carry the same few taints; share one object per distinct taint.
-    ident = (key, value, effect)
-    found = _taint_pool.get(ident)
-    if found is None:
-        found = _taint_pool[ident] = Taint(_intern(key), _intern(value), _intern(effect))
-    return found
+    return _shared(
+        _taint_pool,
+        (key, value, effect),
+        lambda: Taint(_intern(key), _intern(value), _intern(effect)),
+    )
 
 
-def project_node(obj: Mapping[str, Any]) -> NodeView:
-    """Reduce a decoded Node to its NodeView."""
-    metadata = obj.get("metadata") or {}
-    name = metadata.get("name")
-    if not isinstance(name, str) or not name:
-        raise NodeFormatError("node without metadata.name")
-    raw_labels = metadata.get("labels") or {}
-    labels = {_intern(str(k)): _intern(str(v)) for k, v in raw_labels.items()}
+def project_node(obj: object) -> NodeView | ProjectionError:
+    """Reduce a decoded Node to its NodeView, or say why it is not a Node."""
+    named = object_name(obj, "Node")
+    if isinstance(named, ProjectionError):
+        return named
+    assert isinstance(obj, Mapping)
+    try:
+        return _view(obj, named[1])
+    except ShapeError as exc:
+        return ProjectionError("bad-field", str(exc))
 
-    spec = obj.get("spec") or {}
+
+def _view(obj: Mapping[str, Any], name: str) -> NodeView:
+    metadata = mapping(obj, "metadata", "metadata")
+    raw_labels = string_map(metadata, "labels", "metadata.labels")
+    labels = {_intern(k): _intern(v) for k, v in raw_labels.items()}
+    spec = mapping(obj, "spec", "spec")
     readiness_taint = False
     taints: list[Taint] = []
-    for t in spec.get("taints") or ():
-        effect = t.get("effect", "")
+    for i, t in enumerate(items(spec, "taints", "spec.taints")):
+        effect = string(t, "effect", f"spec.taints[{i}].effect")
         if effect not in SCHEDULING_EFFECTS:
             continue
-        key = t.get("key", "")
+        key = string(t, "key", f"spec.taints[{i}].key")
         if key in READINESS_TAINT_KEYS:
             readiness_taint = True
             continue
-        taints.append(_taint(key, t.get("value") or "", effect))
+        taints.append(_taint(key, string(t, "value", f"spec.taints[{i}].value"), effect))
     taint_tuple = tuple(taints)
-    taint_tuple = _taints_pool.setdefault(taint_tuple, taint_tuple)
+    shared_taints = _shared(_taints_pool, taint_tuple, lambda: taint_tuple)
 
     ready_condition = False
-    for condition in (obj.get("status") or {}).get("conditions") or ():
-        if condition.get("type") == "Ready":
-            ready_condition = condition.get("status") == "True"
+    status = mapping(obj, "status", "status")
+    for i, condition in enumerate(items(status, "conditions", "status.conditions")):
+        if string(condition, "type", f"status.conditions[{i}].type") == "Ready":
+            ready_condition = (
+                string(condition, "status", f"status.conditions[{i}].status") == "True"
+            )
             break
 
     return NodeView(
         name=_intern(name),
         labels=labels,
-        taints=taint_tuple,
-        unschedulable=bool(spec.get("unschedulable", False)),
+        taints=shared_taints,
+        unschedulable=boolean(spec, "unschedulable", "spec.unschedulable"),
         ready=ready_condition and not readiness_taint,
         deleting=metadata.get("deletionTimestamp") is not None,
     )

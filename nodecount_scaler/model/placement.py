@@ -3,7 +3,8 @@
 The rules follow k8s.io/component-helpers/scheduling/corev1/nodeaffinity (nodeSelector AND
 required node affinity; terms ORed, expressions ANDed; an empty term or an empty term list
 matches nothing; matchFields only on metadata.name) and api/core/v1/toleration.go
-(ToleratesTaint). See eligibility.md section 5.
+(ToleratesTaint). See docs/eligibility.md,
+"Matching details".
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from nodecount_scaler.model.nodes import UNSCHEDULABLE_TAINT_KEY, NodeView, Taint
+from nodecount_scaler.model.objects import ShapeError, integer, items, mapping, string, string_map
 from nodecount_scaler.model.selector import (
     Operator,
     Requirement,
@@ -113,10 +115,10 @@ class PodPlacement:
         return any(term.matches(node) for term in self.affinity_terms)
 
     def tolerates_cordon(self) -> bool:
-        return self.untolerated(_CORDON_TAINT) is None
+        return self.tolerates(_CORDON_TAINT)
 
-    def untolerated(self, taint: Taint) -> Toleration | Taint | None:
-        """The taint if no toleration admits it, else None.
+    def tolerates(self, taint: Taint) -> bool:
+        """Whether some toleration admits the taint for good.
 
         A NoExecute taint admitted only by tolerations with tolerationSeconds is not
         tolerated: the pod would be scheduled, then evicted when the time runs out.
@@ -126,12 +128,12 @@ class PodPlacement:
                 continue
             if taint.effect == "NoExecute" and toleration.toleration_seconds is not None:
                 continue
-            return None
-        return taint
+            return True
+        return False
 
     def first_untolerated_taint(self, node: NodeView) -> Taint | None:
         for taint in node.taints:
-            if self.untolerated(taint) is not None:
+            if not self.tolerates(taint):
                 return taint
         return None
 
@@ -148,67 +150,82 @@ class TemplateError(ValueError):
         self.problem = problem
 
 
+_TEMPLATE: Final = "spec.template.spec"
+_AFFINITY: Final = (
+    _TEMPLATE + ".affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+)
+
+
 def placement_from_pod_spec(spec: Mapping[str, Any]) -> PodPlacement:
-    """Read nodeName, nodeSelector, required node affinity and tolerations from a pod spec."""
-    node_selector = spec.get("nodeSelector") or {}
-    if not isinstance(node_selector, Mapping):
-        raise TemplateError("spec.template.spec.nodeSelector", "not a map")
-    selector_pairs = tuple(sorted((str(k), str(v)) for k, v in node_selector.items()))
+    """Read nodeName, nodeSelector, required node affinity and tolerations from a pod spec.
 
-    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-        "requiredDuringSchedulingIgnoredDuringExecution"
-    )
-    terms: tuple[NodeSelectorTerm, ...] | None = None
-    if required is not None:
-        terms = tuple(_term(t, i) for i, t in enumerate(required.get("nodeSelectorTerms") or ()))
-
-    return PodPlacement(
-        node_name=str(spec.get("nodeName") or ""),
-        node_selector=selector_pairs,
-        affinity_terms=terms,
-        tolerations=tuple(_toleration(t, i) for i, t in enumerate(spec.get("tolerations") or ())),
-    )
+    Raises TemplateError, and no other exception, for any JSON value at any field.
+    """
+    try:
+        node_selector = string_map(spec, "nodeSelector", _TEMPLATE + ".nodeSelector")
+        affinity = mapping(mapping(spec, "affinity", "affinity"), "nodeAffinity", "nodeAffinity")
+        required = affinity.get("requiredDuringSchedulingIgnoredDuringExecution")
+        terms: tuple[NodeSelectorTerm, ...] | None = None
+        if required is not None:
+            if not isinstance(required, Mapping):
+                raise ShapeError(_AFFINITY, "an object", required)
+            raw_terms = items(required, "nodeSelectorTerms", _AFFINITY + ".nodeSelectorTerms")
+            terms = tuple(_term(t, i) for i, t in enumerate(raw_terms))
+        tolerations = items(spec, "tolerations", _TEMPLATE + ".tolerations")
+        return PodPlacement(
+            node_name=string(spec, "nodeName", _TEMPLATE + ".nodeName"),
+            node_selector=tuple(sorted(node_selector.items())),
+            affinity_terms=terms,
+            tolerations=tuple(_toleration(t, i) for i, t in enumerate(tolerations)),
+        )
+    except ShapeError as exc:
+        raise TemplateError(exc.path, str(exc).partition(": ")[2]) from None
 
 
 def _term(raw: Mapping[str, Any], index: int) -> NodeSelectorTerm:
-    where = (
-        "spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
-        f".nodeSelectorTerms[{index}]"
-    )
+    where = f"{_AFFINITY}.nodeSelectorTerms[{index}]"
     try:
         expressions = tuple(
-            requirement_from_node_selector_expression(e) for e in raw.get("matchExpressions") or ()
+            requirement_from_node_selector_expression(e)
+            for e in items(raw, "matchExpressions", where + ".matchExpressions")
         )
     except SelectorError as exc:
         raise TemplateError(where + ".matchExpressions", str(exc)) from exc
-    return NodeSelectorTerm(
-        expressions, tuple(_field(f, where) for f in raw.get("matchFields") or ())
-    )
+    fields = items(raw, "matchFields", where + ".matchFields")
+    return NodeSelectorTerm(expressions, tuple(_field(f, where) for f in fields))
 
 
 def _field(raw: Mapping[str, Any], where: str) -> FieldRequirement:
     key = raw.get("key")
     if key != NODE_NAME_FIELD:
-        raise TemplateError(where + ".matchFields", f"unsupported field {key!r}")
+        raise TemplateError(where + ".matchFields", f"unsupported field {key!r:.60}")
     operator = raw.get("operator")
-    values = raw.get("values") or ()
-    if operator not in (Operator.IN, Operator.NOT_IN) or len(values) != 1:
+    values = raw.get("values")
+    if (
+        operator not in (Operator.IN, Operator.NOT_IN)
+        or not isinstance(values, list)
+        or len(values) != 1
+        or not isinstance(values[0], str)
+    ):
         # nodeaffinity validation: metadata.name allows In/NotIn with exactly one value.
         raise TemplateError(
             where + ".matchFields", "metadata.name needs In or NotIn with one value"
         )
-    return FieldRequirement(Operator(operator), frozenset(str(v) for v in values))
+    return FieldRequirement(Operator(operator), frozenset(values))
 
 
 def _toleration(raw: Mapping[str, Any], index: int) -> Toleration:
-    operator = raw.get("operator") or "Equal"
+    where = f"{_TEMPLATE}.tolerations[{index}]"
+    operator = string(raw, "operator", where + ".operator") or "Equal"
     if operator not in ("Equal", "Exists"):
-        raise TemplateError(f"spec.template.spec.tolerations[{index}]", f"operator {operator!r}")
+        raise TemplateError(where, f"operator {operator!r:.60}")
     seconds = raw.get("tolerationSeconds")
+    if seconds is not None:
+        seconds = integer(raw, "tolerationSeconds", where + ".tolerationSeconds", 0)
     return Toleration(
-        key=str(raw.get("key") or ""),
+        key=string(raw, "key", where + ".key"),
         operator=operator,
-        value=str(raw.get("value") or ""),
-        effect=str(raw.get("effect") or ""),
-        toleration_seconds=None if seconds is None else int(seconds),
+        value=string(raw, "value", where + ".value"),
+        effect=string(raw, "effect", where + ".effect"),
+        toleration_seconds=seconds,
     )

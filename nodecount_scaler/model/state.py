@@ -12,13 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from nodecount_scaler.model.eligibility import Eligibility, Rule, explain
 from nodecount_scaler.model.index import NodeIndex
 from nodecount_scaler.model.nodes import NodeView
 from nodecount_scaler.model.targets import TargetKey, TargetView
 
-HpaKey = tuple[str, str]
+
+class HpaKey(NamedTuple):
+    namespace: str
+    name: str
 
 
 @dataclass(slots=True)
@@ -174,7 +178,7 @@ class ClusterState:
             seen.add(view.key)
             if self.upsert_target(view, now):
                 changed.add(view.key)
-        stale = [k for k in self.targets if k not in seen and _in_scope(k[0], namespace)]
+        stale = [k for k in self.targets if k not in seen and _in_scope(k.namespace, namespace)]
         for key in stale:
             self.delete_target(key)
             changed.add(key)
@@ -200,7 +204,7 @@ class ClusterState:
         self, hpas: Mapping[HpaKey, TargetKey], namespace: str | None = None
     ) -> set[TargetKey]:
         """Apply a relist of one namespace's HPAs (all namespaces when None)."""
-        kept = {h: k for h, k in self._hpas.items() if not _in_scope(h[0], namespace)}
+        kept = {h: k for h, k in self._hpas.items() if not _in_scope(h.namespace, namespace)}
         fresh = {**kept, **hpas}
         changed = set(self._hpas.values()) ^ set(fresh.values())
         changed |= {k for h, k in fresh.items() if self._hpas.get(h) != k}
@@ -208,7 +212,7 @@ class ClusterState:
         return changed
 
     def hpas_for(self, key: TargetKey) -> list[str]:
-        return sorted(name for (ns, name), target in self._hpas.items() if target == key)
+        return sorted(hpa.name for hpa, target in self._hpas.items() if target == key)
 
     # -- explanations ------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 Besides configuration and placement, the projection records template findings: shapes of
 the pod template under which "replicas == eligible nodes" does not mean one pod per node,
-or under which a rollout cannot finish (eligibility.md section 7).
+or under which a rollout cannot finish (docs/eligibility.md).
 """
 
 from __future__ import annotations
@@ -13,11 +13,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
-from nodecount_scaler.model.annotations import (
-    AnnotationError,
-    TargetConfig,
-    is_enabled,
-    parse_config,
+from nodecount_scaler.model.annotations import AnnotationError, TargetConfig, parse_config
+from nodecount_scaler.model.numbers import NumberError, parse_int
+from nodecount_scaler.model.objects import (
+    ProjectionError,
+    ShapeError,
+    integer,
+    items,
+    mapping,
+    object_name,
+    string,
+    string_map,
 )
 from nodecount_scaler.model.placement import PodPlacement, TemplateError, placement_from_pod_spec
 from nodecount_scaler.model.selector import (
@@ -72,50 +78,63 @@ class TargetView:
         return found if self.template_error is None else (*found, self.template_error)
 
 
-def deployment_key(obj: Mapping[str, Any]) -> TargetKey:
-    metadata = obj.get("metadata") or {}
-    return TargetKey(str(metadata.get("namespace", "")), str(metadata.get("name", "")))
+def project_target(obj: object) -> TargetView | ProjectionError:
+    """Reduce an opted-in Deployment to its TargetView, or say why it is not a Deployment.
 
-
-def is_target(obj: Mapping[str, Any]) -> bool:
-    return is_enabled((obj.get("metadata") or {}).get("annotations") or {})
-
-
-def project_target(obj: Mapping[str, Any]) -> TargetView:
-    """Reduce an opted-in Deployment to its TargetView. Never raises on bad content."""
-    metadata = obj.get("metadata") or {}
-    spec = obj.get("spec") or {}
-    template = spec.get("template") or {}
-    pod_spec = template.get("spec") or {}
-    pod_labels = (template.get("metadata") or {}).get("labels") or {}
-    key = deployment_key(obj)
-    # spec.replicas defaults to 1 (apps/v1 defaulting); the server always fills it in.
-    replicas = int(spec.get("replicas", 1))
-
-    config, annotation_errors = parse_config(metadata.get("annotations") or {})
+    Total: any JSON value gives one or the other. Whatever is wrong with the annotations
+    or the pod template is recorded in the view (the target is shown, reported and left
+    alone); only an object without a usable identity is a ProjectionError.
+    """
+    named = object_name(obj, "Deployment")
+    if isinstance(named, ProjectionError):
+        return named
+    assert isinstance(obj, Mapping)
+    try:
+        metadata = mapping(obj, "metadata", "metadata")
+        annotations = string_map(metadata, "annotations", "metadata.annotations")
+        spec = mapping(obj, "spec", "spec")
+        # spec.replicas defaults to 1 (apps/v1 defaulting); the server always fills it in.
+        replicas = integer(spec, "replicas", "spec.replicas", 1)
+        uid = string(metadata, "uid", "metadata.uid")
+        raw_selector = mapping(spec, "selector", "spec.selector")
+    except ShapeError as exc:
+        return ProjectionError("bad-field", str(exc))
+    key = TargetKey(*named)
+    config, annotation_errors = parse_config(annotations)
 
     placement: PodPlacement | None = None
     template_error: str | None = None
+    findings: tuple[Finding, ...] = ()
     try:
+        template = mapping(spec, "template", "spec.template")
+        pod_spec = mapping(template, "spec", "spec.template.spec")
+        pod_labels = string_map(
+            mapping(template, "metadata", "spec.template.metadata"),
+            "labels",
+            "spec.template.metadata.labels",
+        )
         placement = placement_from_pod_spec(pod_spec)
-    except (TemplateError, TypeError, ValueError, AttributeError) as exc:
+        findings = template_findings(spec, pod_spec, pod_labels, key.namespace, replicas)
+    except ShapeError as exc:
+        template_error = str(exc)
+    except TemplateError as exc:
         template_error = str(exc)
 
     pod_selector: LabelSelector | None
     try:
-        pod_selector = selector_from_label_selector(spec.get("selector") or {})
+        pod_selector = selector_from_label_selector(raw_selector)
     except SelectorError:
         pod_selector = None
 
     return TargetView(
         key=key,
-        uid=str(metadata.get("uid", "")),
+        uid=uid,
         replicas=replicas,
         config=config,
         placement=placement,
         annotation_errors=annotation_errors,
         template_error=template_error,
-        findings=template_findings(spec, pod_spec, pod_labels, key.namespace, replicas),
+        findings=findings,
         pod_selector=pod_selector,
     )
 
@@ -155,15 +174,19 @@ def has_hostname_anti_affinity(
     pod_spec: Mapping[str, Any], pod_labels: Mapping[str, str], namespace: str
 ) -> bool:
     """Required podAntiAffinity on the hostname key that selects the template's own pods."""
-    terms = ((pod_spec.get("affinity") or {}).get("podAntiAffinity") or {}).get(
-        "requiredDuringSchedulingIgnoredDuringExecution"
-    ) or ()
+    where = "spec.template.spec.affinity.podAntiAffinity"
+    anti = mapping(mapping(pod_spec, "affinity", "affinity"), "podAntiAffinity", where)
+    terms = items(anti, "requiredDuringSchedulingIgnoredDuringExecution", where + ".required")
     for term in terms:
         if term.get("topologyKey") != HOSTNAME_KEY:
             continue
         namespaces = term.get("namespaces") or ()
         # Without namespaces or namespaceSelector a term applies to the pod's own namespace.
-        if namespaces and namespace not in namespaces and term.get("namespaceSelector") is None:
+        if (
+            namespaces
+            and (not isinstance(namespaces, list) or namespace not in namespaces)
+            and term.get("namespaceSelector") is None
+        ):
             continue
         if _selects(term.get("labelSelector"), pod_labels):
             return True
@@ -171,7 +194,8 @@ def has_hostname_anti_affinity(
 
 
 def has_hostname_spread(pod_spec: Mapping[str, Any], pod_labels: Mapping[str, str]) -> bool:
-    for constraint in pod_spec.get("topologySpreadConstraints") or ():
+    where = "spec.template.spec.topologySpreadConstraints"
+    for constraint in items(pod_spec, "topologySpreadConstraints", where):
         if (
             constraint.get("topologyKey") == HOSTNAME_KEY
             and constraint.get("maxSkew") == 1
@@ -194,20 +218,18 @@ def _selects(raw_selector: object, pod_labels: Mapping[str, str]) -> bool:
 
 def resolved_max_surge(spec: Mapping[str, Any], replicas: int) -> int:
     """maxSurge as the Deployment controller resolves it (percentages round up)."""
-    strategy = spec.get("strategy") or {}
+    strategy = mapping(spec, "strategy", "spec.strategy")
     if strategy.get("type", "RollingUpdate") != "RollingUpdate":
         return 0
-    raw = (strategy.get("rollingUpdate") or {}).get("maxSurge", DEFAULT_MAX_SURGE)
-    if isinstance(raw, int):
+    raw = mapping(strategy, "rollingUpdate", "spec.strategy.rollingUpdate").get(
+        "maxSurge", DEFAULT_MAX_SURGE
+    )
+    if isinstance(raw, int) and not isinstance(raw, bool):
         return raw
-    text = str(raw)
+    text = str(raw) if isinstance(raw, str) else ""
     if text.endswith("%"):
-        try:
-            percent = int(text[:-1])
-        except ValueError:
-            return 0
-        return math.ceil(percent * replicas / 100)
-    try:
-        return int(text)
-    except ValueError:
-        return 0
+        percent = parse_int(text[:-1])
+        # An IntOrString the API server accepted; anything else cannot surge.
+        return 0 if isinstance(percent, NumberError) else math.ceil(percent * replicas / 100)
+    value = parse_int(text)
+    return 0 if isinstance(value, NumberError) else value

@@ -6,7 +6,7 @@ sometimes a template nodeName, plus required hostname anti-affinity and maxSurge
 reconciliation:
 
 - replicas == the number of eligible nodes, computed here from the Node and Deployment
-  objects by a small reference written from eligibility.md section 6 (nodecount_scaler's own
+  objects by a small reference written from the rules of docs/eligibility.md (nodecount_scaler's own
   eligibility code is deliberately not imported);
 - the real kube-scheduler placed every replica (no Pending pod), one pod per node;
 - "strong" states (every node where a pod could stay is also eligible, i.e. the annotation
@@ -145,7 +145,7 @@ def _ready(node: Mapping[str, Any]) -> bool:
 
 
 def _placement_ok(node: Mapping[str, Any], spec: Mapping[str, Any], *, seconds_count: bool) -> bool:
-    """Rules 3-6 of eligibility.md section 6 for a Deployment pod (the scheduler's filters,
+    """Rules 3-6 of docs/eligibility.md for a Deployment pod (the scheduler's filters,
     with NoExecute tolerated only by tolerationSeconds counting as a pod that cannot stay
     unless ``seconds_count``)."""
     if spec.get("nodeName") and spec["nodeName"] != node["metadata"]["name"]:
@@ -201,7 +201,7 @@ def parse_annotation_selector(text: str) -> list[Req]:
 def reference_eligible(
     node: Mapping[str, Any], annotation: Sequence[Req], spec: Mapping[str, Any]
 ) -> bool:
-    """eligibility.md section 6, written independently of nodecount_scaler."""
+    """The rules of docs/eligibility.md, written independently of nodecount_scaler."""
     labels = node["metadata"].get("labels") or {}
     return (
         all(_req_matches(labels, k, op, vals) for k, op, vals in annotation)
@@ -218,8 +218,9 @@ def pod_can_stay(node: Mapping[str, Any], spec: Mapping[str, Any]) -> bool:
 
 
 def daemonset_should_run(node: Mapping[str, Any], spec: Mapping[str, Any]) -> bool:
-    """eligibility.md section 1: nodeName, affinity, NoSchedule/NoExecute taints tolerated
-    (tolerationSeconds ignored) with the automatic DaemonSet tolerations; no Ready check."""
+    """The DaemonSet controller (see docs/eligibility.md): nodeName, affinity, and
+    NoSchedule/NoExecute taints tolerated (tolerationSeconds ignored) with the automatic
+    DaemonSet tolerations; no Ready check."""
     if spec.get("nodeName") and spec["nodeName"] != node["metadata"]["name"]:
         return False
     if not _affinity_matches(node, spec):

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from nodecount_scaler.kube.watch import Projection
 
 
-def _key(obj: dict[str, Any]) -> str:
+def _key(obj: object) -> str:
+    assert isinstance(obj, dict)
     name = obj["metadata"]["name"]
     if not isinstance(name, str):
         raise TypeError("metadata.name is not a string")
     return name
 
 
-def _view(obj: dict[str, Any]) -> str | None:
+def _view(obj: object) -> str | None:
     """The object's `data` string; an empty string is an object the service does not track."""
+    assert isinstance(obj, dict)
     data = obj["data"]
     if not isinstance(data, str):
         raise TypeError("data is not a string")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nodecount_scaler.cli import DEFAULTS, parse_settings
+from nodecount_scaler.cli import parse_settings
+from nodecount_scaler.settings import DEFAULTS
 
 
 def test_defaults() -> None:
@@ -12,7 +13,7 @@ def test_defaults() -> None:
     command, settings = parse_settings(["run"])
     assert command == "run"
     assert settings.health_addr == DEFAULTS.health_addr == "0.0.0.0:8080"
-    assert (settings.unready_grace, settings.max_replicas) == (30.0, 1000)
+    assert (settings.unready_grace, settings.replica_cap) == (30.0, 1000)
     assert settings.namespaces == ()
 
 

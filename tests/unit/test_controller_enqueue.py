@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from nodecount_scaler.control.controller import Controller
-from nodecount_scaler.model.nodes import project_node
-from nodecount_scaler.model.targets import TargetKey, project_target
-from tests.builders import JsonObject, deployment, node
+from nodecount_scaler.model.state import HpaKey
+from nodecount_scaler.model.status import target_status
+from nodecount_scaler.model.targets import TargetKey
+from tests.builders import JsonObject, deployment, node, node_view, target_view
 from tests.scripted_api import make_reconciler, scripted_api, seeded_state
 
 A = TargetKey("ns", "a")
@@ -51,85 +52,86 @@ async def controller() -> AsyncIterator[Controller]:
 
 async def test_new_node_queues_only_the_targets_it_counts_for(controller: Controller) -> None:
     """A pool=a node joining queues a, not b."""
-    controller.nodes.upsert("n3", project_node(pool("n3", "a")))
+    controller.sinks.nodes().upsert("n3", node_view(pool("n3", "a")))
     assert await queued(controller) == {A}
 
 
 async def test_node_moving_between_pools_queues_both_targets(controller: Controller) -> None:
     """A relabel from pool=a to pool=b changes both eligible sets."""
-    controller.nodes.upsert("n1", project_node(pool("n1", "b")))
+    controller.sinks.nodes().upsert("n1", node_view(pool("n1", "b")))
     assert await queued(controller) == {A, B}
 
 
 async def test_unchanged_node_view_queues_nothing(controller: Controller) -> None:
     """A heartbeat (same view) is not a change."""
-    controller.nodes.upsert("n1", project_node(pool("n1", "a")))
+    controller.sinks.nodes().upsert("n1", node_view(pool("n1", "a")))
     assert await queued(controller) == set()
 
 
 async def test_node_not_ready_within_grace_queues_nothing(controller: Controller) -> None:
     """A node turning NotReady still counts during the grace: no target is queued."""
-    controller.nodes.upsert("n1", project_node(pool("n1", "a", ready="False")))
+    controller.sinks.nodes().upsert("n1", node_view(pool("n1", "a", ready="False")))
     assert await queued(controller) == set()
 
 
 async def test_deleted_node_queues_the_targets_that_counted_it(controller: Controller) -> None:
     """Deleting n2 queues b only."""
-    controller.nodes.delete("n2")
+    controller.sinks.nodes().delete("n2")
     assert await queued(controller) == {B}
 
 
 async def test_node_relist_queues_the_union_of_changes(controller: Controller) -> None:
     """A relist that drops n1 and adds a pool=b node queues both targets."""
-    listed = {name: project_node(pool(name, "b")) for name in ("n2", "n9")}
-    controller.nodes.replace(listed)
+    listed = {name: node_view(pool(name, "b")) for name in ("n2", "n9")}
+    controller.sinks.nodes().replace(listed)
     assert await queued(controller) == {A, B}
 
 
 async def test_node_changes_are_coalesced_per_target(controller: Controller) -> None:
     """Several changes before a worker runs leave one queued key per target."""
     for name in ("n3", "n4", "n5"):
-        controller.nodes.upsert(name, project_node(pool(name, "a")))
+        controller.sinks.nodes().upsert(name, node_view(pool(name, "a")))
     assert len(controller.queue) == 1
 
 
 async def test_target_replica_change_queues_that_target(controller: Controller) -> None:
     """A new spec.replicas in the watch queues the target."""
-    controller.target_sink(None).upsert(A, project_target(target("a", replicas=4)))
+    controller.sinks.targets(None).upsert(A, target_view(target("a", replicas=4)))
     assert await queued(controller) == {A}
 
 
 async def test_unchanged_target_view_queues_nothing(controller: Controller) -> None:
     """A Deployment status update (same view) is not a change."""
-    controller.target_sink(None).upsert(A, project_target(target("a")))
+    controller.sinks.targets(None).upsert(A, target_view(target("a")))
     assert await queued(controller) == set()
 
 
 async def test_deleted_target_is_queued_to_be_forgotten(controller: Controller) -> None:
     """Opting out queues the key once more, so its records and metrics are dropped."""
-    controller.target_sink(None).delete(A)
+    controller.sinks.targets(None).delete(A)
     assert await queued(controller) == {A}
     assert A not in controller.state.targets
 
 
 async def test_hpa_queues_the_deployment_it_scales(controller: Controller) -> None:
     """An HPA appearing on b queues b; removing it queues b again."""
-    controller.hpa_sink(None).upsert(("ns", "b-hpa"), B)
+    controller.sinks.hpas(None).upsert(HpaKey("ns", "b-hpa"), B)
     assert await queued(controller) == {B}
-    controller.hpa_sink(None).delete(("ns", "b-hpa"))
+    controller.sinks.hpas(None).delete(HpaKey("ns", "b-hpa"))
     assert await queued(controller) == {B}
 
 
 async def test_explained_status_counts_excluded_nodes_by_rule(controller: Controller) -> None:
     """`plan`'s explanation says, per target, how many nodes each rule kept out."""
-    controller.nodes.upsert(
-        "n3", project_node(node("n3", labels={"pool": "a"}, unschedulable=True))
+    controller.sinks.nodes().upsert(
+        "n3", node_view(node("n3", labels={"pool": "a"}, unschedulable=True))
     )
     await queued(controller)
-    by_name = {t["name"]: t for t in controller.status(explain=True)}
-    assert by_name["a"]["excluded"] == {"cordoned": 1, "node-selector-annotation": 1}
-    assert by_name["b"]["excluded"] == {"node-selector-annotation": 2}
-    assert "excluded" not in controller.status()[0]
+    state = controller.state
+    by_name = {k.name: target_status(state, k, 1000, explain_at=0.0) for k in state.targets}
+    assert dict(by_name["a"].excluded or ()) == {"cordoned": 1, "node-selector-annotation": 1}
+    assert dict(by_name["b"].excluded or ()) == {"node-selector-annotation": 2}
+    assert controller.status()[0].excluded is None
 
 
 async def test_invalid_targets_gauge_follows_target_changes(controller: Controller) -> None:
@@ -137,7 +139,7 @@ async def test_invalid_targets_gauge_follows_target_changes(controller: Controll
     from nodecount_scaler import metrics
 
     bad = deployment("a", annotations={"nodecount-scaler.io/min-replicas": "-1"})
-    controller.target_sink(None).upsert(A, project_target(bad))
+    controller.sinks.targets(None).upsert(A, target_view(bad))
     assert metrics.REGISTRY.get_sample_value("nodecount_scaler_invalid_targets") == 1
-    controller.target_sink(None).upsert(A, project_target(target("a")))
+    controller.sinks.targets(None).upsert(A, target_view(target("a")))
     assert metrics.REGISTRY.get_sample_value("nodecount_scaler_invalid_targets") == 0

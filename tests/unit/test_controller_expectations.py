@@ -8,8 +8,7 @@ import pytest
 
 from nodecount_scaler.control.controller import Controller
 from nodecount_scaler.kube.client import ApiError
-from nodecount_scaler.model.targets import project_target
-from tests.builders import deployment, node
+from tests.builders import deployment, node, target_view
 from tests.scripted_api import (
     KEY,
     Reply,
@@ -33,8 +32,8 @@ async def test_hand_edit_coalesced_with_our_write_is_set_back(api: ScriptedApi) 
     """The watch shows our 3 and then a hand edit to 2 before the next reconcile: PATCH back."""
     controller = controller_for(api)
     await controller.reconciler.reconcile(KEY)
-    controller.target_sink(None).upsert(KEY, project_target(deployment(replicas=3)))
-    controller.target_sink(None).upsert(KEY, project_target(deployment(replicas=2)))
+    controller.sinks.targets(None).upsert(KEY, target_view(deployment(replicas=3)))
+    controller.sinks.targets(None).upsert(KEY, target_view(deployment(replicas=2)))
     api.clear()
     await controller.reconciler.reconcile(KEY)
     assert api.lines == [("PATCH", scale_path()), ("POST", events_path())]
@@ -48,8 +47,8 @@ async def test_write_seen_before_its_response_still_counts(api: ScriptedApi) -> 
     controller = controller_for(api)
     reconcile = asyncio.create_task(controller.reconciler.reconcile(KEY))
     await api.wait_for_calls(1)
-    controller.target_sink(None).upsert(KEY, project_target(deployment(replicas=3)))
-    controller.target_sink(None).upsert(KEY, project_target(deployment(replicas=2)))
+    controller.sinks.targets(None).upsert(KEY, target_view(deployment(replicas=3)))
+    controller.sinks.targets(None).upsert(KEY, target_view(deployment(replicas=2)))
     await reconcile
     api.clear()
     await controller.reconciler.reconcile(KEY)
@@ -61,8 +60,8 @@ async def test_relist_showing_our_write_then_a_hand_edit_is_set_back(api: Script
     """A relist observes the write as well as a watch event does."""
     controller = controller_for(api)
     await controller.reconciler.reconcile(KEY)
-    controller.target_sink(None).replace({KEY: project_target(deployment(replicas=3))})
-    controller.target_sink(None).upsert(KEY, project_target(deployment(replicas=2)))
+    controller.sinks.targets(None).replace({KEY: target_view(deployment(replicas=3))})
+    controller.sinks.targets(None).upsert(KEY, target_view(deployment(replicas=2)))
     api.clear()
     await controller.reconciler.reconcile(KEY)
     assert api.lines == [("PATCH", scale_path()), ("POST", events_path())]
@@ -74,7 +73,7 @@ async def test_older_version_seen_after_the_write_keeps_the_expectation(
     """An event from before our write (old replicas, other change) causes no second PATCH."""
     controller = controller_for(api)
     await controller.reconciler.reconcile(KEY)
-    controller.target_sink(None).upsert(KEY, project_target(deployment(replicas=1, strategy=SURGE)))
+    controller.sinks.targets(None).upsert(KEY, target_view(deployment(replicas=1, strategy=SURGE)))
     api.clear()
     await controller.reconciler.reconcile(KEY)
     assert [c.line for c in api.calls if c.method == "PATCH"] == []

@@ -9,8 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from nodecount_scaler.control.controller import Controller
-from nodecount_scaler.model.nodes import project_node
-from tests.builders import deployment, node
+from tests.builders import deployment, node, node_view
 from tests.scripted_api import (
     FakeClock,
     ScriptedApi,
@@ -60,7 +59,7 @@ async def test_not_ready_node_counts_until_the_grace_runs_out(
     """No write during the grace; one scale-down once it has passed."""
     loop = asyncio.get_running_loop()
     turned = loop.time()
-    controller.nodes.upsert("n3", project_node(node("n3", ready="False")))
+    controller.sinks.nodes().upsert("n3", node_view(node("n3", ready="False")))
     await asyncio.sleep(GRACE / 2)
     assert api.calls == []
     await api.wait_for_calls(3)
@@ -74,10 +73,10 @@ async def test_flap_shorter_than_the_grace_writes_nothing(api: ScriptedApi) -> N
     """NotReady then Ready again within the grace: zero requests."""
     clock = FakeClock()
     async with running(api, clock) as controller:
-        controller.nodes.upsert("n3", project_node(node("n3", ready="False")))
+        controller.sinks.nodes().upsert("n3", node_view(node("n3", ready="False")))
         await asyncio.sleep(0.01)
         clock.advance(GRACE * 0.9)
-        controller.nodes.upsert("n3", project_node(node("n3")))
+        controller.sinks.nodes().upsert("n3", node_view(node("n3")))
         clock.advance(GRACE)
         await asyncio.sleep(GRACE * 2)
     assert api.calls == []
@@ -87,7 +86,7 @@ async def test_cordon_takes_effect_without_grace(api: ScriptedApi, controller: C
     """Only readiness is forgiven: a cordoned node stops counting at once."""
     loop = asyncio.get_running_loop()
     cordoned = loop.time()
-    controller.nodes.upsert("n3", project_node(node("n3", unschedulable=True)))
+    controller.sinks.nodes().upsert("n3", node_view(node("n3", unschedulable=True)))
     await api.wait_for_calls(3)
     assert api.lines == [("GET", PODS), ("PATCH", scale_path()), ("POST", events_path())]
     assert api.calls[1].at - cordoned < GRACE
@@ -97,9 +96,9 @@ async def test_second_node_going_not_ready_gets_its_own_grace(
     api: ScriptedApi, controller: Controller
 ) -> None:
     """The timer re-arms for each node: two NotReady nodes, two scale-downs in turn."""
-    controller.nodes.upsert("n3", project_node(node("n3", ready="False")))
+    controller.sinks.nodes().upsert("n3", node_view(node("n3", ready="False")))
     await asyncio.sleep(GRACE / 2)
-    controller.nodes.upsert("n2", project_node(node("n2", ready="False")))
+    controller.sinks.nodes().upsert("n2", node_view(node("n2", ready="False")))
     await api.wait_for_calls(6)
     scales = [c.body for c in api.calls if c.path == scale_path()]
     assert scales == [{"spec": {"replicas": 2}}, {"spec": {"replicas": 1}}]

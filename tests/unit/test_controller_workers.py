@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from structlog.testing import capture_logs
 
 from nodecount_scaler.control.controller import Controller
-from nodecount_scaler.model.targets import TargetKey, project_target
-from tests.builders import deployment, node
+from nodecount_scaler.model.targets import TargetKey
+from tests.builders import deployment, node, target_view
 from tests.scripted_api import (
     KEY,
     Reply,
@@ -52,8 +52,8 @@ async def test_failing_target_backs_off_while_another_is_reconciled_at_once(
     controller = controller_for(api, "d")
     async with running(controller):
         await api.wait_for_calls(1)
-        controller.target_sink(None).upsert(
-            TargetKey("ns", "b"), project_target(deployment("b", replicas=1))
+        controller.sinks.targets(None).upsert(
+            TargetKey("ns", "b"), target_view(deployment("b", replicas=1))
         )
         await api.wait_for_calls(6)
     assert api.lines == [
@@ -89,8 +89,8 @@ async def test_success_resets_the_backoff(api: ScriptedApi) -> None:
         async with running(controller):
             await api.wait_for_calls(3)
             # Our write shows up in the watch, then a hand edit: the drift write fails once.
-            controller.target_sink(None).upsert(KEY, project_target(deployment(replicas=3)))
-            controller.target_sink(None).upsert(KEY, project_target(deployment(replicas=2)))
+            controller.sinks.targets(None).upsert(KEY, target_view(deployment(replicas=3)))
+            controller.sinks.targets(None).upsert(KEY, target_view(deployment(replicas=2)))
             await api.wait_for_calls(6)
     retries = [e["retry_in"] for e in logs if e["event"] == "reconcile failed, will retry"]
     assert retries == [BASE_DELAY, BASE_DELAY]
@@ -126,6 +126,27 @@ async def test_drained_controller_takes_no_new_key(api: ScriptedApi) -> None:
     async with running(controller):
         await asyncio.sleep(0.05)
         await controller.drain(1.0)
-        controller.target_sink(None).upsert(KEY, project_target(deployment(replicas=1)))
+        controller.sinks.targets(None).upsert(KEY, target_view(deployment(replicas=1)))
         await asyncio.sleep(0.2)
     assert api.calls == []
+
+
+async def test_reaction_time_runs_from_the_node_event_to_the_write(api: ScriptedApi) -> None:
+    """A node event that changes a target's count is observed once, when its write is answered."""
+    from nodecount_scaler import metrics
+    from tests.builders import node_view
+
+    def reactions() -> float:
+        return metrics.REGISTRY.get_sample_value("nodecount_scaler_reaction_seconds_count") or 0.0
+
+    controller = controller_for(api)
+    controller.sinks.targets(None).upsert(KEY, target_view(deployment("d", replicas=3)))
+    before = reactions()
+    async with running(controller):
+        await asyncio.sleep(0.05)  # the first pass: counts agree, nothing written or observed
+        assert reactions() == before
+        controller.sinks.nodes().upsert("n4", node_view(node("n4")))
+        await api.wait_for_calls(2)  # the PATCH and its Event
+        await asyncio.sleep(0.05)
+    assert api.lines[0] == ("PATCH", scale_path())
+    assert reactions() == before + 1

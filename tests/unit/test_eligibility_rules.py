@@ -1,4 +1,4 @@
-"""Eligibility of a node for a target: every rule of eligibility.md sections 4-6, as a table."""
+"""Eligibility of a node for a target: every rule of docs/eligibility.md, as a table."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ import pytest
 
 from nodecount_scaler.model.annotations import DEFAULT_CONFIG, TargetConfig
 from nodecount_scaler.model.eligibility import Eligibility, Rule, explain
-from nodecount_scaler.model.nodes import project_node
 from nodecount_scaler.model.placement import placement_from_pod_spec
 from nodecount_scaler.model.selector import parse_selector
-from tests.builders import expr, node, required_affinity, taint, term, toleration
+from tests.builders import expr, node, node_view, required_affinity, taint, term, toleration
 
 JsonObject = dict[str, Any]
 
@@ -338,7 +337,7 @@ def _config(selector: str) -> TargetConfig:
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_explain(case: Case) -> None:
     """explain() returns the first failing rule, or None when the node counts."""
-    view = project_node(case.node)
+    view = node_view(case.node)
     placement = placement_from_pod_spec(case.pod_spec)
     result = explain(view, _config(case.selector), placement, ready=view.ready)
     assert (None if result is None else result[0]) == case.expected
@@ -347,7 +346,7 @@ def test_explain(case: Case) -> None:
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_memoised_matches_explain(case: Case) -> None:
     """The compiled, memoising Eligibility agrees with explain() (also on a second, cached call)."""
-    view = project_node(case.node)
+    view = node_view(case.node)
     check = Eligibility(_config(case.selector), placement_from_pod_spec(case.pod_spec))
     assert check(view, view.ready) is (case.expected is None)
     assert check(view, view.ready) is (case.expected is None)
@@ -360,7 +359,7 @@ def test_table_is_large_enough() -> None:
 
 def test_grace_readiness_overrides_condition() -> None:
     """A NotReady node passed as ready (inside its grace period) counts."""
-    view = project_node(node(ready="False"))
+    view = node_view(node(ready="False"))
     assert explain(view, DEFAULT_CONFIG, placement_from_pod_spec({}), ready=True) is None
 
 
@@ -369,7 +368,7 @@ def test_memo_distinguishes_nodes_by_read_labels() -> None:
     check = Eligibility(
         _config("pool=a"), placement_from_pod_spec({"nodeSelector": {"disk": "ssd"}})
     )
-    good = project_node(node("a", labels={"pool": "a", "disk": "ssd"}))
-    bad = project_node(node("b", labels={"pool": "a", "disk": "hdd"}))
+    good = node_view(node("a", labels={"pool": "a", "disk": "ssd"}))
+    bad = node_view(node("b", labels={"pool": "a", "disk": "hdd"}))
     assert check(good, True)
     assert not check(bad, True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from structlog.testing import capture_logs
 
-from nodecount_scaler.control.events import EventRecorder
-from nodecount_scaler.model.targets import TargetKey
+from nodecount_scaler.control.events import EventReason, EventRecorder, Reason
+from nodecount_scaler.model.targets import FindingKind, TargetKey
 from tests.scripted_api import KEY, FakeClock, Reply, ScriptedApi, events_path
 
 WINDOW = 600.0
@@ -19,7 +19,7 @@ def recorder(
 
 async def test_event_is_created_in_the_target_namespace(api: ScriptedApi) -> None:
     """One POST of a core/v1 Event about the Deployment, as kubectl describe shows it."""
-    await recorder(api).emit(KEY, "uid-1", "Normal", "Rescaled", "Scaled from 1 to 3")
+    await recorder(api).emit(KEY, "uid-1", "Normal", Reason.RESCALED, "Scaled from 1 to 3")
     assert api.lines == [("POST", events_path())]
     body = api.calls[0].body
     assert api.calls[0].content_type == "application/json"
@@ -48,7 +48,7 @@ async def test_event_is_created_in_the_target_namespace(api: ScriptedApi) -> Non
 
 async def test_long_message_is_truncated(api: ScriptedApi) -> None:
     """The API server rejects Event messages over 1 KiB; the message is cut to 1024."""
-    await recorder(api).emit(KEY, "uid-1", "Warning", "InvalidAnnotation", "x" * 5000)
+    await recorder(api).emit(KEY, "uid-1", "Warning", Reason.INVALID_ANNOTATION, "x" * 5000)
     assert len(api.calls[0].body["message"]) == 1024
 
 
@@ -56,11 +56,11 @@ async def test_warning_is_sent_once_per_window(api: ScriptedApi) -> None:
     """The same warning within the window is not sent again; after it, it is."""
     clock = FakeClock()
     events = recorder(api, clock)
-    assert await events.warn_once(KEY, "uid-1", "NoSpreadConstraint", "m")
+    assert await events.warn_once(KEY, "uid-1", FindingKind.NO_SPREAD_CONSTRAINT, "m")
     clock.advance(WINDOW - 1)
-    assert not await events.warn_once(KEY, "uid-1", "NoSpreadConstraint", "m")
+    assert not await events.warn_once(KEY, "uid-1", FindingKind.NO_SPREAD_CONSTRAINT, "m")
     clock.advance(1)
-    assert await events.warn_once(KEY, "uid-1", "NoSpreadConstraint", "m")
+    assert await events.warn_once(KEY, "uid-1", FindingKind.NO_SPREAD_CONSTRAINT, "m")
     assert api.lines == [("POST", events_path())] * 2
 
 
@@ -68,12 +68,13 @@ async def test_window_is_per_target_reason_and_topic(api: ScriptedApi) -> None:
     """A different target, reason or topic is a different warning."""
     events = recorder(api)
     other = TargetKey("ns", "e")
-    for target, reason, topic in [
-        (KEY, "InvalidAnnotation", "min=-1"),
-        (other, "InvalidAnnotation", "min=-1"),
-        (KEY, "NoSpreadConstraint", "min=-1"),
-        (KEY, "InvalidAnnotation", "max=x"),
-    ]:
+    cases: list[tuple[TargetKey, EventReason, str]] = [
+        (KEY, Reason.INVALID_ANNOTATION, "min=-1"),
+        (other, Reason.INVALID_ANNOTATION, "min=-1"),
+        (KEY, FindingKind.NO_SPREAD_CONSTRAINT, "min=-1"),
+        (KEY, Reason.INVALID_ANNOTATION, "max=x"),
+    ]
+    for target, reason, topic in cases:
         assert await events.warn_once(target, "uid", reason, "m", topic=topic)
     assert len(api.calls) == 4
 
@@ -81,17 +82,19 @@ async def test_window_is_per_target_reason_and_topic(api: ScriptedApi) -> None:
 async def test_changed_counts_do_not_repeat_a_warning(api: ScriptedApi) -> None:
     """The same standing condition with new numbers in its message stays quiet."""
     events = recorder(api)
-    assert await events.warn_once(KEY, "uid", "ConflictingAutoscaler", "desired 3", topic="h")
-    assert not await events.warn_once(KEY, "uid", "ConflictingAutoscaler", "desired 4", topic="h")
+    assert await events.warn_once(KEY, "uid", Reason.CONFLICTING_AUTOSCALER, "desired 3", topic="h")
+    assert not await events.warn_once(
+        KEY, "uid", Reason.CONFLICTING_AUTOSCALER, "desired 4", topic="h"
+    )
     assert len(api.calls) == 1
 
 
 async def test_forget_lets_the_warning_out_again(api: ScriptedApi) -> None:
     """A target that left and came back is warned about at once."""
     events = recorder(api)
-    await events.warn_once(KEY, "uid-1", "InvalidAnnotation", "m")
+    await events.warn_once(KEY, "uid-1", Reason.INVALID_ANNOTATION, "m")
     events.forget(KEY)
-    assert await events.warn_once(KEY, "uid-2", "InvalidAnnotation", "m")
+    assert await events.warn_once(KEY, "uid-2", Reason.INVALID_ANNOTATION, "m")
     assert len(api.calls) == 2
 
 
@@ -99,14 +102,16 @@ async def test_normal_events_are_never_suppressed(api: ScriptedApi) -> None:
     """Every replica change is recorded, even with the same message."""
     events = recorder(api)
     for _ in range(3):
-        await events.emit(KEY, "uid-1", "Normal", "Rescaled", "Scaled from 1 to 3")
+        await events.emit(KEY, "uid-1", "Normal", Reason.RESCALED, "Scaled from 1 to 3")
     assert len(api.calls) == 3
 
 
 async def test_dry_run_sends_nothing_and_logs(api: ScriptedApi) -> None:
     """dry_run: no request; the event is logged instead."""
     with capture_logs() as logs:
-        await recorder(api, dry_run=True).emit(KEY, "uid-1", "Warning", "InvalidAnnotation", "m")
+        await recorder(api, dry_run=True).emit(
+            KEY, "uid-1", "Warning", Reason.INVALID_ANNOTATION, "m"
+        )
     assert api.calls == []
     assert [(e["event"], e["reason"]) for e in logs] == [("would emit event", "InvalidAnnotation")]
 
@@ -115,5 +120,5 @@ async def test_failed_post_is_logged_not_raised(api: ScriptedApi) -> None:
     """An Event is a report: a 500 is logged and the caller goes on."""
     api.script("POST", events_path(), Reply(500))
     with capture_logs() as logs:
-        await recorder(api).emit(KEY, "uid-1", "Normal", "Rescaled", "m")
+        await recorder(api).emit(KEY, "uid-1", "Normal", Reason.RESCALED, "m")
     assert [e["event"] for e in logs if e["log_level"] == "error"] == ["could not emit event"]

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from nodecount_scaler.model.annotations import TargetConfig
 from nodecount_scaler.model.eligibility import is_eligible
 from nodecount_scaler.model.index import NodeIndex
-from nodecount_scaler.model.nodes import NodeView, project_node
+from nodecount_scaler.model.nodes import NodeView
 from nodecount_scaler.model.placement import PodPlacement, placement_from_pod_spec
 from nodecount_scaler.model.selector import parse_selector
-from tests.builders import expr, node, required_affinity, taint, term, toleration
+from tests.builders import expr, node, node_view, required_affinity, taint, term, toleration
 from tests.unit.test_eligibility_rules import CASES, Case
 
 KEYS = ("pool", "zone", "cores")
@@ -133,7 +133,7 @@ def test_index_equals_per_node_rules(
             if old is not None:
                 index.remove(old)
             continue
-        view = project_node(change)
+        view = node_view(change)
         old = views.get(view.name)
         views[view.name] = view
         index.put(old, view, view.ready)
@@ -143,7 +143,7 @@ def test_index_equals_per_node_rules(
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_index_agrees_with_the_eligibility_table(case: Case) -> None:
     """Every row of the eligibility table gives the same answer through the index."""
-    view = project_node(case.node)
+    view = node_view(case.node)
     views = {view.name: view}
     index = NodeIndex(views)
     index.put(None, view, view.ready)

@@ -29,13 +29,9 @@ from aiohttp.test_utils import TestServer
 from kubernetes_asyncio.client import Configuration
 
 from nodecount_scaler import metrics
-from nodecount_scaler.control.leader import (
-    JITTER_FACTOR,
-    RELEASE_TIMEOUT,
-    LeaderElectionConfig,
-    LeaderElector,
-)
+from nodecount_scaler.control.leader import RELEASE_TIMEOUT, LeaderElector
 from nodecount_scaler.kube.client import JsonObject, KubeClient
+from nodecount_scaler.model.lease import JITTER_FACTOR, LeaderElectionConfig
 
 pytestmark = pytest.mark.looptime
 

@@ -9,15 +9,14 @@ from typing import Any
 
 import pytest
 
-from nodecount_scaler.control.leader import (
+from nodecount_scaler.control.leader import TermEnd, default_identity
+from nodecount_scaler.model.lease import (
     JITTER_FACTOR,
     LeaderElectionConfig,
     LeaseRecord,
     Observation,
-    TermEnd,
     Verdict,
     claim_spec,
-    default_identity,
     expiry_duration,
     format_micro_time,
     jittered,

@@ -7,15 +7,7 @@ from fractions import Fraction
 import pytest
 
 from nodecount_scaler.model.annotations import TargetConfig
-from nodecount_scaler.model.policy import (
-    LEAVING_NODE_DELETION_COST,
-    Action,
-    Cause,
-    PodPlacementRecord,
-    deletion_cost_patches,
-    desired_replicas,
-    plan_scale,
-)
+from nodecount_scaler.model.policy import Action, Cause, desired_replicas, plan_scale
 from nodecount_scaler.model.selector import EVERYTHING
 
 
@@ -87,7 +79,7 @@ def test_plan_scale(
         eligible=eligible,
         current=current,
         config=cfg(),
-        global_max=1000,
+        replica_cap=1000,
         last_applied=last_applied,
         hpas=hpas,
     )
@@ -97,27 +89,7 @@ def test_plan_scale(
 
 def test_scaling_down_flag() -> None:
     """scaling_down is set only for a write that lowers replicas."""
-    down = plan_scale(eligible=2, current=3, config=cfg(), global_max=9, last_applied=3, hpas=[])
-    up = plan_scale(eligible=4, current=3, config=cfg(), global_max=9, last_applied=3, hpas=[])
+    down = plan_scale(eligible=2, current=3, config=cfg(), replica_cap=9, last_applied=3, hpas=[])
+    up = plan_scale(eligible=4, current=3, config=cfg(), replica_cap=9, last_applied=3, hpas=[])
     assert down.scaling_down
     assert not up.scaling_down
-
-
-def test_deletion_cost_marks_pods_on_leaving_nodes() -> None:
-    """Pods on nodes outside the eligible set get the low cost; others are left alone."""
-    pods = [
-        PodPlacementRecord("on-a", "a", None),
-        PodPlacementRecord("on-gone", "gone", None),
-        PodPlacementRecord("pending", "", None),
-    ]
-    assert deletion_cost_patches(pods, frozenset({"a"})) == {"on-gone": LEAVING_NODE_DELETION_COST}
-
-
-def test_deletion_cost_removed_when_node_returns() -> None:
-    """A cost set earlier is removed once the pod's node is eligible again; no rewrite if set."""
-    pods = [
-        PodPlacementRecord("back", "a", LEAVING_NODE_DELETION_COST),
-        PodPlacementRecord("still-leaving", "b", LEAVING_NODE_DELETION_COST),
-        PodPlacementRecord("user-cost", "a", "50"),
-    ]
-    assert deletion_cost_patches(pods, frozenset({"a"})) == {"back": None}

@@ -5,9 +5,7 @@ from __future__ import annotations
 from structlog.testing import capture_logs
 
 from nodecount_scaler import metrics
-from nodecount_scaler.model.nodes import project_node
-from nodecount_scaler.model.targets import project_target
-from tests.builders import deployment, node
+from tests.builders import deployment, node, node_view, target_view
 from tests.scripted_api import (
     KEY,
     MERGE_PATCH,
@@ -23,7 +21,9 @@ NODES = [node("n1"), node("n2"), node("n3")]
 
 
 def gauge(name: str) -> float | None:
-    return metrics.REGISTRY.get_sample_value(name, {"namespace": "ns", "deployment": "d"})
+    return metrics.REGISTRY.get_sample_value(
+        name, {"namespace": "ns", "kind": "Deployment", "name": "d"}
+    )
 
 
 async def test_unchanged_target_makes_no_request(api: ScriptedApi) -> None:
@@ -67,7 +67,7 @@ async def test_node_change_is_named_as_the_reason(api: ScriptedApi) -> None:
     state = seeded_state(NODES[:2], [deployment(replicas=2)])
     reconciler = make_reconciler(api, state)
     await reconciler.reconcile(KEY)
-    state.upsert_node(project_node(node("n3")), 0.0)
+    state.upsert_node(node_view(node("n3")), 0.0)
     await reconciler.reconcile(KEY)
     assert api.lines == [("PATCH", scale_path()), ("POST", events_path())]
     assert api.calls[1].body["message"] == (
@@ -104,10 +104,10 @@ async def test_hand_edit_after_a_write_is_set_back(api: ScriptedApi) -> None:
     state = seeded_state(NODES, [deployment(replicas=1)])
     reconciler = make_reconciler(api, state)
     await reconciler.reconcile(KEY)
-    state.upsert_target(project_target(deployment(replicas=3)), 0.0)
+    state.upsert_target(target_view(deployment(replicas=3)), 0.0)
     await reconciler.reconcile(KEY)
     api.clear()
-    state.upsert_target(project_target(deployment(replicas=2)), 0.0)
+    state.upsert_target(target_view(deployment(replicas=2)), 0.0)
     await reconciler.reconcile(KEY)
     assert api.lines == [("PATCH", scale_path()), ("POST", events_path())]
     assert api.calls[0].body == {"spec": {"replicas": 3}}
@@ -150,8 +150,8 @@ async def test_removed_target_makes_no_request_and_drops_its_metrics(api: Script
     assert KEY not in reconciler.records
 
 
-async def test_global_max_caps_the_write(api: ScriptedApi) -> None:
+async def test_replica_cap_caps_the_write(api: ScriptedApi) -> None:
     """The global cap wins over the eligible count."""
     state = seeded_state(NODES, [deployment(replicas=1)])
-    await make_reconciler(api, state, global_max=2).reconcile(KEY)
+    await make_reconciler(api, state, replica_cap=2).reconcile(KEY)
     assert api.calls[0].body == {"spec": {"replicas": 2}}

@@ -1,4 +1,4 @@
-"""A scale-down first steers the ReplicaSet's victim with pod-deletion-cost (eligibility.md 7)."""
+"""A scale-down first steers the ReplicaSet's victim with pod-deletion-cost (docs/eligibility)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
-from nodecount_scaler.model.nodes import project_node
-from tests.builders import deployment, node
+from tests.builders import deployment, node, node_view
 from tests.scripted_api import (
     KEY,
     MERGE_PATCH,
@@ -36,7 +35,7 @@ def pod(name: str, node_name: str, cost: str | None = None, deleting: bool = Fal
 def cordon_n3_of_three() -> Any:
     """Three eligible nodes, three replicas; then n3 is cordoned (desired 2)."""
     state = seeded_state([node("n1"), node("n2"), node("n3")], [deployment(replicas=3)])
-    state.upsert_node(project_node(node("n3", unschedulable=True)), 0.0)
+    state.upsert_node(node_view(node("n3", unschedulable=True)), 0.0)
     return state
 
 

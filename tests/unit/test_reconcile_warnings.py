@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from nodecount_scaler.model.state import HpaKey
 from nodecount_scaler.model.targets import TargetKey
 from tests.builders import deployment, node
 from tests.scripted_api import (
@@ -17,7 +18,7 @@ from tests.scripted_api import (
 )
 
 NODES = [node("n1"), node("n2"), node("n3")]
-HPA = ("ns", "d-hpa")
+HPA = HpaKey("ns", "d-hpa")
 WINDOW = 600.0
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from nodecount_scaler.model.nodes import project_node
 from nodecount_scaler.model.state import ClusterState
-from nodecount_scaler.model.targets import TargetKey, project_target
-from tests.builders import deployment, node, taint
+from nodecount_scaler.model.targets import TargetKey
+from tests.builders import deployment, node, node_view, taint, target_view
 
 T = TargetKey("ns", "d")
 UNREACHABLE = [
@@ -16,15 +15,15 @@ UNREACHABLE = [
 
 def ready_cluster(grace: float = 30.0) -> ClusterState:
     state = ClusterState(grace)
-    state.upsert_target(project_target(deployment("d")), 0.0)
-    state.upsert_node(project_node(node("n1")), 0.0)
+    state.upsert_target(target_view(deployment("d")), 0.0)
+    state.upsert_node(node_view(node("n1")), 0.0)
     return state
 
 
 def test_not_ready_within_grace_still_counts() -> None:
     """Turning NotReady reports no change and keeps the node eligible."""
     state = ready_cluster()
-    assert state.upsert_node(project_node(node("n1", ready="False")), 10.0) == []
+    assert state.upsert_node(node_view(node("n1", ready="False")), 10.0) == []
     assert state.targets[T].eligible == {"n1"}
     assert state.next_grace_expiry() == 40.0
 
@@ -32,14 +31,14 @@ def test_not_ready_within_grace_still_counts() -> None:
 def test_unreachable_taints_are_covered_by_the_grace() -> None:
     """Ready=Unknown with the lifecycle controller's taints is one flap, under one grace."""
     state = ready_cluster()
-    flapped = project_node(node("n1", ready="Unknown", taints=UNREACHABLE))
+    flapped = node_view(node("n1", ready="Unknown", taints=UNREACHABLE))
     assert state.upsert_node(flapped, 10.0) == []
 
 
 def test_grace_expiry_drops_the_node() -> None:
     """After the grace the node stops counting and the target is reported."""
     state = ready_cluster()
-    state.upsert_node(project_node(node("n1", ready="False")), 10.0)
+    state.upsert_node(node_view(node("n1", ready="False")), 10.0)
     assert state.expire_grace(39.9) == set()
     assert state.expire_grace(40.0) == {T}
     assert state.targets[T].eligible == set()
@@ -49,8 +48,8 @@ def test_grace_expiry_drops_the_node() -> None:
 def test_flap_back_within_grace_changes_nothing() -> None:
     """Ready again before the grace ends: no change at any point."""
     state = ready_cluster()
-    state.upsert_node(project_node(node("n1", ready="False")), 10.0)
-    assert state.upsert_node(project_node(node("n1")), 20.0) == []
+    state.upsert_node(node_view(node("n1", ready="False")), 10.0)
+    assert state.upsert_node(node_view(node("n1")), 20.0) == []
     assert state.next_grace_expiry() is None
     assert state.expire_grace(100.0) == set()
 
@@ -58,7 +57,7 @@ def test_flap_back_within_grace_changes_nothing() -> None:
 def test_node_first_seen_not_ready_never_counts() -> None:
     """A node that was never Ready gets no grace."""
     state = ready_cluster()
-    assert state.upsert_node(project_node(node("n2", ready="False")), 5.0) == []
+    assert state.upsert_node(node_view(node("n2", ready="False")), 5.0) == []
     assert state.targets[T].eligible == {"n1"}
     assert state.next_grace_expiry() is None
 
@@ -66,14 +65,14 @@ def test_node_first_seen_not_ready_never_counts() -> None:
 def test_new_node_counts_when_ready() -> None:
     """A new node counts from the moment it is Ready without the not-ready taint."""
     state = ready_cluster()
-    state.upsert_node(project_node(node("n2", taints=[taint("node.kubernetes.io/not-ready")])), 1.0)
-    assert state.upsert_node(project_node(node("n2")), 2.0) == [T]
+    state.upsert_node(node_view(node("n2", taints=[taint("node.kubernetes.io/not-ready")])), 1.0)
+    assert state.upsert_node(node_view(node("n2")), 2.0) == [T]
 
 
 def test_deleted_during_grace() -> None:
     """A node deleted during its grace leaves at once and clears its timer."""
     state = ready_cluster()
-    state.upsert_node(project_node(node("n1", ready="False")), 10.0)
+    state.upsert_node(node_view(node("n1", ready="False")), 10.0)
     assert state.delete_node("n1") == [T]
     assert state.next_grace_expiry() is None
 
@@ -81,13 +80,11 @@ def test_deleted_during_grace() -> None:
 def test_other_change_during_grace_takes_effect() -> None:
     """Cordoning a node inside its NotReady grace still removes it at once."""
     state = ready_cluster()
-    state.upsert_node(project_node(node("n1", ready="False")), 10.0)
-    assert state.upsert_node(project_node(node("n1", ready="False", unschedulable=True)), 11.0) == [
-        T
-    ]
+    state.upsert_node(node_view(node("n1", ready="False")), 10.0)
+    assert state.upsert_node(node_view(node("n1", ready="False", unschedulable=True)), 11.0) == [T]
 
 
 def test_zero_grace_is_immediate() -> None:
     """With no grace, NotReady removes the node at once."""
     state = ready_cluster(grace=0.0)
-    assert state.upsert_node(project_node(node("n1", ready="False")), 10.0) == [T]
+    assert state.upsert_node(node_view(node("n1", ready="False")), 10.0) == [T]

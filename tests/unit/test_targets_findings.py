@@ -8,10 +8,9 @@ import pytest
 
 from nodecount_scaler.model.targets import (
     FindingKind,
-    project_target,
     resolved_max_surge,
 )
-from tests.builders import deployment
+from tests.builders import deployment, target_view
 
 HOSTNAME_SPREAD = {
     "topologySpreadConstraints": [
@@ -26,7 +25,7 @@ HOSTNAME_SPREAD = {
 
 
 def kinds(obj: dict[str, Any]) -> set[FindingKind]:
-    return {f.kind for f in project_target(obj).findings}
+    return {f.kind for f in target_view(obj).findings}
 
 
 def test_safe_template_has_no_findings() -> None:
@@ -116,7 +115,7 @@ def test_rollout_would_stall() -> None:
 def test_invalid_template_is_reported_not_raised() -> None:
     """A template that cannot be evaluated makes the target invalid, without an exception."""
     obj = deployment("d", pod_spec={"tolerations": [{"key": "k", "operator": "Sometimes"}]})
-    view = project_target(obj)
+    view = target_view(obj)
     assert not view.valid
     assert view.template_error is not None
     assert "tolerations[0]" in view.template_error
@@ -124,6 +123,6 @@ def test_invalid_template_is_reported_not_raised() -> None:
 
 def test_invalid_annotation_is_reported() -> None:
     """A bad annotation leaves config None and lists the problem."""
-    view = project_target(deployment("d", annotations={"nodecount-scaler.io/min-replicas": "-1"}))
+    view = target_view(deployment("d", annotations={"nodecount-scaler.io/min-replicas": "-1"}))
     assert not view.valid
     assert view.problems == ("nodecount-scaler.io/min-replicas='-1': must be 0 or more",)

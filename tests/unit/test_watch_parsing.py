@@ -10,6 +10,7 @@ import pytest
 from nodecount_scaler.kube.watch import (
     ExpiredError,
     LineBuffer,
+    Rejections,
     StreamError,
     WatchEvent,
     decode_list_page,
@@ -168,7 +169,9 @@ def page(*items: object, rv: str = "", cont: str = "") -> bytes:
 
 def test_decode_list_page_projects_items() -> None:
     """Every object becomes key -> view, with the page's version and continue token."""
-    result = decode_list_page(page(obj("a"), obj("b", "y"), rv="10", cont="t1"), PROJECTION)
+    result = decode_list_page(
+        page(obj("a"), obj("b", "y"), rv="10", cont="t1"), PROJECTION, Rejections("test")
+    )
     assert (result.items, result.resource_version, result.continue_token, result.skipped) == (
         {"a": "x", "b": "y"},
         "10",
@@ -186,13 +189,17 @@ def test_decode_list_page_skips_and_counts_malformed_objects() -> None:
         "not-an-object",
         None,
     ]
-    result = decode_list_page(page(obj("a"), *bad, obj("b"), rv="10"), PROJECTION)
+    result = decode_list_page(
+        page(obj("a"), *bad, obj("b"), rv="10"), PROJECTION, Rejections("test")
+    )
     assert (result.items, result.skipped) == ({"a": "x", "b": "x"}, len(bad))
 
 
 def test_decode_list_page_drops_untracked_objects_without_counting_them() -> None:
     """A view of None is an object the service ignores, not a malformed one."""
-    result = decode_list_page(page(obj("a", data=""), obj("b"), rv="10"), PROJECTION)
+    result = decode_list_page(
+        page(obj("a", data=""), obj("b"), rv="10"), PROJECTION, Rejections("test")
+    )
     assert (result.items, result.skipped) == ({"b": "x"}, 0)
 
 
@@ -206,7 +213,7 @@ def test_decode_list_page_drops_untracked_objects_without_counting_them() -> Non
 )
 def test_decode_list_page_empty_list(raw: bytes) -> None:
     """A list without items, version or token decodes to an empty last page."""
-    result = decode_list_page(raw, PROJECTION)
+    result = decode_list_page(raw, PROJECTION, Rejections("test"))
     assert (result.items, result.resource_version, result.continue_token) == ({}, "", "")
 
 
@@ -223,4 +230,4 @@ def test_decode_list_page_empty_list(raw: bytes) -> None:
 def test_decode_list_page_rejects_a_body_that_is_not_a_list(raw: bytes) -> None:
     """A body that is not a list response raises StreamError (the reflector retries)."""
     with pytest.raises(StreamError):
-        decode_list_page(raw, PROJECTION)
+        decode_list_page(raw, PROJECTION, Rejections("test"))

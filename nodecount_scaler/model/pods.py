@@ -1,0 +1,77 @@
+"""What a scale-down needs to know of a target's pods, and which of them to mark.
+
+A ReplicaSet picks the pods it removes by rank (`ActivePodsWithRanks` in the Kubernetes
+controller utilities): after phase and readiness it compares the
+`controller.kubernetes.io/pod-deletion-cost` annotation, lowest first. A pod on a cordoned
+node is still Ready, so without a lower cost the ReplicaSet may remove a pod on a healthy
+node instead; see docs/eligibility.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from typing import Final
+
+from nodecount_scaler.model.objects import (
+    ProjectionError,
+    ShapeError,
+    mapping,
+    object_name,
+    string,
+    string_map,
+)
+
+DELETION_COST_ANNOTATION: Final = "controller.kubernetes.io/pod-deletion-cost"
+# Lower than the default cost of 0, so the ReplicaSet removes these pods first.
+LEAVING_NODE_DELETION_COST: Final = "-1000"
+
+
+@dataclass(frozen=True, slots=True)
+class PodView:
+    """One of a target's pods, reduced to what steering a scale-down reads."""
+
+    name: str
+    node_name: str
+    deletion_cost: str | None
+    deleting: bool
+
+
+def project_pod(obj: object) -> PodView | ProjectionError:
+    named = object_name(obj, "Pod")
+    if isinstance(named, ProjectionError):
+        return named
+    assert isinstance(obj, Mapping)
+    try:
+        metadata = mapping(obj, "metadata", "metadata")
+        annotations = string_map(metadata, "annotations", "metadata.annotations")
+        node_name = string(mapping(obj, "spec", "spec"), "nodeName", "spec.nodeName")
+    except ShapeError as exc:
+        return ProjectionError("bad-field", str(exc))
+    return PodView(
+        name=named[1],
+        node_name=node_name,
+        deletion_cost=annotations.get(DELETION_COST_ANNOTATION),
+        deleting=metadata.get("deletionTimestamp") is not None,
+    )
+
+
+def deletion_cost_patches(
+    pods: Iterable[PodView], eligible_nodes: AbstractSet[str]
+) -> dict[str, str | None]:
+    """Annotation changes that make the pods on nodes that left the eligible set go first.
+
+    Returns pod name -> new pod-deletion-cost, or None to remove a cost this service set
+    earlier on a pod whose node has come back. Pods already being deleted are left alone.
+    """
+    changes: dict[str, str | None] = {}
+    for pod in pods:
+        if pod.deleting:
+            continue
+        leaving = bool(pod.node_name) and pod.node_name not in eligible_nodes
+        if leaving and pod.deletion_cost != LEAVING_NODE_DELETION_COST:
+            changes[pod.name] = LEAVING_NODE_DELETION_COST
+        elif not leaving and pod.deletion_cost == LEAVING_NODE_DELETION_COST:
+            changes[pod.name] = None
+    return changes

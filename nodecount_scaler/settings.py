@@ -1,0 +1,82 @@
+"""The process's settings: one frozen value, read once at start-up by the command line.
+
+The bottom layer of the package: it imports nothing from it, so every other module may
+depend on it. The defaults here are the flags' defaults (`--help` prints them from here).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final, Literal
+
+LogLevel = Literal["debug", "info", "warning", "error"]
+LogFormat = Literal["auto", "json", "console"]
+OutputFormat = Literal["table", "json"]
+
+LOG_LEVELS: Final[tuple[LogLevel, ...]] = ("debug", "info", "warning", "error")
+LOG_FORMATS: Final[tuple[LogFormat, ...]] = ("auto", "json", "console")
+OUTPUT_FORMATS: Final[tuple[OutputFormat, ...]] = ("table", "json")
+
+# client-go leaderelection.JitterFactor: acquire retries wait retry_period * [1, 1 + 1.2).
+LEADER_JITTER_FACTOR: Final = 1.2
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the command line can set; these defaults are the flags' defaults."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespaces: tuple[str, ...] = ()
+    health_addr: str = "0.0.0.0:8080"
+    dry_run: bool = False
+    log_level: LogLevel = "info"
+    log_format: LogFormat = "auto"
+    unready_grace: float = 30.0
+    # The global cap on any target's replicas, whatever its annotations say.
+    replica_cap: int = 1000
+    workers: int = 4
+    watch_inactivity_timeout: float = 120.0
+    leader_elect: bool = False
+    # None: the pod's namespace (POD_NAMESPACE or the service account's), else "default".
+    leader_election_namespace: str | None = None
+    leader_election_id: str = "nodecount-scaler"
+    leader_election_lease_duration: float = 15.0
+    leader_election_renew_deadline: float = 10.0
+    leader_election_retry_period: float = 2.0
+    output: OutputFormat = "table"
+
+    def problems(self) -> list[str]:
+        """What is wrong across settings (each value alone was checked when it was read).
+
+        Leader election: client-go NewLeaderElector's rules. A follower may take the lease
+        once lease_duration has passed without a renewal, so the leader must have given up
+        (renew_deadline) before that, and must have had room for retries before giving up.
+        """
+        if not self.leader_elect:
+            return []
+        lease = self.leader_election_lease_duration
+        renew = self.leader_election_renew_deadline
+        retry = self.leader_election_retry_period
+        found = []
+        if not retry > 0:
+            found.append(f"--leader-election-retry-period ({retry:g}) must be greater than 0")
+        if not renew > retry * LEADER_JITTER_FACTOR:
+            found.append(
+                f"--leader-election-renew-deadline ({renew:g}) must be greater than "
+                f"--leader-election-retry-period x {LEADER_JITTER_FACTOR} "
+                f"({retry * LEADER_JITTER_FACTOR:g})"
+            )
+        if not lease > renew:
+            found.append(
+                f"--leader-election-lease-duration ({lease:g}) must be greater than "
+                f"--leader-election-renew-deadline ({renew:g}), or a follower could take the "
+                "lease while the leader still writes"
+            )
+        if not math.isfinite(lease):
+            found.append(f"--leader-election-lease-duration ({lease:g}) must be finite")
+        return found
+
+
+DEFAULTS: Final = Settings()

@@ -1,0 +1,85 @@
+"""The README is the truth: its flag, metric and Event tables equal what the code has."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from nodecount_scaler import metrics
+from nodecount_scaler.cli import OPTIONS, shown_default
+from nodecount_scaler.control.events import EVENT_REASONS
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+
+
+def table(heading: str, *, raw: bool = False) -> list[list[str]]:
+    """The rows of the first table under a `## heading` (cells without backticks unless raw)."""
+    section = README.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("|")]
+    assert len(rows) > 2, f"no table under '## {heading}'"
+    cells = [[c.strip() for c in r.strip("|").split("|")] for r in rows[2:]]
+    return cells if raw else [[c.replace("`", "") for c in row] for row in cells]
+
+
+def test_flag_table_matches_the_parser() -> None:
+    """Every flag once, with the subcommands that take it and the default --help shows."""
+    documented = {row[0]: row for row in table("Command line")}
+    assert set(documented) == {o.flag for o in OPTIONS}
+    for option in OPTIONS:
+        flag, commands, default, _ = documented[option.flag]
+        assert set(commands.split(", ")) == set(option.commands), flag
+        assert default == shown_default(option), flag
+
+
+def test_metric_table_matches_the_registry() -> None:
+    """Every exported metric once, with exactly its labels."""
+    documented = {row[0]: row[1] for row in table("Metrics")}
+    exported = metrics.catalog()
+    assert set(documented) == set(exported)
+    for name, labels in exported.items():
+        shown = () if documented[name] == "-" else tuple(documented[name].split(", "))
+        assert shown == labels, name
+
+
+def test_documented_label_values_are_emitted_by_the_code() -> None:
+    """Result values the README names in backticks occur as literals in the code."""
+    source = "\n".join(p.read_text() for p in (ROOT / "nodecount_scaler").rglob("*.py"))
+    for name, labels, meaning in table("Metrics", raw=True):
+        if "result" not in labels:
+            continue
+        values = re.findall(r"`([a-z_]+)`", meaning)
+        assert values, f"{name}: list its result values in backticks"
+        for value in values:
+            assert f'"{value}"' in source, (name, value)
+
+
+def test_event_table_matches_the_reasons() -> None:
+    """Every Event reason the service can write, and no other."""
+    assert {row[1] for row in table("Events")} == set(EVENT_REASONS)
+
+
+def test_nothing_points_outside_the_repository() -> None:
+    """No path outside the repository, and no section numbers of a document users lack."""
+    found = subprocess.run(
+        [
+            "git",
+            "grep",
+            "-n",
+            "-e",
+            "shared/",
+            "-e",
+            "eligibility.md section",
+            "--",
+            ".",
+            ":!docs",
+            ":!.ci",
+            ":!tests/unit/test_readme_contract.py",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert found.stdout == ""
