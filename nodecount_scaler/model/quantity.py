@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final
 
+from nodecount_scaler.model.display import shortened
+
 __all__ = ["MAX_EXPONENT", "MAX_QUANTITY_LENGTH", "QuantityError", "parse_quantity"]
 
 # Real quantities are under 25 characters ("9223372036854775807Ki" is 21).
@@ -38,6 +40,8 @@ MAX_QUANTITY_LENGTH: Final = 128
 # 2^63 is about 9.2e18, so 10^1000 is far past any resource and still instant to compute.
 MAX_EXPONENT: Final = 1000
 _MAX_EXPONENT_DIGITS: Final = len(str(MAX_EXPONENT))
+# How much of a bad value an error message quotes.
+_SHOWN: Final = 32
 
 _NANO: Final = 10**9
 # upstream maxAllowed: the cap of a BinarySI value (quantity.go, ParseQuantity).
@@ -75,27 +79,25 @@ class QuantityError:
         return f"{self.text!r} is not a Kubernetes quantity: {self.problem}"
 
 
-def _shown(text: str) -> str:
-    return text if len(text) <= 40 else f"{text[:32]}... ({len(text)} characters)"
-
-
 def parse_quantity(text: str) -> Fraction | QuantityError:
     """The exact value of a quantity string, or why it is not one."""
     if not text:
         return QuantityError(text, "empty")
     if len(text) > MAX_QUANTITY_LENGTH:
-        return QuantityError(_shown(text), f"longer than {MAX_QUANTITY_LENGTH} characters")
+        problem = f"longer than {MAX_QUANTITY_LENGTH} characters"
+        return QuantityError(shortened(text, _SHOWN), problem)
     shape = _SHAPE.fullmatch(text)
     if shape is None:
         return QuantityError(
-            _shown(text), "expected a number and an optional suffix, like 500m, 4, 1.5Gi or 2e3"
+            shortened(text, _SHOWN),
+            "expected a number and an optional suffix, like 500m, 4, 1.5Gi or 2e3",
         )
     sign, whole, fraction, suffix = shape.groups(default="")
     if not whole and not fraction:
-        return QuantityError(_shown(text), "the number has no digits")
+        return QuantityError(shortened(text, _SHOWN), "the number has no digits")
     scale = _suffix_scale(suffix)
     if isinstance(scale, str):
-        return QuantityError(_shown(text), scale)
+        return QuantityError(shortened(text, _SHOWN), scale)
     base, exponent = scale
     magnitude = Fraction(int(whole + fraction or "0"), 10 ** len(fraction))
     magnitude *= Fraction(base) ** exponent
@@ -116,13 +118,12 @@ def _suffix_scale(suffix: str) -> tuple[int, int] | str:
     exponent = _EXPONENT.fullmatch(suffix)
     if exponent is None:
         return (
-            f"unknown suffix {_shown(suffix)!r} "
+            f"unknown suffix {shortened(suffix, _SHOWN)!r} "
             "(use n, u, m, k, M, G, T, P, E, Ki, Mi, Gi, Ti, Pi, Ei or e<exponent>)"
         )
     sign, digits = exponent.groups()
     digits = digits.lstrip("0") or "0"
     if len(digits) > _MAX_EXPONENT_DIGITS or int(digits) > MAX_EXPONENT:
-        return (
-            f"exponent {sign}{_shown(digits)} is out of range (at most {MAX_EXPONENT} either way)"
-        )
+        shown = shortened(sign + digits, _SHOWN)
+        return f"exponent {shown} is out of range (at most {MAX_EXPONENT} either way)"
     return 10, -int(digits) if sign == "-" else int(digits)

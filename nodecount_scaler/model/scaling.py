@@ -34,6 +34,7 @@ from fractions import Fraction
 from typing import Final, TypeVar
 
 from nodecount_scaler.model.annotations import NODES_PER_REPLICA, PREFIX, AnnotationError
+from nodecount_scaler.model.display import shortened
 from nodecount_scaler.model.strict_json import JsonProblem, load_json
 
 CORES_PER_REPLICA: Final = PREFIX + "cores-per-replica"
@@ -220,10 +221,6 @@ def replicas(rule: ScalingRule, nodes: int, cores: Fraction) -> int:
 # --- annotations ------------------------------------------------------------------------------
 
 
-def _shown(raw: str) -> str:
-    return raw if len(raw) <= 80 else f"{raw[:60]}... ({len(raw)} characters)"
-
-
 def parse_decimal(raw: str) -> Fraction | str:
     """A decimal number > 0 ("2", "0.5", "2.") as an exact Fraction, or the problem."""
     text = raw.strip()
@@ -280,11 +277,11 @@ def steps_from_json(value: object, *, sort: bool = False) -> tuple[Step, ...] | 
 def _step_number_problem(item: object) -> str | None:
     # bool is an int subclass in Python: true must not read as 1.
     if isinstance(item, bool) or not isinstance(item, int):
-        return f"{_shown(str(item))} is not a whole number"
+        return f"{shortened(str(item))} is not a whole number"
     if item < 0:
         return f"{item} is negative"
     if item > MAX_STEP_NUMBER:
-        return f"{_shown(str(item))} is larger than {MAX_STEP_NUMBER}"
+        return f"{shortened(str(item))} is larger than {MAX_STEP_NUMBER}"
     return None
 
 
@@ -314,7 +311,7 @@ def _parsed(
     raw = annotations[key]
     parsed = parse(raw)
     if isinstance(parsed, str):
-        errors.append(AnnotationError(key, _shown(raw), parsed))
+        errors.append(AnnotationError(key, shortened(raw), parsed))
         return None
     return parsed
 
@@ -350,7 +347,7 @@ def parse_scaling(
             errors.append(
                 AnnotationError(
                     key,
-                    _shown(annotations[key]),
+                    shortened(annotations[key]),
                     f"a ladder key cannot be combined with {' and '.join(linear_keys)}: "
                     "use either the linear keys or the ladder keys",
                 )
