@@ -95,8 +95,12 @@ def _wrap(text: str, first: str, rest: str) -> list[str]:
 def _comments(migration: Migration, description: str) -> list[str]:
     lines = [
         "# nodecount-scaler annotations translated from cluster-proportional-autoscaler",
-        f"# source: {description} ({migration.mode} mode, parameters from "
-        f"{migration.params_source})",
+        *_wrap(
+            f"source: {description} ({migration.mode} mode, parameters from "
+            f"{migration.params_source})",
+            "# ",
+            "#   ",
+        ),
         "#",
         *_wrap(_STOP_CPA, "# ", "# "),
         "#",

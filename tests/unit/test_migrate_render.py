@@ -98,12 +98,13 @@ def test_comments_carry_source_warning_and_every_difference(output: OutputFormat
     text = render(migration, output, "ConfigMap kube-system/dns-autoscaler")
     header = text.split("\n\n")[0].splitlines()
     assert all(line.startswith("#") for line in header)
-    assert header[1] == (
-        "# source: ConfigMap kube-system/dns-autoscaler (linear mode, parameters from "
+    unwrapped = " ".join(line.lstrip("#").strip() for line in header)
+    assert unwrapped.startswith(
+        "nodecount-scaler annotations translated from cluster-proportional-autoscaler "
+        "source: ConfigMap kube-system/dns-autoscaler (linear mode, parameters from "
         "ConfigMap data)"
     )
-    unwrapped = " ".join(line.lstrip("#").strip() for line in header)
     assert "Stop cluster-proportional-autoscaler before applying this" in unwrapped
     for difference in migration.differences:
         assert f"- {difference}" in unwrapped
-    assert all(len(line) <= 100 for line in header[2:])
+    assert all(len(line) <= 100 for line in header)
