@@ -237,6 +237,8 @@ def _convert(kind: str, value: object) -> object:
         return "must not be negative"
     if kind == _INT and value > MAX_STEP_NUMBER:
         return f"larger than {MAX_STEP_NUMBER}"
+    if kind == _NUMBER and value > 10**MAX_NUMBER_EXPONENT:
+        return "out of range"
     return Fraction(value) if kind == _NUMBER else value
 
 

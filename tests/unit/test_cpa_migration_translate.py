@@ -325,6 +325,12 @@ BAD_DATA = [
         "out of range",
     ),
     (
+        "per-replica-huge-integer",
+        {"linear": '{"nodesPerReplica": ' + "9" * 4000 + "}"},
+        "ConfigMap data.linear.nodesPerReplica",
+        "out of range",
+    ),
+    (
         "per-replica-huge-exponent",
         {"linear": '{"coresPerReplica": 1e999999999}'},
         "ConfigMap data.linear.coresPerReplica",

@@ -79,8 +79,7 @@ def test_combined_is_the_larger_of_each_basis(
 def test_bounds_and_spof_hold(
     rules: tuple[ScalingRule, ScalingRule, ScalingRule], nodes: int, cores: Fraction
 ) -> None:
-    """Never below min; never above max unless prevent-single-point-failure lifted it to 2;
-    at least 2 whenever it is on and more than one node counts."""
+    """Never below min, above max only when lifted to 2, and 2 or more on 2+ nodes with SPOF."""
     rule = rules[0]
     result = replicas(rule, nodes, cores)
     lifted = rule.prevent_single_point_failure and nodes > 1
