@@ -1,0 +1,364 @@
+"""Scaling rules: how many replicas for N eligible nodes holding C allocatable cores.
+
+The two modes of cluster-proportional-autoscaler (CPA), computed exactly:
+
+- linear: ceil(nodes / nodes-per-replica) and/or ceil(cores / cores-per-replica);
+- ladder: step tables, the replicas of the step with the largest threshold <= the count.
+
+With two bases (nodes and cores) the larger result wins. Then, as CPA's linear controller
+does (https://github.com/kubernetes-sigs/cluster-proportional-autoscaler/blob/master/pkg/autoscaler/controller/linearcontroller/linear_controller.go):
+min-replicas, max-replicas, and last prevent-single-point-failure, which lifts the result
+to 2 whenever more than one node counts, even above max-replicas. Clamping each basis
+before taking the larger (CPA's order) and clamping the larger give the same number,
+because clamping never reorders two counts.
+
+Where CPA and this module part ways, on purpose:
+- exact arithmetic: CPA divides in float64 (3 nodes at 0.1 per replica is 31 there, 30 here)
+  and rounds the total CPU up to whole cores before dividing or comparing;
+- ladder mode honours min-replicas, max-replicas and prevent-single-point-failure too (CPA
+  ignores them there; all three default to no effect, so a plain ladder behaves as CPA's);
+- the global --max-replicas cap of the service is applied by the caller, after this.
+
+Below its first threshold a ladder gives the first step's replicas, as CPA's lookup does.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from typing import Final, TypeVar
+
+from nodecount_scaler.model.annotations import NODES_PER_REPLICA, PREFIX, AnnotationError
+from nodecount_scaler.model.display import shortened
+from nodecount_scaler.model.strict_json import JsonProblem, load_json
+
+CORES_PER_REPLICA: Final = PREFIX + "cores-per-replica"
+NODES_TO_REPLICAS: Final = PREFIX + "nodes-to-replicas"
+CORES_TO_REPLICAS: Final = PREFIX + "cores-to-replicas"
+PREVENT_SINGLE_POINT_FAILURE: Final = PREFIX + "prevent-single-point-failure"
+SCALING_KEYS: Final = (
+    CORES_PER_REPLICA,
+    NODES_TO_REPLICAS,
+    CORES_TO_REPLICAS,
+    PREVENT_SINGLE_POINT_FAILURE,
+)
+
+# "0.000000000000000000000000000001" is 32 characters: anything longer is a mistake.
+MAX_DECIMAL_LENGTH: Final = 32
+# CPA's own longest example table has 15 steps; these bounds keep decoding instant.
+MAX_LADDER_LENGTH: Final = 4096
+MAX_LADDER_STEPS: Final = 100
+# Deployment spec.replicas is an int32; CPA stores counts in int32 too.
+MAX_STEP_NUMBER: Final = 2**31 - 1
+# prevent-single-point-failure: the smallest count that is not a single point of failure.
+SPOF_FLOOR: Final = 2
+
+
+class Mode(enum.StrEnum):
+    LINEAR = "linear"
+    LADDER = "ladder"
+
+
+class Basis(enum.StrEnum):
+    NODES = "nodes"
+    CORES = "cores"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    threshold: int
+    replicas: int
+
+
+@dataclass(frozen=True, slots=True)
+class Linear:
+    nodes_per_replica: Fraction | None = None
+    cores_per_replica: Fraction | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ladder:
+    """Step tables sorted by strictly increasing threshold, each with at least one step."""
+
+    nodes_to_replicas: tuple[Step, ...] | None = None
+    cores_to_replicas: tuple[Step, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScalingRule:
+    scheme: Linear | Ladder
+    min_replicas: int = 0
+    max_replicas: int | None = None
+    prevent_single_point_failure: bool = False
+
+    @property
+    def mode(self) -> Mode:
+        return Mode.LINEAR if isinstance(self.scheme, Linear) else Mode.LADDER
+
+    @property
+    def bases(self) -> tuple[Basis, ...]:
+        nodes: object
+        cores: object
+        if isinstance(self.scheme, Linear):
+            nodes, cores = self.scheme.nodes_per_replica, self.scheme.cores_per_replica
+        else:
+            nodes, cores = self.scheme.nodes_to_replicas, self.scheme.cores_to_replicas
+        return tuple(
+            b for b, given in ((Basis.NODES, nodes), (Basis.CORES, cores)) if given is not None
+        )
+
+    @property
+    def uses_cores(self) -> bool:
+        """Whether the eligible nodes' CPU must be summed at all."""
+        return Basis.CORES in self.bases
+
+    def describe(self) -> str:
+        """The mode and bases, for a plan column: "linear nodes", "ladder nodes+cores"."""
+        return f"{self.mode} {'+'.join(self.bases)}"
+
+
+# Today's rule: one replica per eligible node.
+DEFAULT_RULE: Final = ScalingRule(Linear(nodes_per_replica=Fraction(1)))
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """What one basis asks for: `detail` reads like "ceil(12/3)=4 nodes"."""
+
+    basis: Basis
+    replicas: int
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    terms: tuple[Term, ...]
+    # The larger of the terms, before min, max and prevent-single-point-failure.
+    proportional: int
+    replicas: int
+    text: str
+
+
+def format_decimal(value: Fraction) -> str:
+    """Exact decimal notation where it ends ("2.5", "3.92"), else "p/q"."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    denominator, twos, fives = value.denominator, 0, 0
+    while denominator % 2 == 0:
+        denominator, twos = denominator // 2, twos + 1
+    while denominator % 5 == 0:
+        denominator, fives = denominator // 5, fives + 1
+    if denominator != 1:
+        return f"{value.numerator}/{value.denominator}"
+    places = max(twos, fives)
+    return format(Decimal(value.numerator * 10**places // value.denominator).scaleb(-places), "f")
+
+
+def ladder_step(steps: Sequence[Step], count: int | Fraction) -> Step:
+    """The step with the largest threshold <= count; the first step when count is below all."""
+    chosen = steps[0]
+    for step in steps:
+        if step.threshold > count:
+            break
+        chosen = step
+    return chosen
+
+
+def _term(rule: ScalingRule, basis: Basis, count: int | Fraction) -> Term:
+    shown = format_decimal(Fraction(count))
+    unit = basis.value[:-1] if count == 1 else basis.value
+    if isinstance(rule.scheme, Linear):
+        linear = rule.scheme
+        per = linear.nodes_per_replica if basis is Basis.NODES else linear.cores_per_replica
+        assert per is not None  # only bases the rule has reach here
+        wanted = math.ceil(Fraction(count) / per)
+        return Term(basis, wanted, f"ceil({shown}/{format_decimal(per)})={wanted} {basis}")
+    steps = rule.scheme.nodes_to_replicas if basis is Basis.NODES else rule.scheme.cores_to_replicas
+    assert steps is not None
+    step = ladder_step(steps, count)
+    relation = "<" if step.threshold > count else ">="
+    return Term(
+        basis, step.replicas, f"{shown} {unit} {relation} {step.threshold} -> {step.replicas}"
+    )
+
+
+def explain(rule: ScalingRule, nodes: int, cores: Fraction) -> Explanation:
+    """The replica count and every step that led to it, in words."""
+    counts = {Basis.NODES: Fraction(nodes), Basis.CORES: cores}
+    terms = tuple(_term(rule, basis, counts[basis]) for basis in rule.bases)
+    proportional = max((t.replicas for t in terms), default=0)
+    if len(terms) == 1:
+        text = f"{rule.mode}: {terms[0].detail}"
+    else:
+        text = f"{rule.mode}: max({', '.join(t.detail for t in terms)}) = {proportional}"
+    result = max(proportional, rule.min_replicas)
+    text += f", min {rule.min_replicas}"
+    if rule.max_replicas is not None:
+        result = min(result, rule.max_replicas)
+        text += f", max {rule.max_replicas}"
+    if rule.prevent_single_point_failure:
+        if nodes > 1 and result < SPOF_FLOOR:
+            result = SPOF_FLOOR
+            text += f", prevent-single-point-failure: {nodes} nodes, at least {SPOF_FLOOR}"
+        elif nodes <= 1:
+            text += f", {nodes} node: prevent-single-point-failure does not apply"
+    return Explanation(terms, proportional, result, f"{text} -> {result}")
+
+
+def replicas(rule: ScalingRule, nodes: int, cores: Fraction) -> int:
+    """Replicas for `nodes` eligible nodes holding `cores` allocatable CPU.
+
+    The service's global cap is not applied here: the caller takes min(this, cap).
+    """
+    return explain(rule, nodes, cores).replicas
+
+
+# --- annotations ------------------------------------------------------------------------------
+
+
+def parse_decimal(raw: str) -> Fraction | str:
+    """A decimal number > 0 ("2", "0.5", "2.") as an exact Fraction, or the problem."""
+    text = raw.strip()
+    if len(text) > MAX_DECIMAL_LENGTH:
+        return f"longer than {MAX_DECIMAL_LENGTH} characters"
+    digits = text.replace(".", "", 1)
+    if not digits or not digits.isascii() or not digits.isdigit():
+        return "not a decimal number"
+    value = Fraction(text)
+    if value <= 0:
+        return "must be greater than 0"
+    return value
+
+
+def steps_from_json(value: object, *, sort: bool = False) -> tuple[Step, ...] | str:
+    """Validate a decoded step table ([[threshold, replicas], ...]), or say what is wrong.
+
+    With `sort`, steps may come in any order (as CPA accepts them); without, thresholds must
+    increase, so that the table reads in the order it is applied. Replicas must not decrease.
+    """
+    if not isinstance(value, list):
+        return "must be a JSON array of [threshold, replicas] pairs, like [[0,1],[4,2]]"
+    if not value:
+        return "has no steps: give at least one [threshold, replicas] pair"
+    if len(value) > MAX_LADDER_STEPS:
+        return f"has {len(value)} steps; at most {MAX_LADDER_STEPS} are allowed"
+    steps: list[Step] = []
+    for number, entry in enumerate(value, start=1):
+        if not isinstance(entry, list) or len(entry) != 2:
+            return f"step {number} is not a [threshold, replicas] pair"
+        for item in entry:
+            problem = _step_number_problem(item)
+            if problem:
+                return f"step {number}: {problem}"
+        steps.append(Step(entry[0], entry[1]))
+    if sort:
+        steps.sort(key=lambda s: s.threshold)
+    for before, after in itertools.pairwise(steps):
+        if before.threshold == after.threshold:
+            return f"threshold {after.threshold} appears twice"
+        if before.threshold > after.threshold:
+            return f"thresholds must increase: {after.threshold} comes after {before.threshold}"
+    for before, after in itertools.pairwise(steps):
+        # A bigger cluster never asks for fewer replicas (CPA accepts such a table; it is
+        # refused here so that the count is monotonic in nodes and cores).
+        if after.replicas < before.replicas:
+            return (
+                f"replicas must not decrease as the count grows: {after.replicas} at "
+                f"{after.threshold} after {before.replicas} at {before.threshold}"
+            )
+    return tuple(steps)
+
+
+def _step_number_problem(item: object) -> str | None:
+    # bool is an int subclass in Python: true must not read as 1.
+    if isinstance(item, bool) or not isinstance(item, int):
+        return f"{shortened(str(item))} is not a whole number"
+    if item < 0:
+        return f"{item} is negative"
+    if item > MAX_STEP_NUMBER:
+        return f"{shortened(str(item))} is larger than {MAX_STEP_NUMBER}"
+    return None
+
+
+def parse_steps(raw: str) -> tuple[Step, ...] | str:
+    decoded = load_json(raw, max_length=MAX_LADDER_LENGTH)
+    if isinstance(decoded, JsonProblem):
+        return decoded.problem
+    return steps_from_json(decoded)
+
+
+def format_steps(steps: Sequence[Step]) -> str:
+    """The table in CPA's JSON form, compact: [[0,1],[4,2]]."""
+    return "[" + ",".join(f"[{s.threshold},{s.replicas}]" for s in steps) + "]"
+
+
+_T = TypeVar("_T")
+
+
+def _parsed(
+    annotations: Mapping[str, str],
+    key: str,
+    parse: Callable[[str], _T | str],
+    errors: list[AnnotationError],
+) -> _T | None:
+    if key not in annotations:
+        return None
+    raw = annotations[key]
+    parsed = parse(raw)
+    if isinstance(parsed, str):
+        errors.append(AnnotationError(key, shortened(raw), parsed))
+        return None
+    return parsed
+
+
+def _parse_bool(raw: str) -> bool | str:
+    if raw in ("true", "false"):
+        return raw == "true"
+    return 'must be "true" or "false"'
+
+
+def parse_scaling(
+    annotations: Mapping[str, str],
+    *,
+    nodes_per_replica: Fraction | None,
+    min_replicas: int,
+    max_replicas: int | None,
+) -> tuple[ScalingRule | None, tuple[AnnotationError, ...]]:
+    """The target's rule from the scaling keys, or None and every problem found.
+
+    `nodes_per_replica`, `min_replicas` and `max_replicas` are the values parse_config already
+    read. Whether nodes-per-replica was written is read from `annotations`: a value filled in
+    by default does not count, so cores-per-replica alone scales on cores alone, as in CPA.
+    """
+    errors: list[AnnotationError] = []
+    cores_per_replica = _parsed(annotations, CORES_PER_REPLICA, parse_decimal, errors)
+    nodes_steps = _parsed(annotations, NODES_TO_REPLICAS, parse_steps, errors)
+    cores_steps = _parsed(annotations, CORES_TO_REPLICAS, parse_steps, errors)
+    spof = _parsed(annotations, PREVENT_SINGLE_POINT_FAILURE, _parse_bool, errors)
+    linear_keys = [k for k in (NODES_PER_REPLICA, CORES_PER_REPLICA) if k in annotations]
+    ladder_keys = [k for k in (NODES_TO_REPLICAS, CORES_TO_REPLICAS) if k in annotations]
+    if linear_keys:
+        for key in ladder_keys:
+            errors.append(
+                AnnotationError(
+                    key,
+                    shortened(annotations[key]),
+                    f"a ladder key cannot be combined with {' and '.join(linear_keys)}: "
+                    "use either the linear keys or the ladder keys",
+                )
+            )
+    if errors:
+        return None, tuple(errors)
+    scheme: Linear | Ladder
+    if ladder_keys:
+        scheme = Ladder(nodes_steps, cores_steps)
+    elif NODES_PER_REPLICA in annotations or cores_per_replica is None:
+        scheme = Linear(nodes_per_replica or Fraction(1), cores_per_replica)
+    else:
+        scheme = Linear(None, cores_per_replica)
+    return ScalingRule(scheme, min_replicas, max_replicas, bool(spof)), ()
