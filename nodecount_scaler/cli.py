@@ -14,6 +14,7 @@ import asyncio
 import math
 import os
 import re
+import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -118,6 +119,10 @@ class Option:
     repeatable: bool = False
     switch: bool = False  # an on/off flag: --x and --no-x
     shown: str | None = None  # the default in words, where the value says too little
+    short: str | None = None
+    # A one-shot translation reads only its command line: NODECOUNT_SCALER_NAMESPACE, set
+    # for the service, must not become CPA's --namespace.
+    from_env: bool = True
 
     @property
     def env(self) -> str:
@@ -127,11 +132,14 @@ class Option:
 RUN: Final = frozenset({"run"})
 BOTH: Final = frozenset({"run", "plan"})
 PLAN: Final = frozenset({"plan"})
+MIGRATE: Final = frozenset({"migrate-cpa"})
+CLUSTER: Final = BOTH | MIGRATE
+MIGRATE_OUTPUTS: Final = ("kubectl", "patch")
 
 OPTIONS: Final[tuple[Option, ...]] = (
-    Option("--kubeconfig", "kubeconfig", "kubeconfig file", _path, BOTH, metavar="PATH",
+    Option("--kubeconfig", "kubeconfig", "kubeconfig file", _path, CLUSTER, metavar="PATH",
            shown="in-cluster, then KUBECONFIG, then ~/.kube/config"),
-    Option("--context", "context", "kubeconfig context", _path, BOTH, metavar="NAME",
+    Option("--context", "context", "kubeconfig context", _path, CLUSTER, metavar="NAME",
            shown="the current context"),
     Option("--namespace", "namespaces", "watch targets only in this namespace; repeatable",
            _namespace, BOTH, metavar="NAME", repeatable=True, shown="all namespaces"),
@@ -169,6 +177,26 @@ OPTIONS: Final[tuple[Option, ...]] = (
            "between lease attempts", _seconds, RUN, metavar="SECONDS"),
     Option("--output", "output", "table or json; the exit code is 1 if any target is invalid",
            _choice(OUTPUT_FORMATS), PLAN, metavar="FORMAT"),
+    Option("--file", "file", "CPA's manifests (its ConfigMap, and its Deployment for its "
+           "flags), YAML or JSON; - for standard input", _path, MIGRATE, metavar="PATH",
+           short="-f", from_env=False, shown="none"),
+    Option("--configmap", "configmap", "read CPA's ConfigMap from the cluster", _path,
+           MIGRATE, metavar="[NAMESPACE/]NAME", from_env=False, shown="none"),
+    Option("--cpa-deployment", "cpa_deployment", "read CPA's flags from its Deployment in the "
+           "cluster", _path, MIGRATE, metavar="[NAMESPACE/]NAME", from_env=False, shown="none"),
+    Option("--target", "target", "CPA's --target, e.g. deployment/coredns (wins over the one "
+           "read)", _path, MIGRATE, metavar="KIND/NAME", from_env=False, shown="none"),
+    Option("--namespace", "cpa_namespace", "CPA's --namespace: where its targets are",
+           _namespace, MIGRATE, metavar="NAME", from_env=False, shown="CPA's own namespace"),
+    Option("--nodelabels", "nodelabels", "CPA's --nodelabels (k=v,k2=v2)", _path, MIGRATE,
+           metavar="LABELS", from_env=False, shown="none"),
+    Option("--default-params", "default_params", "CPA's --default-params (JSON)", _path,
+           MIGRATE, metavar="JSON", from_env=False, shown="none"),
+    Option("--cpa-args", "cpa_args", "CPA's whole command line as one string", _path,
+           MIGRATE, metavar="ARGS", from_env=False, shown="none"),
+    Option("--output", "migrate_output", "kubectl (annotate commands) or patch (merge "
+           "patches)", _choice(MIGRATE_OUTPUTS), MIGRATE, metavar="FORMAT", short="-o",
+           from_env=False, shown="kubectl"),
 )  # fmt: skip
 
 
@@ -213,10 +241,12 @@ def shown_default(option: Option) -> str:
 
 
 def _add(parser: argparse.ArgumentParser, option: Option) -> None:
-    text = f"{option.help} (default: {shown_default(option)}; env {option.env})"
+    env = f"; env {option.env}" if option.from_env else ""
+    text = f"{option.help} (default: {shown_default(option)}{env})"
+    flags = [f for f in (option.short, option.flag) if f]
     if option.switch:
         parser.add_argument(
-            option.flag,
+            *flags,
             dest=option.dest,
             action=argparse.BooleanOptionalAction,
             default=argparse.SUPPRESS,
@@ -224,7 +254,7 @@ def _add(parser: argparse.ArgumentParser, option: Option) -> None:
         )
         return
     parser.add_argument(
-        option.flag,
+        *flags,
         dest=option.dest,
         action=_Repeat if option.repeatable else "store",
         type=_argument_type(option),
@@ -246,6 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
         "plan": commands.add_parser(
             "plan", help="show every target's eligible nodes and replicas; write nothing"
         ),
+        "migrate-cpa": commands.add_parser(
+            "migrate-cpa",
+            help="print the annotations that replace a cluster-proportional-autoscaler setup",
+        ),
     }
     for option in OPTIONS:
         for command in sorted(option.commands):
@@ -265,16 +299,22 @@ def _from_environment(
         parser.error(f"{option.env}={raw[:80]!r}: {exc}")
 
 
-def parse_settings(
+def parse_command(
     argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
-) -> tuple[str, Settings]:
-    """The chosen subcommand and its settings: flags, else variables, else defaults."""
+) -> tuple[str, Settings, dict[str, Any]]:
+    """The chosen subcommand, its settings (flags, else variables, else defaults) and the
+    values of its options that are not settings of the service (migrate-cpa's)."""
     env = os.environ if environ is None else environ
     parser = build_parser()
     values = vars(parser.parse_args(argv))
     command = values.pop("command")
     for option in OPTIONS:
-        if command in option.commands and option.dest not in values and option.env in env:
+        if (
+            command in option.commands
+            and option.from_env
+            and option.dest not in values
+            and option.env in env
+        ):
             values[option.dest] = _from_environment(parser, option, env)
     if "namespaces" in values:
         values["namespaces"] = tuple(dict.fromkeys(values["namespaces"]))
@@ -282,16 +322,46 @@ def parse_settings(
     settings = Settings(**{k: v for k, v in values.items() if k in known})
     for problem in settings.problems():
         parser.error(problem)
+    return command, settings, {k: v for k, v in values.items() if k not in known}
+
+
+def parse_settings(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> tuple[str, Settings]:
+    """The chosen subcommand and its settings: flags, else variables, else defaults."""
+    command, settings, _ = parse_command(argv, environ)
     return command, settings
 
 
+def _migrate(settings: Settings, extra: Mapping[str, Any]) -> int:
+    from nodecount_scaler.migrate import MigrateOptions, OutputFormat, run_migrate
+
+    cpa_args = extra.get("cpa_args")
+    options = MigrateOptions(
+        file=extra.get("file"),
+        configmap=extra.get("configmap"),
+        cpa_deployment=extra.get("cpa_deployment"),
+        target=extra.get("target"),
+        namespace=extra.get("cpa_namespace"),
+        nodelabels=extra.get("nodelabels"),
+        default_params=extra.get("default_params"),
+        cpa_args=tuple(shlex.split(cpa_args)) if cpa_args else (),
+        output=OutputFormat(extra.get("migrate_output", "kubectl")),
+        kubeconfig=settings.kubeconfig,
+        context=settings.context,
+    )
+    return asyncio.run(run_migrate(options, sys.stdout))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    command, settings = parse_settings(argv)
+    command, settings, extra = parse_command(argv)
     from nodecount_scaler import logs
 
-    # plan's stdout is its table or JSON; its logs go to stderr.
-    stream = sys.stderr if command == "plan" else sys.stdout
+    # plan's and migrate-cpa's stdout is their output; their logs go to stderr.
+    stream = sys.stdout if command == "run" else sys.stderr
     logs.configure(settings.log_level, settings.log_format, stream)
+    if command == "migrate-cpa":
+        return _migrate(settings, extra)
     if command == "plan":
         from nodecount_scaler.plan import run_plan
 

@@ -19,6 +19,7 @@ from nodecount_scaler.limits import (
     NODE_SELECTOR_MAX_LENGTH,
     NODE_SELECTOR_MAX_REQUIREMENTS,
 )
+from nodecount_scaler.model.display import shortened
 from nodecount_scaler.model.numbers import (
     NumberError,
     parse_int,
@@ -48,9 +49,7 @@ DEFAULT_CONFIG: Final = TargetConfig(EVERYTHING, 0, None, Fraction(1))
 
 def shown(value: str) -> str:
     """A value as quoted back to people: whole if short, else its start and its length."""
-    if len(value) <= ANNOTATION_VALUE_SHOWN:
-        return value
-    return f"{value[:ANNOTATION_VALUE_SHOWN]}...({len(value)} characters)"
+    return shortened(value, ANNOTATION_VALUE_SHOWN)
 
 
 @dataclass(frozen=True, slots=True)

@@ -465,7 +465,7 @@ _POLLING: Final = (
     "node and Deployment changes as they happen."
 )
 _CAPS: Final = (
-    "nodecount-scaler never writes more replicas than its own --max-replicas flag (a cap for "
+    "nodecount-scaler never writes more replicas than its own --replica-cap flag (a cap for "
     "every target), and leaves a Deployment alone while a HorizontalPodAutoscaler targets it; "
     "CPA has neither."
 )

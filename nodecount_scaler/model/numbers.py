@@ -34,13 +34,6 @@ class NumberError:
     problem: str
 
 
-def describe_length(text: str, limit: int = 40) -> str:
-    """A short rendering of a value for an error message, however long the value is."""
-    if len(text) <= limit:
-        return repr(text)
-    return f"{text[:limit]!r}... ({len(text)} characters)"
-
-
 def parse_int(text: str, *, minimum: int = 0, maximum: int = INT32_MAX) -> int | NumberError:
     """A base-10 integer in [minimum, maximum]: `-?[0-9]+`, spaces around forgiven."""
     stripped = text.strip(_SPACE)

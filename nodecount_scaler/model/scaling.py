@@ -17,7 +17,7 @@ Where CPA and this module part ways, on purpose:
   and rounds the total CPU up to whole cores before dividing or comparing;
 - ladder mode honours min-replicas, max-replicas and prevent-single-point-failure too (CPA
   ignores them there; all three default to no effect, so a plain ladder behaves as CPA's);
-- the global --max-replicas cap of the service is applied by the caller, after this.
+- the global --replica-cap cap of the service is applied by the caller, after this.
 
 Below its first threshold a ladder gives the first step's replicas, as CPA's lookup does.
 """
@@ -35,6 +35,7 @@ from typing import Final, TypeVar
 
 from nodecount_scaler.model.annotations import NODES_PER_REPLICA, PREFIX, AnnotationError
 from nodecount_scaler.model.display import shortened
+from nodecount_scaler.model.numbers import NumberError, parse_positive_decimal
 from nodecount_scaler.model.strict_json import JsonProblem, load_json
 
 CORES_PER_REPLICA: Final = PREFIX + "cores-per-replica"
@@ -49,7 +50,7 @@ SCALING_KEYS: Final = (
 )
 
 # "0.000000000000000000000000000001" is 32 characters: anything longer is a mistake.
-MAX_DECIMAL_LENGTH: Final = 32
+MAX_DECIMAL_LENGTH: Final = 32  # a value this long is far past DECIMAL_MAX_DIGITS
 # CPA's own longest example table has 15 steps; these bounds keep decoding instant.
 MAX_LADDER_LENGTH: Final = 4096
 MAX_LADDER_STEPS: Final = 100
@@ -223,16 +224,8 @@ def replicas(rule: ScalingRule, nodes: int, cores: Fraction) -> int:
 
 def parse_decimal(raw: str) -> Fraction | str:
     """A decimal number > 0 ("2", "0.5", "2.") as an exact Fraction, or the problem."""
-    text = raw.strip()
-    if len(text) > MAX_DECIMAL_LENGTH:
-        return f"longer than {MAX_DECIMAL_LENGTH} characters"
-    digits = text.replace(".", "", 1)
-    if not digits or not digits.isascii() or not digits.isdigit():
-        return "not a decimal number"
-    value = Fraction(text)
-    if value <= 0:
-        return "must be greater than 0"
-    return value
+    value = parse_positive_decimal(raw)
+    return value.problem if isinstance(value, NumberError) else value
 
 
 def steps_from_json(value: object, *, sort: bool = False) -> tuple[Step, ...] | str:
@@ -311,7 +304,7 @@ def _parsed(
     raw = annotations[key]
     parsed = parse(raw)
     if isinstance(parsed, str):
-        errors.append(AnnotationError(key, shortened(raw), parsed))
+        errors.append(AnnotationError.of(key, raw, parsed))
         return None
     return parsed
 
@@ -345,9 +338,9 @@ def parse_scaling(
     if linear_keys:
         for key in ladder_keys:
             errors.append(
-                AnnotationError(
+                AnnotationError.of(
                     key,
-                    shortened(annotations[key]),
+                    annotations[key],
                     f"a ladder key cannot be combined with {' and '.join(linear_keys)}: "
                     "use either the linear keys or the ladder keys",
                 )

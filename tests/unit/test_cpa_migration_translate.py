@@ -337,10 +337,10 @@ BAD_DATA = [
         "out of range",
     ),
     (
-        "per-replica-too-long",
-        {"linear": '{"coresPerReplica": 0.0000000000000000000000000000011}'},
-        P + "cores-per-replica",
-        "longer than 32",
+        "per-replica-tiny",
+        {"linear": '{"coresPerReplica": 0.00000000000000000000000000000000000000011}'},
+        "ConfigMap data.linear.coresPerReplica",
+        "out of range",
     ),
     (
         "spof-string",

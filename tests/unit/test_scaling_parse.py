@@ -104,8 +104,8 @@ INVALID = [
     (CORES_PER_REPLICA, "1.2.3", "not a decimal number"),
     (CORES_PER_REPLICA, "1,5", "not a decimal number"),
     (CORES_PER_REPLICA, "\u0663", "not a decimal number"),  # ARABIC-INDIC DIGIT THREE
-    (CORES_PER_REPLICA, "1" * (MAX_DECIMAL_LENGTH + 1), "longer than 32 characters"),
-    (CORES_PER_REPLICA, "9" * 10_000, "longer than 32 characters"),
+    (CORES_PER_REPLICA, "1" * (MAX_DECIMAL_LENGTH + 1), "too many digits"),
+    (CORES_PER_REPLICA, "9" * 10_000, "too many digits"),
     (NODES_TO_REPLICAS, "[[4,2],[0,1]]", "thresholds must increase: 0 comes after 4"),
     (NODES_TO_REPLICAS, "[[0,1],[0,2]]", "threshold 0 appears twice"),
     (NODES_TO_REPLICAS, "[[0,2],[4,1]]", "replicas must not decrease as the count grows: 1 at 4"),
