@@ -34,10 +34,30 @@ CURRENT_REPLICAS: Final = Gauge(
     TARGET_LABELS,
     registry=REGISTRY,
 )
+TARGET_INVALID: Final = Gauge(
+    "nodecount_scaler_target_invalid",
+    "1 while the target's annotations or pod template are invalid (it is left untouched), else 0.",
+    TARGET_LABELS,
+    registry=REGISTRY,
+)
+CONFLICTING_AUTOSCALERS: Final = Gauge(
+    "nodecount_scaler_conflicting_autoscalers",
+    "HorizontalPodAutoscalers that scale the target; while above 0 nothing is written to it.",
+    TARGET_LABELS,
+    registry=REGISTRY,
+)
 INVALID_TARGETS: Final = Gauge(
     "nodecount_scaler_invalid_targets",
     "Opted-in targets whose annotations or pod template are invalid; they are left untouched.",
     registry=REGISTRY,
+)
+# Every gauge with a series per target, removed when the target goes.
+PER_TARGET: Final = (
+    ELIGIBLE_NODES,
+    DESIRED_REPLICAS,
+    CURRENT_REPLICAS,
+    TARGET_INVALID,
+    CONFLICTING_AUTOSCALERS,
 )
 INVALID_ANNOTATIONS: Final = Counter(
     "nodecount_scaler_invalid_annotations_total",

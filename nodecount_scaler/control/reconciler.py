@@ -106,14 +106,21 @@ class Reconciler:
     def _forget(self, key: TargetKey) -> None:
         self.records.pop(key, None)
         self.events.forget(key)
-        for gauge in (metrics.ELIGIBLE_NODES, metrics.DESIRED_REPLICAS, metrics.CURRENT_REPLICAS):
+        for gauge in metrics.PER_TARGET:
             with contextlib.suppress(KeyError):
                 gauge.remove(*metric_labels(key))
 
     async def _reconcile(self, target: TargetState, record: TargetRecord) -> Result:
         view = target.view
         key = view.key
+        labels = metric_labels(key)
+        metrics.CURRENT_REPLICAS.labels(*labels).set(view.replicas)
+        metrics.TARGET_INVALID.labels(*labels).set(0 if view.valid else 1)
         if view.config is None or view.placement is None:
+            # No eligible or desired count exists for an invalid target: no stale value either.
+            for gauge in (metrics.ELIGIBLE_NODES, metrics.DESIRED_REPLICAS):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(*labels)
             await self._report_invalid(view)
             return DONE
         for finding in view.findings:
@@ -140,10 +147,9 @@ class Reconciler:
             last_applied=record.last_applied,
             hpas=self.state.hpas_for(key),
         )
-        labels = metric_labels(key)
         metrics.ELIGIBLE_NODES.labels(*labels).set(plan.eligible)
         metrics.DESIRED_REPLICAS.labels(*labels).set(plan.desired)
-        metrics.CURRENT_REPLICAS.labels(*labels).set(view.replicas)
+        metrics.CONFLICTING_AUTOSCALERS.labels(*labels).set(len(plan.hpas))
 
         if plan.action is Action.NONE:
             record.last_applied = plan.desired
