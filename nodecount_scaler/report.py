@@ -14,6 +14,7 @@ TABLE_HEADER = (
     "ELIGIBLE",
     "CURRENT",
     "DESIRED",
+    "MODE",
     "NOT COUNTED",
     "FINDINGS",
     "ERRORS",
@@ -46,9 +47,24 @@ def status_json(status: TargetStatus) -> dict[str, Any]:
         "last_change": _change_json(status.last_change),
         "last_error": status.last_error,
     }
+    out["mode"] = status.mode
+    out["topology"] = list(status.topology)
+    out["domains"] = status.domains
+    out["cores"] = None if status.cores is None else str(status.cores)
+    out["explanation"] = status.explanation
     if status.excluded is not None:
         out["excluded"] = dict(status.excluded)
     return out
+
+
+def mode_cell(status: TargetStatus) -> str:
+    """`linear(nodes)`, `ladder(nodes+cores)`, `linear(topology.kubernetes.io/zone)`."""
+    if not status.mode:
+        return "-"
+    mode, _, bases = status.mode.partition(" ")
+    if status.topology:
+        bases = bases.replace("nodes", "+".join(status.topology))
+    return f"{mode}({bases})"
 
 
 def _row(status: TargetStatus) -> tuple[str, ...]:
@@ -61,6 +77,7 @@ def _row(status: TargetStatus) -> tuple[str, ...]:
         "-" if status.eligible is None else str(status.eligible),
         str(status.current),
         "-" if status.desired is None else str(status.desired),
+        mode_cell(status),
         ",".join(f"{rule}={n}" for rule, n in status.excluded or ()) or "-",
         ",".join(f.kind for f in status.findings) or "-",
         "; ".join(problems) or "-",

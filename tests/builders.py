@@ -32,8 +32,10 @@ def node(
     unschedulable: bool = False,
     ready: str | None = "True",
     deleting: bool = False,
+    cpu: str | None = None,
 ) -> JsonObject:
-    """A Node; `ready` is the Ready condition status, None for no Ready condition."""
+    """A Node; `ready` is the Ready condition status, None for no Ready condition; `cpu` its
+    allocatable CPU quantity."""
     metadata: JsonObject = {
         "name": name,
         "resourceVersion": "1",
@@ -49,7 +51,10 @@ def node(
     conditions = [{"type": "MemoryPressure", "status": "False"}]
     if ready is not None:
         conditions.append({"type": "Ready", "status": ready})
-    return {"metadata": metadata, "spec": spec, "status": {"conditions": conditions}}
+    status: JsonObject = {"conditions": conditions}
+    if cpu is not None:
+        status["allocatable"] = {"cpu": cpu, "memory": "8Gi", "pods": "110"}
+    return {"metadata": metadata, "spec": spec, "status": status}
 
 
 def taint(key: str, effect: str = "NoSchedule", value: str | None = None) -> JsonObject:
@@ -99,14 +104,13 @@ def expr(key: str, operator: str, *values: str) -> JsonObject:
     return out
 
 
-def anti_affinity(app: str) -> JsonObject:
+def anti_affinity(app: str, *keys: str) -> JsonObject:
+    """Required anti-affinity among the app's own pods, one term per topology key."""
     return {
         "podAntiAffinity": {
             "requiredDuringSchedulingIgnoredDuringExecution": [
-                {
-                    "labelSelector": {"matchLabels": {"app": app}},
-                    "topologyKey": "kubernetes.io/hostname",
-                }
+                {"labelSelector": {"matchLabels": {"app": app}}, "topologyKey": key}
+                for key in keys or ("kubernetes.io/hostname",)
             ]
         }
     }
@@ -122,15 +126,17 @@ def deployment(
     pod_spec: JsonObject | None = None,
     spread: bool = True,
     strategy: JsonObject | None = None,
+    topology_keys: tuple[str, ...] = (),
 ) -> JsonObject:
-    """An opted-in Deployment whose pods spread one per node unless `spread` is False."""
+    """An opted-in Deployment whose pods spread one per node (or per domain of each of
+    `topology_keys`) unless `spread` is False."""
     notes = dict(annotations or {})
     if enabled:
         notes.setdefault("nodecount-scaler.io/enabled", "true")
     spec_pod: JsonObject = {"containers": [{"name": "c", "image": "nginx"}], **(pod_spec or {})}
     if spread:
         affinity = dict(spec_pod.get("affinity") or {})
-        affinity.update(anti_affinity(name))
+        affinity.update(anti_affinity(name, *topology_keys))
         spec_pod["affinity"] = affinity
     return {
         "metadata": {

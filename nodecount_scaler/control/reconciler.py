@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from nodecount_scaler.model.pods import (
 )
 from nodecount_scaler.model.policy import Action, Cause, ScalePlan, plan_scale
 from nodecount_scaler.model.state import ClusterState, TargetState
-from nodecount_scaler.model.status import Change, TargetStatus, target_status
+from nodecount_scaler.model.status import Change, TargetStatus, target_status, topology_findings
 from nodecount_scaler.model.targets import TargetKey, TargetView
 
 log = structlog.get_logger(__name__)
@@ -123,7 +124,7 @@ class Reconciler:
                     gauge.remove(*labels)
             await self._report_invalid(view)
             return DONE
-        for finding in view.findings:
+        for finding in (*view.findings, *topology_findings(target)):
             await self.events.warn_once(key, view.uid, finding.kind, finding.message)
 
         current = view.replicas
@@ -140,7 +141,8 @@ class Reconciler:
                 result = Result(requeue_after=record.expected_until - now)
 
         plan = plan_scale(
-            eligible=len(target.eligible),
+            eligible=target.count,
+            cores=target.cores,
             current=current,
             config=view.config,
             replica_cap=self.replica_cap,
@@ -215,7 +217,7 @@ class Reconciler:
             log.info("would rescale (dry run)", **fields)
             return None
         if plan.scaling_down:
-            await self._steer_scale_down(view, target.eligible)
+            await self._steer_scale_down(view)
         path = resources.scale_path(key)
         # Expected before it is sent: the watch may deliver the write before the response.
         record.expected = plan.desired
@@ -262,7 +264,7 @@ class Reconciler:
         )
         return wrote_at
 
-    async def _steer_scale_down(self, view: TargetView, eligible: set[str]) -> None:
+    async def _steer_scale_down(self, view: TargetView) -> None:
         """Give the pods on nodes that left the eligible set a lower pod-deletion-cost, so
         the ReplicaSet removes those and not a pod on a healthy node (docs/eligibility.md).
 
@@ -288,7 +290,8 @@ class Reconciler:
         raw_items = listing.get("items")
         projected = [project_pod(p) for p in raw_items] if isinstance(raw_items, list) else []
         pods = [p for p in projected if not isinstance(p, ProjectionError)]
-        for pod, cost in deletion_cost_patches(pods, eligible).items():
+        keeps = functools.partial(self.state.keeps, key)
+        for pod, cost in deletion_cost_patches(pods, keeps).items():
             try:
                 await self.client.merge_patch(
                     resources.pod_path(key.namespace, pod),

@@ -8,31 +8,49 @@ gives a config or errors, in time linear in its length.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final
 
-from nodecount_scaler.limits import (
-    ANNOTATION_VALUE_SHOWN,
-    NODE_SELECTOR_MAX_LENGTH,
-    NODE_SELECTOR_MAX_REQUIREMENTS,
+from nodecount_scaler.limits import NODE_SELECTOR_MAX_LENGTH, NODE_SELECTOR_MAX_REQUIREMENTS
+from nodecount_scaler.model.keys import (
+    ENABLED,
+    MAX_REPLICAS,
+    MIN_REPLICAS,
+    NODE_SELECTOR,
+    NODES_PER_REPLICA,
+    PREFIX,
+    TOPOLOGY_KEY,
+    AnnotationError,
+    shown,
 )
-from nodecount_scaler.model.display import shortened
-from nodecount_scaler.model.numbers import (
-    NumberError,
-    parse_int,
-    parse_positive_decimal,
+from nodecount_scaler.model.numbers import NumberError, parse_int, parse_positive_decimal
+from nodecount_scaler.model.scaling import Linear, ScalingRule, parse_scaling
+from nodecount_scaler.model.selector import (
+    EVERYTHING,
+    LabelSelector,
+    SelectorError,
+    label_key_problem,
+    parse_selector,
 )
-from nodecount_scaler.model.selector import EVERYTHING, LabelSelector, SelectorError, parse_selector
 
-PREFIX: Final = "nodecount-scaler.io/"
-ENABLED: Final = PREFIX + "enabled"
-NODE_SELECTOR: Final = PREFIX + "node-selector"
-MIN_REPLICAS: Final = PREFIX + "min-replicas"
-MAX_REPLICAS: Final = PREFIX + "max-replicas"
-NODES_PER_REPLICA: Final = PREFIX + "nodes-per-replica"
+# Importers of this module find the contract's keys and error type here too.
+__all__ = [
+    "DEFAULT_CONFIG",
+    "ENABLED",
+    "MAX_REPLICAS",
+    "MIN_REPLICAS",
+    "NODES_PER_REPLICA",
+    "NODE_SELECTOR",
+    "PREFIX",
+    "TOPOLOGY_KEY",
+    "AnnotationError",
+    "TargetConfig",
+    "is_enabled",
+    "parse_config",
+    "shown",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,36 +58,23 @@ class TargetConfig:
     node_selector: LabelSelector
     min_replicas: int
     max_replicas: int | None
-    # Exact, so that 3 nodes at 0.1 nodes per replica is 30 replicas and not 31.
+    # Exact, so that 21 nodes at 0.7 nodes per replica is 30 replicas and not 31.
     nodes_per_replica: Fraction
+    # The whole scaling rule (linear or ladder, nodes and/or cores, min, max, prevent
+    # single point of failure); None: clamp(ceil(count / nodes_per_replica), min, max).
+    scaling: ScalingRule | None = None
+    # A node label key whose distinct values are counted instead of nodes (one pod per
+    # zone); None: the pod template's anti-affinity decides.
+    topology_key: str | None = None
+
+    @property
+    def rule(self) -> ScalingRule:
+        if self.scaling is not None:
+            return self.scaling
+        return ScalingRule(Linear(self.nodes_per_replica), self.min_replicas, self.max_replicas)
 
 
 DEFAULT_CONFIG: Final = TargetConfig(EVERYTHING, 0, None, Fraction(1))
-
-
-def shown(value: str) -> str:
-    """A value as quoted back to people: whole if short, else its start and its length."""
-    return shortened(value, ANNOTATION_VALUE_SHOWN)
-
-
-@dataclass(frozen=True, slots=True)
-class AnnotationError:
-    """A bad annotation value. `value` is cut to a few dozen characters, so a 200 KB value
-    costs no more than a short one in logs, Events and /status; `digest` tells two long
-    values apart where de-duplication needs it."""
-
-    key: str
-    value: str
-    problem: str
-    digest: str = field(default="", compare=False)
-
-    @classmethod
-    def of(cls, key: str, raw: str, problem: str) -> AnnotationError:
-        digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-        return cls(key, shown(raw), problem, digest)
-
-    def __str__(self) -> str:
-        return f"{self.key}={self.value!r}: {self.problem}"
 
 
 def is_enabled(annotations: Mapping[str, str]) -> bool:
@@ -100,9 +105,25 @@ def parse_config(
             errors.append(AnnotationError.of(NODES_PER_REPLICA, raw, parsed.problem))
         else:
             ratio = parsed
-    if errors or selector is None:
+    rule, rule_errors = parse_scaling(
+        annotations, nodes_per_replica=ratio, min_replicas=minimum or 0, max_replicas=maximum
+    )
+    errors.extend(rule_errors)
+    topology_key = _topology_key(annotations, errors)
+    if errors or selector is None or rule is None:
         return None, tuple(errors)
-    return TargetConfig(selector, minimum or 0, maximum, ratio), ()
+    return TargetConfig(selector, minimum or 0, maximum, ratio, rule, topology_key), ()
+
+
+def _topology_key(annotations: Mapping[str, str], errors: list[AnnotationError]) -> str | None:
+    raw = annotations.get(TOPOLOGY_KEY)
+    if raw is None:
+        return None
+    problem = label_key_problem(raw.strip())
+    if problem is not None:
+        errors.append(AnnotationError.of(TOPOLOGY_KEY, raw, f"not a label key: {problem}"))
+        return None
+    return raw.strip()
 
 
 def _node_selector(

@@ -93,6 +93,7 @@ class NodeIndex:
         parts: list[set[str] | frozenset[str]] = [self._admitted_classes(placement)]
         parts.extend(self._requirement(r) for r in config.node_selector.requirements)
         parts.extend(self._groups(k).get(v, set()) for k, v in placement.node_selector)
+        parts.extend(set().union(*self._groups(k).values()) for k in placement.spread_keys)
         if placement.node_name:
             parts.append({placement.node_name})
         if placement.affinity_terms is not None:

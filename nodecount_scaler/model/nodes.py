@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Final, TypeVar
 
 from nodecount_scaler.model.objects import (
@@ -22,6 +23,7 @@ from nodecount_scaler.model.objects import (
     string,
     string_map,
 )
+from nodecount_scaler.model.quantity import QuantityError, parse_quantity
 
 # Taints the node lifecycle controller and TaintNodesByCondition admission derive from the
 # Ready condition (docs/eligibility.md, "Where taints come from"). They are folded into
@@ -56,6 +58,9 @@ class NodeView:
     # Ready condition is True and no not-ready / unreachable taint is present.
     ready: bool
     deleting: bool
+    # status.allocatable.cpu in cores, exact; 0 when absent or not a quantity (such a node
+    # adds nothing to a cores-based count rather than a guess).
+    cpu: Fraction = Fraction(0)
 
 
 _taint_pool: dict[tuple[str, str, str], Taint] = {}
@@ -124,6 +129,7 @@ def _view(obj: Mapping[str, Any], name: str) -> NodeView:
             )
             break
 
+    allocatable = mapping(status, "allocatable", "status.allocatable")
     return NodeView(
         name=_intern(name),
         labels=labels,
@@ -131,4 +137,15 @@ def _view(obj: Mapping[str, Any], name: str) -> NodeView:
         unschedulable=boolean(spec, "unschedulable", "spec.unschedulable"),
         ready=ready_condition and not readiness_taint,
         deleting=metadata.get("deletionTimestamp") is not None,
+        cpu=_cores(allocatable.get("cpu")),
     )
+
+
+def _cores(raw: object) -> Fraction:
+    if not isinstance(raw, str):
+        return _NO_CPU
+    value = parse_quantity(raw)
+    return _NO_CPU if isinstance(value, QuantityError) or value < 0 else value
+
+
+_NO_CPU: Final = Fraction(0)

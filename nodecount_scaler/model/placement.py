@@ -90,10 +90,13 @@ class PodPlacement:
     # matches no node.
     affinity_terms: tuple[NodeSelectorTerm, ...] | None
     tolerations: tuple[Toleration, ...]
+    # Topology keys of DoNotSchedule spread constraints: the PodTopologySpread filter
+    # rejects a node that lacks any of them (nodeLabelsMatchSpreadConstraints).
+    spread_keys: frozenset[str] = frozenset()
 
     @property
     def label_keys(self) -> frozenset[str]:
-        keys = {k for k, _ in self.node_selector}
+        keys = {k for k, _ in self.node_selector} | self.spread_keys
         for term in self.affinity_terms or ():
             keys.update(r.key for r in term.expressions)
         return frozenset(keys)
@@ -110,6 +113,8 @@ class PodPlacement:
         for key, value in self.node_selector:
             if labels.get(key) != value:
                 return False
+        if not all(key in labels for key in self.spread_keys):
+            return False
         if self.affinity_terms is None:
             return True
         return any(term.matches(node) for term in self.affinity_terms)
@@ -177,9 +182,23 @@ def placement_from_pod_spec(spec: Mapping[str, Any]) -> PodPlacement:
             node_selector=tuple(sorted(node_selector.items())),
             affinity_terms=terms,
             tolerations=tuple(_toleration(t, i) for i, t in enumerate(tolerations)),
+            spread_keys=_spread_keys(spec),
         )
     except ShapeError as exc:
         raise TemplateError(exc.path, str(exc).partition(": ")[2]) from None
+
+
+def _spread_keys(spec: Mapping[str, Any]) -> frozenset[str]:
+    where = _TEMPLATE + ".topologySpreadConstraints"
+    keys = set()
+    for i, constraint in enumerate(items(spec, "topologySpreadConstraints", where)):
+        if string(constraint, "whenUnsatisfiable", f"{where}[{i}].whenUnsatisfiable") == (
+            "DoNotSchedule"
+        ):
+            key = string(constraint, "topologyKey", f"{where}[{i}].topologyKey")
+            if key:
+                keys.add(key)
+    return frozenset(keys)
 
 
 def _term(raw: Mapping[str, Any], index: int) -> NodeSelectorTerm:

@@ -9,7 +9,7 @@ node instead; see docs/eligibility.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Final
@@ -58,18 +58,21 @@ def project_pod(obj: object) -> PodView | ProjectionError:
 
 
 def deletion_cost_patches(
-    pods: Iterable[PodView], eligible_nodes: AbstractSet[str]
+    pods: Iterable[PodView], keeps: AbstractSet[str] | Callable[[str], bool]
 ) -> dict[str, str | None]:
-    """Annotation changes that make the pods on nodes that left the eligible set go first.
+    """Annotation changes that make the pods on nodes that no longer count go first.
 
-    Returns pod name -> new pod-deletion-cost, or None to remove a cost this service set
-    earlier on a pod whose node has come back. Pods already being deleted are left alone.
+    `keeps` says whether a node still counts for the target: its eligible set, or (per
+    topology domain) whether the node's domain still has an eligible node. Returns pod
+    name -> new pod-deletion-cost, or None to remove a cost this service set earlier on a
+    pod whose node has come back. Pods already being deleted are left alone.
     """
+    counts = keeps.__contains__ if isinstance(keeps, AbstractSet) else keeps
     changes: dict[str, str | None] = {}
     for pod in pods:
         if pod.deleting:
             continue
-        leaving = bool(pod.node_name) and pod.node_name not in eligible_nodes
+        leaving = bool(pod.node_name) and not counts(pod.node_name)
         if leaving and pod.deletion_cost != LEAVING_NODE_DELETION_COST:
             changes[pod.name] = LEAVING_NODE_DELETION_COST
         elif not leaving and pod.deletion_cost == LEAVING_NODE_DELETION_COST:

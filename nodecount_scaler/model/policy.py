@@ -7,18 +7,21 @@ the global cap go in; the desired count, the action and a human reason come out.
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
+from nodecount_scaler.model import scaling
 from nodecount_scaler.model.annotations import TargetConfig
 
 
-def desired_replicas(eligible: int, config: TargetConfig, replica_cap: int) -> int:
-    """clamp(ceil(eligible / nodes-per-replica), min, max), never above the global cap."""
-    wanted = math.ceil(eligible / config.nodes_per_replica)
-    upper = replica_cap if config.max_replicas is None else min(config.max_replicas, replica_cap)
-    return min(max(wanted, config.min_replicas), upper)
+def desired_replicas(
+    eligible: int, config: TargetConfig, replica_cap: int, cores: Fraction = Fraction(0)
+) -> int:
+    """The target's scaling rule (by default clamp(ceil(eligible / nodes-per-replica), min,
+    max)) over its eligible count (nodes, or topology domains) and their cores, never above
+    the global cap."""
+    return min(scaling.replicas(config.rule, eligible, cores), replica_cap)
 
 
 class Action(enum.StrEnum):
@@ -57,6 +60,7 @@ def plan_scale(
     replica_cap: int,
     last_applied: int | None,
     hpas: Sequence[str],
+    cores: Fraction = Fraction(0),
 ) -> ScalePlan:
     """Decide one target's write.
 
@@ -64,7 +68,7 @@ def plan_scale(
     target; if the desired count has not moved since but spec.replicas has, the difference
     is a hand edit (drift), which is set back.
     """
-    desired = desired_replicas(eligible, config, replica_cap)
+    desired = desired_replicas(eligible, config, replica_cap, cores)
     if hpas:
         # Reported even while the counts agree: the conflict stands whatever the numbers.
         return ScalePlan(Action.BLOCKED_BY_HPA, eligible, current, desired, None, tuple(hpas))

@@ -33,8 +33,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Final, TypeVar
 
-from nodecount_scaler.model.annotations import NODES_PER_REPLICA, PREFIX, AnnotationError
 from nodecount_scaler.model.display import shortened
+from nodecount_scaler.model.keys import NODES_PER_REPLICA, PREFIX, AnnotationError
 from nodecount_scaler.model.numbers import NumberError, parse_positive_decimal
 from nodecount_scaler.model.strict_json import JsonProblem, load_json
 

@@ -80,7 +80,7 @@ def _describe(value: object) -> str:
     return _shorten(value) if isinstance(value, str) else type(value).__name__
 
 
-def _label_key_problem(key: str) -> str | None:
+def label_key_problem(key: str) -> str | None:
     """Why key is not a valid label key (IsQualifiedName / content.IsLabelKey), or None."""
     parts = key.split("/")
     if len(parts) > 2:
@@ -165,7 +165,7 @@ class Requirement:
                 f"values of {_shorten(self.key)} must be a frozenset of strings, "
                 f"got {type(self.values).__name__}"
             )
-        problem = _label_key_problem(self.key)
+        problem = label_key_problem(self.key)
         if problem is not None:
             raise SelectorError(f"invalid label key {_shorten(self.key)}: {problem}")
         self._check_values_for_operator(operator)
@@ -450,7 +450,7 @@ class _Parser:
             token = self._next()
         if token.kind is not _Kind.IDENTIFIER:
             raise self._error(token, f"found {token.describe()}, expected: identifier")
-        problem = _label_key_problem(token.text)
+        problem = label_key_problem(token.text)
         if problem is not None:
             raise self._error(token, f"invalid label key {_shorten(token.text)}: {problem}")
         if negated:

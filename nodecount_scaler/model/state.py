@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import NamedTuple
 
 from nodecount_scaler.model.eligibility import Eligibility, Rule, explain
 from nodecount_scaler.model.index import NodeIndex
 from nodecount_scaler.model.nodes import NodeView
+from nodecount_scaler.model.tally import Tally
 from nodecount_scaler.model.targets import TargetKey, TargetView
 
 
@@ -30,6 +32,40 @@ class TargetState:
     view: TargetView
     eligibility: Eligibility | None
     eligible: set[str] = field(default_factory=set)
+    # Cores and topology domains of the eligible nodes, when the target counts them.
+    tally: Tally | None = None
+
+    def admit(self, node: NodeView) -> None:
+        self.eligible.add(node.name)
+        if self.tally is not None:
+            self.tally.add(node)
+
+    def evict(self, counted: NodeView) -> None:
+        """Drop a node; `counted` is the view the tally counted when it was admitted."""
+        self.eligible.discard(counted.name)
+        if self.tally is not None:
+            self.tally.discard(counted)
+
+    @property
+    def count(self) -> int:
+        """What the scaling rule counts: eligible nodes, or topology domains."""
+        if self.tally is None:
+            return len(self.eligible)
+        return self.tally.domain_count(len(self.eligible))
+
+    @property
+    def cores(self) -> Fraction:
+        return Fraction(0) if self.tally is None else self.tally.cores
+
+    def measure(self) -> tuple[int, Fraction]:
+        return self.count, self.cores
+
+
+def _tally_for(view: TargetView) -> Tally | None:
+    with_cores = view.config is not None and view.config.rule.uses_cores
+    if view.topology.per_node and not with_cores:
+        return None
+    return Tally(view.topology, with_cores)
 
 
 class ClusterState:
@@ -56,7 +92,7 @@ class ClusterState:
             # Heartbeats and image lists change the object, not the view: nothing to do.
             return []
         self._store_node(old, node, now)
-        return self._reevaluate(node, now)
+        return self._reevaluate(old, node, now)
 
     def _store_node(self, old: NodeView | None, node: NodeView, now: float) -> None:
         if node.ready:
@@ -75,7 +111,7 @@ class ClusterState:
         changed = []
         for key, target in self.targets.items():
             if name in target.eligible:
-                target.eligible.discard(name)
+                target.evict(old)
                 changed.append(key)
         return changed
 
@@ -101,8 +137,13 @@ class ClusterState:
             if target.view.config is None or target.view.placement is None:
                 continue
             eligible = self._index.eligible(target.view.config, target.view.placement)
-            if eligible != target.eligible:
-                target.eligible = eligible
+            before = target.measure()
+            moved_set = eligible != target.eligible
+            target.eligible = eligible
+            if target.tally is not None:
+                # Labels and cores may have moved under an unchanged set: count afresh.
+                target.tally.reset(self.nodes[n] for n in eligible)
+            if moved_set or target.measure() != before:
                 changed.add(key)
         return changed
 
@@ -119,10 +160,11 @@ class ClusterState:
             del self._unready_since[name]
             node = self.nodes[name]
             self._index.put(node, node, self.node_counts_as_ready(node, now))
-            changed.update(self._reevaluate(node, now))
+            changed.update(self._reevaluate(node, node, now))
         return changed
 
-    def _reevaluate(self, node: NodeView, now: float) -> list[TargetKey]:
+    def _reevaluate(self, old: NodeView | None, node: NodeView, now: float) -> list[TargetKey]:
+        """Apply one node's new view to every target; `old` is the view they counted."""
         ready = self.node_counts_as_ready(node, now)
         name = node.name
         changed = []
@@ -131,12 +173,20 @@ class ClusterState:
             if check is None:
                 continue
             counts = check(node, ready)
-            if counts != (name in target.eligible):
-                if counts:
-                    target.eligible.add(name)
-                else:
-                    target.eligible.discard(name)
-                changed.append(key)
+            was = name in target.eligible
+            if counts and not was:
+                target.admit(node)
+            elif was and not counts:
+                target.evict(old or node)
+            elif was and target.tally is not None and old is not None and old is not node:
+                # Still eligible: its zone or its cores may have changed all the same.
+                before = target.measure()
+                target.tally.moved(old, node)
+                if target.measure() == before:
+                    continue
+            else:
+                continue
+            changed.append(key)
         return changed
 
     # -- targets -----------------------------------------------------------------------
@@ -151,6 +201,7 @@ class ClusterState:
             and old.eligibility is not None
             and old.view.config == view.config
             and old.view.placement == view.placement
+            and old.view.topology == view.topology
         ):
             # Only replicas, findings or the uid moved: the eligible set still holds.
             old.view = view
@@ -158,9 +209,11 @@ class ClusterState:
         eligibility = None
         if view.config is not None and view.placement is not None:
             eligibility = Eligibility(view.config, view.placement)
-        state = TargetState(view, eligibility)
+        state = TargetState(view, eligibility, tally=_tally_for(view))
         if view.config is not None and view.placement is not None:
             state.eligible = self._index.eligible(view.config, view.placement)
+            if state.tally is not None:
+                state.tally.reset(self.nodes[n] for n in state.eligible)
         self.targets[view.key] = state
         return True
 
@@ -213,6 +266,20 @@ class ClusterState:
 
     def hpas_for(self, key: TargetKey) -> list[str]:
         return sorted(hpa.name for hpa, target in self._hpas.items() if target == key)
+
+    def keeps(self, key: TargetKey, node_name: str) -> bool:
+        """Whether a pod of the target on this node sits where the target still counts: an
+        eligible node, or (counting domains) a node whose every domain has an eligible node.
+        A scale-down removes the pods that do not."""
+        target = self.targets.get(key)
+        if target is None:
+            return False
+        if node_name in target.eligible:
+            return True
+        node = self.nodes.get(node_name)
+        if target.tally is None or not target.tally.domains or node is None:
+            return False
+        return all(node.labels.get(k) in d for k, d in target.tally.domains.items())
 
     # -- explanations ------------------------------------------------------------------
 

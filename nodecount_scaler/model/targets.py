@@ -31,8 +31,8 @@ from nodecount_scaler.model.selector import (
     SelectorError,
     selector_from_label_selector,
 )
+from nodecount_scaler.model.tally import HOSTNAME_KEY, NODES, Topology
 
-HOSTNAME_KEY: Final = "kubernetes.io/hostname"
 DEFAULT_MAX_SURGE: Final = "25%"
 
 
@@ -47,6 +47,9 @@ class TargetKey(NamedTuple):
 class FindingKind(enum.StrEnum):
     NO_SPREAD_CONSTRAINT = "NoSpreadConstraint"
     ROLLOUT_WOULD_STALL = "RolloutWouldStall"
+    # Eligible nodes lack the topology key: the scheduler ignores an anti-affinity term on
+    # such a node, so several replicas can land there and leave a domain without one.
+    NODES_WITHOUT_TOPOLOGY_KEY = "NodesWithoutTopologyKey"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,8 @@ class TargetView:
     findings: tuple[Finding, ...]
     # spec.selector: how the target's own pods are found (for pod-deletion-cost).
     pod_selector: LabelSelector | None
+    # What one replica stands for: a node, or a topology domain (one pod per zone).
+    topology: Topology = NODES
 
     @property
     def valid(self) -> bool:
@@ -105,6 +110,7 @@ def project_target(obj: object) -> TargetView | ProjectionError:
     placement: PodPlacement | None = None
     template_error: str | None = None
     findings: tuple[Finding, ...] = ()
+    topology = NODES
     try:
         template = mapping(spec, "template", "spec.template")
         pod_spec = mapping(template, "spec", "spec.template.spec")
@@ -114,7 +120,11 @@ def project_target(obj: object) -> TargetView | ProjectionError:
             "spec.template.metadata.labels",
         )
         placement = placement_from_pod_spec(pod_spec)
-        findings = template_findings(spec, pod_spec, pod_labels, key.namespace, replicas)
+        anti_keys = self_anti_affinity_keys(pod_spec, pod_labels, key.namespace)
+        topology = choose_topology(config.topology_key if config else None, anti_keys)
+        findings = template_findings(
+            spec, pod_spec, pod_labels, replicas, anti_keys=anti_keys, topology=topology
+        )
     except ShapeError as exc:
         template_error = str(exc)
     except TemplateError as exc:
@@ -136,49 +146,80 @@ def project_target(obj: object) -> TargetView | ProjectionError:
         template_error=template_error,
         findings=findings,
         pod_selector=pod_selector,
+        topology=topology,
     )
+
+
+def choose_topology(annotation: str | None, anti_keys: frozenset[str]) -> Topology:
+    """What a replica stands for. The annotation wins; else the keys of the template's
+    required anti-affinity terms that select its own pods. Every such term must hold at
+    once, so with several keys the count is the fewest domains (a zone holds many nodes:
+    hostname and zone anti-affinity together mean one pod per zone). Hostname alone, or no
+    term, counts nodes."""
+    keys: tuple[str, ...]
+    if annotation is not None:
+        keys = () if annotation == HOSTNAME_KEY else (annotation,)
+        return Topology(keys, "annotation") if keys else NODES
+    keys = tuple(sorted(anti_keys - {HOSTNAME_KEY}))
+    return Topology(keys, "anti-affinity") if keys else NODES
 
 
 def template_findings(
     spec: Mapping[str, Any],
     pod_spec: Mapping[str, Any],
     pod_labels: Mapping[str, str],
-    namespace: str,
     replicas: int,
+    *,
+    anti_keys: frozenset[str],
+    topology: Topology,
 ) -> tuple[Finding, ...]:
     findings: list[Finding] = []
-    anti_affinity = has_hostname_anti_affinity(pod_spec, pod_labels, namespace)
-    if not anti_affinity and not has_hostname_spread(pod_spec, pod_labels):
+    unit = "node" if topology.per_node else ", ".join(topology.keys)
+    if topology.per_node:
+        spread = HOSTNAME_KEY in anti_keys or has_hostname_spread(pod_spec, pod_labels)
+    else:
+        spread = set(topology.keys) <= anti_keys
+    if not spread:
+        if topology.per_node:
+            missing = (
+                f"neither required podAntiAffinity on {HOSTNAME_KEY} nor a {HOSTNAME_KEY} "
+                "topologySpreadConstraint with maxSkew 1 and DoNotSchedule"
+            )
+        else:
+            missing = f"no required podAntiAffinity on {unit} that selects its own pods"
         findings.append(
             Finding(
                 FindingKind.NO_SPREAD_CONSTRAINT,
-                "the pod template has neither required podAntiAffinity on "
-                f"{HOSTNAME_KEY} nor a {HOSTNAME_KEY} topologySpreadConstraint with maxSkew 1 "
-                "and DoNotSchedule: replicas == eligible nodes does not mean one pod per node",
+                f"the pod template has {missing}: replicas == eligible {unit} count does not "
+                f"mean one pod per {unit}",
             )
         )
     surge = resolved_max_surge(spec, replicas)
-    if anti_affinity and surge > 0:
+    if anti_keys and surge > 0:
         findings.append(
             Finding(
                 FindingKind.ROLLOUT_WOULD_STALL,
-                f"RollingUpdate maxSurge resolves to {surge} with required {HOSTNAME_KEY} "
-                "anti-affinity: the surge pod fits on no node and the rollout stalls "
+                f"RollingUpdate maxSurge resolves to {surge} with required anti-affinity on "
+                f"{', '.join(sorted(anti_keys))}: the surge pod fits in no domain, so the "
+                "rollout stalls unless maxUnavailable lets an old pod go first "
                 "(kubernetes/kubernetes#116891); use maxSurge: 0 and maxUnavailable: 1",
             )
         )
     return tuple(findings)
 
 
-def has_hostname_anti_affinity(
+def self_anti_affinity_keys(
     pod_spec: Mapping[str, Any], pod_labels: Mapping[str, str], namespace: str
-) -> bool:
-    """Required podAntiAffinity on the hostname key that selects the template's own pods."""
+) -> frozenset[str]:
+    """Topology keys of the required podAntiAffinity terms that select the template's own
+    pods (so two replicas cannot share a domain of that key)."""
     where = "spec.template.spec.affinity.podAntiAffinity"
     anti = mapping(mapping(pod_spec, "affinity", "affinity"), "podAntiAffinity", where)
     terms = items(anti, "requiredDuringSchedulingIgnoredDuringExecution", where + ".required")
+    keys: set[str] = set()
     for term in terms:
-        if term.get("topologyKey") != HOSTNAME_KEY:
+        key = term.get("topologyKey")
+        if not isinstance(key, str) or not key:
             continue
         namespaces = term.get("namespaces") or ()
         # Without namespaces or namespaceSelector a term applies to the pod's own namespace.
@@ -189,8 +230,8 @@ def has_hostname_anti_affinity(
         ):
             continue
         if _selects(term.get("labelSelector"), pod_labels):
-            return True
-    return False
+            keys.add(key)
+    return frozenset(keys)
 
 
 def has_hostname_spread(pod_spec: Mapping[str, Any], pod_labels: Mapping[str, str]) -> bool:

@@ -54,6 +54,26 @@ CASES = [
         pod_spec={"nodeSelector": {"disk": "ssd"}},
     ),
     Case(
+        "DoNotSchedule spread key missing: the PodTopologySpread filter rejects the node",
+        node(),
+        Rule.NODE_AFFINITY,
+        pod_spec={
+            "topologySpreadConstraints": [
+                {"topologyKey": "zone", "maxSkew": 1, "whenUnsatisfiable": "DoNotSchedule"}
+            ]
+        },
+    ),
+    Case(
+        "ScheduleAnyway spread key missing: no filter",
+        node(),
+        None,
+        pod_spec={
+            "topologySpreadConstraints": [
+                {"topologyKey": "zone", "maxSkew": 1, "whenUnsatisfiable": "ScheduleAnyway"}
+            ]
+        },
+    ),
+    Case(
         "template nodeSelector match",
         node(labels={"disk": "ssd"}),
         None,

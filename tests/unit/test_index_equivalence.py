@@ -88,6 +88,14 @@ def pod_specs(draw: st.DrawFn) -> dict[str, Any]:
             max_size=2,
         )
     )
+    if draw(st.integers(0, 3)) == 0:
+        spec["topologySpreadConstraints"] = [
+            {
+                "topologyKey": draw(st.sampled_from(KEYS)),
+                "maxSkew": 1,
+                "whenUnsatisfiable": draw(st.sampled_from(("DoNotSchedule", "ScheduleAnyway"))),
+            }
+        ]
     return spec
 
 
