@@ -18,7 +18,8 @@ from typing import Any
 
 from devcluster.build import COMPONENTS, binary_version, ensure_binaries
 from devcluster.cluster import Cluster
-from devcluster.process import pid_alive, wait_until
+from devcluster.polling import wait_until
+from devcluster.process import pid_alive
 from devcluster.versions import REPO_ROOT
 
 STATE_FILE = "state.json"

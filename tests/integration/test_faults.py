@@ -29,9 +29,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from devcluster import Cluster
+from devcluster.polling import wait_until
+from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
-from tests.integration.scaler import ScalerFactory, ScalerProcess, wait_for
-from tests.integration.workloads import apply, log_time, nginx_everywhere, replicas
+from devcluster.workloads import replicas
+from tests.integration.workloads import apply, log_time, nginx_everywhere
 
 LABEL = "faults.test/group"
 SELECTOR = "nodecount-scaler.io/node-selector"
@@ -46,11 +48,11 @@ def _target(namespace: str, name: str, group: str) -> dict[str, Any]:
 
 
 def _wait_replicas(cluster: Cluster, namespace: str, name: str, want: int, timeout: float) -> None:
-    wait_for(
+    wait_until(
         lambda: replicas(cluster, namespace, name) == want,
         timeout=timeout,
         interval=0.05,
-        what=f"{namespace}/{name} at {want} replicas",
+        describe=f"{namespace}/{name} at {want} replicas",
     )
 
 
@@ -125,8 +127,8 @@ def test_apiserver_restart_drops_readiness_and_recovers(
         t0 = time.monotonic()
         cluster.restart_apiserver()
         apiserver_back = time.monotonic()
-        wait_for(lambda: prober.downtime(), timeout=60, what="/readyz to drop and come back")
-        wait_for(lambda: scaler.probe("/readyz") == 200, timeout=60, what="/readyz 200")
+        wait_until(lambda: prober.downtime(), timeout=60, describe="/readyz to drop and come back")
+        wait_until(lambda: scaler.probe("/readyz") == 200, timeout=60, describe="/readyz 200")
     scaler.assert_alive()
     assert prober.exit_codes == []
     span = prober.downtime()
@@ -186,10 +188,10 @@ def test_compaction_forces_relist_and_converges(
     )
     revision = cluster.compact_etcd()
     cluster.restart_apiserver()
-    wait_for(
+    wait_until(
         lambda: scaler.metric_sum(relists, reason="expired") > 0,
         timeout=60,
-        what="a relist with reason expired",
+        describe="a relist with reason expired",
     )
     scaler.wait_ready(60)
     expired_lines = scaler.log_events("watch expired, relisting")
@@ -327,7 +329,7 @@ def test_forbidden_target_does_not_delay_the_others(
 
                 # Generous: after the apiserver restarts of the tests before, the controller
                 # manager's own watches may still be backing off.
-                wait_for(at_rest, timeout=120, what=f"{ns}/web at rest")
+                wait_until(at_rest, timeout=120, describe=f"{ns}/web at rest")
             scaler = scalers.start("--namespace", ns_a, "--namespace", ns_b, kubeconfig=kubeconfig)
             time.sleep(0.5)
             known = [ns for ns in (ns_a, ns_b) if scaler.target(ns, "web") is not None]
@@ -342,7 +344,7 @@ def test_forbidden_target_does_not_delay_the_others(
                     e for e in scaler.log_events("scale write failed") if e.get("namespace") == ns_a
                 ]
 
-            wait_for(lambda: len(failures()) >= 4, timeout=30, what="4 failed writes in A")
+            wait_until(lambda: len(failures()) >= 4, timeout=30, describe="4 failed writes in A")
             # While A is backing off, B follows a node change without waiting for it.
             added_at = time.time()
             nodes.add(labels={LABEL: group})
@@ -543,11 +545,11 @@ def test_sigterm_exits_zero_promptly(
             def reached(before: int = before) -> bool:
                 return len(webhook.received) > before
 
-            wait_for(
+            wait_until(
                 reached,
                 timeout=20,
                 interval=0.02,
-                what="the scale write to reach the webhook",
+                describe="the scale write to reach the webhook",
             )
             code, seconds = _sigterm(scaler)
             measured[label] = seconds
