@@ -8,8 +8,12 @@ pages of kube-controller-manager and kube-scheduler), https://kwok.sigs.k8s.io/d
 from __future__ import annotations
 
 import json
+import os
+import ssl
 import subprocess
-from dataclasses import dataclass
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from devcluster.nodes import KWOK_LABEL, KWOK_LABEL_VALUE
@@ -18,6 +22,39 @@ from devcluster.ports import Ports
 
 COMPONENT_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 _ALWAYS_ALLOW = "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics"
+
+
+@dataclass
+class StartTimings:
+    """Seconds spent in each phase of the last start()."""
+
+    phases: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total(self) -> float:
+        return sum(self.phases.values())
+
+
+def http_ok(url: str, ctx: ssl.SSLContext | None = None, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, context=ctx, timeout=timeout) as resp:
+            status: int = resp.status
+            return 200 <= status < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def unverified_tls() -> ssl.SSLContext:
+    # The controller manager and scheduler serve /healthz with self-signed certificates.
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def child_env() -> dict[str, str]:
+    # etcd reads ETCD_* variables and rejects them when they duplicate a flag.
+    return {k: v for k, v in os.environ.items() if not k.startswith("ETCD_")}
 
 
 @dataclass
@@ -38,21 +75,14 @@ class Component:
 
 
 @dataclass(frozen=True)
-class Layout:
-    """Everything the argv of the components depends on."""
+class Files:
+    """Where a control plane keeps its files, below its workdir."""
 
-    bins: Path
-    stages: Path
     workdir: Path
-    pki: Pki
-    ports: Ports
-    watch_cache: bool
-    node_monitor_period: int
-    node_monitor_grace_period: int
-    node_lease_duration: int
 
     @property
     def kubeconfig(self) -> Path:
+        """Admin kubeconfig (client certificate in group system:masters)."""
         return self.workdir / "admin.kubeconfig"
 
     @property
@@ -64,8 +94,23 @@ class Layout:
         return self.workdir / "audit-policy.yaml"
 
     @property
-    def etcd_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.etcd_client}"
+    def logs(self) -> Path:
+        return self.workdir / "logs"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Everything the argv of the components depends on."""
+
+    bins: Path
+    stages: Path
+    files: Files
+    pki: Pki
+    ports: Ports
+    watch_cache: bool
+    node_monitor_period: int
+    node_monitor_grace_period: int
+    node_lease_duration: int
 
 
 def etcd_argv(lo: Layout) -> list[str]:
@@ -73,9 +118,9 @@ def etcd_argv(lo: Layout) -> list[str]:
     return [
         str(lo.bins / "etcd"),
         "--name=devcluster",
-        f"--data-dir={lo.workdir / 'etcd'}",
-        f"--listen-client-urls={lo.etcd_url}",
-        f"--advertise-client-urls={lo.etcd_url}",
+        f"--data-dir={lo.files.workdir / 'etcd'}",
+        f"--listen-client-urls={lo.ports.etcd_url}",
+        f"--advertise-client-urls={lo.ports.etcd_url}",
         f"--listen-peer-urls=http://127.0.0.1:{p.etcd_peer}",
         f"--initial-advertise-peer-urls=http://127.0.0.1:{p.etcd_peer}",
         f"--initial-cluster=devcluster=http://127.0.0.1:{p.etcd_peer}",
@@ -88,7 +133,7 @@ def apiserver_argv(lo: Layout) -> list[str]:
     pki = lo.pki
     return [
         str(lo.bins / "kube-apiserver"),
-        f"--etcd-servers={lo.etcd_url}",
+        f"--etcd-servers={lo.ports.etcd_url}",
         "--bind-address=127.0.0.1",
         "--advertise-address=127.0.0.1",
         f"--secure-port={lo.ports.apiserver}",
@@ -102,8 +147,8 @@ def apiserver_argv(lo: Layout) -> list[str]:
         "--service-cluster-ip-range=10.0.0.0/24",
         "--authorization-mode=RBAC",
         "--allow-privileged=true",
-        f"--audit-policy-file={lo.audit_policy}",
-        f"--audit-log-path={lo.audit_log}",
+        f"--audit-policy-file={lo.files.audit_policy}",
+        f"--audit-log-path={lo.files.audit_log}",
         "--audit-log-format=json",
         "--audit-log-mode=blocking",
         f"--watch-cache={'true' if lo.watch_cache else 'false'}",
@@ -115,7 +160,7 @@ def apiserver_argv(lo: Layout) -> list[str]:
 def controller_manager_argv(lo: Layout) -> list[str]:
     return [
         str(lo.bins / "kube-controller-manager"),
-        f"--kubeconfig={lo.kubeconfig}",
+        f"--kubeconfig={lo.files.kubeconfig}",
         "--bind-address=127.0.0.1",
         f"--secure-port={lo.ports.controller_manager}",
         "--leader-elect=false",
@@ -131,7 +176,7 @@ def controller_manager_argv(lo: Layout) -> list[str]:
 def scheduler_argv(lo: Layout) -> list[str]:
     return [
         str(lo.bins / "kube-scheduler"),
-        f"--kubeconfig={lo.kubeconfig}",
+        f"--kubeconfig={lo.files.kubeconfig}",
         "--leader-elect=false",
         "--bind-address=127.0.0.1",
         f"--secure-port={lo.ports.scheduler}",
@@ -146,7 +191,7 @@ def kwok_argv(lo: Layout) -> list[str]:
     port = lo.ports.kwok
     return [
         str(lo.bins / "kwok"),
-        f"--kubeconfig={lo.kubeconfig}",
+        f"--kubeconfig={lo.files.kubeconfig}",
         *[f"--config={f}" for f in stage_files],
         f"--manage-nodes-with-label-selector={KWOK_LABEL}={KWOK_LABEL_VALUE}",
         f"--node-lease-duration-seconds={lo.node_lease_duration}",
@@ -166,8 +211,9 @@ ARGV = {
 }
 
 
-def components(lo: Layout, logs: Path, extra_args: dict[str, list[str]]) -> dict[str, Component]:
+def components(lo: Layout, extra_args: dict[str, list[str]]) -> dict[str, Component]:
     """Every component in start order, with ``extra_args`` appended to its argv."""
+    logs = lo.files.logs
     return {
         name: Component(name, ARGV[name](lo) + extra_args.get(name, []), logs / f"{name}.log")
         for name in COMPONENT_ORDER
@@ -200,5 +246,5 @@ def write_kubeconfig(lo: Layout) -> None:
         "contexts": [{"name": "devcluster", "context": {"cluster": "devcluster", "user": "admin"}}],
         "current-context": "devcluster",
     }
-    lo.kubeconfig.write_text(json.dumps(cfg, indent=2) + "\n")  # JSON is valid YAML
-    lo.kubeconfig.chmod(0o600)
+    lo.files.kubeconfig.write_text(json.dumps(cfg, indent=2) + "\n")  # JSON is valid YAML
+    lo.files.kubeconfig.chmod(0o600)

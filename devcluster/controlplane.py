@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import ssl
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -29,8 +27,13 @@ from devcluster.build import ensure_binaries
 from devcluster.components import (
     COMPONENT_ORDER,
     Component,
+    Files,
     Layout,
+    StartTimings,
+    child_env,
     components,
+    http_ok,
+    unverified_tls,
     write_kubeconfig,
 )
 from devcluster.pki import generate_pki
@@ -44,39 +47,6 @@ _START_ATTEMPTS = 3
 
 class ClusterStartError(RuntimeError):
     """A component did not come up; the message ends with the tail of its log."""
-
-
-@dataclass
-class StartTimings:
-    """Seconds spent in each phase of the last start()."""
-
-    phases: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def total(self) -> float:
-        return sum(self.phases.values())
-
-
-def _http_ok(url: str, ctx: ssl.SSLContext | None = None, timeout: float = 2.0) -> bool:
-    try:
-        with urllib.request.urlopen(url, context=ctx, timeout=timeout) as resp:
-            status: int = resp.status
-            return 200 <= status < 300
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
-def _unverified() -> ssl.SSLContext:
-    # The controller manager and scheduler serve /healthz with self-signed certificates.
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
-def _child_env() -> dict[str, str]:
-    # etcd reads ETCD_* variables and rejects them when they duplicate a flag.
-    return {k: v for k, v in os.environ.items() if not k.startswith("ETCD_")}
 
 
 class ControlPlane:
@@ -129,17 +99,21 @@ class ControlPlane:
     # ----------------------------------------------------------------- properties
 
     @property
+    def files(self) -> Files:
+        return Files(self.workdir)
+
+    @property
     def kubeconfig(self) -> Path:
         """Admin kubeconfig (client certificate in group system:masters)."""
-        return self.workdir / "admin.kubeconfig"
+        return self.files.kubeconfig
 
     @property
     def audit_log(self) -> Path:
-        return self.workdir / "audit.log"
+        return self.files.audit_log
 
     @property
     def logs_dir(self) -> Path:
-        return self.workdir / "logs"
+        return self.files.logs
 
     @property
     def ports(self) -> Ports:
@@ -153,7 +127,7 @@ class ControlPlane:
 
     @property
     def etcd_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.etcd_client}"
+        return self.ports.etcd_url
 
     @property
     def api(self) -> ApiClient:
@@ -242,7 +216,7 @@ class ControlPlane:
         layout = Layout(
             bins=bins,
             stages=self._stages_dir or bins.parent / "kwok-stages",
-            workdir=self.workdir,
+            files=self.files,
             pki=pki,
             ports=self._ports,
             watch_cache=self.watch_cache,
@@ -251,9 +225,9 @@ class ControlPlane:
             node_lease_duration=self.node_lease_duration,
         )
         write_kubeconfig(layout)
-        layout.audit_policy.write_text(AUDIT_POLICY)
+        layout.files.audit_policy.write_text(AUDIT_POLICY)
         self._api = ApiClient(self.server, pki.ca_cert, pki.admin_cert, pki.admin_key)
-        self._components = components(layout, self.logs_dir, self.extra_args)
+        self._components = components(layout, self.extra_args)
         self._phase("prepare", t)
 
     def _start(self) -> None:
@@ -261,19 +235,19 @@ class ControlPlane:
         t = time.monotonic()
         p = self.ports
         self._launch("etcd")
-        self._wait_component("etcd", lambda: _http_ok(f"{self.etcd_url}/health"))
+        self._wait_component("etcd", lambda: http_ok(f"{self.etcd_url}/health"))
         t = self._phase("etcd", t)
         self._launch("kube-apiserver")
         self._wait_component("kube-apiserver", self._apiserver_ready)
         t = self._phase("kube-apiserver", t)
         for name in ("kube-controller-manager", "kube-scheduler", "kwok"):
             self._launch(name)
-        insecure = _unverified()
+        insecure = unverified_tls()
         kcm_health = f"https://127.0.0.1:{p.controller_manager}/healthz"
-        self._wait_component("kube-controller-manager", lambda: _http_ok(kcm_health, insecure))
+        self._wait_component("kube-controller-manager", lambda: http_ok(kcm_health, insecure))
         scheduler_health = f"https://127.0.0.1:{p.scheduler}/healthz"
-        self._wait_component("kube-scheduler", lambda: _http_ok(scheduler_health, insecure))
-        self._wait_component("kwok", lambda: _http_ok(f"http://127.0.0.1:{p.kwok}/healthz"))
+        self._wait_component("kube-scheduler", lambda: http_ok(scheduler_health, insecure))
+        self._wait_component("kwok", lambda: http_ok(f"http://127.0.0.1:{p.kwok}/healthz"))
         self._wait_component(
             "kube-controller-manager",
             lambda: self.api.get_or_none("/api/v1/namespaces/default/serviceaccounts/default"),
@@ -285,7 +259,7 @@ class ControlPlane:
         comp = self._components[name]
         with comp.log.open("a") as f:
             f.write(f"=== {time.strftime('%H:%M:%S')} starting: {' '.join(comp.argv)}\n")
-        comp.proc = spawn(comp.argv, comp.log, env=_child_env(), cwd=self.workdir)
+        comp.proc = spawn(comp.argv, comp.log, env=child_env(), cwd=self.workdir)
         comp.started_at = time.monotonic()
 
     def _wait_component(

@@ -38,6 +38,10 @@ class Ports:
     scheduler: int
     kwok: int
 
+    @property
+    def etcd_url(self) -> str:
+        return f"http://127.0.0.1:{self.etcd_client}"
+
     @classmethod
     def pick(cls) -> Ports:
         return cls(*free_ports(len(fields(cls))))
