@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,13 @@ class Pki:
     admin_key: Path
     sa_key: Path
     sa_pub: Path
+
+
+@dataclass(frozen=True)
+class ServingCert:
+    cert: Path
+    key: Path
+    ca_bundle: bytes
 
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> None:
@@ -169,3 +177,17 @@ def generate_pki(directory: Path) -> Pki:
         )
     )
     return pki
+
+
+def serving_cert(directory: Path, name: str, ips: Sequence[str] = ("127.0.0.1",)) -> ServingCert:
+    """A fresh CA and a serving certificate it signed for ``ips`` (for a test's own TLS
+    server, e.g. a webhook): the certificate and key files, and the CA bundle in PEM."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_key, ca_cert = _ca()
+    key = ec.generate_private_key(ec.SECP256R1())
+    san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips])
+    cert = _leaf(_name(name), ca_cert, ca_key, key, ExtendedKeyUsageOID.SERVER_AUTH, san)
+    cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
+    _write_key(key_path, key)
+    _write_cert(cert_path, cert)
+    return ServingCert(cert_path, key_path, ca_cert.public_bytes(serialization.Encoding.PEM))

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime as dt
 import http.server
-import ipaddress
 import itertools
 import json
 import secrets
@@ -23,12 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from devcluster import Cluster
+from devcluster.pki import serving_cert
 from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
@@ -384,40 +379,6 @@ def test_forbidden_target_does_not_delay_the_others(
 # --------------------------------------------------------------------------- (d)
 
 
-def _serving_cert(directory: Path) -> tuple[Path, Path, bytes]:
-    """A self-signed serving certificate for 127.0.0.1 (its own CA bundle)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "slow-webhook")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    pem = cert.public_bytes(serialization.Encoding.PEM)
-    cert_path, key_path = directory / "webhook.crt", directory / "webhook.key"
-    cert_path.write_bytes(pem)
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path, pem
-
-
 class SlowWebhook:
     """A validating admission webhook that holds every deployments/scale update of one
     namespace for ``delay`` seconds before allowing it: a scale write stays in flight."""
@@ -428,7 +389,8 @@ class SlowWebhook:
         self.delay = 0.0
         self.received: list[float] = []
         self.name = f"slow-scale-{secrets.token_hex(3)}"
-        cert, key, self.ca = _serving_cert(directory)
+        served = serving_cert(directory, "slow-webhook")
+        cert, key, self.ca = served.cert, served.key, served.ca_bundle
         webhook = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
