@@ -5,11 +5,16 @@ FROM python:3.11-slim AS build
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
+# Every dependency comes from a hash-pinned lock (hack/lock.sh writes them from
+# pyproject.toml): the build backend here, the runtime dependencies in the next stage.
+COPY requirements/build.txt requirements/runtime.txt requirements/
+RUN pip install --no-cache-dir --require-hashes -r requirements/build.txt
 COPY pyproject.toml README.md ./
 COPY nodecount_scaler/ nodecount_scaler/
-# --no-deps: only our own wheel; the runtime stage resolves dependencies from the index
-# (all of them ship manylinux wheels, so no compiler is needed anywhere).
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+# --no-deps: only our own wheel, next to the runtime lock it is installed with (all
+# dependencies ship manylinux wheels, so no compiler is needed anywhere).
+RUN pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /wheels . \
+ && cp requirements/runtime.txt /wheels/requirements.txt
 
 # ---- runtime ----
 FROM python:3.11-slim
@@ -31,7 +36,8 @@ COPY --from=build /wheels /wheels
 # time needs no writes (PYTHONDONTWRITEBYTECODE below only stops later attempts).
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-cache-dir /wheels/*.whl \
+ && /opt/venv/bin/pip install --no-cache-dir --require-hashes -r /wheels/requirements.txt \
+ && /opt/venv/bin/pip install --no-cache-dir --no-deps /wheels/*.whl \
  && rm -rf /wheels
 
 ENV PATH=/opt/venv/bin:$PATH \

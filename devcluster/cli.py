@@ -18,7 +18,8 @@ from typing import Any
 
 from devcluster.build import COMPONENTS, binary_version, ensure_binaries
 from devcluster.cluster import Cluster
-from devcluster.process import pid_alive, wait_until
+from devcluster.polling import wait_until
+from devcluster.process import pid_alive
 from devcluster.versions import REPO_ROOT
 
 STATE_FILE = "state.json"
@@ -180,11 +181,18 @@ def cmd_supervise(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_down(args: argparse.Namespace) -> int:
+def _state_of(args: argparse.Namespace) -> tuple[Path, dict[str, Any] | None]:
+    """The --dir (or the default) and its state file; says so when there is none."""
     d = Path(args.dir or default_dir()).resolve()
     state = _read_state(d)
     if state is None:
         print(f"no devcluster in {d}")
+    return d, state
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    d, state = _state_of(args)
+    if state is None:
         return 0
     pid = int(state.get("supervisor_pid", 0))
     if pid and pid_alive(pid):
@@ -216,10 +224,8 @@ def _is_component(pid: int, d: Path) -> bool:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    d = Path(args.dir or default_dir()).resolve()
-    state = _read_state(d)
+    d, state = _state_of(args)
     if state is None:
-        print(f"no devcluster in {d}")
         return 3
     pid = int(state.get("supervisor_pid", 0))
     alive = pid_alive(pid)

@@ -13,21 +13,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from devcluster.cluster import Cluster
+from devcluster.polling import WaitAborted, WaitTimeout, wait_until
+from devcluster.scaler import ScalerProcess, scaler_executable
+from devcluster.versions import REPO_ROOT
+from devcluster.workloads import replicas, running
 
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLE = REPO / "manifests" / "examples" / "nginx-everywhere.yaml"
+EXAMPLE = REPO_ROOT / "manifests" / "examples" / "nginx-everywhere.yaml"
 NAMESPACE = "default"
 APP = "nginx-everywhere"
 BOLD, DIM, GREEN, RESET = (
@@ -39,66 +36,36 @@ def say(text: str) -> None:
     print(f"\n{BOLD}== {text}{RESET}", flush=True)
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 class Demo:
     def __init__(self, cluster: Cluster, pause: float) -> None:
         self.cluster = cluster
         self.pause = pause
-        self.port = _free_port()
-        self.log_path = cluster.workdir / "nodecount-scaler.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.scaler = ScalerProcess(
+            kubeconfig=cluster.kubeconfig,
+            log_path=cluster.workdir / "nodecount-scaler.log",
+            args=("--unready-grace", "10"),
+        )
         self._log_offset = 0
 
     # -- the service --------------------------------------------------------------------
 
     def start_scaler(self) -> None:
-        exe = shutil.which("nodecount-scaler") or str(
-            Path(sys.executable).with_name("nodecount-scaler")
-        )
-        command = [
-            exe,
-            "run",
-            "--kubeconfig",
-            str(self.cluster.kubeconfig),
-            "--health-addr",
-            f"127.0.0.1:{self.port}",
-            "--log-format",
-            "json",
-            "--unready-grace",
-            "10",
-        ]
-        print(f"{DIM}$ {' '.join(command)}{RESET}")
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        if not wait_until(lambda: self._http("/readyz")[0] == 200, 30):
-            raise SystemExit(f"nodecount-scaler did not become ready; see {self.log_path}")
+        print(f"{DIM}$ {' '.join(self.scaler.command)}{RESET}")
+        try:
+            self.scaler.start(timeout=30)
+        except (WaitTimeout, WaitAborted) as e:
+            raise SystemExit(f"nodecount-scaler did not become ready: {e}") from None
 
     def stop_scaler(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+        if self.scaler.proc is None or self.scaler.proc.poll() is not None:
             return
         started = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(10)
+        code = self.scaler.stop(10)
         print(f"nodecount-scaler exited {code} {time.monotonic() - started:.2f} s after SIGTERM")
-
-    def _http(self, path: str) -> tuple[int, Any]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as r:
-                return r.status, json.loads(r.read())
-        except OSError:
-            return 0, None
 
     def print_new_decisions(self) -> None:
         """The scaler's own account of what it did since the last step."""
-        with self.log_path.open("rb") as log:
+        with self.scaler.log_path.open("rb") as log:
             log.seek(self._log_offset)
             chunk = log.read()
             self._log_offset += len(chunk)
@@ -121,45 +88,43 @@ class Demo:
     # -- observation --------------------------------------------------------------------
 
     def replicas(self) -> int:
-        d = self.cluster.api.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{APP}")
-        return int(d["spec"].get("replicas", 0))
+        return replicas(self.cluster, NAMESPACE, APP)
 
     def pods_by_node(self) -> dict[str, str]:
-        pods = self.cluster.api.get(
-            f"/api/v1/namespaces/{NAMESPACE}/pods?labelSelector=app%3D{APP}"
-        )["items"]
-        return {
-            p["spec"].get("nodeName", "?"): p["metadata"]["name"]
-            for p in pods
-            if not p["metadata"].get("deletionTimestamp")
-            and p.get("status", {}).get("phase") == "Running"
-        }
+        pods = running(self.cluster, NAMESPACE, APP)
+        return {p["spec"].get("nodeName", "?"): p["metadata"]["name"] for p in pods}
+
+    def eligible(self) -> object:
+        """The eligible-node count the scaler reports on /status (None if it cannot say)."""
+        try:
+            status = self.scaler.get("/status")[1]
+        except (OSError, ValueError):
+            return None
+        targets = status.get("targets", []) if isinstance(status, dict) else []
+        return next((t.get("eligible") for t in targets if t["name"] == APP), None)
 
     def show(self, expect: int) -> None:
         """Wait until the scaler has written `expect` replicas and the pods have settled."""
 
         def settled() -> bool:
             nodes = {_name(n) for n in self.cluster.api.get("/api/v1/nodes")["items"]}
-            running = [n for n in self.pods_by_node() if n in nodes]
-            return self.replicas() == expect and len(running) == expect
+            on_nodes = [n for n in self.pods_by_node() if n in nodes]
+            return self.replicas() == expect and len(on_nodes) == expect
 
-        if not wait_until(settled, 60):
+        try:
+            wait_until(settled, 60, interval=0.2, describe=f"{expect} replicas")
+        except WaitTimeout:
             print(f"  (not settled at {expect} replicas after 60 s)")
         time.sleep(0.3)  # let the scaler's log lines for this step reach the file
         self.print_new_decisions()
-        status = self._http("/status")[1] or {}
-        target: dict[str, Any] = next(
-            (t for t in status.get("targets", []) if t["name"] == APP), {}
-        )
-        pods = self.pods_by_node()
         nodes = sorted(self.cluster.api.get("/api/v1/nodes")["items"], key=_name)
-        pods = {n: p for n, p in pods.items() if n in {_name(x) for x in nodes}}
+        pods = {n: p for n, p in self.pods_by_node().items() if n in {_name(x) for x in nodes}}
         print(f"  {'NODE':<10} {'STATE':<32} POD")
         for node in nodes:
             name = _name(node)
             print(f"  {name:<10} {_state(node):<32} {pods.get(name, '-')}")
         print(
-            f"  eligible nodes: {target.get('eligible')}   replicas: {self.replicas()}   "
+            f"  eligible nodes: {self.eligible()}   replicas: {self.replicas()}   "
             f"running pods: {len(pods)}"
         )
         time.sleep(self.pause)
@@ -198,11 +163,15 @@ class Demo:
         self.show(3)
 
         say("What `nodecount-scaler plan` says (one-shot, writes nothing)")
-        exe = shutil.which("nodecount-scaler") or str(
-            Path(sys.executable).with_name("nodecount-scaler")
-        )
         subprocess.run(
-            [exe, "plan", "--kubeconfig", str(self.cluster.kubeconfig), "--log-level", "warning"],
+            [
+                scaler_executable(),
+                "plan",
+                "--kubeconfig",
+                str(self.cluster.kubeconfig),
+                "--log-level",
+                "warning",
+            ],
             check=False,
         )
         say("Events on the Deployment (kubectl describe deployment nginx-everywhere)")
@@ -240,13 +209,6 @@ def _state(node: dict[str, Any]) -> str:
         if not taint["key"].startswith("node.kubernetes.io/"):
             parts.append(f"{taint['key']}={taint.get('value', '')}:{taint['effect']}")
     return ", ".join(parts)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -183,32 +182,3 @@ def log_tail(path: Path, lines: int = 40) -> str:
     except FileNotFoundError:
         return "(no log)"
     return "\n".join(data.splitlines()[-lines:])
-
-
-def wait_until(
-    predicate: Callable[[], T | None],
-    timeout: float,
-    interval: float = 0.2,
-    describe: str = "condition",
-    abort: Callable[[], str | None] | None = None,
-) -> T:
-    """Poll ``predicate`` until it returns a truthy value; raise TimeoutError after
-    ``timeout`` seconds. ``abort`` may return a reason to give up early."""
-    deadline = time.monotonic() + timeout
-    last_error: BaseException | None = None
-    while True:
-        try:
-            result = predicate()
-        except Exception as e:  # noqa: BLE001 - reported on timeout
-            last_error = e
-            result = None
-        if result:
-            return result
-        if abort is not None:
-            reason = abort()
-            if reason:
-                raise RuntimeError(f"gave up waiting for {describe}: {reason}")
-        if time.monotonic() >= deadline:
-            detail = f" (last error: {last_error!r})" if last_error else ""
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {describe}{detail}")
-        time.sleep(interval)

@@ -1,9 +1,22 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, builds the local control plane when its cache
-# is cold (binaries live outside the checkout), then runs unit and integration tests.
-# Extra arguments go to pytest, e.g. `hack/test.sh tests/unit -x`.
+# The test command. Three tiers, each a directory and a marker:
+#   unit         tests/unit: pure; no network, no kubectl, no Go, no installs (< 30 s)
+#   packaging    tests/packaging: the Dockerfile's install steps against the locks (package
+#                index), the manifests rendered by `kubectl kustomize`
+#   integration  tests/integration: against a real local control plane (built from Go
+#                modules on first use; the binaries are cached outside the checkout)
+# `hack/test.sh` runs every tier; `hack/test.sh unit` (or packaging, integration) runs one.
+# Further arguments go to pytest: `hack/test.sh unit -x -k selector`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+tiers=(unit packaging integration)
+case "${1:-}" in
+  unit | packaging | integration) tiers=("$1"); shift ;;
+esac
 hack/setup.sh >/dev/null
-hack/build-control-plane.sh >/dev/null
-exec .venv/bin/python -m pytest "$@"
+paths=()
+for tier in "${tiers[@]}"; do
+  [ "$tier" != integration ] || hack/build-control-plane.sh >/dev/null
+  paths+=("tests/$tier")
+done
+exec .venv/bin/python -m pytest "${paths[@]}" "$@"

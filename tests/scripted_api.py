@@ -9,7 +9,9 @@ Content-Type) and answers from a script: by default 200 with a plausible body, o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+import concurrent.futures
+from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -172,6 +174,21 @@ async def scripted_api() -> AsyncIterator[ScriptedApi]:
     finally:
         await client.close()
         await server.close()
+
+
+class InlineExecutor(concurrent.futures.ThreadPoolExecutor):
+    """Runs executor jobs at once, in the loop's thread. aiohttp (trust_env=True, as
+    kubernetes-asyncio sets it) sends every request through two executor hops (netrc, proxy
+    environment); looptime lets the loop time flow in real time while a thread job is
+    pending, which made runs slow and their interleaving depend on thread timing."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed over, as a thread would
+            future.set_exception(exc)
+        return future
 
 
 class FakeClock:

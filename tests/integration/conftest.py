@@ -5,22 +5,22 @@
 - ``namespace`` (function): a fresh namespace, deleted (without waiting) after the test.
 - ``nodes`` (function): creates kwok Nodes with unique names; deletes them after the test.
 
-Every test in this directory gets the ``cluster`` marker. ``DEVCLUSTER_KEEP=1`` keeps the
+Every test in this directory gets the ``integration`` marker. ``DEVCLUSTER_KEEP=1`` keeps the
 cluster's workdir (logs, audit log, etcd data) after the session.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from devcluster import Cluster, ClusterStartError
+from devcluster.namespaces import dns_label
+from devcluster.scaler import ScalerFactory
 from devcluster.testing import NodeFactory
-from tests.integration.scaler import ScalerFactory
 
 HERE = Path(__file__).resolve().parent
 
@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if HERE in item.path.resolve().parents:
-            item.add_marker(pytest.mark.cluster)
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")
@@ -48,8 +48,7 @@ def cluster() -> Iterator[Cluster]:
 
 
 def _test_prefix(request: pytest.FixtureRequest, max_len: int) -> str:
-    name = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower()).strip("-")
-    return name[:max_len].strip("-") or "t"
+    return dns_label(request.node.name, max_len)
 
 
 @pytest.fixture

@@ -5,16 +5,11 @@ from __future__ import annotations
 import time
 
 from devcluster import Cluster
+from devcluster.polling import wait_until
+from devcluster.scaler import ScalerFactory
 from devcluster.testing import NodeFactory
-from tests.integration.scaler import ScalerFactory, wait_for
-from tests.integration.workloads import (
-    apply,
-    log_time,
-    nginx_everywhere,
-    pending,
-    replicas,
-    running_per_node,
-)
+from devcluster.workloads import pending, replicas, running_per_node
+from tests.integration.workloads import apply, log_time, nginx_everywhere
 
 
 def test_one_pod_per_node_follows_nodes(
@@ -25,31 +20,35 @@ def test_one_pod_per_node_follows_nodes(
     apply(cluster, nginx_everywhere(namespace))
     scaler = scalers.start("--namespace", namespace)
 
-    wait_for(
+    wait_until(
         lambda: running_per_node(cluster, namespace, "nginx-everywhere") == dict.fromkeys(first, 1),
         timeout=60,
-        what="one Running pod on each of the 3 nodes",
+        describe="one Running pod on each of the 3 nodes",
     )
     assert replicas(cluster, namespace, "nginx-everywhere") == 3
 
     before = len(scaler.log_events("rescaled"))
     added_at = time.time()
     new = nodes.add()
-    wait_for(lambda: replicas(cluster, namespace, "nginx-everywhere") == 4, timeout=30, what="4")
-    wait_for(
+    wait_until(
+        lambda: replicas(cluster, namespace, "nginx-everywhere") == 4, timeout=30, describe="4"
+    )
+    wait_until(
         lambda: (
             running_per_node(cluster, namespace, "nginx-everywhere")
             == dict.fromkeys([*first, new], 1)
         ),
         timeout=60,
-        what="the 4th pod Running on the new node",
+        describe="the 4th pod Running on the new node",
     )
     scale_up = scaler.wait_log("rescaled", before + 1)[before]
     assert (scale_up["from"], scale_up["to"]) == (3, 4)
 
     removed_at = time.time()
     nodes.delete(first[0])
-    wait_for(lambda: replicas(cluster, namespace, "nginx-everywhere") == 3, timeout=30, what="3")
+    wait_until(
+        lambda: replicas(cluster, namespace, "nginx-everywhere") == 3, timeout=30, describe="3"
+    )
     scale_down = scaler.wait_log("rescaled", before + 2)[before + 1]
     assert (scale_down["from"], scale_down["to"]) == (4, 3)
     assert pending(cluster, namespace, "nginx-everywhere") == []

@@ -9,10 +9,12 @@ import json
 from typing import Any
 
 from devcluster import Cluster
+from devcluster.polling import wait_until
+from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
-from tests.integration.scaler import ScalerFactory, ScalerProcess, wait_for
+from devcluster.workloads import events, replicas
 from tests.integration.test_bad_input import _output, _plan, _target
-from tests.integration.workloads import apply, events, log_time, replicas
+from tests.integration.workloads import apply, log_time
 
 P = "nodecount-scaler.io/"
 MIN = P + "min-replicas"
@@ -61,7 +63,7 @@ def test_bad_edits_take_effect_at_once(
         {"apiVersion": "v1", "kind": "List", "items": [_target(namespace, n, {}) for n in names]},
     )
     scaler = scalers.start("--namespace", namespace)
-    wait_for(lambda: all(replicas(cluster, namespace, n) == 1 for n in names), timeout=30)
+    wait_until(lambda: all(replicas(cluster, namespace, n) == 1 for n in names), timeout=30)
 
     delays: dict[str, float] = {}
     for name, (key, value) in EDITS.items():
@@ -78,27 +80,20 @@ def test_bad_edits_take_effect_at_once(
         delays[name] = log_time(line) - _edited_at(cluster, namespace, name)
     print(f"\nedit -> InvalidAnnotation (s): { {n: round(d, 3) for n, d in delays.items()} }")
     assert max(delays.values()) < 1.0, delays
-    warned = wait_for(
-        lambda: (
-            (
-                found := {
-                    e["involvedObject"]["name"]
-                    for e in events(cluster, namespace, "InvalidAnnotation")
-                }
-            )
-            >= EDITS.keys()
-            and found
-        ),
-        timeout=10,
-        what="an InvalidAnnotation Event per edited target",
-    )
-    assert "good" not in warned
+
+    def warned() -> set[str] | None:
+        found = {
+            e["involvedObject"]["name"] for e in events(cluster, namespace, "InvalidAnnotation")
+        }
+        return found if found >= EDITS.keys() else None
+
+    assert "good" not in wait_until(warned, 10, describe="an InvalidAnnotation Event each")
     _assert_invalid(scaler, namespace)
     assert scaler.metric("nodecount_scaler_invalid_targets") == len(EDITS)
 
     # A second node: the valid target follows; the invalid ones keep their replicas.
     nodes.add(labels={"suite": namespace})
-    wait_for(lambda: replicas(cluster, namespace, "good") == 2, timeout=30, what="good: 2")
+    wait_until(lambda: replicas(cluster, namespace, "good") == 2, timeout=30, describe="good: 2")
     assert {n: replicas(cluster, namespace, n) for n in EDITS} == dict.fromkeys(EDITS, 1)
 
     # The same on first sight: a restarted service lists them as invalid, not skipped.

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from devcluster import Cluster
+from devcluster.polling import wait_until
+from devcluster.scaler import ScalerFactory
 from devcluster.testing import NodeFactory
-from tests.integration.scaler import ScalerFactory, wait_for
-from tests.integration.workloads import apply, events, nginx_everywhere, replicas
+from devcluster.workloads import events, replicas
+from tests.integration.workloads import apply, nginx_everywhere
 
 P = "nodecount-scaler.io/"
 NODE_SELECTOR = P + "node-selector"
@@ -79,7 +81,7 @@ def test_invalid_annotations_are_reported_and_left_alone(
     apply(cluster, {"apiVersion": "v1", "kind": "List", "items": items})
     scaler = scalers.start("--namespace", namespace)
 
-    wait_for(lambda: replicas(cluster, namespace, "good") == 2, timeout=30, what="good: 2")
+    wait_until(lambda: replicas(cluster, namespace, "good") == 2, timeout=30, describe="good: 2")
 
     def invalid_events() -> dict[str, list[dict[str, Any]]]:
         found: dict[str, list[dict[str, Any]]] = {}
@@ -87,10 +89,14 @@ def test_invalid_annotations_are_reported_and_left_alone(
             found.setdefault(e["involvedObject"]["name"], []).append(e)
         return found
 
-    by_target = wait_for(
-        lambda: (found := invalid_events()).keys() >= BAD.keys() and found,
+    def every_bad_target_reported() -> dict[str, list[dict[str, Any]]] | None:
+        found = invalid_events()
+        return found if found.keys() >= BAD.keys() else None
+
+    by_target = wait_until(
+        every_bad_target_reported,
         timeout=30,
-        what="an InvalidAnnotation Event for every bad target",
+        describe="an InvalidAnnotation Event for every bad target",
     )
     assert set(by_target) == set(BAD), "no InvalidAnnotation for the valid target"
     for name, (_, key, value, problem) in BAD.items():
@@ -122,7 +128,9 @@ def test_invalid_annotations_are_reported_and_left_alone(
 
     # Fixing the annotation makes the target valid: it converges like any other.
     cluster.kubectl("-n", namespace, "annotate", "--overwrite", "deployment/min-abc", f"{MIN}=1")
-    wait_for(lambda: replicas(cluster, namespace, "min-abc") == 2, timeout=30, what="fixed: 2")
+    wait_until(
+        lambda: replicas(cluster, namespace, "min-abc") == 2, timeout=30, describe="fixed: 2"
+    )
     fixed = scaler.target(namespace, "min-abc")
     assert fixed is not None
     assert (fixed["valid"], fixed["errors"]) == (True, [])

@@ -7,15 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 from devcluster import Cluster
+from devcluster.polling import wait_until
+from devcluster.scaler import ScalerFactory
 from devcluster.testing import NodeFactory
-from tests.integration.scaler import ScalerFactory, wait_for
-from tests.integration.workloads import (
-    apply,
-    nginx_everywhere,
-    pods,
-    replicas,
-    running_per_node,
-)
+from devcluster.workloads import pods, replicas, running_per_node
+from tests.integration.workloads import apply, nginx_everywhere
 
 APP = "nginx-everywhere"
 TOLERANT = "tolerates-cordon"
@@ -59,13 +55,15 @@ def test_cordon_removes_the_pod_on_the_cordoned_node_every_time(
     ]
     apply(cluster, {"apiVersion": "v1", "kind": "List", "items": [obj, tolerant]})
     scaler = scalers.start("--namespace", namespace)
-    wait_for(lambda: replicas(cluster, namespace, TOLERANT) == 3, timeout=30, what="tolerant: 3")
+    wait_until(
+        lambda: replicas(cluster, namespace, TOLERANT) == 3, timeout=30, describe="tolerant: 3"
+    )
 
     everywhere = dict.fromkeys(names, 1)
-    wait_for(
+    wait_until(
         lambda: running_per_node(cluster, namespace, APP) == everywhere,
         timeout=60,
-        what="one Running pod on each of the 3 nodes",
+        describe="one Running pod on each of the 3 nodes",
     )
 
     for cordoned in names:  # three cycles, a different node each time
@@ -75,12 +73,14 @@ def test_cordon_removes_the_pod_on_the_cordoned_node_every_time(
         mark = len(scaler.logs())
 
         cluster.kubectl("cordon", cordoned)
-        wait_for(lambda: replicas(cluster, namespace, APP) == 2, timeout=30, what="2 replicas")
+        wait_until(
+            lambda: replicas(cluster, namespace, APP) == 2, timeout=30, describe="2 replicas"
+        )
         # Exactly the pods on the uncordoned nodes survive (none was replaced).
-        wait_for(
+        wait_until(
             _pods_are(cluster, namespace, survivors),
             timeout=60,
-            what=f"only the pod on cordoned {cordoned} ({victim}) removed",
+            describe=f"only the pod on cordoned {cordoned} ({victim}) removed",
         )
         lines = scaler.logs()
         cost = _index(lines, mark, event="set pod-deletion-cost", pod=victim)
@@ -97,11 +97,13 @@ def test_cordon_removes_the_pod_on_the_cordoned_node_every_time(
 
         mark = len(scaler.logs())
         cluster.kubectl("uncordon", cordoned)
-        wait_for(lambda: replicas(cluster, namespace, APP) == 3, timeout=30, what="3 replicas")
-        wait_for(
+        wait_until(
+            lambda: replicas(cluster, namespace, APP) == 3, timeout=30, describe="3 replicas"
+        )
+        wait_until(
             lambda: running_per_node(cluster, namespace, APP) == everywhere,
             timeout=60,
-            what=f"a pod Running again on uncordoned {cordoned}",
+            describe=f"a pod Running again on uncordoned {cordoned}",
         )
         up = scaler.log_events("rescaled")[-1]
         assert (up["from"], up["to"], up["eligible"]) == (2, 3, 3)

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from devcluster import TAINT_NOT_READY, TAINT_UNREACHABLE, Cluster, read_versions
-from devcluster.process import wait_until
+from devcluster.polling import wait_until
 from devcluster.testing import NodeFactory
 
 

@@ -12,16 +12,11 @@ import time
 from typing import Any
 
 from devcluster import Cluster
+from devcluster.polling import wait_until
+from devcluster.scaler import ScalerFactory
 from devcluster.testing import NodeFactory
-from tests.integration.scaler import ScalerFactory, wait_for
-from tests.integration.workloads import (
-    apply,
-    deployment,
-    events,
-    log_time,
-    nginx_everywhere,
-    replicas,
-)
+from devcluster.workloads import deployment, events, replicas
+from tests.integration.workloads import apply, log_time, nginx_everywhere
 
 APP = "nginx-everywhere"
 MANAGER = "nodecount-scaler"
@@ -77,28 +72,28 @@ def test_hand_scale_is_undone_at_once_with_drift_corrected(
     nodes.add_many(2, labels={"suite": namespace})
     apply(cluster, _target(namespace))
     scaler = scalers.start("--namespace", namespace)
-    wait_for(lambda: replicas(cluster, namespace, APP) == 2, timeout=30, what="2 replicas")
-    wait_for(
+    wait_until(lambda: replicas(cluster, namespace, APP) == 2, timeout=30, describe="2 replicas")
+    wait_until(
         lambda: (scaler.target(namespace, APP) or {}).get("current") == 2,
         timeout=10,
-        what="the scaler sees its own write",
+        describe="the scaler sees its own write",
     )
     assert events(cluster, namespace, "DriftCorrected") == []
 
     before = len(scaler.log_events("rescaled"))
     scaled_at = time.time()
     cluster.kubectl("-n", namespace, "scale", f"deployment/{APP}", "--replicas=7")
-    wait_for(lambda: replicas(cluster, namespace, APP) == 2, timeout=10, what="back to 2")
+    wait_until(lambda: replicas(cluster, namespace, APP) == 2, timeout=10, describe="back to 2")
     (fix,) = scaler.wait_log("rescaled", before + 1)[before:]
     assert (fix["from"], fix["to"], fix["eligible"]) == (7, 2, 2)
     assert fix["reason"] == "spec.replicas was changed by someone else"
     undone = log_time(fix) - scaled_at
     assert undone < 5.0, f"hand scale undone only after {undone:.1f} s"
 
-    drift = wait_for(
+    drift = wait_until(
         lambda: events(cluster, namespace, "DriftCorrected"),
         timeout=10,
-        what="a DriftCorrected Event",
+        describe="a DriftCorrected Event",
     )
     assert [(e["type"], e["involvedObject"]["name"]) for e in drift] == [("Normal", APP)]
     assert "from 7 to 2" in drift[0]["message"]
@@ -121,10 +116,10 @@ def test_hpa_blocks_writes_until_deleted(
     )
     scaler = scalers.start("--namespace", namespace)
 
-    conflict = wait_for(
+    conflict = wait_until(
         lambda: events(cluster, namespace, "ConflictingAutoscaler"),
         timeout=30,
-        what="a ConflictingAutoscaler Event",
+        describe="a ConflictingAutoscaler Event",
     )
     assert [(e["type"], e["involvedObject"]["name"]) for e in conflict] == [("Warning", APP)]
     assert "HorizontalPodAutoscaler web" in conflict[0]["message"]
@@ -139,10 +134,10 @@ def test_hpa_blocks_writes_until_deleted(
 
     # A hand scale while the HPA exists is not "drift": it stays.
     cluster.kubectl("-n", namespace, "scale", f"deployment/{APP}", "--replicas=6")
-    wait_for(
+    wait_until(
         lambda: (scaler.target(namespace, APP) or {}).get("current") == 6,
         timeout=10,
-        what="the scaler sees 6 replicas",
+        describe="the scaler sees 6 replicas",
     )
     time.sleep(3)
     assert scaler.log_events("rescaled") == []
@@ -154,15 +149,15 @@ def test_hpa_blocks_writes_until_deleted(
     assert replicas(cluster, namespace, APP) == 6
 
     cluster.kubectl("-n", namespace, "delete", "hpa", "web")
-    wait_for(lambda: replicas(cluster, namespace, APP) == 2, timeout=30, what="taken over: 2")
+    wait_until(lambda: replicas(cluster, namespace, APP) == 2, timeout=30, describe="taken over: 2")
     (write,) = scaler.wait_log("rescaled", 1)
     assert (write["from"], write["to"], write["eligible"]) == (6, 2, 2)
     assert len(_our_scale_writes(cluster, namespace)) == 1
     assert MANAGER in _managers(cluster, namespace)
-    wait_for(
+    wait_until(
         lambda: (scaler.target(namespace, APP) or {}).get("autoscalers") == [],
         timeout=10,
-        what="/status lists no autoscaler",
+        describe="/status lists no autoscaler",
     )
 
 
@@ -175,15 +170,15 @@ def test_hpa_on_a_converged_target_is_reported(
     nodes.add_many(2, labels={"suite": namespace})
     apply(cluster, _target(namespace))
     scaler = scalers.start("--namespace", namespace)
-    wait_for(lambda: replicas(cluster, namespace, APP) == 2, timeout=30, what="2 replicas")
+    wait_until(lambda: replicas(cluster, namespace, APP) == 2, timeout=30, describe="2 replicas")
     apply(cluster, _hpa(namespace, "web"))
-    wait_for(
+    wait_until(
         lambda: (scaler.target(namespace, APP) or {}).get("autoscalers") == ["web"],
         timeout=10,
-        what="/status lists the HPA",
+        describe="/status lists the HPA",
     )
-    wait_for(
+    wait_until(
         lambda: events(cluster, namespace, "ConflictingAutoscaler"),
         timeout=6,
-        what="a ConflictingAutoscaler Event",
+        describe="a ConflictingAutoscaler Event",
     )

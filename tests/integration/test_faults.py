@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime as dt
 import http.server
-import ipaddress
 import itertools
 import json
 import secrets
@@ -23,15 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from devcluster import Cluster
+from devcluster.pki import serving_cert
+from devcluster.polling import wait_until
+from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
-from tests.integration.scaler import ScalerFactory, ScalerProcess, wait_for
-from tests.integration.workloads import apply, log_time, nginx_everywhere, replicas
+from devcluster.workloads import replicas
+from tests.integration.workloads import apply, log_time, nginx_everywhere
 
 LABEL = "faults.test/group"
 SELECTOR = "nodecount-scaler.io/node-selector"
@@ -46,11 +43,11 @@ def _target(namespace: str, name: str, group: str) -> dict[str, Any]:
 
 
 def _wait_replicas(cluster: Cluster, namespace: str, name: str, want: int, timeout: float) -> None:
-    wait_for(
+    wait_until(
         lambda: replicas(cluster, namespace, name) == want,
         timeout=timeout,
         interval=0.05,
-        what=f"{namespace}/{name} at {want} replicas",
+        describe=f"{namespace}/{name} at {want} replicas",
     )
 
 
@@ -115,7 +112,7 @@ def test_apiserver_restart_drops_readiness_and_recovers(
     """kube-apiserver restarts under a running service: the process stays up, /healthz
     stays 200 (liveness must not kill it for an outage it cannot fix), /readyz drops while
     the watches are disconnected and comes back, and a node added afterwards is followed."""
-    group = secrets.token_hex(4)
+    group = f"g{secrets.token_hex(4)}"  # a letter first: "1e5" would read as a number
     nodes.add_many(2, labels={LABEL: group})
     apply(cluster, _target(namespace, "web", group))
     scaler = scalers.start("--namespace", namespace)
@@ -125,8 +122,8 @@ def test_apiserver_restart_drops_readiness_and_recovers(
         t0 = time.monotonic()
         cluster.restart_apiserver()
         apiserver_back = time.monotonic()
-        wait_for(lambda: prober.downtime(), timeout=60, what="/readyz to drop and come back")
-        wait_for(lambda: scaler.probe("/readyz") == 200, timeout=60, what="/readyz 200")
+        wait_until(lambda: prober.downtime(), timeout=60, describe="/readyz to drop and come back")
+        wait_until(lambda: scaler.probe("/readyz") == 200, timeout=60, describe="/readyz 200")
     scaler.assert_alive()
     assert prober.exit_codes == []
     span = prober.downtime()
@@ -163,7 +160,7 @@ def test_compaction_forces_relist_and_converges(
     its last resourceVersion, gets 410 Gone (etcd: "required revision has been compacted"),
     and must relist. Then a node change must still be followed.
     """
-    group = secrets.token_hex(4)
+    group = f"g{secrets.token_hex(4)}"  # a letter first: "1e5" would read as a number
     nodes.add_many(2, labels={LABEL: group})
     apply(cluster, _target(namespace, "web", group))
     scaler = scalers.start("--namespace", namespace)
@@ -186,10 +183,10 @@ def test_compaction_forces_relist_and_converges(
     )
     revision = cluster.compact_etcd()
     cluster.restart_apiserver()
-    wait_for(
+    wait_until(
         lambda: scaler.metric_sum(relists, reason="expired") > 0,
         timeout=60,
-        what="a relist with reason expired",
+        describe="a relist with reason expired",
     )
     scaler.wait_ready(60)
     expired_lines = scaler.log_events("watch expired, relisting")
@@ -312,7 +309,7 @@ def test_forbidden_target_does_not_delay_the_others(
     ns_a = namespace
     ns_b = cluster.create_namespace("faults-writable")
     try:
-        group = secrets.token_hex(4)
+        group = f"g{secrets.token_hex(4)}"  # a letter first: "1e5" would read as a number
         nodes.add_many(2, labels={LABEL: group})
         apply(cluster, _target(ns_a, "web", group))
         apply(cluster, _target(ns_b, "web", group))
@@ -327,7 +324,7 @@ def test_forbidden_target_does_not_delay_the_others(
 
                 # Generous: after the apiserver restarts of the tests before, the controller
                 # manager's own watches may still be backing off.
-                wait_for(at_rest, timeout=120, what=f"{ns}/web at rest")
+                wait_until(at_rest, timeout=120, describe=f"{ns}/web at rest")
             scaler = scalers.start("--namespace", ns_a, "--namespace", ns_b, kubeconfig=kubeconfig)
             time.sleep(0.5)
             known = [ns for ns in (ns_a, ns_b) if scaler.target(ns, "web") is not None]
@@ -342,7 +339,7 @@ def test_forbidden_target_does_not_delay_the_others(
                     e for e in scaler.log_events("scale write failed") if e.get("namespace") == ns_a
                 ]
 
-            wait_for(lambda: len(failures()) >= 4, timeout=30, what="4 failed writes in A")
+            wait_until(lambda: len(failures()) >= 4, timeout=30, describe="4 failed writes in A")
             # While A is backing off, B follows a node change without waiting for it.
             added_at = time.time()
             nodes.add(labels={LABEL: group})
@@ -382,40 +379,6 @@ def test_forbidden_target_does_not_delay_the_others(
 # --------------------------------------------------------------------------- (d)
 
 
-def _serving_cert(directory: Path) -> tuple[Path, Path, bytes]:
-    """A self-signed serving certificate for 127.0.0.1 (its own CA bundle)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "slow-webhook")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    pem = cert.public_bytes(serialization.Encoding.PEM)
-    cert_path, key_path = directory / "webhook.crt", directory / "webhook.key"
-    cert_path.write_bytes(pem)
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path, pem
-
-
 class SlowWebhook:
     """A validating admission webhook that holds every deployments/scale update of one
     namespace for ``delay`` seconds before allowing it: a scale write stays in flight."""
@@ -426,7 +389,8 @@ class SlowWebhook:
         self.delay = 0.0
         self.received: list[float] = []
         self.name = f"slow-scale-{secrets.token_hex(3)}"
-        cert, key, self.ca = _serving_cert(directory)
+        served = serving_cert(directory, "slow-webhook")
+        cert, key, self.ca = served.cert, served.key, served.ca_bundle
         webhook = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -521,7 +485,7 @@ def test_sigterm_exits_zero_promptly(
     """SIGTERM -> exit 0 within 5 s: idle; with a scale write held in flight for 1.5 s by a
     slow admission webhook (the write completes before exit); with one held for 25 s (the
     drain gives up and the process still exits in time)."""
-    group = secrets.token_hex(4)
+    group = f"g{secrets.token_hex(4)}"  # a letter first: "1e5" would read as a number
     nodes.add_many(2, labels={LABEL: group})
     apply(cluster, _target(namespace, "web", group))
 
@@ -543,11 +507,11 @@ def test_sigterm_exits_zero_promptly(
             def reached(before: int = before) -> bool:
                 return len(webhook.received) > before
 
-            wait_for(
+            wait_until(
                 reached,
                 timeout=20,
                 interval=0.02,
-                what="the scale write to reach the webhook",
+                describe="the scale write to reach the webhook",
             )
             code, seconds = _sigterm(scaler)
             measured[label] = seconds

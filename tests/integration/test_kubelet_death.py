@@ -12,16 +12,11 @@ import time
 from typing import Any
 
 from devcluster import Cluster
+from devcluster.polling import wait_until
+from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
-from tests.integration.scaler import ScalerFactory, ScalerProcess, wait_for
-from tests.integration.workloads import (
-    apply,
-    log_time,
-    nginx_everywhere,
-    pods,
-    replicas,
-    running_per_node,
-)
+from devcluster.workloads import pods, replicas, running_per_node
+from tests.integration.workloads import apply, log_time, nginx_everywhere
 
 APP = "nginx-everywhere"
 
@@ -56,11 +51,11 @@ def _scaler_scale_writes(cluster: Cluster, namespace: str) -> list[dict[str, Any
     ]
 
 
-def _wait_everywhere(cluster: Cluster, namespace: str, names: list[str], what: str) -> None:
-    wait_for(
+def _wait_everywhere(cluster: Cluster, namespace: str, names: list[str], describe: str) -> None:
+    wait_until(
         lambda: running_per_node(cluster, namespace, APP) == dict.fromkeys(names, 1),
         timeout=60,
-        what=what,
+        describe=describe,
     )
 
 
@@ -83,10 +78,10 @@ def test_dead_kubelet_node_is_excluded_after_the_grace(
     stopped_at = time.time()
     nodes.stop_kubelet(dead)
 
-    wait_for(
+    wait_until(
         lambda: replicas(cluster, namespace, APP) == 2,
         timeout=cluster.node_monitor_grace_period + cluster.node_monitor_period + grace + 60,
-        what="2 replicas after the kubelet died",
+        describe="2 replicas after the kubelet died",
     )
     write = scaler.wait_log("rescaled", before + 1)[before]
     assert (write["from"], write["to"], write["eligible"]) == (3, 2, 2)
@@ -115,7 +110,9 @@ def test_dead_kubelet_node_is_excluded_after_the_grace(
 
     revived_at = time.time()
     nodes.start_kubelet(dead)
-    wait_for(lambda: replicas(cluster, namespace, APP) == 3, timeout=30, what="3 replicas again")
+    wait_until(
+        lambda: replicas(cluster, namespace, APP) == 3, timeout=30, describe="3 replicas again"
+    )
     back = scaler.wait_log("rescaled", before + 2)[before + 1]
     assert (back["from"], back["to"], back["eligible"]) == (2, 3, 3)
     _wait_everywhere(cluster, namespace, names, "a pod Running again on the revived node")
@@ -128,11 +125,11 @@ def test_notready_blip_shorter_than_grace_writes_nothing(
     label = _deploy(cluster, namespace)
     names = nodes.add_many(2, labels=label)
     scaler: ScalerProcess = scalers.start("--namespace", namespace, "--unready-grace", "120")
-    wait_for(lambda: replicas(cluster, namespace, APP) == 2, timeout=30, what="2 replicas")
-    wait_for(
+    wait_until(lambda: replicas(cluster, namespace, APP) == 2, timeout=30, describe="2 replicas")
+    wait_until(
         lambda: (scaler.target(namespace, APP) or {}).get("eligible") == 2,
         timeout=10,
-        what="/status eligible 2",
+        describe="/status eligible 2",
     )
 
     writes = len(scaler.log_events("rescaled"))

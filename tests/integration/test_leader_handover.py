@@ -25,10 +25,12 @@ from typing import Any
 import pytest
 
 from devcluster import Cluster
+from devcluster.polling import wait_until
+from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
-from tests.integration.scaler import ScalerFactory, ScalerProcess, wait_for
+from devcluster.workloads import replicas
 from tests.integration.tcpproxy import TcpProxy
-from tests.integration.workloads import apply, log_time, nginx_everywhere, replicas
+from tests.integration.workloads import apply, log_time, nginx_everywhere
 
 APP = "nginx-everywhere"
 LEASE = "handover"
@@ -133,8 +135,8 @@ class Pair:
                 return None
             return leader, follower
 
-        found: tuple[Instance, Instance] = wait_for(
-            settled, timeout=timeout, what="exactly one leader"
+        found: tuple[Instance, Instance] = wait_until(
+            settled, timeout=timeout, describe="exactly one leader"
         )
         return found
 
@@ -147,7 +149,7 @@ class Pair:
         self.cluster.api.merge_patch(f"/api/v1/nodes/{node}", {"spec": {"unschedulable": on}})
 
     def expect(self, count: int, timeout: float = 15) -> None:
-        wait_for(lambda: self.replicas() == count, timeout=timeout, what=f"{count} replicas")
+        wait_until(lambda: self.replicas() == count, timeout=timeout, describe=f"{count} replicas")
 
     def assert_single_writer(self) -> None:
         """Terms never overlap; every scale write lands inside its sender's term."""
@@ -253,21 +255,21 @@ def since(events: list[dict[str, Any]], moment: float) -> list[dict[str, Any]]:
 
 
 def first_event_after(instance: Instance, event: str, moment: float, timeout: float) -> float:
-    found: float = wait_for(
+    found: float = wait_until(
         lambda: next((log_time(e) for e in since(instance.p.log_events(event), moment)), None),
         timeout=timeout,
-        what=f"{event!r} from {instance.name}",
+        describe=f"{event!r} from {instance.name}",
     )
     return found
 
 
 def first_write_after(pair: Pair, instance: Instance, moment: float, timeout: float) -> float:
-    found: float = wait_for(
+    found: float = wait_until(
         lambda: next(
             (at for user, at, _ in pair.writes() if user == instance.user and at >= moment), None
         ),
         timeout=timeout,
-        what=f"a scale write by {instance.name}",
+        describe=f"a scale write by {instance.name}",
     )
     return found
 
@@ -376,10 +378,10 @@ def test_partitioned_leader_stops_before_lease_expires(pair: Pair, mode: str) ->
 
     # Back on the network, the old leader follows and does not write.
     leader.proxy.heal()
-    wait_for(
+    wait_until(
         lambda: leader.p.status()["leader"] == follower.identity,
         timeout=15,
-        what="the old leader to see the new one",
+        describe="the old leader to see the new one",
     )
     leader.p.wait_ready(30)
     healed_at = time.time()

@@ -35,9 +35,10 @@ from typing import Any
 
 from devcluster import Cluster
 from devcluster.api import ApiError
+from devcluster.polling import wait_until
+from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
-from tests.integration.scaler import ScalerFactory, ScalerProcess, wait_for
-from tests.integration.workloads import pods
+from devcluster.workloads import pods
 
 STATE_LABEL = "oracle.test/state"
 POOL = "oracle.test/pool"
@@ -585,7 +586,7 @@ def run_state(
                 return None
             return status
 
-        status = wait_for(ds_status, timeout=20, interval=0.2, what="DaemonSet status")
+        status = wait_until(ds_status, timeout=20, interval=0.2, describe="DaemonSet status")
         ds_desired = int(status.get("desiredNumberScheduled", 0))
         assert ds_desired == len(eligible), (
             f"state {plan.index}: DaemonSet desiredNumberScheduled={ds_desired} but "

@@ -26,9 +26,11 @@ import pytest
 import yaml
 
 from devcluster import Cluster
+from devcluster.polling import wait_until
+from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
-from tests.integration.scaler import ScalerFactory, ScalerProcess, wait_for
-from tests.integration.workloads import apply, events, nginx_everywhere, pods, replicas
+from devcluster.workloads import events, pods, replicas
+from tests.integration.workloads import apply, nginx_everywhere
 from tests.manifests import BASE, render
 
 NS = "nodecount-scaler"
@@ -155,7 +157,7 @@ def wait_grants(cluster: Cluster, denied: frozenset[Perm] = frozenset()) -> None
     def wrong() -> list[str]:
         return [str(p) for p in NEEDED if allowed(cluster, p) == (p in denied)]
 
-    wait_for(lambda: not wrong(), timeout=15, what="RBAC change to take effect")
+    wait_until(lambda: not wrong(), timeout=15, describe="RBAC change to take effect")
 
 
 @dataclass(frozen=True)
@@ -290,13 +292,13 @@ def target_with_two_pods(
     obj["spec"]["replicas"] = 2
     obj["spec"]["template"]["spec"]["nodeSelector"] = label
     apply(cluster, obj)
-    wait_for(
+    wait_until(
         lambda: (
             sorted(p["spec"].get("nodeName", "") for p in pods(cluster, namespace, APP))
             == sorted(names)
         ),
         timeout=30,
-        what="one pod bound to each node",
+        describe="one pod bound to each node",
     )
     if cordoned:
         cordon(cluster, names[0])
@@ -329,7 +331,7 @@ def error_line(scaler: ScalerProcess, event: str, **fields: str) -> dict[str, An
                 return line
         return None
 
-    found: dict[str, Any] = wait_for(find, timeout=20, what=f"error log {event!r} {fields}")
+    found: dict[str, Any] = wait_until(find, timeout=20, describe=f"error log {event!r} {fields}")
     return found
 
 
@@ -375,7 +377,7 @@ def test_shipped_rbac_does_the_whole_job(
     scaler.wait_ready(30)
 
     # Lease acquired by this identity.
-    wait_for(lambda: scaler.status()["leading"], timeout=15, what="leading")
+    wait_until(lambda: scaler.status()["leading"], timeout=15, describe="leading")
     identity = scaler.status()["identity"]
     held = lease(cluster)
     assert held is not None
@@ -383,29 +385,29 @@ def test_shipped_rbac_does_the_whole_job(
     assert leader_metric(scaler) == 1.0
 
     # Scale-down on a cordon: steered, written, reported.
-    wait_for(lambda: scaler.target(namespace, APP), timeout=10, what="target known")
+    wait_until(lambda: scaler.target(namespace, APP), timeout=10, describe="target known")
     assert replicas(cluster, namespace, APP) == 2
     cordon(cluster, names[0])
-    wait_for(lambda: replicas(cluster, namespace, APP) == 1, timeout=20, what="2 -> 1")
+    wait_until(lambda: replicas(cluster, namespace, APP) == 1, timeout=20, describe="2 -> 1")
     assert steered(scaler) == [(setup.leaving_pod, "-1000")]
     # The ReplicaSet removed the pod of the cordoned node (lowest deletion cost).
-    wait_for(
+    wait_until(
         lambda: [p["spec"]["nodeName"] for p in pods(cluster, namespace, APP)] == [names[1]],
         timeout=20,
-        what="only the pod on the schedulable node left",
+        describe="only the pod on the schedulable node left",
     )
     down = scaler.wait_log("rescaled", 1)[0]
     assert (down["from"], down["to"]) == (2, 1)
-    wait_for(
+    wait_until(
         lambda: any(e["reason"] == "Rescaled" for e in our_events(cluster, namespace)),
         timeout=10,
-        what="a Rescaled Event",
+        describe="a Rescaled Event",
     )
     assert all(e.get("reportingInstance") == identity for e in our_events(cluster, namespace))
 
     # Scale-up on a node add.
     nodes.add(labels={"nodecount-test": namespace})
-    wait_for(lambda: replicas(cluster, namespace, APP) == 2, timeout=20, what="1 -> 2")
+    wait_until(lambda: replicas(cluster, namespace, APP) == 2, timeout=20, describe="1 -> 2")
     up = scaler.wait_log("rescaled", 2)[1]
     assert (up["from"], up["to"]) == (1, 2)
 
@@ -473,8 +475,8 @@ def expect_unready_after_list(
     line = error_line(scaler, "list/watch failed", resource="nodes")
     assert line["hint"] == "the service account needs list and watch on nodes"
     assert "403" in line["error"]
-    wait_for(lambda: scaler.probe("/readyz") == 503, timeout=5, what="/readyz 503")
-    wait_for(lambda: became_leader(scaler), timeout=10, what="leading")
+    wait_until(lambda: scaler.probe("/readyz") == 503, timeout=5, describe="/readyz 503")
+    wait_until(lambda: became_leader(scaler), timeout=10, describe="leading")
     time.sleep(SETTLE)  # the initial reconcile, from the listed snapshot
     before = replicas(cluster, namespace, APP)
     setup.factory.add(labels=setup.label)
@@ -511,7 +513,7 @@ def expect_steer_failed(
     def check(cluster: Cluster, namespace: str, setup: Setup, scaler: ScalerProcess) -> None:
         line = error_line(scaler, event)
         assert line["hint"] == hint
-        wait_for(lambda: replicas(cluster, namespace, APP) == 1, timeout=20, what="2 -> 1")
+        wait_until(lambda: replicas(cluster, namespace, APP) == 1, timeout=20, describe="2 -> 1")
         assert [(r["from"], r["to"]) for r in scaler.log_events("rescaled")] == [(2, 1)]
         assert steered(scaler) == []
         assert DELETION_COST not in json.dumps(pods(cluster, namespace, APP))
@@ -543,7 +545,7 @@ def expect_never_leads(
                 return line
         return None
 
-    line = wait_for(forbidden, timeout=20, what="an error log about the Lease")
+    line = wait_until(forbidden, timeout=20, describe="an error log about the Lease")
     # Cached informers must be up: the only thing missing is leadership.
     scaler.wait_ready(15)
     time.sleep(SETTLE)
@@ -596,7 +598,7 @@ def prepare_lease(cluster: Cluster, want: str) -> None:
     path = f"/apis/coordination.k8s.io/v1/namespaces/{NS}/leases"
     if want == "absent":
         cluster.api.delete(f"{path}/{LEASE}")
-        wait_for(lambda: lease(cluster) is None, timeout=10, what="Lease deleted")
+        wait_until(lambda: lease(cluster) is None, timeout=10, describe="Lease deleted")
     elif want == "present" and lease(cluster) is None:
         cluster.api.post(
             path,

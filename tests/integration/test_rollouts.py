@@ -8,18 +8,11 @@ import time
 from typing import Any
 
 from devcluster import Cluster
+from devcluster.polling import wait_until
+from devcluster.scaler import ScalerFactory
 from devcluster.testing import NodeFactory
-from tests.integration.scaler import ScalerFactory, wait_for
-from tests.integration.workloads import (
-    apply,
-    deployment,
-    events,
-    nginx_everywhere,
-    pending,
-    pods,
-    replicas,
-    running_per_node,
-)
+from devcluster.workloads import deployment, events, pending, pods, replicas, running_per_node
+from tests.integration.workloads import apply, nginx_everywhere
 
 APP = "nginx-everywhere"
 
@@ -59,10 +52,10 @@ def test_zero_surge_rollout_completes_on_a_full_cluster(
     names = nodes.add_many(3, labels={"suite": namespace})
     apply(cluster, _target(namespace))
     scaler = scalers.start("--namespace", namespace)
-    wait_for(
+    wait_until(
         lambda: running_per_node(cluster, namespace, APP) == dict.fromkeys(names, 1),
         timeout=60,
-        what="one Running pod on each of the 3 nodes",
+        describe="one Running pod on each of the 3 nodes",
     )
     status = scaler.target(namespace, APP)
     assert status is not None
@@ -72,10 +65,10 @@ def test_zero_surge_rollout_completes_on_a_full_cluster(
 
     started = time.monotonic()
     cluster.kubectl("-n", namespace, "set", "env", f"deployment/{APP}", "ROLLOUT=2")
-    wait_for(
+    wait_until(
         lambda: _rolled_out(cluster, namespace, names),
         timeout=90,
-        what="every pod replaced by the new revision, Running, one per node",
+        describe="every pod replaced by the new revision, Running, one per node",
     )
     took = time.monotonic() - started
 
@@ -97,25 +90,25 @@ def test_default_strategy_warns_rollout_would_stall(
     apply(cluster, obj)
     scaler = scalers.start("--namespace", namespace)
 
-    (warning,) = wait_for(
+    (warning,) = wait_until(
         lambda: events(cluster, namespace, "RolloutWouldStall"),
         timeout=30,
-        what="a RolloutWouldStall Event",
+        describe="a RolloutWouldStall Event",
     )
     assert (warning["type"], warning["involvedObject"]["name"]) == ("Warning", APP)
     assert "maxSurge" in warning["message"]
-    wait_for(
+    wait_until(
         lambda: running_per_node(cluster, namespace, APP) == dict.fromkeys(names, 1),
         timeout=60,
-        what="one Running pod on each of the 2 nodes",
+        describe="one Running pod on each of the 2 nodes",
     )
     kinds = [f["kind"] for f in (scaler.target(namespace, APP) or {}).get("findings", [])]
     assert kinds == ["RolloutWouldStall"]
 
     # The warning is right: the surge pod fits nowhere and no old pod is removed.
     cluster.kubectl("-n", namespace, "set", "env", f"deployment/{APP}", "ROLLOUT=2")
-    (stuck,) = wait_for(
-        lambda: pending(cluster, namespace, APP), timeout=30, what="a Pending surge pod"
+    (stuck,) = wait_until(
+        lambda: pending(cluster, namespace, APP), timeout=30, describe="a Pending surge pod"
     )
     time.sleep(2)
     assert pending(cluster, namespace, APP) == [stuck]

@@ -7,9 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from devcluster import Cluster
+from devcluster.polling import wait_until
+from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
-from tests.integration.scaler import ScalerFactory, ScalerProcess, wait_for
-from tests.integration.workloads import apply, nginx_everywhere, replicas
+from devcluster.workloads import replicas
+from tests.integration.workloads import apply, nginx_everywhere
 
 NODE_SELECTOR = "nodecount-scaler.io/node-selector"
 
@@ -52,7 +54,9 @@ def _wait_counts(
         }
 
     want = {name: (count, count) for name, count in expected.items()}
-    wait_for(lambda: observed() == want, timeout=30, what=f"{step}: (replicas, eligible) {want}")
+    wait_until(
+        lambda: observed() == want, timeout=30, describe=f"{step}: (replicas, eligible) {want}"
+    )
 
 
 def test_only_selected_nodes_count_and_relabelling_moves_the_count(

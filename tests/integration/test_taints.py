@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 
 from devcluster import Cluster
+from devcluster.polling import wait_until
+from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
-from tests.integration.scaler import ScalerFactory, ScalerProcess, wait_for
-from tests.integration.workloads import apply, nginx_everywhere, replicas
+from devcluster.workloads import replicas
+from tests.integration.workloads import apply, nginx_everywhere
 
 TAINT_KEY = "example.com/dedicated"
 TAINT_VALUE = "gpu"
@@ -81,15 +83,17 @@ def test_taint_and_toleration(
     scaler = scalers.start("--namespace", namespace)
 
     all_two = dict.fromkeys(TOLERATIONS, (2, 2))
-    wait_for(lambda: _counts(cluster, scaler, namespace) == all_two, timeout=30, what="2 each")
+    wait_until(
+        lambda: _counts(cluster, scaler, namespace) == all_two, timeout=30, describe="2 each"
+    )
 
     taint = f"{TAINT_KEY}={TAINT_VALUE}:{effect}"
     cluster.kubectl("taint", "nodes", tainted, taint)
     want = {name: (n, n) for name, n in EXPECTED[effect].items()}
-    wait_for(
+    wait_until(
         lambda: _counts(cluster, scaler, namespace) == want,
         timeout=30,
-        what=f"after tainting {taint}: {want}",
+        describe=f"after tainting {taint}: {want}",
     )
     # The 2 -> 1 writes went to exactly the targets that do not tolerate the taint.
     excluded = {name for name, n in EXPECTED[effect].items() if n == 1}
@@ -107,13 +111,15 @@ def test_taint_and_toleration(
         assert len(scaler.log_events("rescaled")) == writes
 
     cluster.kubectl("taint", "nodes", tainted, f"{taint}-")
-    wait_for(lambda: _counts(cluster, scaler, namespace) == all_two, timeout=30, what="untainted")
+    wait_until(
+        lambda: _counts(cluster, scaler, namespace) == all_two, timeout=30, describe="untainted"
+    )
 
     # A node that joins with the taint already set counts the same way.
     nodes.add(labels=label, taints=[{"key": TAINT_KEY, "value": TAINT_VALUE, "effect": effect}])
     want = {name: (n + 1, n + 1) for name, n in EXPECTED[effect].items()}
-    wait_for(
+    wait_until(
         lambda: _counts(cluster, scaler, namespace) == want,
         timeout=30,
-        what=f"third node joins with {taint}: {want}",
+        describe=f"third node joins with {taint}: {want}",
     )

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devcluster import Cluster
+from devcluster.polling import wait_until
+from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
-from tests.integration.scaler import ScalerFactory, ScalerProcess, wait_for
-from tests.integration.workloads import apply, nginx_everywhere, replicas
+from devcluster.workloads import replicas
+from tests.integration.workloads import apply, nginx_everywhere
 
 GROUP = "economy.test/group"
 ROLE = "economy.test/role"
@@ -135,8 +137,8 @@ def test_one_write_per_change_of_the_desired_count(
     target["spec"]["template"]["spec"]["nodeSelector"] = {GROUP: group, ROLE: "web"}
     apply(cluster, target)
     scaler = scalers.start("--namespace", namespace)
-    wait_for(lambda: replicas(cluster, namespace, TARGET) == 3, timeout=30, what="3 replicas")
-    wait_for(lambda: len(scale_writes(cluster, namespace)) == 1, timeout=10, what="adoption")
+    wait_until(lambda: replicas(cluster, namespace, TARGET) == 3, timeout=30, describe="3 replicas")
+    wait_until(lambda: len(scale_writes(cluster, namespace)) == 1, timeout=10, describe="adoption")
 
     holder: dict[str, str] = {}
 
@@ -196,22 +198,22 @@ def test_one_write_per_change_of_the_desired_count(
             def scaled(want: int = new_desired) -> bool:
                 return replicas(cluster, namespace, TARGET) == want
 
-            wait_for(
+            wait_until(
                 scaled,
                 timeout=15,
                 interval=0.05,
-                what=f"{new_desired} replicas after: {description}",
+                describe=f"{new_desired} replicas after: {description}",
             )
         else:
 
             def noticed(seen: float = seen) -> bool:
                 return node_events_seen(scaler) > seen
 
-            wait_for(
+            wait_until(
                 noticed,
                 timeout=15,
                 interval=0.05,
-                what=f"the service to see: {description}",
+                describe=f"the service to see: {description}",
             )
         time.sleep(0.4)  # time for a (wrong) write to happen
         made = len(scale_writes(cluster, namespace)) - before

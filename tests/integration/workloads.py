@@ -1,10 +1,10 @@
-"""Deployments and observations shared by the integration tests."""
+"""The article's Deployment and the log timestamps shared by the integration tests
+(observations of Deployments and pods live in devcluster/workloads.py)."""
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections import Counter
 from typing import Any
 
 import yaml
@@ -35,44 +35,6 @@ def nginx_everywhere(
 
 def apply(cluster: Cluster, obj: dict[str, Any]) -> None:
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(obj))
-
-
-def deployment(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
-    found: dict[str, Any] = cluster.api.get(
-        f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
-    )
-    return found
-
-
-def replicas(cluster: Cluster, namespace: str, name: str) -> int:
-    return int(deployment(cluster, namespace, name)["spec"].get("replicas", 1))
-
-
-def pods(cluster: Cluster, namespace: str, app: str) -> list[dict[str, Any]]:
-    listing = cluster.api.get(f"/api/v1/namespaces/{namespace}/pods?labelSelector=app%3D{app}")
-    return [p for p in listing["items"] if not p["metadata"].get("deletionTimestamp")]
-
-
-def running_per_node(cluster: Cluster, namespace: str, app: str) -> Counter[str]:
-    """Running pods per node (pods being deleted are not counted)."""
-    return Counter(
-        p["spec"].get("nodeName", "")
-        for p in pods(cluster, namespace, app)
-        if p.get("status", {}).get("phase") == "Running"
-    )
-
-
-def pending(cluster: Cluster, namespace: str, app: str) -> list[str]:
-    return [
-        p["metadata"]["name"]
-        for p in pods(cluster, namespace, app)
-        if p.get("status", {}).get("phase") == "Pending"
-    ]
-
-
-def events(cluster: Cluster, namespace: str, reason: str | None = None) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = cluster.api.get(f"/api/v1/namespaces/{namespace}/events")["items"]
-    return [e for e in items if reason is None or e.get("reason") == reason]
 
 
 def log_time(line: dict[str, Any]) -> float:

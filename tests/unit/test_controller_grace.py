@@ -1,4 +1,8 @@
-"""The NotReady grace, end to end: node sink, grace timer task, workers, scripted API."""
+"""The NotReady grace, end to end: node sink, grace timer task, workers, scripted API.
+
+On fake loop time (looptime): the grace and the test's waits pass at once in real time,
+and the loop clock that times the requests is exact.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,15 @@ from nodecount_scaler.control.controller import Controller
 from tests.builders import deployment, node, node_view
 from tests.scripted_api import (
     FakeClock,
+    InlineExecutor,
     ScriptedApi,
     events_path,
     make_reconciler,
     scale_path,
     seeded_state,
 )
+
+pytestmark = pytest.mark.looptime
 
 GRACE = 0.3
 PODS = "/api/v1/namespaces/ns/pods"
@@ -26,6 +33,8 @@ PODS = "/api/v1/namespaces/ns/pods"
 @contextlib.asynccontextmanager
 async def running(api: ScriptedApi, clock: Callable[[], float]) -> AsyncIterator[Controller]:
     """Three Ready nodes, a target at 3 replicas; workers and the grace timer running."""
+    # aiohttp's executor hops would let loop time flow in real time (see InlineExecutor).
+    asyncio.get_running_loop().set_default_executor(InlineExecutor())
     state = seeded_state(
         [node("n1"), node("n2"), node("n3")], [deployment(replicas=3)], unready_grace=GRACE
     )

@@ -9,7 +9,6 @@ clock, so assertions on deadlines are exact.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import copy
 import itertools
@@ -17,7 +16,6 @@ import math
 import os
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -32,6 +30,7 @@ from nodecount_scaler import metrics
 from nodecount_scaler.control.leader import RELEASE_TIMEOUT, LeaderElector
 from nodecount_scaler.kube.client import JsonObject, KubeClient
 from nodecount_scaler.model.lease import JITTER_FACTOR, LeaderElectionConfig
+from tests.scripted_api import InlineExecutor
 
 pytestmark = pytest.mark.looptime
 
@@ -353,21 +352,6 @@ class Cluster:
             await server.stop()
         for client in self.clients:
             await client.close()
-
-
-class InlineExecutor(concurrent.futures.ThreadPoolExecutor):
-    """Runs executor jobs at once, in the loop's thread. aiohttp (trust_env=True, as
-    kubernetes-asyncio sets it) sends every request through two executor hops (netrc, proxy
-    environment); looptime lets the loop time flow in real time while a thread job is
-    pending, which made runs slow and their interleaving depend on thread timing."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - handed over, as a thread would
-            future.set_exception(exc)
-        return future
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The kustomize base in manifests/ and the sample targets in manifests/examples/.
 
-Rendered with `kubectl kustomize` and checked as data; apiserver validation is left to the
-integration tests.
+Rendered with `kubectl kustomize` (hence the packaging tier) and checked as data; apiserver
+validation is left to the integration tests.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Runs the real `nodecount-scaler run` process for integration tests.
+"""Runs the real `nodecount-scaler run` process: for the demo and the integration tests.
 
 The process is started exactly as a user would start it (console script, flags), with JSON
 logs captured to a file, and observed only from outside: its HTTP endpoints, its logs and
@@ -9,40 +9,43 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+from devcluster.polling import wait_until
+from devcluster.ports import free_port
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+def scaler_executable() -> str:
+    """The console script of the running interpreter's environment (the venv under test),
+    else the one on PATH."""
+    beside = Path(sys.executable).with_name("nodecount-scaler")
+    if beside.exists():
+        return str(beside)
+    return shutil.which("nodecount-scaler") or str(beside)
 
 
-def wait_for(
-    predicate: Callable[[], Any], *, timeout: float, interval: float = 0.1, what: str = ""
-) -> Any:
-    """Poll until predicate() returns something truthy; fail with `what` after timeout."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(
-        f"timed out after {timeout}s waiting for {what or predicate}; last={last!r}"
-    )
+def parse_metrics(text: str, name: str) -> list[tuple[dict[str, str], float]]:
+    """Every sample of one metric in Prometheus text format, as (labels, value)."""
+    found = []
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        series, _, value = line.rpartition(" ")
+        metric, _, rest = series.partition("{")
+        if metric != name:
+            continue
+        labels = dict(p.split("=", 1) for p in rest.rstrip("}").split(",") if "=" in p)
+        found.append(({k: v.strip('"') for k, v in labels.items()}, float(value)))
+    return found
 
 
 @dataclass
@@ -53,14 +56,16 @@ class ScalerProcess:
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    _log_file: IO[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, *, wait_ready: bool = True, timeout: float = 30.0) -> ScalerProcess:
-        command = [
-            str(Path(sys.executable).with_name("nodecount-scaler")),
+    @property
+    def command(self) -> list[str]:
+        return [
+            scaler_executable(),
             "run",
             "--kubeconfig",
             str(self.kubeconfig),
@@ -72,15 +77,20 @@ class ScalerProcess:
             "debug" if os.environ.get("SCALER_DEBUG") else "info",
             *self.args,
         ]
+
+    def start(self, *, wait_ready: bool = True, timeout: float = 30.0) -> ScalerProcess:
+        # Settings come from the flags alone, never from the caller's environment.
         env = {k: v for k, v in os.environ.items() if not k.startswith("NODECOUNT_SCALER_")}
         env.update(self.env)
         self._log_file = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            command, stdout=self._log_file, stderr=subprocess.STDOUT, env=env
+            self.command, stdout=self._log_file, stderr=subprocess.STDOUT, env=env
         )
         if wait_ready:
             self.wait_ready(timeout)
         return self
+
+    # ----------------------------------------------------------------- HTTP endpoints
 
     def get(self, path: str, timeout: float = 2.0) -> tuple[int, Any]:
         try:
@@ -101,11 +111,12 @@ class ScalerProcess:
             return None
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        def ready() -> bool:
-            self.assert_alive()
-            return self.probe("/readyz") == 200
-
-        wait_for(ready, timeout=timeout, what=f"/readyz of nodecount-scaler (log {self.log_path})")
+        wait_until(
+            lambda: self.probe("/readyz") == 200,
+            timeout,
+            describe=f"/readyz of nodecount-scaler (log {self.log_path})",
+            abort=self.exit_reason,
+        )
 
     def status(self) -> dict[str, Any]:
         status, body = self.get("/status")
@@ -122,18 +133,7 @@ class ScalerProcess:
 
     def samples(self, name: str, /) -> list[tuple[dict[str, str], float]]:
         """Every sample of one metric in /metrics, as (labels, value)."""
-        _, text = self.get("/metrics")
-        found = []
-        for line in text.splitlines():
-            if line.startswith("#"):
-                continue
-            series, _, value = line.rpartition(" ")
-            metric, _, rest = series.partition("{")
-            if metric != name:
-                continue
-            labels = dict(p.split("=", 1) for p in rest.rstrip("}").split(",") if "=" in p)
-            found.append(({k: v.strip('"') for k, v in labels.items()}, float(value)))
-        return found
+        return parse_metrics(self.get("/metrics")[1], name)
 
     def metric(self, name: str, /, **labels: str) -> float | None:
         """The value of the sample with exactly these labels (any sample if none given)."""
@@ -149,6 +149,8 @@ class ScalerProcess:
             for have, value in self.samples(name)
             if all(have.get(k) == v for k, v in labels.items())
         )
+
+    # ----------------------------------------------------------------- logs
 
     def logs(self) -> list[dict[str, Any]]:
         lines = []
@@ -171,28 +173,38 @@ class ScalerProcess:
             lines = self.log_events(event)
             return lines if len(lines) >= count else None
 
-        found: list[dict[str, Any]] = wait_for(
-            enough, timeout=timeout, what=f"{count} {event!r} log lines"
-        )
-        return found
+        return wait_until(enough, timeout, describe=f"{count} {event!r} log lines")
 
-    def assert_alive(self) -> None:
+    # ----------------------------------------------------------------- process
+
+    def exit_reason(self) -> str | None:
+        """None while the process runs; else its exit code and the tail of its log."""
         assert self.proc is not None
         code = self.proc.poll()
-        if code is not None:
-            tail = "\n".join(self.log_path.read_text().splitlines()[-30:])
-            raise AssertionError(f"nodecount-scaler exited with {code}; log tail:\n{tail}")
+        if code is None:
+            return None
+        tail = "\n".join(self.log_path.read_text().splitlines()[-30:])
+        return f"nodecount-scaler exited with {code}; log tail:\n{tail}"
+
+    def assert_alive(self) -> None:
+        reason = self.exit_reason()
+        if reason is not None:
+            raise AssertionError(reason)
 
     def signal(self, sig: signal.Signals) -> None:
         assert self.proc is not None
         self.proc.send_signal(sig)
+
+    def _close_log(self) -> None:
+        if self._log_file is not None:
+            self._log_file.close()
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM and wait; returns the exit code (None if it had to be killed)."""
         if self.proc is None:
             return None
         if self.proc.poll() is not None:
-            self._log_file.close()
+            self._close_log()
             return self.proc.returncode
         self.proc.send_signal(signal.SIGTERM)
         try:
@@ -202,17 +214,17 @@ class ScalerProcess:
             self.proc.wait()
             return None
         finally:
-            self._log_file.close()
+            self._close_log()
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-            self._log_file.close()
+            self._close_log()
 
 
 class ScalerFactory:
-    """Starts scaler processes for one test and stops every one of them at its end."""
+    """Starts scaler processes (for one test) and stops every one of them at its end."""
 
     def __init__(self, kubeconfig: Path, log_dir: Path) -> None:
         self.kubeconfig = kubeconfig
