@@ -149,7 +149,7 @@ class Reconciler:
             last_applied=record.last_applied,
             hpas=self.state.hpas_for(key),
         )
-        metrics.ELIGIBLE_NODES.labels(*labels).set(plan.eligible)
+        metrics.ELIGIBLE_NODES.labels(*labels).set(len(target.eligible))
         metrics.DESIRED_REPLICAS.labels(*labels).set(plan.desired)
         metrics.CONFLICTING_AUTOSCALERS.labels(*labels).set(len(plan.hpas))
 
@@ -163,7 +163,7 @@ class Reconciler:
             message = (
                 f"HorizontalPodAutoscaler {names} also scales this Deployment; nodecount-scaler "
                 f"writes nothing while it does (it would set {plan.desired} replicas for "
-                f"{plan.eligible} eligible nodes)"
+                f"{counted(target, plan.eligible)})"
             )
             if await self.events.warn_once(
                 key, view.uid, Reason.CONFLICTING_AUTOSCALER, message, topic=names
@@ -206,12 +206,14 @@ class Reconciler:
         when nothing was written (dry run, target gone)."""
         view = target.view
         key = view.key
-        fields = {
+        fields: dict[str, object] = {
             "from": plan.current,
             "to": plan.desired,
-            "eligible": plan.eligible,
+            "eligible": len(target.eligible),
             "reason": str(plan.cause),
         }
+        if not view.topology.per_node:
+            fields["domains"] = plan.eligible
         if self.dry_run:
             metrics.PATCHES.labels("dry_run").inc()
             log.info("would rescale (dry run)", **fields)
@@ -259,8 +261,8 @@ class Reconciler:
             view.uid,
             "Normal",
             reason,
-            f"Scaled from {plan.current} to {plan.desired} replicas: {plan.eligible} eligible "
-            f"nodes ({plan.cause})",
+            f"Scaled from {plan.current} to {plan.desired} replicas: "
+            f"{counted(target, plan.eligible)} ({plan.cause})",
         )
         return wrote_at
 
@@ -320,6 +322,14 @@ class Reconciler:
             last_change=record.last_change,
             last_error=record.last_error,
         )
+
+
+def counted(target: TargetState, count: int) -> str:
+    """What the count is of, for people: "3 eligible nodes", "2 eligible zone domains"."""
+    keys = target.view.topology.keys
+    if not keys:
+        return f"{count} eligible nodes"
+    return f"{count} eligible {'/'.join(keys)} domains"
 
 
 def metric_labels(key: TargetKey) -> tuple[str, str, str]:
