@@ -55,7 +55,9 @@ def target(namespace: str, name: str, annotations: dict[str, str]) -> dict[str, 
 
 def cpa_linear(nodes: int, cores: int, p: dict[str, Any]) -> int:
     """CPA's linear controller, from its README: max of both ratios, min/max, then SPOF."""
-    wanted = max(math.ceil(cores / p["coresPerReplica"]), math.ceil(nodes / p["nodesPerReplica"]))
+    wanted: int = max(
+        math.ceil(cores / p["coresPerReplica"]), math.ceil(nodes / p["nodesPerReplica"])
+    )
     wanted = min(max(wanted, int(p.get("min") or 1)), int(p.get("max") or wanted))
     if p.get("preventSinglePointFailure") and nodes > 1:
         wanted = max(wanted, 2)
