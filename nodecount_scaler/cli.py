@@ -21,6 +21,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Final, NoReturn
 
 from nodecount_scaler import __version__
+from nodecount_scaler.model.kinds import BUILTIN, parse_workload
 from nodecount_scaler.model.numbers import NumberError, parse_int
 from nodecount_scaler.settings import (
     DEFAULTS,
@@ -101,6 +102,15 @@ def _boolean(text: str) -> bool:
     raise ValueError("must be true or false")
 
 
+def _custom_workload(text: str) -> str:
+    parsed = parse_workload(text)
+    if isinstance(parsed, str):
+        raise ValueError(parsed)
+    return str(parsed)
+
+
+BUILTIN_KINDS: Final = tuple(w.kind for w in BUILTIN)
+
 _namespace = _name(_DNS_LABEL, "namespace name (a DNS label: a-z, 0-9, '-', at most 63)")
 _lease_name = _name(_DNS_SUBDOMAIN, "Lease name (a DNS subdomain)")
 
@@ -143,6 +153,13 @@ OPTIONS: Final[tuple[Option, ...]] = (
            shown="the current context"),
     Option("--namespace", "namespaces", "watch targets only in this namespace; repeatable",
            _namespace, BOTH, metavar="NAME", repeatable=True, shown="all namespaces"),
+    Option("--kind", "kinds", "watch this apps/v1 kind for targets: Deployment, StatefulSet "
+           "or ReplicaSet; repeatable", _choice(BUILTIN_KINDS), BOTH, metavar="KIND",
+           repeatable=True, shown="Deployment, StatefulSet, ReplicaSet"),
+    Option("--workload", "workloads", "also watch this custom resource for targets and scale it "
+           "through its /scale subresource: GROUP/VERSION/RESOURCE[:TEMPLATE.PATH] (template "
+           "path default spec.template); repeatable", _custom_workload, BOTH,
+           metavar="G/V/R[:PATH]", repeatable=True, shown="none"),
     Option("--log-level", "log_level", f"one of {', '.join(LOG_LEVELS)}", _choice(LOG_LEVELS),
            BOTH, metavar="LEVEL"),
     Option("--log-format", "log_format", "auto (console on a terminal, JSON lines otherwise), "
@@ -316,8 +333,9 @@ def parse_command(
             and option.env in env
         ):
             values[option.dest] = _from_environment(parser, option, env)
-    if "namespaces" in values:
-        values["namespaces"] = tuple(dict.fromkeys(values["namespaces"]))
+    for repeated in ("namespaces", "kinds", "workloads"):
+        if repeated in values:
+            values[repeated] = tuple(dict.fromkeys(values[repeated]))
     known = {f.name for f in fields(Settings)}
     settings = Settings(**{k: v for k, v in values.items() if k in known})
     for problem in settings.problems():

@@ -29,6 +29,10 @@ class Settings:
     kubeconfig: str | None = None
     context: str | None = None
     namespaces: tuple[str, ...] = ()
+    # The apps/v1 workload kinds watched for opted-in targets.
+    kinds: tuple[str, ...] = ("Deployment", "StatefulSet", "ReplicaSet")
+    # Custom resources with a scale subresource: group/version/resource[:template.path].
+    workloads: tuple[str, ...] = ()
     health_addr: str = "0.0.0.0:8080"
     dry_run: bool = False
     log_level: LogLevel = "info"

@@ -18,6 +18,7 @@ import structlog
 from nodecount_scaler import metrics
 from nodecount_scaler.kube import resources
 from nodecount_scaler.kube.client import ApiError, KubeClient
+from nodecount_scaler.model.kinds import BUILTIN
 from nodecount_scaler.model.targets import FindingKind, TargetKey
 
 log = structlog.get_logger(__name__)
@@ -57,6 +58,8 @@ class EventRecorder:
         self.repeat_window = repeat_window
         self._clock = clock
         self._last: dict[tuple[TargetKey, str, str], float] = {}
+        # Kind -> apiVersion of the involved object; custom workloads are added at start-up.
+        self.api_versions: dict[str, str] = {w.kind: w.api_version for w in BUILTIN}
 
     def should_emit(self, target: TargetKey, reason: EventReason, topic: str) -> bool:
         """True unless the same (reason, topic) was emitted for the target within the window."""
@@ -98,8 +101,8 @@ class EventRecorder:
             "kind": "Event",
             "metadata": {"generateName": f"{target.name}.", "namespace": target.namespace},
             "involvedObject": {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
+                "apiVersion": self.api_versions.get(target.kind, "apps/v1"),
+                "kind": target.kind,
                 "namespace": target.namespace,
                 "name": target.name,
                 "uid": uid,

@@ -117,7 +117,7 @@ class Reconciler:
         labels = metric_labels(key)
         metrics.CURRENT_REPLICAS.labels(*labels).set(view.replicas)
         metrics.TARGET_INVALID.labels(*labels).set(0 if view.valid else 1)
-        if view.config is None or view.placement is None:
+        if not view.valid or view.config is None or view.placement is None:
             # No eligible or desired count exists for an invalid target: no stale value either.
             for gauge in (metrics.ELIGIBLE_NODES, metrics.DESIRED_REPLICAS):
                 with contextlib.suppress(KeyError):
@@ -220,7 +220,7 @@ class Reconciler:
             return None
         if plan.scaling_down:
             await self._steer_scale_down(view)
-        path = resources.scale_path(key)
+        path = resources.scale_path(key, view.workload)
         # Expected before it is sent: the watch may deliver the write before the response.
         record.expected = plan.desired
         record.expected_until = self.clock() + EXPECTATION_TTL
@@ -334,4 +334,4 @@ def counted(target: TargetState, count: int) -> str:
 
 def metric_labels(key: TargetKey) -> tuple[str, str, str]:
     """The target's labels on every per-target metric (metrics.TARGET_LABELS)."""
-    return key.namespace, "Deployment", key.name
+    return key.namespace, key.kind, key.name

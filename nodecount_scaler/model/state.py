@@ -221,17 +221,25 @@ class ClusterState:
         return self.targets.pop(key, None) is not None
 
     def replace_targets(
-        self, views: Iterable[TargetView], now: float, namespace: str | None = None
+        self,
+        views: Iterable[TargetView],
+        now: float,
+        namespace: str | None = None,
+        kind: str = "Deployment",
     ) -> set[TargetKey]:
-        """Apply a relist of one namespace's targets (all namespaces when None): targets of
-        other namespaces come from other lists and are left alone."""
+        """Apply a relist of one kind's targets in one namespace (all namespaces when None):
+        targets of other kinds and namespaces come from other lists and are left alone."""
         changed: set[TargetKey] = set()
         seen: set[TargetKey] = set()
         for view in views:
             seen.add(view.key)
             if self.upsert_target(view, now):
                 changed.add(view.key)
-        stale = [k for k in self.targets if k not in seen and _in_scope(k.namespace, namespace)]
+        stale = [
+            k
+            for k in self.targets
+            if k not in seen and k.kind == kind and _in_scope(k.namespace, namespace)
+        ]
         for key in stale:
             self.delete_target(key)
             changed.add(key)

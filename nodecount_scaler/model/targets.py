@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
 from nodecount_scaler.model.annotations import AnnotationError, TargetConfig, parse_config
+from nodecount_scaler.model.kinds import DEPLOYMENT, WorkloadKind
 from nodecount_scaler.model.numbers import NumberError, parse_int
 from nodecount_scaler.model.objects import (
     ProjectionError,
@@ -39,9 +40,12 @@ DEFAULT_MAX_SURGE: Final = "25%"
 class TargetKey(NamedTuple):
     namespace: str
     name: str
+    kind: str = "Deployment"
 
     def __str__(self) -> str:
-        return f"{self.namespace}/{self.name}"
+        if self.kind == "Deployment":
+            return f"{self.namespace}/{self.name}"
+        return f"{self.namespace}/{self.kind.lower()}/{self.name}"
 
 
 class FindingKind(enum.StrEnum):
@@ -72,10 +76,13 @@ class TargetView:
     pod_selector: LabelSelector | None
     # What one replica stands for: a node, or a topology domain (one pod per zone).
     topology: Topology = NODES
+    workload: WorkloadKind = DEPLOYMENT
 
     @property
     def valid(self) -> bool:
-        return self.config is not None and self.placement is not None
+        return (
+            self.config is not None and self.placement is not None and self.template_error is None
+        )
 
     @property
     def problems(self) -> tuple[str, ...]:
@@ -83,14 +90,16 @@ class TargetView:
         return found if self.template_error is None else (*found, self.template_error)
 
 
-def project_target(obj: object) -> TargetView | ProjectionError:
-    """Reduce an opted-in Deployment to its TargetView, or say why it is not a Deployment.
+def project_target(
+    obj: object, workload: WorkloadKind = DEPLOYMENT
+) -> TargetView | ProjectionError:
+    """Reduce an opted-in workload to its TargetView, or say why it is not one of its kind.
 
     Total: any JSON value gives one or the other. Whatever is wrong with the annotations
     or the pod template is recorded in the view (the target is shown, reported and left
     alone); only an object without a usable identity is a ProjectionError.
     """
-    named = object_name(obj, "Deployment")
+    named = object_name(obj, workload.kind)
     if isinstance(named, ProjectionError):
         return named
     assert isinstance(obj, Mapping)
@@ -104,7 +113,7 @@ def project_target(obj: object) -> TargetView | ProjectionError:
         raw_selector = mapping(spec, "selector", "spec.selector")
     except ShapeError as exc:
         return ProjectionError("bad-field", str(exc))
-    key = TargetKey(*named)
+    key = TargetKey(*named, workload.kind)
     config, annotation_errors = parse_config(annotations)
 
     placement: PodPlacement | None = None
@@ -112,23 +121,26 @@ def project_target(obj: object) -> TargetView | ProjectionError:
     findings: tuple[Finding, ...] = ()
     topology = NODES
     try:
-        template = mapping(spec, "template", "spec.template")
-        pod_spec = mapping(template, "spec", "spec.template.spec")
+        template = _template(obj, workload)
+        where = workload.template_where
+        pod_spec = mapping(template, "spec", where + ".spec")
         pod_labels = string_map(
-            mapping(template, "metadata", "spec.template.metadata"),
-            "labels",
-            "spec.template.metadata.labels",
+            mapping(template, "metadata", where + ".metadata"), "labels", where + ".metadata.labels"
         )
         placement = placement_from_pod_spec(pod_spec)
         anti_keys = self_anti_affinity_keys(pod_spec, pod_labels, key.namespace)
         topology = choose_topology(config.topology_key if config else None, anti_keys)
+        # Only a Deployment surges; a StatefulSet or ReplicaSet replaces pods in place.
+        surge = resolved_max_surge(spec, replicas) if workload == DEPLOYMENT else 0
         findings = template_findings(
-            spec, pod_spec, pod_labels, replicas, anti_keys=anti_keys, topology=topology
+            pod_spec, pod_labels, surge=surge, anti_keys=anti_keys, topology=topology
         )
     except ShapeError as exc:
         template_error = str(exc)
     except TemplateError as exc:
         template_error = str(exc)
+    if workload.problem is not None:
+        template_error = workload.problem
 
     pod_selector: LabelSelector | None
     try:
@@ -147,7 +159,19 @@ def project_target(obj: object) -> TargetView | ProjectionError:
         findings=findings,
         pod_selector=pod_selector,
         topology=topology,
+        workload=workload,
     )
+
+
+def _template(obj: Mapping[str, Any], workload: WorkloadKind) -> Mapping[str, Any]:
+    """The pod template at the kind's path; a custom resource without one says so."""
+    found: Mapping[str, Any] = obj
+    for depth, step in enumerate(workload.template_path):
+        path = ".".join(workload.template_path[: depth + 1])
+        found = mapping(found, step, path)
+    if not found and not workload.builtin:
+        raise TemplateError(workload.template_where, "no pod template at this path")
+    return found
 
 
 def choose_topology(annotation: str | None, anti_keys: frozenset[str]) -> Topology:
@@ -165,11 +189,10 @@ def choose_topology(annotation: str | None, anti_keys: frozenset[str]) -> Topolo
 
 
 def template_findings(
-    spec: Mapping[str, Any],
     pod_spec: Mapping[str, Any],
     pod_labels: Mapping[str, str],
-    replicas: int,
     *,
+    surge: int,
     anti_keys: frozenset[str],
     topology: Topology,
 ) -> tuple[Finding, ...]:
@@ -194,7 +217,6 @@ def template_findings(
                 f"mean one pod per {unit}",
             )
         )
-    surge = resolved_max_surge(spec, replicas)
     if anti_keys and surge > 0:
         findings.append(
             Finding(
