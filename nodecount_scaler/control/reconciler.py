@@ -23,16 +23,19 @@ from nodecount_scaler import metrics
 from nodecount_scaler.control.events import EventRecorder, Reason
 from nodecount_scaler.kube import resources
 from nodecount_scaler.kube.client import ApiError, KubeClient
+from nodecount_scaler.model.kinds import Removal
 from nodecount_scaler.model.objects import ProjectionError
 from nodecount_scaler.model.pods import (
     DELETION_COST_ANNOTATION,
+    PodView,
     deletion_cost_patches,
+    ordinal_scale_down_problem,
     project_pod,
 )
 from nodecount_scaler.model.policy import Action, Cause, ScalePlan, plan_scale
 from nodecount_scaler.model.state import ClusterState, TargetState
 from nodecount_scaler.model.status import Change, TargetStatus, target_status, topology_findings
-from nodecount_scaler.model.targets import TargetKey, TargetView
+from nodecount_scaler.model.targets import FindingKind, TargetKey, TargetView
 
 log = structlog.get_logger(__name__)
 
@@ -219,7 +222,7 @@ class Reconciler:
             log.info("would rescale (dry run)", **fields)
             return None
         if plan.scaling_down:
-            await self._steer_scale_down(view)
+            await self._steer_scale_down(view, plan.desired)
         path = resources.scale_path(key, view.workload)
         # Expected before it is sent: the watch may deliver the write before the response.
         record.expected = plan.desired
@@ -266,14 +269,31 @@ class Reconciler:
         )
         return wrote_at
 
-    async def _steer_scale_down(self, view: TargetView) -> None:
-        """Give the pods on nodes that left the eligible set a lower pod-deletion-cost, so
-        the ReplicaSet removes those and not a pod on a healthy node (docs/eligibility.md).
+    async def _steer_scale_down(self, view: TargetView, desired: int) -> None:
+        """Before a scale-down, make the workload's controller remove the pods on nodes that
+        no longer count (docs/eligibility.md). A ReplicaSet honours pod-deletion-cost, so
+        those pods get a lower one; a StatefulSet removes its highest ordinals whatever the
+        cost, so a stranded pod is reported instead; a custom controller is left alone.
 
         Best effort: a failure here is logged and the scale-down still happens (the count
         is right either way; only the choice of pod is at stake)."""
-        if view.pod_selector is None:
+        removal = view.workload.removal
+        if view.pod_selector is None or removal is Removal.UNKNOWN:
             return
+        pods = await self._target_pods(view)
+        if pods is None:
+            return
+        keeps = functools.partial(self.state.keeps, view.key)
+        if removal is Removal.HIGHEST_ORDINAL:
+            problem = ordinal_scale_down_problem(view.key.name, pods, keeps, desired)
+            if problem is not None:
+                kind = FindingKind.SCALE_DOWN_BY_ORDINAL
+                if await self.events.warn_once(view.key, view.uid, kind, problem):
+                    log.warning("statefulset scale-down keeps a stranded pod", problem=problem)
+            return
+        await self._mark_leaving_pods(view.key, pods, keeps)
+
+    async def _target_pods(self, view: TargetView) -> list[PodView] | None:
         key = view.key
         try:
             listing = await self.client.request(
@@ -288,11 +308,14 @@ class Reconciler:
                 error=str(exc),
                 hint="the service account needs list on pods" if exc.forbidden else None,
             )
-            return
+            return None
         raw_items = listing.get("items")
         projected = [project_pod(p) for p in raw_items] if isinstance(raw_items, list) else []
-        pods = [p for p in projected if not isinstance(p, ProjectionError)]
-        keeps = functools.partial(self.state.keeps, key)
+        return [p for p in projected if not isinstance(p, ProjectionError)]
+
+    async def _mark_leaving_pods(
+        self, key: TargetKey, pods: list[PodView], keeps: Callable[[str], bool]
+    ) -> None:
         for pod, cost in deletion_cost_patches(pods, keeps).items():
             try:
                 await self.client.merge_patch(

@@ -54,6 +54,8 @@ class FindingKind(enum.StrEnum):
     # Eligible nodes lack the topology key: the scheduler ignores an anti-affinity term on
     # such a node, so several replicas can land there and leave a domain without one.
     NODES_WITHOUT_TOPOLOGY_KEY = "NodesWithoutTopologyKey"
+    # A StatefulSet scale-down removes the highest ordinals, not the pods on leaving nodes.
+    SCALE_DOWN_BY_ORDINAL = "ScaleDownByOrdinal"
 
 
 @dataclass(frozen=True, slots=True)
