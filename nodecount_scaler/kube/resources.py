@@ -60,9 +60,21 @@ def target_projection(workload: WorkloadKind) -> Projection[TargetKey, TargetVie
         annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
         if not isinstance(annotations, Mapping) or not is_enabled(annotations):
             return None
+        if has_controller(metadata):
+            # A Deployment's ReplicaSets carry copies of its annotations; the owner is the
+            # target, and scaling what another controller owns would fight it.
+            return None
         return project_target(obj, workload)
 
     return Projection(key, view)
+
+
+def has_controller(metadata: object) -> bool:
+    """Whether an ownerReference marks another object as this one's controller."""
+    owners = metadata.get("ownerReferences") if isinstance(metadata, Mapping) else None
+    return isinstance(owners, list) and any(
+        isinstance(o, Mapping) and o.get("controller") is True for o in owners
+    )
 
 
 def _hpa_key(obj: object) -> HpaKey | ProjectionError:

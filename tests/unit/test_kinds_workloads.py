@@ -176,3 +176,14 @@ def test_relist_of_one_kind_leaves_the_others() -> None:
     assert state.upsert_hpa(HpaKey("ns", "h"), TargetKey("ns", "d", REPLICASET.kind)) == [
         TargetKey("ns", "d", "ReplicaSet")
     ]
+
+
+def test_owned_workloads_are_not_targets() -> None:
+    """A Deployment's ReplicaSet inherits its annotations; it is not a target of its own."""
+    obj = as_kind("ReplicaSet", deployment())
+    obj["metadata"]["ownerReferences"] = [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "name": "d", "uid": "u", "controller": True}
+    ]
+    assert target_projection(REPLICASET).view(obj) is None
+    obj["metadata"]["ownerReferences"][0]["controller"] = False
+    assert isinstance(target_projection(REPLICASET).view(obj), TargetView)
