@@ -44,6 +44,10 @@ def _bare_package(name: str) -> types.ModuleType:
         nonlocal loading
         if loading or attribute.startswith("__"):
             raise AttributeError(f"module {name!r} has no attribute {attribute!r}")
+        # `from package import submodule` asks for the attribute first: a submodule is
+        # imported alone.
+        if importlib.util.find_spec(f"{name}.{attribute}") is not None:
+            return importlib.import_module(f"{name}.{attribute}")
         # Some other code wants the generated client after all: give it the real package.
         loading = True
         loader.exec_module(module)
