@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from nodecount_scaler.model.eligibility import Eligibility, Rule, explain
-from nodecount_scaler.model.index import NodeIndex
+from nodecount_scaler.model.index import NodeIndex, label_keys
 from nodecount_scaler.model.nodes import NodeView
 from nodecount_scaler.model.targets import TargetKey, TargetView
 
@@ -30,6 +30,8 @@ class TargetState:
     view: TargetView
     eligibility: Eligibility | None
     eligible: set[str] = field(default_factory=set)
+    # The label keys it holds indexed (NodeIndex.retain) while it is stored.
+    label_keys: frozenset[str] = frozenset()
 
 
 class ClusterState:
@@ -155,17 +157,29 @@ class ClusterState:
             # Only replicas, findings or the uid moved: the eligible set still holds.
             old.view = view
             return True
-        eligibility = None
+        state = TargetState(view, None)
         if view.config is not None and view.placement is not None:
-            eligibility = Eligibility(view.config, view.placement)
-        state = TargetState(view, eligibility)
-        if view.config is not None and view.placement is not None:
+            state.eligibility = Eligibility(view.config, view.placement)
+            state.label_keys = label_keys(view.config, view.placement)
+            # Retained before the old keys are released: the keys both read stay indexed.
+            self._index.retain(state.label_keys)
             state.eligible = self._index.eligible(view.config, view.placement)
+        if old is not None:
+            self._index.release(old.label_keys)
         self.targets[view.key] = state
         return True
 
     def delete_target(self, key: TargetKey) -> bool:
-        return self.targets.pop(key, None) is not None
+        old = self.targets.pop(key, None)
+        if old is None:
+            return False
+        self._index.release(old.label_keys)
+        return True
+
+    @property
+    def indexed_label_keys(self) -> frozenset[str]:
+        """The label keys the node index keeps groups for (the stored targets read them)."""
+        return self._index.indexed_keys
 
     def replace_targets(
         self, views: Iterable[TargetView], now: float, namespace: str | None = None

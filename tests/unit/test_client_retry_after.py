@@ -36,8 +36,8 @@ def http_date(seconds_from_now: float) -> str:
         pytest.param("0", None, 0.0, id="zero"),
         pytest.param("3600", None, limits.RETRY_AFTER_MAX, id="bounded"),
         pytest.param("99999999999999999999", None, limits.RETRY_AFTER_MAX, id="huge"),
-        pytest.param(http_date(20), None, 20.0, id="http-date"),
-        pytest.param(http_date(-20), None, 0.0, id="http-date-past"),
+        pytest.param("date+20", None, 20.0, id="http-date"),
+        pytest.param("date-20", None, 0.0, id="http-date-past"),
         pytest.param("soon", None, None, id="garbage"),
         pytest.param("-3", None, None, id="negative-is-not-delta-seconds"),
         pytest.param("", {"details": {"retryAfterSeconds": 2}}, 2.0, id="status-details"),
@@ -52,6 +52,8 @@ def test_retry_after_is_read_and_bounded(
 ) -> None:
     """Delta-seconds or an HTTP date, else the Status's retryAfterSeconds; never negative,
     at most RETRY_AFTER_MAX."""
+    if header.startswith("date"):
+        header = http_date(float(header.removeprefix("date")))
     headers = CIMultiDictProxy(CIMultiDict({"Retry-After": header} if header else {}))
     found = retry_after(headers, status_object)
     if expected is None:
