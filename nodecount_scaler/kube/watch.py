@@ -35,6 +35,10 @@ log = structlog.get_logger(__name__)
 # it a proxy that answers 200 and closes at once turns run() into a busy reconnect loop.
 MIN_WATCH_SECONDS = 1.0
 
+# A failure after a stream was open this long starts the backoff afresh (client-go's
+# reflector resets its backoff after 2 minutes of a healthy ListAndWatch).
+BACKOFF_RESET_AFTER = 120.0
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
@@ -333,6 +337,7 @@ class Reflector(Generic[K, V]):
         list_reason = "initial"
         while True:
             delay = 0.0
+            started = self._clock()
             try:
                 if need_list:
                     await self._list(list_reason)
@@ -371,6 +376,9 @@ class Reflector(Generic[K, V]):
             except (TimeoutError, OSError) as exc:
                 log.warning("watch connection lost", resource=self.name, error=repr(exc))
                 metrics.WATCH_RESTARTS.labels(self.name, "connection").inc()
+                if self._clock() - started >= BACKOFF_RESET_AFTER:
+                    # A stream that served a long while ends a run of failures too.
+                    self._backoff.reset()
             self.connected = False
             self._progress()
             await asyncio.sleep(delay or self._backoff.next_delay())
@@ -448,7 +456,8 @@ class Reflector(Generic[K, V]):
                 self.resource_version = page.resource_version
                 return items, skipped
             token = page.continue_token
-        raise over_limit("list_pages", self.name, f"still a continue token after {_ + 1} pages")
+        pages = self.max_list_pages
+        raise over_limit("list_pages", self.name, f"still a continue token after {pages} pages")
 
     async def _unpaged_list(self) -> tuple[dict[K, V], int]:
         raw = await self.client.get_bytes(
