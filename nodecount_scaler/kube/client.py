@@ -26,7 +26,6 @@ import aiohttp
 import orjson
 import structlog
 from aiohttp.connector import AddrInfoType
-from multidict import CIMultiDictProxy
 
 from nodecount_scaler import __version__, limits, metrics
 from nodecount_scaler.kube.config import (
@@ -344,9 +343,10 @@ async def read_bounded(
     return b"".join(chunks)
 
 
-def retry_after(headers: CIMultiDictProxy[str], status_object: object) -> float | None:
+def retry_after(headers: Mapping[str, str], status_object: object) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), else the
-    Status's details.retryAfterSeconds; bounded by RETRY_AFTER_MAX, never negative."""
+    Status's details.retryAfterSeconds; bounded by RETRY_AFTER_MAX, never negative.
+    `headers` is the response's case-insensitive header mapping."""
     seconds: float | None = None
     header = headers.get("Retry-After", "").strip()
     if header.isdigit():
