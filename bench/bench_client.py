@@ -39,7 +39,7 @@ async def measure(url: str, requests: int, trust_env: bool) -> float:
     async with KubeClient.for_url(url) as client:
         await client.merge_patch(PATH, {"spec": {"replicas": 0}}, field_manager="bench")
         if trust_env:
-            client._open()._trust_env = True  # type: ignore[attr-defined]
+            client._open()._trust_env = True
         started = time.process_time()
         for n in range(requests):
             await client.merge_patch(PATH, {"spec": {"replicas": n}}, field_manager="bench")
