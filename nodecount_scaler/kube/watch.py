@@ -222,6 +222,8 @@ class LineBuffer:
 
 
 class LineTooLong(Exception):
+    """A watch line past LineBuffer.max_bytes; the buffer was emptied."""
+
     def __init__(self, size: int, bound: int) -> None:
         super().__init__(f"a watch event of over {size} bytes (bound {bound})")
 

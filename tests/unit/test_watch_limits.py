@@ -17,7 +17,7 @@ from structlog.testing import capture_logs
 
 from nodecount_scaler import limits, metrics
 from nodecount_scaler.kube.client import KubeClient
-from nodecount_scaler.kube.watch import Reflector
+from nodecount_scaler.kube.watch import LineBuffer, LineTooLong, Reflector
 from tests.unit.string_projection import PROJECTION
 from tests.unit.test_watch_reflector import (
     PATH,
@@ -71,6 +71,31 @@ class RssSampler:
     @property
     def growth(self) -> int:
         return self.peak - self.base
+
+
+@pytest.mark.parametrize(
+    ("chunks", "fits"),
+    [
+        pytest.param([b"x" * 100], True, id="at-the-bound"),
+        pytest.param([b"x" * 60, b"x" * 41], False, id="unfinished-line-over"),
+        pytest.param([b"x" * 101 + b"\n"], False, id="finished-line-over"),
+        pytest.param([b"x" * 50 + b"\n" + b"y" * 100], True, id="next-line-at-the-bound"),
+        pytest.param([b"x" * 99 + b"\n", b"y" * 99 + b"\n"] * 3, True, id="many-lines"),
+    ],
+)
+def test_line_buffer_holds_at_most_its_bound(chunks: list[bytes], fits: bool) -> None:
+    """A line (finished or not) longer than max_bytes raises LineTooLong and empties the
+    buffer; below it, what is held for the unfinished line never exceeds the bound."""
+    buffer = LineBuffer(max_bytes=100)
+    try:
+        for chunk in chunks:
+            buffer.feed(chunk)
+            assert buffer.buffered <= 100
+    except LineTooLong:
+        assert not fits
+        assert buffer.buffered == 0
+    else:
+        assert fits
 
 
 def endless(sent: list[int], total: int, *, prefix: bytes = b"") -> Responder:
