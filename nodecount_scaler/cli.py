@@ -175,8 +175,8 @@ OPTIONS: Final[tuple[Option, ...]] = (
     Option("--workers", "workers", "targets reconciled concurrently (1 to 64)",
            _integer(1, 64), RUN, metavar="N"),
     Option("--watch-inactivity-timeout", "watch_inactivity_timeout", "seconds of silence "
-           "after which a watch stream is considered stalled and reopened", _seconds, RUN,
-           metavar="SECONDS"),
+           "past a watch's own deadline (5-10 minutes) after which the stream is considered "
+           "stalled and reopened", _seconds, RUN, metavar="SECONDS"),
     Option("--leader-elect", "leader_elect", "elect a leader on a Lease; only the leader "
            "writes", _boolean, RUN, switch=True),
     Option("--leader-election-namespace", "leader_election_namespace", "namespace of the "

@@ -154,6 +154,20 @@ WATCH_RELISTS: Final = Counter(
     ("resource", "reason"),
     registry=REGISTRY,
 )
+LIMIT_EXCEEDED: Final = Counter(
+    "nodecount_scaler_limit_exceeded_total",
+    "Responses, watch events and lists dropped for passing a bound of limits.py, by limit "
+    "(response_bytes, watch_event_bytes, list_items, list_pages).",
+    ("limit",),
+    registry=REGISTRY,
+)
+LIST_FALLBACKS: Final = Counter(
+    "nodecount_scaler_list_fallbacks_total",
+    "Paged lists whose continue token expired (410 Gone) and that were redone as one "
+    "unpaged list, by resource.",
+    ("resource",),
+    registry=REGISTRY,
+)
 API_REQUESTS: Final = Counter(
     "rest_client_requests_total",
     "HTTP requests to the API server, by method and status code.",

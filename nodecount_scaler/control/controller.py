@@ -139,7 +139,8 @@ class Controller:
         try:
             result = await self.reconciler.reconcile(key)
         except ApiError as exc:
-            delay = self.queue.retry(key)
+            # A 429 or 503 says how long to stay away: at least that long, then.
+            delay = self.queue.retry(key, exc.retry_after or 0.0)
             metrics.RECONCILE_TOTAL.labels(CONTROLLER_NAME, "error").inc()
             log.warning(
                 "reconcile failed, will retry", target=str(key), error=str(exc), retry_in=delay
