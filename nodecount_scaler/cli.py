@@ -70,6 +70,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (0 < value <= 1) or len(text) > 32:
+        raise ValueError("must be a number greater than 0 and at most 1")
+    return value
+
+
 def _address(text: str) -> str:
     _, sep, port = text.rpartition(":")
     number = parse_int(port, maximum=65535)
@@ -192,6 +202,13 @@ OPTIONS: Final[tuple[Option, ...]] = (
            metavar="SECONDS"),
     Option("--leader-election-retry-period", "leader_election_retry_period", "seconds "
            "between lease attempts", _seconds, RUN, metavar="SECONDS"),
+    Option("--scale-down-guard-share", "guard_share", "a node-caused scale-down that removes "
+           "more than this share of a target's replicas waits for a fresh list of nodes "
+           "(1 switches the guard off)", _share, RUN, metavar="SHARE"),
+    Option("--scale-down-guard-min", "guard_min_drop", "...and removes at least this many",
+           _integer(1, 2**31 - 1), RUN, metavar="N"),
+    Option("--scale-down-guard-delay", "guard_delay", "seconds before the confirming list",
+           _seconds, RUN, metavar="SECONDS"),
     Option("--output", "output", "table or json; the exit code is 1 if any target is invalid",
            _choice(OUTPUT_FORMATS), PLAN, metavar="FORMAT"),
     Option("--file", "file", "CPA's manifests (its ConfigMap, and its Deployment for its "

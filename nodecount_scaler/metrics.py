@@ -46,6 +46,12 @@ CONFLICTING_AUTOSCALERS: Final = Gauge(
     TARGET_LABELS,
     registry=REGISTRY,
 )
+SCALE_DOWNS_HELD: Final = Gauge(
+    "nodecount_scaler_scale_downs_held",
+    "Targets whose large node-caused scale-down waits for a fresh list of nodes (the "
+    "blast-radius guard).",
+    registry=REGISTRY,
+)
 INVALID_TARGETS: Final = Gauge(
     "nodecount_scaler_invalid_targets",
     "Opted-in targets whose annotations or pod template are invalid; they are left untouched.",

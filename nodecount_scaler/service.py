@@ -128,7 +128,8 @@ class Service:
     async def _lead(self) -> None:
         await asyncio.gather(*(r.synced.wait() for r in self.reflectors))
         log.info("caches synced; reconciling", targets=len(self.controller.state.targets))
-        await self.controller.run_workers()
+        # The first reflector watches the nodes (wiring.build_reflectors).
+        await self.controller.run_workers(fresh_node_list=self.reflectors[0].fresh_list)
 
     async def _leader_loop(self) -> None:
         if self.elector is None:

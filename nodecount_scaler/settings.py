@@ -50,6 +50,12 @@ class Settings:
     leader_election_renew_deadline: float = 10.0
     leader_election_retry_period: float = 2.0
     output: OutputFormat = "table"
+    # The blast-radius guard (model/guard.py): a node-caused scale-down that removes more
+    # than this share of a target's replicas, and at least guard_min_drop of them, waits
+    # for a fresh list of nodes taken guard_delay seconds later. A share of 1 switches it off.
+    guard_share: float = 0.5
+    guard_min_drop: int = 2
+    guard_delay: float = 10.0
 
     def problems(self) -> list[str]:
         """What is wrong across settings (each value alone was checked when it was read).

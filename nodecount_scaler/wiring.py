@@ -14,6 +14,7 @@ from nodecount_scaler.control.sinks import Sinks
 from nodecount_scaler.kube import discovery, resources
 from nodecount_scaler.kube.client import KubeClient
 from nodecount_scaler.kube.watch import Reflector
+from nodecount_scaler.model.guard import GuardPolicy, ScaleDownGuard
 from nodecount_scaler.model.kinds import BUILTIN, DEPLOYMENT, WorkloadKind
 from nodecount_scaler.model.state import ClusterState
 from nodecount_scaler.settings import Settings
@@ -87,5 +88,10 @@ def build_controller(
 ) -> Controller:
     events = EventRecorder(client, instance=identity, dry_run=settings.dry_run)
     events.api_versions.update({w.kind: w.api_version for w in kinds})
-    reconciler = Reconciler(client, state, events, settings.replica_cap, settings.dry_run)
+    guard = ScaleDownGuard(
+        GuardPolicy(settings.guard_share, settings.guard_min_drop, settings.guard_delay)
+    )
+    reconciler = Reconciler(
+        client, state, events, settings.replica_cap, settings.dry_run, guard=guard
+    )
     return Controller(state, reconciler, workers=settings.workers)

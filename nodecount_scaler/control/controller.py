@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Final
 
 import structlog
@@ -44,6 +44,8 @@ class Controller:
         self.workers = workers
         self._clock = clock
         self._grace_changed = asyncio.Event()
+        # Wakes the blast-radius guard's confirmation when a target is held.
+        self._held = asyncio.Event()
         self._stopping = False
         self._active = 0
         self._idle = asyncio.Event()
@@ -82,6 +84,26 @@ class Controller:
         # A node may have entered or left its NotReady grace: re-arm the timer.
         self._grace_changed.set()
 
+    async def run_guard(self, fresh_node_list: Callable[[], Awaitable[None]]) -> None:
+        """Confirm held scale-downs (model/guard.py): once the hold has lasted the guard's
+        delay, ask for a fresh list of nodes, wait until it has been applied, then decide
+        the held targets again from it."""
+        guard = self.reconciler.guard
+        if guard is None:
+            return
+        while True:
+            due = guard.confirmation_due()
+            if due is None:
+                self._held.clear()
+                await self._held.wait()
+                continue
+            await asyncio.sleep(max(0.0, due - self._clock()))
+            await fresh_node_list()
+            released = guard.confirmed()
+            metrics.SCALE_DOWNS_HELD.set(len(guard.held))
+            log.info("node list confirmed; held scale-downs decided again", targets=len(released))
+            self.enqueue(released)
+
     def _targets_stored(self) -> None:
         targets = self.state.targets.values()
         metrics.MANAGED_TARGETS.set(len(targets))
@@ -97,8 +119,11 @@ class Controller:
                 await asyncio.wait_for(self._grace_changed.wait(), timeout)
             self.enqueue(self.state.expire_grace(self._clock()))
 
-    async def run_workers(self) -> None:
-        """Reconcile queued targets until cancelled (the leader's work)."""
+    async def run_workers(
+        self, fresh_node_list: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        """Reconcile queued targets until cancelled (the leader's work); `fresh_node_list`
+        makes the node reflector list afresh (the blast-radius guard's confirmation)."""
         # Everything may have changed while another instance led: look at every target. The
         # changes it already answered are not this instance's reactions.
         self._changed_at.clear()
@@ -106,6 +131,8 @@ class Controller:
         async with asyncio.TaskGroup() as group:
             for _ in range(self.workers):
                 group.create_task(self._worker())
+            if fresh_node_list is not None:
+                group.create_task(self.run_guard(fresh_node_list))
 
     async def drain(self, timeout: float) -> None:
         """Take no new keys and wait (bounded) for the reconciles in flight to finish."""
@@ -153,6 +180,8 @@ class Controller:
             log.exception("reconcile crashed", target=str(key), retry_in=round(delay, 3))
             return
         self.queue.forget(key)
+        if result.held:
+            self._held.set()
         changed_at = self._changed_at.pop(key, None)
         if result.wrote_at is not None and changed_at is not None:
             metrics.REACTION_TIME.observe(max(0.0, result.wrote_at - changed_at))

@@ -35,6 +35,7 @@ class Reason(enum.StrEnum):
     INVALID_ANNOTATION = "InvalidAnnotation"
     INVALID_TEMPLATE = "InvalidTemplate"
     CONFLICTING_AUTOSCALER = "ConflictingAutoscaler"
+    SCALE_DOWN_HELD = "ScaleDownHeld"
 
 
 EventReason = Reason | FindingKind

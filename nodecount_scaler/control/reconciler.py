@@ -23,6 +23,7 @@ from nodecount_scaler import metrics
 from nodecount_scaler.control.events import EventRecorder, Reason
 from nodecount_scaler.kube import resources
 from nodecount_scaler.kube.client import ApiError, KubeClient
+from nodecount_scaler.model.guard import ScaleDownGuard
 from nodecount_scaler.model.kinds import Removal
 from nodecount_scaler.model.objects import ProjectionError
 from nodecount_scaler.model.pods import (
@@ -64,6 +65,8 @@ class Result:
 
     requeue_after: float | None = None
     wrote_at: float | None = None
+    # A scale-down the blast-radius guard holds until a fresh list of nodes confirms it.
+    held: bool = False
 
 
 DONE: Final = Result()
@@ -78,6 +81,8 @@ class Reconciler:
     dry_run: bool
     clock: Callable[[], float] = time.monotonic
     records: dict[TargetKey, TargetRecord] = field(default_factory=dict)
+    # None: no blast-radius guard (the command line always sets one).
+    guard: ScaleDownGuard | None = None
 
     async def reconcile(self, key: TargetKey) -> Result:
         """Raises ApiError on a retryable failure; the caller requeues with backoff."""
@@ -109,6 +114,8 @@ class Reconciler:
 
     def _forget(self, key: TargetKey) -> None:
         self.records.pop(key, None)
+        if self.guard is not None:
+            self.guard.forget(key)
         self.events.forget(key)
         for gauge in metrics.PER_TARGET:
             with contextlib.suppress(KeyError):
@@ -158,6 +165,7 @@ class Reconciler:
 
         if plan.action is Action.NONE:
             record.last_applied = plan.desired
+            await self._held(target, plan)  # releases a hold whose nodes came back
             return result
         if plan.action is Action.BLOCKED_BY_HPA:
             # Ours again only when the HPA goes; that first write is a takeover, not drift.
@@ -173,8 +181,37 @@ class Reconciler:
             ):
                 log.warning("conflicting autoscaler", hpas=list(plan.hpas), desired=plan.desired)
             return result
+        if await self._held(target, plan):
+            return Result(result.requeue_after, held=True)
         wrote_at = await self._scale(target, record, plan)
         return Result(result.requeue_after, wrote_at)
+
+    async def _held(self, target: TargetState, plan: ScalePlan) -> bool:
+        """Ask the blast-radius guard (model/guard.py) whether this write must wait."""
+        if self.guard is None:
+            return False
+        view = target.view
+        verdict = self.guard.judge(
+            view.key,
+            current=plan.current,
+            desired=plan.desired,
+            node_caused=plan.scaling_down and plan.cause is not Cause.DRIFT,
+            now=self.clock(),
+        )
+        metrics.SCALE_DOWNS_HELD.set(len(self.guard.held))
+        if not verdict.held:
+            return False
+        if verdict.newly_held:
+            message = (
+                f"scale-down from {plan.current} to {plan.desired} replicas held: it would "
+                f"remove more than {self.guard.policy.share:.0%} of them at once "
+                f"({counted(target, plan.eligible)}); it goes ahead if a fresh list of nodes, "
+                f"taken {self.guard.policy.confirm_delay:g} s after the first hold, says the "
+                "same (an empty or broken node list from a proxy looks like every node gone)"
+            )
+            log.warning("scale-down held", **{"from": plan.current, "to": plan.desired})
+            await self.events.warn_once(view.key, view.uid, Reason.SCALE_DOWN_HELD, message)
+        return True
 
     async def _report_invalid(self, view: TargetView) -> None:
         for error in view.annotation_errors:

@@ -93,6 +93,10 @@ class ExpiredError(Exception):
     """410 Gone: the resourceVersion is too old; the caller must relist."""
 
 
+class RelistRequested(Exception):
+    """Someone asked for a fresh list (the scale-down guard's confirmation)."""
+
+
 class StreamError(Exception):
     """The watch stream broke (truncated chunk, undecodable line, ERROR event)."""
 
@@ -320,6 +324,12 @@ class Reflector(Generic[K, V]):
         self.last_progress = clock()
         self._backoff = Backoff()
         self._rejections = Rejections(name)
+        self._relist_requested = asyncio.Event()
+        # Lists started, and the number of the last one applied: fresh_list() waits for one
+        # that started after it asked.
+        self._lists_started = 0
+        self._last_applied = 0
+        self._list_applied = asyncio.Condition()
         # 410s on watches with no event between them: the second and later are backed off.
         self._expired_in_a_row = 0
 
@@ -345,7 +355,7 @@ class Reflector(Generic[K, V]):
                     await self._list(list_reason)
                     need_list = False
                 started = self._clock()
-                events = await self._watch()
+                events = await self._watch_until_relist()
                 metrics.WATCH_RESTARTS.labels(self.name, "closed").inc()
                 if events or self._clock() - started >= MIN_WATCH_SECONDS:
                     # The server ended the stream at its deadline: resume at once.
@@ -355,6 +365,9 @@ class Reflector(Generic[K, V]):
                 log.warning("watch closed at once without events", resource=self.name)
                 self._progress()
                 await asyncio.sleep(self._backoff.next_delay())
+                continue
+            except RelistRequested:
+                need_list, list_reason = True, "requested"
                 continue
             except ExpiredError as exc:
                 # 410 Gone is for resource version too old: restart from a fresh list; at
@@ -407,7 +420,42 @@ class Reflector(Generic[K, V]):
         """One full list into the sink, without watching (the `plan` command)."""
         await self._list("initial")
 
+    async def fresh_list(self) -> None:
+        """Make a fresh LIST from the server and return once one that started after this
+        call has been applied to the sink (the current watch stream is dropped for it)."""
+        asked_after = self._lists_started
+        self._relist_requested.set()
+        async with self._list_applied:
+            await self._list_applied.wait_for(lambda: self._last_applied > asked_after)
+
+    async def _watch_until_relist(self) -> int:
+        """Follow the watch until it ends, or until a relist is requested."""
+        if self._relist_requested.is_set():
+            raise RelistRequested
+        watch = asyncio.ensure_future(self._watch())
+        wake = asyncio.ensure_future(self._relist_requested.wait())
+        try:
+            await asyncio.wait({watch, wake}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            wake.cancel()
+            if not watch.done():
+                watch.cancel()
+                await asyncio.gather(watch, return_exceptions=True)
+        if watch.cancelled():
+            raise RelistRequested
+        return watch.result()
+
     async def _list(self, reason: str) -> None:
+        # A request made from here on needs a list that starts later than this one.
+        self._relist_requested.clear()
+        self._lists_started += 1
+        number = self._lists_started
+        await self._list_into_sink(reason)
+        async with self._list_applied:
+            self._last_applied = number
+            self._list_applied.notify_all()
+
+    async def _list_into_sink(self, reason: str) -> None:
         metrics.WATCH_RELISTS.labels(self.name, reason).inc()
         try:
             items, skipped = await self._paged_list()
