@@ -2,8 +2,9 @@
 
 Level-triggered like sample-controller's syncHandler: whatever event queued the key, the
 reconcile recomputes from the caches, so coalesced or missed events cannot leave a target
-wrong. The only writes are the scale subresource, pod-deletion-cost annotations before a
-scale-down, and Events.
+wrong. The only writes are a merge patch of spec.replicas on the Deployment, the
+pod-deletion-cost annotation before a scale-down, and Events; the admission policies in
+manifests/base/policies/ let this service account make no other change with them.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from structlog.contextvars import bound_contextvars
 
 from nodecount_scaler import metrics
 from nodecount_scaler.control.events import EventRecorder, Reason
+from nodecount_scaler.control.podcache import PodCaches
 from nodecount_scaler.kube import resources
 from nodecount_scaler.kube.client import ApiError, KubeClient
 from nodecount_scaler.model.objects import ProjectionError
 from nodecount_scaler.model.pods import (
     DELETION_COST_ANNOTATION,
+    PodView,
     deletion_cost_patches,
     project_pod,
 )
@@ -72,6 +75,9 @@ class Reconciler:
     events: EventRecorder
     replica_cap: int
     dry_run: bool
+    # None: pod-deletion-cost steering is off (--no-pod-deletion-cost); no pod is read or
+    # written.
+    pods: PodCaches | None = None
     clock: Callable[[], float] = time.monotonic
     records: dict[TargetKey, TargetRecord] = field(default_factory=dict)
 
@@ -210,7 +216,7 @@ class Reconciler:
             return None
         if plan.scaling_down:
             await self._steer_scale_down(view, target.eligible)
-        path = resources.scale_path(key)
+        path = resources.deployment_path(key)
         # Expected before it is sent: the watch may deliver the write before the response.
         record.expected = plan.desired
         record.expected_until = self.clock() + EXPECTATION_TTL
@@ -226,12 +232,7 @@ class Reconciler:
                 # Deleted meanwhile; the watch will tell us.
                 return None
             log.error(
-                "scale write failed",
-                error=str(exc),
-                hint="the service account needs patch on deployments/scale"
-                if exc.forbidden
-                else None,
-                **fields,
+                "scale write failed", error=str(exc), hint=_write_hint(exc, "deployments"), **fields
             )
             raise
         wrote_at = self.clock()
@@ -259,29 +260,22 @@ class Reconciler:
     async def _steer_scale_down(self, view: TargetView, eligible: set[str]) -> None:
         """Give the pods on nodes that left the eligible set a lower pod-deletion-cost, so
         the ReplicaSet removes those and not a pod on a healthy node (docs/eligibility.md).
+        Only pods whose annotation must change are patched.
+
+        The pods come from the target's pod cache. Before that cache has synced (just after
+        this instance became leader, or the target appeared) one LIST with the target's
+        selector stands in: skipping would let the ReplicaSet remove a pod on a healthy node
+        at exactly the moment nodes are changing, and the LIST needs no permission the
+        watch does not.
 
         Best effort: a failure here is logged and the scale-down still happens (the count
         is right either way; only the choice of pod is at stake)."""
-        if view.pod_selector is None:
+        if self.pods is None or view.pod_selector is None:
             return
         key = view.key
-        try:
-            listing = await self.client.request(
-                "GET",
-                resources.pods_path(key.namespace),
-                query=[("labelSelector", str(view.pod_selector))],
-            )
-        except ApiError as exc:
-            metrics.DELETION_COST_PATCHES.labels("error").inc()
-            log.error(
-                "could not list pods to steer the scale-down",
-                error=str(exc),
-                hint="the service account needs list on pods" if exc.forbidden else None,
-            )
-            return
-        raw_items = listing.get("items")
-        projected = [project_pod(p) for p in raw_items] if isinstance(raw_items, list) else []
-        pods = [p for p in projected if not isinstance(p, ProjectionError)]
+        pods = self.pods.pods(key)
+        if pods is None:
+            pods = await self._list_pods(view)
         for pod, cost in deletion_cost_patches(pods, eligible).items():
             try:
                 await self.client.merge_patch(
@@ -295,11 +289,32 @@ class Reconciler:
                     "could not set pod-deletion-cost",
                     pod=pod,
                     error=str(exc),
-                    hint="the service account needs patch on pods" if exc.forbidden else None,
+                    hint=_write_hint(exc, "pods"),
                 )
                 continue
             metrics.DELETION_COST_PATCHES.labels("success").inc()
             log.info("set pod-deletion-cost", pod=pod, cost=cost)
+
+    async def _list_pods(self, view: TargetView) -> list[PodView]:
+        """The target's pods from one LIST with its selector (no pods on failure)."""
+        log.info("pod cache not synced yet; listing the target's pods once")
+        try:
+            listing = await self.client.request(
+                "GET",
+                resources.pods_path(view.key.namespace),
+                query=[("labelSelector", str(view.pod_selector))],
+            )
+        except ApiError as exc:
+            metrics.DELETION_COST_PATCHES.labels("error").inc()
+            log.error(
+                "could not list pods to steer the scale-down",
+                error=str(exc),
+                hint="the service account needs list on pods" if exc.forbidden else None,
+            )
+            return []
+        raw_items = listing.get("items")
+        projected = [project_pod(p) for p in raw_items] if isinstance(raw_items, list) else []
+        return [p for p in projected if not isinstance(p, ProjectionError)]
 
     def status(self, key: TargetKey) -> TargetStatus:
         """What /status shows for one stored target."""
@@ -316,3 +331,13 @@ class Reconciler:
 def metric_labels(key: TargetKey) -> tuple[str, str, str]:
     """The target's labels on every per-target metric (metrics.TARGET_LABELS)."""
     return key.namespace, "Deployment", key.name
+
+
+def _write_hint(exc: ApiError, resource: str) -> str | None:
+    """What a refused write means: a missing RBAC verb, or an admission policy that saw a
+    change it does not allow (the message names the policy)."""
+    if not exc.forbidden:
+        return None
+    if "ValidatingAdmissionPolicy" in exc.message:
+        return "an admission policy of manifests/base/policies/ refused the change"
+    return f"the service account needs patch on {resource}"

@@ -9,6 +9,7 @@ from nodecount_scaler.kube.watch import Projection
 from nodecount_scaler.model.annotations import is_enabled
 from nodecount_scaler.model.nodes import NodeView, project_node
 from nodecount_scaler.model.objects import ProjectionError, object_name
+from nodecount_scaler.model.pods import PodView, project_pod
 from nodecount_scaler.model.state import HpaKey
 from nodecount_scaler.model.targets import TargetKey, TargetView, project_target
 
@@ -27,9 +28,11 @@ def hpas_path(namespace: str | None) -> str:
     return f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers"
 
 
-def scale_path(key: TargetKey) -> str:
-    """The scale subresource: the only way this service changes a target."""
-    return f"/apis/apps/v1/namespaces/{key.namespace}/deployments/{key.name}/scale"
+def deployment_path(key: TargetKey) -> str:
+    """The Deployment itself: the only way this service changes a target is a merge patch
+    of spec.replicas here (not on /scale, whose Scale object carries no annotations, so
+    the admission policy could not check the opt-in; see manifests/base/policies/replicas.yaml)."""
+    return f"/apis/apps/v1/namespaces/{key.namespace}/deployments/{key.name}"
 
 
 def pods_path(namespace: str) -> str:
@@ -66,6 +69,11 @@ def _target_view(obj: object) -> TargetView | ProjectionError | None:
     return project_target(obj)
 
 
+def _pod_key(obj: object) -> str | ProjectionError:
+    named = object_name(obj, "Pod")
+    return named if isinstance(named, ProjectionError) else named[1]
+
+
 def _hpa_key(obj: object) -> HpaKey | ProjectionError:
     named = object_name(obj, "HorizontalPodAutoscaler")
     return named if isinstance(named, ProjectionError) else HpaKey(*named)
@@ -92,3 +100,5 @@ def _hpa_target(obj: object) -> TargetKey | ProjectionError | None:
 NODE_PROJECTION: Final[Projection[str, NodeView]] = Projection(_node_key, project_node)
 TARGET_PROJECTION: Final[Projection[TargetKey, TargetView]] = Projection(_target_key, _target_view)
 HPA_PROJECTION: Final[Projection[HpaKey, TargetKey]] = Projection(_hpa_key, _hpa_target)
+# Pods of one target, keyed by name (one namespace): only what steering reads is kept.
+POD_PROJECTION: Final[Projection[str, PodView]] = Projection(_pod_key, project_pod)

@@ -25,7 +25,7 @@ import orjson
 import structlog
 
 from nodecount_scaler import metrics
-from nodecount_scaler.kube.client import ApiError, KubeClient
+from nodecount_scaler.kube.client import ApiError, KubeClient, Query
 from nodecount_scaler.model.objects import ProjectionError
 
 log = structlog.get_logger(__name__)
@@ -232,6 +232,7 @@ class Reflector(Generic[K, V]):
         projection: Projection[K, V],
         sink: Sink[K, V],
         *,
+        query: Query = (),
         page_size: int = 500,
         watch_timeout: float = 300.0,
         inactivity_timeout: float = 120.0,
@@ -244,6 +245,8 @@ class Reflector(Generic[K, V]):
         self.path = path
         self.projection = projection
         self.sink = sink
+        # Sent with every list and watch (a labelSelector narrows the collection).
+        self.query = tuple(query)
         self.page_size = page_size
         self.watch_timeout = watch_timeout
         self.inactivity_timeout = inactivity_timeout
@@ -330,7 +333,7 @@ class Reflector(Generic[K, V]):
         token = ""
         skipped = 0
         while True:
-            query = [("limit", str(self.page_size))]
+            query = [*self.query, ("limit", str(self.page_size))]
             if token:
                 query.append(("continue", token))
             try:
@@ -363,6 +366,7 @@ class Reflector(Generic[K, V]):
     async def _watch(self) -> int:
         """Follow one watch stream until the server ends it; return the events received."""
         query = [
+            *self.query,
             ("watch", "1"),
             ("allowWatchBookmarks", "true"),
             ("resourceVersion", self.resource_version),
