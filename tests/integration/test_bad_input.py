@@ -14,7 +14,7 @@ from typing import Any
 from devcluster import Cluster
 from devcluster.testing import NodeFactory
 from tests.integration.scaler import ScalerFactory, wait_for
-from tests.integration.workloads import apply, events, nginx_everywhere, replicas
+from tests.integration.workloads import apply, events, nginx_everywhere, replica_writes, replicas
 
 P = "nodecount-scaler.io/"
 NODE_SELECTOR = P + "node-selector"
@@ -101,11 +101,7 @@ def test_invalid_annotations_are_reported_and_left_alone(
         assert problem in message, message
 
     time.sleep(2)  # a window in which a wrong write would show up
-    written = {
-        e["objectRef"]["name"]
-        for e in cluster.audit_events(namespace=namespace)
-        if e.get("objectRef", {}).get("subresource") == "scale"
-    }
+    written = {e["objectRef"]["name"] for e in replica_writes(cluster, namespace)}
     assert written == {"good"}
     assert {line["target"] for line in scaler.log_events("rescaled")} == {"good"}
     for name, (_, key, value, problem) in BAD.items():

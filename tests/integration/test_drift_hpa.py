@@ -3,7 +3,7 @@ same Deployment makes the service write nothing (Warning ConflictingAutoscaler) 
 HPA is deleted.
 
 The assertions about "nothing written" are about OUR writes: the scaler's "rescaled" log
-lines, audit-log writes to deployments/scale with the scaler's user agent, and the
+lines, audit-log replica writes to the Deployment with the scaler's user agent, and the
 `nodecount-scaler` field manager in the Deployment's managedFields."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from tests.integration.workloads import (
     events,
     log_time,
     nginx_everywhere,
+    replica_writes,
     replicas,
 )
 
@@ -58,12 +59,7 @@ def _hpa(namespace: str, name: str) -> dict[str, Any]:
 
 
 def _our_scale_writes(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
-    return [
-        e
-        for e in cluster.audit_events(namespace=namespace, name=APP)
-        if e.get("objectRef", {}).get("subresource") == "scale"
-        and str(e.get("userAgent", "")).startswith(MANAGER)
-    ]
+    return replica_writes(cluster, namespace, APP)
 
 
 def _managers(cluster: Cluster, namespace: str) -> set[str]:

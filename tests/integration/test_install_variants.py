@@ -66,8 +66,10 @@ def cordon(cluster: Cluster, node: str) -> None:
     cluster.api.merge_patch(f"/api/v1/nodes/{node}", {"spec": {"unschedulable": True}})
 
 
-def start(scalers: ScalerFactory, kubeconfig: Path, env: dict[str, str]) -> ScalerProcess:
-    return scalers.start(kubeconfig=kubeconfig, env=env, wait_ready=True)
+def start(
+    scalers: ScalerFactory, kubeconfig: Path, env: dict[str, str], *args: str
+) -> ScalerProcess:
+    return scalers.start(*args, kubeconfig=kubeconfig, env=env, wait_ready=True)
 
 
 def errors(scaler: ScalerProcess) -> list[dict[str, Any]]:
@@ -104,7 +106,9 @@ def test_without_pod_deletion_cost_a_scale_down_touches_no_pod(
     names = nodes.add_many(2, labels=label)
     target(cluster, namespace, label, 2)
     wait_for(lambda: len(bound(cluster, namespace)) == 2, timeout=30, what="two pods bound")
-    scaler = start(scalers, service_account_kubeconfig(cluster, tmp_path), env)
+    # This test's namespace only: targets other tests left behind are none of its business.
+    kubeconfig = service_account_kubeconfig(cluster, tmp_path)
+    scaler = start(scalers, kubeconfig, env, "--namespace", namespace)
     wait_for(lambda: scaler.target(namespace, APP), timeout=10, what="target known")
     cordon(cluster, names[0])
     wait_for(lambda: replicas(cluster, namespace, APP) == 1, timeout=20, what="2 -> 1")

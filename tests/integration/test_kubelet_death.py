@@ -19,6 +19,7 @@ from tests.integration.workloads import (
     log_time,
     nginx_everywhere,
     pods,
+    replica_writes,
     replicas,
     running_per_node,
 )
@@ -47,13 +48,8 @@ def _ready_transition(cluster: Cluster, node: str) -> tuple[str, float]:
 
 
 def _scaler_scale_writes(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
-    """Audit-log writes to deployments/scale made by nodecount-scaler in the namespace."""
-    return [
-        e
-        for e in cluster.audit_events(namespace=namespace)
-        if e.get("objectRef", {}).get("subresource") == "scale"
-        and str(e.get("userAgent", "")).startswith("nodecount-scaler")
-    ]
+    """Audit-log replica writes made by nodecount-scaler in the namespace."""
+    return replica_writes(cluster, namespace)
 
 
 def _wait_everywhere(cluster: Cluster, namespace: str, names: list[str], what: str) -> None:

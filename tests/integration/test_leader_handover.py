@@ -28,7 +28,13 @@ from devcluster import Cluster
 from devcluster.testing import NodeFactory
 from tests.integration.scaler import ScalerFactory, ScalerProcess, wait_for
 from tests.integration.tcpproxy import TcpProxy
-from tests.integration.workloads import apply, log_time, nginx_everywhere, replicas
+from tests.integration.workloads import (
+    apply,
+    log_time,
+    nginx_everywhere,
+    replica_writes,
+    replicas,
+)
 
 APP = "nginx-everywhere"
 LEASE = "handover"
@@ -110,12 +116,11 @@ class Pair:
         return replicas(self.cluster, self.namespace, APP)
 
     def writes(self) -> list[tuple[str, float, int]]:
-        """(user, received at, HTTP code) of every scale write to the target."""
+        """(user, received at, HTTP code) of every replica write to the target."""
         out = []
-        for e in self.cluster.audit_events(namespace=self.namespace, name=APP):
-            if e["objectRef"].get("subresource") == "scale" and e["verb"] == "patch":
-                received = parse_time(e["requestReceivedTimestamp"])
-                out.append((e["user"]["username"], received, int(e["responseStatus"]["code"])))
+        for e in replica_writes(self.cluster, self.namespace, APP):
+            received = parse_time(e["requestReceivedTimestamp"])
+            out.append((e["user"]["username"], received, int(e["responseStatus"]["code"])))
         return out
 
     def leader(self, timeout: float = 15) -> tuple[Instance, Instance]:
