@@ -182,6 +182,10 @@ OPTIONS: Final[tuple[Option, ...]] = (
            _address, RUN, metavar="HOST:PORT"),
     Option("--dry-run", "dry_run", "decide and log everything, write nothing (no patches, "
            "no Events)", _boolean, RUN, switch=True),
+    Option("--pod-deletion-cost", "pod_deletion_cost", "before a scale-down, mark the pods "
+           "on nodes that left the eligible set with pod-deletion-cost so they go first (one "
+           "pod watch per target); off: no pod is read or written", _boolean, RUN,
+           switch=True),
     Option("--workers", "workers", "targets reconciled concurrently (1 to 64)",
            _integer(1, 64), RUN, metavar="N"),
     Option("--watch-inactivity-timeout", "watch_inactivity_timeout", "seconds of silence "

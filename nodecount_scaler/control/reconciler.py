@@ -2,8 +2,9 @@
 
 Level-triggered like sample-controller's syncHandler: whatever event queued the key, the
 reconcile recomputes from the caches, so coalesced or missed events cannot leave a target
-wrong. The only writes are the scale subresource, pod-deletion-cost annotations before a
-scale-down, and Events.
+wrong. The only writes are a merge patch of spec.replicas on the Deployment, the
+pod-deletion-cost annotation before a scale-down, and Events; the admission policies in
+manifests/base/policies/ let this service account make no other change with them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from structlog.contextvars import bound_contextvars
 
 from nodecount_scaler import metrics
 from nodecount_scaler.control.events import EventRecorder, Reason
+from nodecount_scaler.control.podcache import PodCaches
 from nodecount_scaler.kube import resources
 from nodecount_scaler.kube.client import ApiError, KubeClient
 from nodecount_scaler.model.guard import ScaleDownGuard
@@ -79,6 +81,9 @@ class Reconciler:
     events: EventRecorder
     replica_cap: int
     dry_run: bool
+    # None: pod-deletion-cost steering is off (--no-pod-deletion-cost); no pod is read or
+    # written.
+    pods: PodCaches | None = None
     clock: Callable[[], float] = time.monotonic
     records: dict[TargetKey, TargetRecord] = field(default_factory=dict)
     # None: no blast-radius guard (the command line always sets one).
@@ -260,7 +265,7 @@ class Reconciler:
             return None
         if plan.scaling_down:
             await self._steer_scale_down(view, plan.desired)
-        path = resources.scale_path(key, view.workload)
+        path = resources.replicas_path(key, view.workload)
         # Expected before it is sent: the watch may deliver the write before the response.
         record.expected = plan.desired
         record.expected_until = self.clock() + EXPECTATION_TTL
@@ -278,9 +283,7 @@ class Reconciler:
             log.error(
                 "scale write failed",
                 error=str(exc),
-                hint="the service account needs patch on deployments/scale"
-                if exc.forbidden
-                else None,
+                hint=_write_hint(exc, resources.written_resource(view.workload)),
                 **fields,
             )
             raise
@@ -309,13 +312,20 @@ class Reconciler:
     async def _steer_scale_down(self, view: TargetView, desired: int) -> None:
         """Before a scale-down, make the workload's controller remove the pods on nodes that
         no longer count (docs/eligibility.md). A ReplicaSet honours pod-deletion-cost, so
-        those pods get a lower one; a StatefulSet removes its highest ordinals whatever the
-        cost, so a stranded pod is reported instead; a custom controller is left alone.
+        those pods get a lower one (only pods whose annotation must change are patched); a
+        StatefulSet removes its highest ordinals whatever the cost, so a stranded pod is
+        reported instead; a custom controller is left alone.
+
+        The pods come from the target's pod cache. Before that cache has synced (just after
+        this instance became leader, or the target appeared) one LIST with the target's
+        selector stands in: skipping would let the ReplicaSet remove a pod on a healthy node
+        at exactly the moment nodes are changing, and the LIST needs no permission the
+        watch does not.
 
         Best effort: a failure here is logged and the scale-down still happens (the count
         is right either way; only the choice of pod is at stake)."""
         removal = view.workload.removal
-        if view.pod_selector is None or removal is Removal.UNKNOWN:
+        if self.pods is None or view.pod_selector is None or removal is Removal.UNKNOWN:
             return
         pods = await self._target_pods(view)
         if pods is None:
@@ -332,6 +342,10 @@ class Reconciler:
 
     async def _target_pods(self, view: TargetView) -> list[PodView] | None:
         key = view.key
+        cached = self.pods.pods(key) if self.pods is not None else None
+        if cached is not None:
+            return cached
+        log.info("pod cache not synced yet; listing the target's pods once")
         try:
             listing = await self.client.request(
                 "GET",
@@ -366,7 +380,7 @@ class Reconciler:
                     "could not set pod-deletion-cost",
                     pod=pod,
                     error=str(exc),
-                    hint="the service account needs patch on pods" if exc.forbidden else None,
+                    hint=_write_hint(exc, "pods"),
                 )
                 continue
             metrics.DELETION_COST_PATCHES.labels("success").inc()
@@ -395,3 +409,13 @@ def counted(target: TargetState, count: int) -> str:
 def metric_labels(key: TargetKey) -> tuple[str, str, str]:
     """The target's labels on every per-target metric (metrics.TARGET_LABELS)."""
     return key.namespace, key.kind, key.name
+
+
+def _write_hint(exc: ApiError, resource: str) -> str | None:
+    """What a refused write means: a missing RBAC verb, or an admission policy that saw a
+    change it does not allow (the message names the policy)."""
+    if not exc.forbidden:
+        return None
+    if "ValidatingAdmissionPolicy" in exc.message:
+        return "an admission policy of manifests/base/policies/ refused the change"
+    return f"the service account needs patch on {resource}"

@@ -10,6 +10,7 @@ from nodecount_scaler.model.annotations import is_enabled
 from nodecount_scaler.model.kinds import DEPLOYMENT, WorkloadKind
 from nodecount_scaler.model.nodes import NodeView, project_node
 from nodecount_scaler.model.objects import ProjectionError, object_name
+from nodecount_scaler.model.pods import PodView, project_pod
 from nodecount_scaler.model.state import HpaKey
 from nodecount_scaler.model.targets import TargetKey, TargetView, project_target
 
@@ -25,6 +26,22 @@ def hpas_path(namespace: str | None) -> str:
 def scale_path(key: TargetKey, workload: WorkloadKind = DEPLOYMENT) -> str:
     """The scale subresource of a target."""
     return workload.object_path(key.namespace, key.name) + "/scale"
+
+
+def replicas_path(key: TargetKey, workload: WorkloadKind = DEPLOYMENT) -> str:
+    """Where a target's spec.replicas is written: an apps/v1 workload itself, by a merge
+    patch the shipped admission policy checks (the opt-in, and that nothing but replicas
+    changes; the Scale object of /scale carries no annotations, so no policy could check
+    the opt-in there: see manifests/base/policies/replicas.yaml); a custom resource through
+    its /scale subresource, which no policy can guard (see the README's permissions)."""
+    if workload.builtin:
+        return workload.object_path(key.namespace, key.name)
+    return scale_path(key, workload)
+
+
+def written_resource(workload: WorkloadKind) -> str:
+    """The resource RBAC must let this service patch to write the kind's replicas."""
+    return workload.resource if workload.builtin else f"{workload.resource}/scale"
 
 
 def pods_path(namespace: str) -> str:
@@ -77,6 +94,11 @@ def has_controller(metadata: object) -> bool:
     )
 
 
+def _pod_key(obj: object) -> str | ProjectionError:
+    named = object_name(obj, "Pod")
+    return named if isinstance(named, ProjectionError) else named[1]
+
+
 def _hpa_key(obj: object) -> HpaKey | ProjectionError:
     named = object_name(obj, "HorizontalPodAutoscaler")
     return named if isinstance(named, ProjectionError) else HpaKey(*named)
@@ -108,3 +130,5 @@ def hpa_projection(workloads: Sequence[WorkloadKind]) -> Projection[HpaKey, Targ
 
 NODE_PROJECTION: Final[Projection[str, NodeView]] = Projection(_node_key, project_node)
 TARGET_PROJECTION: Final = target_projection(DEPLOYMENT)
+# Pods of one target, keyed by name (one namespace): only what steering reads is kept.
+POD_PROJECTION: Final[Projection[str, PodView]] = Projection(_pod_key, project_pod)

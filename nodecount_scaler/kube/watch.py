@@ -25,7 +25,7 @@ import orjson
 import structlog
 
 from nodecount_scaler import limits, metrics
-from nodecount_scaler.kube.client import ApiError, KubeClient
+from nodecount_scaler.kube.client import ApiError, KubeClient, Query
 from nodecount_scaler.model.objects import ProjectionError
 
 log = structlog.get_logger(__name__)
@@ -288,6 +288,7 @@ class Reflector(Generic[K, V]):
         projection: Projection[K, V],
         sink: Sink[K, V],
         *,
+        query: Query = (),
         page_size: int = limits.LIST_PAGE_SIZE,
         watch_timeout: float = limits.WATCH_MIN_TIMEOUT,
         inactivity_timeout: float = 120.0,
@@ -303,6 +304,8 @@ class Reflector(Generic[K, V]):
         self.path = path
         self.projection = projection
         self.sink = sink
+        # Sent with every list and watch (a labelSelector narrows the collection).
+        self.query = tuple(query)
         self.page_size = page_size
         # Each watch asks the server to end it after [watch_timeout, 2 x watch_timeout).
         self.watch_timeout = watch_timeout
@@ -485,7 +488,7 @@ class Reflector(Generic[K, V]):
         token = ""
         skipped = count = 0
         for _ in range(self.max_list_pages):
-            query = [("limit", str(self.page_size))]
+            query = [*self.query, ("limit", str(self.page_size))]
             if token:
                 query.append(("continue", token))
             try:
@@ -511,7 +514,10 @@ class Reflector(Generic[K, V]):
 
     async def _unpaged_list(self) -> tuple[dict[K, V], int]:
         raw = await self.client.get_bytes(
-            self.path, timeout=self.list_timeout, max_bytes=limits.MAX_UNPAGED_LIST_BYTES
+            self.path,
+            query=self.query,
+            timeout=self.list_timeout,
+            max_bytes=limits.MAX_UNPAGED_LIST_BYTES,
         )
         page = decode_list_page(raw, self.projection, self._rejections)
         del raw
@@ -534,6 +540,7 @@ class Reflector(Generic[K, V]):
         # at least 1, as timeoutSeconds=0 would mean the server's default instead.
         seconds = max(1, int(self.watch_timeout * (1.0 + random.random())))
         query = [
+            *self.query,
             ("watch", "1"),
             ("allowWatchBookmarks", "true"),
             ("resourceVersion", self.resource_version),

@@ -38,7 +38,10 @@ def _edited_at(cluster: Cluster, namespace: str, name: str) -> float:
     patches = [
         e
         for e in cluster.audit_events(namespace=namespace, name=name)
-        if e.get("verb") == "patch" and not e.get("objectRef", {}).get("subresource")
+        if e.get("verb") == "patch"
+        and not e.get("objectRef", {}).get("subresource")
+        # The service's own replica writes are patches of the Deployment too.
+        and not str(e.get("userAgent", "")).startswith("nodecount-scaler")
     ]
     stamp = str(patches[-1]["stageTimestamp"]).replace("Z", "+00:00")
     return dt.datetime.fromisoformat(stamp).timestamp()

@@ -18,7 +18,14 @@ from nodecount_scaler.control.queue import WorkQueue
 from nodecount_scaler.kube.client import ApiError, KubeClient, retry_after
 from nodecount_scaler.kube.watch import Reflector
 from tests.builders import deployment, node
-from tests.scripted_api import Call, Reply, ScriptedApi, make_reconciler, scale_path, seeded_state
+from tests.scripted_api import (
+    Call,
+    Reply,
+    ScriptedApi,
+    deployment_path,
+    make_reconciler,
+    seeded_state,
+)
 from tests.unit.string_projection import PROJECTION
 from tests.unit.test_watch_reflector import PATH, RecordingSink, Responder, list_page, running
 
@@ -164,7 +171,7 @@ async def test_failed_write_is_retried_after_the_servers_retry_after(api: Script
     status = {"kind": "Status", "code": 429, "reason": "TooManyRequests"}
     api.script(
         "PATCH",
-        scale_path(),
+        deployment_path(),
         Reply(429, {**status, "details": {"retryAfterSeconds": 1}}),
         Reply(),
     )

@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from nodecount_scaler.kube.resources import hpa_projection, scale_path, target_projection
+from nodecount_scaler.kube.resources import (
+    hpa_projection,
+    replicas_path,
+    scale_path,
+    target_projection,
+)
 from nodecount_scaler.model.kinds import (
     BUILTIN,
     DEPLOYMENT,
@@ -121,6 +126,14 @@ def test_custom_template_path_and_missing_template() -> None:
     missing = project_target(obj, agents)
     assert isinstance(missing, TargetView)
     assert missing.template_error == "spec.podTemplate: no pod template at this path"
+
+
+def test_custom_resources_are_written_through_scale() -> None:
+    """A custom resource has no admission policy of ours: /scale is the narrowest write."""
+    rollouts = ROLLOUTS.with_kind("Rollout")
+    key = TargetKey("ns", "r", "Rollout")
+    expected = "/apis/argoproj.io/v1alpha1/namespaces/ns/rollouts/r/scale"
+    assert replicas_path(key, rollouts) == scale_path(key, rollouts) == expected
 
 
 def test_custom_resource_without_scale_is_invalid_with_the_reason() -> None:
