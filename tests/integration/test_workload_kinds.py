@@ -6,14 +6,21 @@ the count; one without /scale is reported while a Deployment in the same run con
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from devcluster import Cluster
 from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory
 from devcluster.testing import NodeFactory
 from devcluster.workloads import events, running_per_node
+from tests.integration.shipped import NS, SA, installed, service_account_kubeconfig
 from tests.integration.workloads import apply, nginx_everywhere
+from tests.manifests import BASE
+
+ROOT = Path(__file__).resolve().parents[2]
 
 P = "nodecount-scaler.io/"
 
@@ -221,3 +228,55 @@ def test_custom_resources_with_and_without_scale(
             cluster.kubectl(
                 "delete", "crd", definition["metadata"]["name"], "--wait=false", check=False
             )
+
+
+def readme_rbac_snippet(group: str, plural: str) -> list[dict[str, Any]]:
+    """The README's rules for a custom resource, with its group and resource put in."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("For a custom resource, add these rules", 1)[1].split("```yaml\n", 1)[1]
+    text = block.split("```", 1)[0].replace("argoproj.io", group).replace("rollouts", plural)
+    rules: list[dict[str, Any]] = yaml.safe_load(text)
+    return rules
+
+
+def test_custom_resource_with_the_documented_rbac(
+    cluster: Cluster, namespace: str, nodes: NodeFactory, scalers: ScalerFactory, tmp_path: Path
+) -> None:
+    """The shipped RBAC and policies plus the README's snippet, with a TokenRequest token of
+    the shipped service account: a custom resource's replicas follow the nodes."""
+    group = f"{namespace}.example.com"
+    definition = crd(group, "agents", scale=True)
+    apply(cluster, definition)
+    cluster.kubectl("wait", "--for=condition=Established", f"crd/agents.{group}", "--timeout=60s")
+    role = f"nodecount-scaler-{namespace}"
+    extra: dict[str, Any] = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": role},
+        "rules": readme_rbac_snippet(group, "agents"),
+    }
+    binding: dict[str, Any] = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": role},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"kind": "ServiceAccount", "name": SA, "namespace": NS}],
+    }
+    try:
+        with installed(cluster, BASE):
+            apply(cluster, {"apiVersion": "v1", "kind": "List", "items": [extra, binding]})
+            nodes.add_many(2, labels={"suite": namespace})
+            apply(cluster, custom_object(namespace, group, "Agent", "agent"))
+            kubeconfig = service_account_kubeconfig(cluster, tmp_path)
+            scalers.start(
+                "--namespace", namespace, "--workload", f"{group}/v1/agents", kubeconfig=kubeconfig
+            )
+            wait_until(
+                lambda: replicas_of(cluster, namespace, "agents", "agent", f"{group}/v1") == 2,
+                timeout=60,
+                describe="the custom resource scaled with the shipped token and the snippet",
+            )
+    finally:
+        for kind in ("clusterrolebinding", "clusterrole"):
+            cluster.kubectl("delete", kind, role, "--ignore-not-found", check=False)
+        cluster.kubectl("delete", "crd", f"agents.{group}", "--wait=false", check=False)
