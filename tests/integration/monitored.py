@@ -49,7 +49,7 @@ def _deny_policy(name: str, namespace: str, target: str) -> tuple[dict[str, Any]
                         "apiGroups": ["apps"],
                         "apiVersions": ["v1"],
                         "operations": ["UPDATE"],
-                        "resources": ["deployments/scale"],
+                        "resources": ["deployments", "deployments/scale"],
                         "resourceNames": [target],
                     }
                 ]
@@ -82,7 +82,7 @@ def _deny_policy(name: str, namespace: str, target: str) -> tuple[dict[str, Any]
 
 def _denied(cluster: Cluster, namespace: str, target: str) -> bool:
     """True once a write of the target's replicas meets the policy (it is then in force)."""
-    path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{target}/scale"
+    path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{target}"
     try:
         cluster.api.merge_patch(path, {"spec": {"replicas": 1}})
     except ApiError as e:

@@ -97,20 +97,28 @@ def wait_authorized(cluster: Cluster, grants: dict[Perm, bool]) -> None:
 
 
 def probe_objects(namespace: str) -> Objects:
-    """A Deployment without the opt-in and a Pod that never schedules."""
+    """A Deployment, StatefulSet and ReplicaSet without the opt-in (and at 0 replicas) and
+    a Pod that never schedules."""
     labels = {"app": PROBE}
     spec = {"containers": [{"name": "c", "image": "nginx"}], "nodeSelector": {PROBE: "none"}}
+    workload_spec = {
+        "replicas": 0,
+        "selector": {"matchLabels": labels},
+        "template": {"metadata": {"labels": labels}, "spec": spec},
+    }
     return [
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": PROBE, "namespace": namespace},
-            "spec": {
-                "replicas": 0,
-                "selector": {"matchLabels": labels},
-                "template": {"metadata": {"labels": labels}, "spec": spec},
-            },
-        },
+        *(
+            {
+                "apiVersion": "apps/v1",
+                "kind": kind,
+                "metadata": {"name": PROBE, "namespace": namespace},
+                "spec": {
+                    **workload_spec,
+                    **({"serviceName": PROBE} if kind == "StatefulSet" else {}),
+                },
+            }
+            for kind in ("Deployment", "StatefulSet", "ReplicaSet")
+        ),
         {
             "apiVersion": "v1",
             "kind": "Pod",
@@ -135,6 +143,12 @@ def wait_policies_enforced(api: TokenApi, namespace: str, objects: Objects) -> N
     probes: dict[str, tuple[str, Callable[[], Answer]]] = {
         "nodecount-scaler-replicas": ("deployments", lambda: api.patch(
             f"/apis/apps/v1/namespaces/{namespace}/deployments/{PROBE}{dry}",
+            {"spec": {"replicas": 1}})),
+        "nodecount-scaler-replicas-statefulsets": ("statefulsets", lambda: api.patch(
+            f"/apis/apps/v1/namespaces/{namespace}/statefulsets/{PROBE}{dry}",
+            {"spec": {"replicas": 1}})),
+        "nodecount-scaler-replicas-replicasets": ("replicasets", lambda: api.patch(
+            f"/apis/apps/v1/namespaces/{namespace}/replicasets/{PROBE}{dry}",
             {"spec": {"replicas": 1}})),
         "nodecount-scaler-pod-deletion-cost": ("pods", lambda: api.patch(
             f"/api/v1/namespaces/{namespace}/pods/{PROBE}{dry}",
