@@ -25,6 +25,11 @@ BASE_KINDS: Final = (
     "Deployment",
     "PodDisruptionBudget",
     "Service",
+    # delegated-auth.yaml, metrics-reader.yaml, networkpolicy.yaml
+    "ClusterRoleBinding",
+    "RoleBinding",
+    "ClusterRole",
+    "NetworkPolicy",
 )
 
 
