@@ -25,6 +25,7 @@ from typing import Any
 import aiohttp
 
 LOOPBACK = "127.0.0.1"
+RECONNECT = 0.1
 
 
 async def _flood_client(
@@ -62,7 +63,7 @@ async def flood(urls: Sequence[str], clients: int, seconds: float) -> dict[str, 
 
 async def _loris(port: int, until: float, interval: float, counts: Counter[str]) -> None:
     """One slow client: opens, sends a request line, then one header byte per interval;
-    when the server closes the connection it opens a new one."""
+    when the server closes the connection it opens a new one RECONNECT seconds later."""
     while time.monotonic() < until:
         try:
             reader, writer = await asyncio.open_connection(LOOPBACK, port)
@@ -84,6 +85,7 @@ async def _loris(port: int, until: float, interval: float, counts: Counter[str])
             counts["closed_by_server"] += 1
         finally:
             writer.close()
+        await asyncio.sleep(RECONNECT)
 
 
 async def slowloris(

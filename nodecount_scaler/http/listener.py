@@ -222,6 +222,9 @@ class BoundedListener:
                 await asyncio.sleep(ACCEPT_RETRY)
                 continue
             self._admit(sock)
+            # sock_accept returns without yielding while connections are queued: yield, so
+            # that the connections just taken get read before newer ones can displace them.
+            await asyncio.sleep(0)
 
     def _accept_failed(self, exc: OSError) -> None:
         self.reject("accept_error")

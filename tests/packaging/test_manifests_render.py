@@ -333,7 +333,7 @@ def test_delegated_auth_uses_the_built_in_roles(
     assert doc["subjects"] == [SERVICE_ACCOUNT]
 
 
-def test_network_policy_admits_only_probes_and_monitoring(base: list[Obj], pod: Obj) -> None:
+def test_network_policy_admits_only_probes_and_monitoring(base: list[Obj]) -> None:
     """Ingress: probes from anywhere, metrics from the monitoring namespace; egress: the API
     server's ports and DNS in kube-system; nothing else."""
     spec = one(base, "NetworkPolicy")["spec"]

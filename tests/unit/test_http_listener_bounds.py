@@ -167,3 +167,17 @@ def test_rendered_body_is_shared_within_its_ttl() -> None:
     now[0] = 1.0
     assert rendered.get() == b"two"
     assert rendered.renders == 2
+
+
+async def test_a_prompt_client_gets_in_through_a_crowd_of_idle_ones() -> None:
+    """60 connections that send nothing arrive together with one that asks at once: the
+    accept loop yields after each accept, so the prompt one is read before it could be
+    displaced, and at most the cap stays open."""
+    async with serve(ListenerLimits(16, 4, header_timeout=2, max_body=100)) as served:
+        crowd = [asyncio.create_task(served.connect()) for _ in range(30)]
+        prompt = asyncio.create_task(served.ask(b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n"))
+        crowd += [asyncio.create_task(served.connect()) for _ in range(30)]
+        head = await prompt
+        await asyncio.gather(*crowd, return_exceptions=True)
+        assert head.startswith(b"HTTP/1.1 200"), head
+        assert len(served.listener.open) <= 16
