@@ -159,7 +159,7 @@ def test_a_flood_of_metrics_and_status_costs_no_lease(fleet: Fleet) -> None:
     lost_before = fleet.lost_leadership()
     urls = [f"{leader.metrics_url}/metrics", f"{leader.metrics_url}/status"]
     generator = load.start(
-        *[a for u in urls for a in ("--url", u)], "--clients", "100", "--seconds", "30"
+        "flood", *[a for u in urls for a in ("--url", u)], "--clients", "100", "--seconds", "30"
     )
     with HealthSampler(leader.url) as health:
         served = load.finish(generator, timeout=90)
@@ -186,6 +186,7 @@ def test_slow_loris_connections_keep_descriptors_watches_and_log_bounded(
     log_lines = len(leader.log_path.read_text().splitlines())
     rss_before = leader.rss_mib()
     generator = load.start(
+        "slowloris",
         *("--port", str(leader.metrics_port), "--port", str(leader.port)),
         *("--connections", "1100", "--seconds", "20"),
     )
