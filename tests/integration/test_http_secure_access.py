@@ -168,8 +168,11 @@ def test_probes_stay_plain_and_open(secured: Secured) -> None:
 def test_network_policy_passes_the_api_servers_validation(cluster: Cluster) -> None:
     """Server-side dry run accepts the shipped policy and rejects a broken copy (so the dry
     run really validates). Nothing enforces it here: the control plane has no CNI."""
-    (policy,) = [d for d in render(BASE) if d["kind"] == "NetworkPolicy"]
-    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(policy))  # namespace exists
+    base = render(BASE)
+    (policy,) = [d for d in base if d["kind"] == "NetworkPolicy"]
+    # A dry run of a namespaced object needs its namespace to exist for real.
+    (namespace,) = [d for d in base if d["kind"] == "Namespace"]
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(namespace))
     dry = cluster.kubectl("apply", "--dry-run=server", "-f", "-", input=yaml.safe_dump(policy))
     assert "(server dry run)" in dry.stdout
     broken = copy.deepcopy(policy)
