@@ -39,9 +39,11 @@ MAX_BODY_BYTES: Final = 4096
 MAX_REQUEST_LINE: Final = 4096
 MAX_HEADER_FIELD: Final = 8190
 MAX_HEADERS: Final = 32
-# /metrics and /status are rendered at most once per this many seconds; every request in
-# between gets the same bytes.
-RENDER_TTL: Final = 1.0
+# /metrics and /status are rendered afresh per request while RENDER_BURST renderings are
+# saved up, then at most RENDERS_PER_SECOND a second; requests in between get the last
+# rendering (under a flood at most 0.2 s old).
+RENDERS_PER_SECOND: Final = 5.0
+RENDER_BURST: Final = 10
 # Any string in /status is cut to this many characters (annotation values themselves are
 # already cut to ANNOTATION_VALUE_SHOWN; this bounds messages that quote them and API errors).
 STATUS_STRING_MAX: Final = 256

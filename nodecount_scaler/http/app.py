@@ -1,9 +1,10 @@
 """The two HTTP applications: probes (plain, open) and metrics (/metrics, /status; HTTPS
 with delegated authentication and authorization unless --no-metrics-secure).
 
-Probes are cheap and answered on every request. /metrics and /status are rendered at most
-once per RENDER_TTL and the same bytes go to every client in between, so a flood costs one
-rendering per second whatever its size.
+Probes are cheap and answered on every request. /metrics and /status are rendered afresh
+for a client that asks now and then; under a flood at most RENDERS_PER_SECOND times a
+second, and the same bytes go to every client in between, so the cost of a flood does not
+grow with its size.
 """
 
 from __future__ import annotations
@@ -80,9 +81,16 @@ def probe_app(listener: BoundedListener, probes: Probes) -> web.Application:
 def metrics_app(
     listener: BoundedListener, probes: Probes, auth: DelegatedAuth | None
 ) -> web.Application:
-    """/metrics and /status, each rendered at most once per RENDER_TTL."""
-    exposition = Rendered(lambda: generate_latest(metrics.REGISTRY), limits.RENDER_TTL)
-    status = Rendered(lambda: _json_bytes(bounded_strings(probes.status())), limits.RENDER_TTL)
+    """/metrics and /status, each rendered at most RENDERS_PER_SECOND times a second once
+    RENDER_BURST renderings are spent."""
+    exposition = Rendered(
+        lambda: generate_latest(metrics.REGISTRY), limits.RENDERS_PER_SECOND, limits.RENDER_BURST
+    )
+    status = Rendered(
+        lambda: _json_bytes(bounded_strings(probes.status())),
+        limits.RENDERS_PER_SECOND,
+        limits.RENDER_BURST,
+    )
 
     async def get_metrics(request: web.Request) -> web.StreamResponse:
         return web.Response(body=exposition.get(), headers={"Content-Type": CONTENT_TYPE_LATEST})

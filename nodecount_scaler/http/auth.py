@@ -27,7 +27,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from nodecount_scaler import limits, metrics
-from nodecount_scaler.http.cache import TtlLru
+from nodecount_scaler.http.cache import TokenBucket, TtlLru
 from nodecount_scaler.kube.client import ApiError, KubeClient
 
 log = structlog.get_logger(__name__)
@@ -111,26 +111,15 @@ class ReviewBudget:
     burst: int = limits.REVIEW_BURST
     in_flight: int = limits.REVIEWS_IN_FLIGHT
     clock: Callable[[], float] = time.monotonic
-    _tokens: float = field(init=False)
-    _at: float = field(init=False)
+    _bucket: TokenBucket = field(init=False)
     _slots: asyncio.Semaphore | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self._tokens = float(self.burst)
-        self._at = self.clock()
-
-    def _take(self) -> bool:
-        now = self.clock()
-        self._tokens = min(float(self.burst), self._tokens + (now - self._at) * self.rate)
-        self._at = now
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True
+        self._bucket = TokenBucket(self.rate, self.burst, self.clock)
 
     @contextlib.asynccontextmanager
     async def spend(self) -> AsyncIterator[None]:
-        if not self._take():
+        if not self._bucket.take():
             raise ReviewUnavailable(429, "too many authentication reviews; retry shortly")
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.in_flight)

@@ -47,22 +47,50 @@ class TtlLru(Generic[K, V]):
 
 
 @dataclass(slots=True)
+class TokenBucket:
+    """`rate` tokens a second, at most `burst` saved up."""
+
+    rate: float
+    burst: float
+    clock: Callable[[], float] = time.monotonic
+    _tokens: float = field(init=False)
+    _at: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._tokens = float(self.burst)
+        self._at = self.clock()
+
+    def take(self) -> bool:
+        now = self.clock()
+        self._tokens = min(float(self.burst), self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
+@dataclass(slots=True)
 class Rendered:
-    """A response body rendered at most once per `ttl` seconds: a flood of requests costs
-    one rendering per second, however many clients ask."""
+    """A response body rendered afresh for each request while the bucket of renderings
+    allows (`burst`, then `rate` a second), else the last one: a client that asks now and
+    then always reads the present, and a flood costs at most `rate` renderings a second,
+    each body at most 1/rate seconds old."""
 
     render: Callable[[], bytes]
-    ttl: float
+    rate: float
+    burst: float
     clock: Callable[[], float] = time.monotonic
     renders: int = 0
-    _body: bytes = b""
-    _at: float = field(default=-float("inf"))
+    _bucket: TokenBucket = field(init=False)
+    _body: bytes | None = None
+
+    def __post_init__(self) -> None:
+        self._bucket = TokenBucket(self.rate, self.burst, self.clock)
 
     def get(self) -> bytes:
-        now = self.clock()
-        if now - self._at >= self.ttl:
-            # Synchronous: no other request can run between the check and the store.
+        # Synchronous: no other request can run between the check and the store.
+        if self._bucket.take() or self._body is None:
             self._body = self.render()
-            self._at = now
             self.renders += 1
         return self._body

@@ -158,15 +158,18 @@ async def test_request_size_caps(served: Served, raw: bytes, status: bytes) -> N
     assert head.split(b" ")[1] == status, head[:200]
 
 
-def test_rendered_body_is_shared_within_its_ttl() -> None:
-    """One rendering per TTL, however many requests; a new one after it."""
+def test_rendering_is_fresh_when_asked_now_and_then_and_shared_under_a_flood() -> None:
+    """A burst of fresh renderings, then at most `rate` a second; the body in between is
+    the last one; after a pause every request is fresh again."""
     now = [0.0]
-    bodies = iter([b"one", b"two"])
-    rendered = Rendered(lambda: next(bodies), ttl=1.0, clock=lambda: now[0])
-    assert [rendered.get() for _ in range(100)] == [b"one"] * 100
-    now[0] = 1.0
-    assert rendered.get() == b"two"
-    assert rendered.renders == 2
+    counter = iter(range(1000))
+    rendered = Rendered(lambda: b"%d" % next(counter), rate=5, burst=3, clock=lambda: now[0])
+    assert [rendered.get() for _ in range(5)] == [b"0", b"1", b"2", b"2", b"2"]
+    now[0] = 0.2
+    assert [rendered.get() for _ in range(3)] == [b"3", b"3", b"3"]
+    now[0] = 10.0
+    assert [rendered.get() for _ in range(3)] == [b"4", b"5", b"6"]
+    assert rendered.renders == 7
 
 
 async def test_a_prompt_client_gets_in_through_a_crowd_of_idle_ones() -> None:
