@@ -81,9 +81,13 @@ class Secure:
             return response.status, await response.text()
 
 
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return generate_pki(tmp_path_factory.mktemp("pki"))
+
+
 @pytest.fixture
-async def secure(tmp_path: Path) -> AsyncIterator[Secure]:
-    pki = generate_pki(tmp_path / "pki")
+async def secure(pki: Pki, tmp_path: Path) -> AsyncIterator[Secure]:
     api = ReviewApi(pki.ca_cert.read_text())
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", api.handle)
