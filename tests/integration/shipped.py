@@ -137,7 +137,7 @@ def wait_policies_enforced(api: TokenApi, namespace: str, objects: Objects) -> N
         for role in objects
         if role["kind"] in ("ClusterRole", "Role")
         for rule in role["rules"]
-        for resource in rule["resources"]
+        for resource in rule.get("resources", [])
     }
     dry = "?dryRun=All"
     probes: dict[str, tuple[str, Callable[[], Answer]]] = {
