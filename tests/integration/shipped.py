@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from devcluster import Cluster
-from devcluster.polling import wait_until
+from devcluster.polling import WaitTimeout, wait_until
 from tests.integration.as_service_account import Answer, TokenApi, request_token
 from tests.manifests import BASE, NAMESPACE, PERMISSION_KINDS, SERVICE_ACCOUNT, USERNAME, render
 
@@ -161,11 +161,18 @@ def wait_policies_enforced(api: TokenApi, namespace: str, objects: Objects) -> N
         resource, probe = probes[name]
         if resource not in granted:
             continue
-        wait_until(
-            lambda: f"'{name}'" in probe().message,  # noqa: B023 - called in this iteration
-            timeout=15,
-            describe=f"admission policy {name} enforced",
-        )
+        answers: list[Answer] = []
+
+        def refused(
+            name: str = name, probe: Callable[[], Answer] = probe, answers: list[Answer] = answers
+        ) -> bool:
+            answers.append(probe())
+            return f"'{name}'" in answers[-1].message
+
+        try:
+            wait_until(refused, timeout=15, describe=f"admission policy {name} enforced")
+        except WaitTimeout as e:
+            raise WaitTimeout(f"{e}; last answer {answers[-1]}") from None
 
 
 def event(
