@@ -98,7 +98,8 @@ def wait_authorized(cluster: Cluster, grants: dict[Perm, bool]) -> None:
 
 def probe_objects(namespace: str) -> Objects:
     """A Deployment, StatefulSet and ReplicaSet without the opt-in (and at 0 replicas) and
-    a Pod that never schedules."""
+    a Pod that never schedules (with labels of its own: a ReplicaSet or StatefulSet adopts
+    an orphan pod its selector matches and deletes it to keep 0 replicas)."""
     labels = {"app": PROBE}
     spec = {"containers": [{"name": "c", "image": "nginx"}], "nodeSelector": {PROBE: "none"}}
     workload_spec = {
@@ -122,7 +123,7 @@ def probe_objects(namespace: str) -> Objects:
         {
             "apiVersion": "v1",
             "kind": "Pod",
-            "metadata": {"name": PROBE, "namespace": namespace, "labels": labels},
+            "metadata": {"name": PROBE, "namespace": namespace, "labels": {"pod": PROBE}},
             "spec": spec,
         },
     ]
