@@ -141,16 +141,20 @@ class Drop:
             for role in changed
             if role["kind"] == self.kind
             for r in role["rules"]
-            if tuple(r.get("resources", ())) == self.resources
+            if set(self.resources) <= set(r.get("resources", ()))
             and bool(r.get("resourceNames")) == self.named
         ]
         assert len(matches) == 1, f"no single rule {self} in the shipped {self.kind}s"
         role, rule = matches[0]
-        if self.verbs is None:
-            role["rules"].remove(rule)
-        else:
+        # The rule may name more resources than these: those keep all their verbs.
+        others = [res for res in rule["resources"] if res not in self.resources]
+        role["rules"].remove(rule)
+        if others:
+            role["rules"].append({**rule, "resources": others})
+        if self.verbs is not None:
             assert set(self.verbs) <= set(rule["verbs"]), f"{self.verbs} not in {rule}"
-            rule["verbs"] = [v for v in rule["verbs"] if v not in self.verbs]
+            verbs = [v for v in rule["verbs"] if v not in self.verbs]
+            role["rules"].append({**rule, "resources": list(self.resources), "verbs": verbs})
         return changed
 
     def denied(self) -> frozenset[Perm]:
