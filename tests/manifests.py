@@ -98,6 +98,26 @@ def chart(*, release_namespace: str = NAMESPACE, **values: Any) -> Chart:
 
 Source = Path | Chart
 
+# Every value of the chart turned from its default (for lint and the server's dry run).
+CHART_EVERY_OPTION: Final[dict[str, Any]] = {
+    "namespace": {"create": False},
+    "image": {"repository": "registry.example/ncs", "tag": "9.9", "pullPolicy": "Always"},
+    "replicas": 1,
+    "namespaces": ["team-a"],
+    "podDeletionCost": False,
+    "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
+    "logFormat": "console",
+    "unreadyGrace": 45,
+    "extraArgs": ["--replica-cap=50"],
+    "nodeSelector": {"kubernetes.io/os": "linux"},
+    "tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}],
+    "affinity": {"podAntiAffinity": None},
+    "networkPolicy": {"scrapers": {"namespaces": ["monitoring", "observability"]}},
+    "metricsReaders": [{"kind": "ServiceAccount", "name": "prometheus", "namespace": "monitoring"}],
+    "serviceMonitor": {"enabled": True, "labels": {"release": "kps"}, "interval": "30s"},
+    "prometheusRule": {"enabled": True, "labels": {"release": "kps"}},
+}
+
 
 def render(source: Source) -> list[dict[str, Any]]:
     """The objects of a kustomize directory or of the chart, one dict each."""

@@ -8,31 +8,10 @@ from pathlib import Path
 import pytest
 
 from tests.helm import helm
-from tests.manifests import CHART, NAMESPACE
-
-EVERY_OPTION = {
-    "namespace": {"create": False},
-    "image": {
-        "repository": "registry.example/nodecount-scaler",
-        "tag": "9.9",
-        "pullPolicy": "Always",
-    },
-    "replicas": 1,
-    "namespaces": ["team-a"],
-    "podDeletionCost": False,
-    "logFormat": "console",
-    "unreadyGrace": 45,
-    "extraArgs": ["--replica-cap=50"],
-    "nodeSelector": {"kubernetes.io/os": "linux"},
-    "tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}],
-    "networkPolicy": {"enabled": False},
-    "metricsReaders": [{"kind": "ServiceAccount", "name": "prometheus", "namespace": "monitoring"}],
-    "serviceMonitor": {"enabled": True, "labels": {"release": "kps"}, "interval": "30s"},
-    "prometheusRule": {"enabled": True, "labels": {"release": "kps"}},
-}
+from tests.manifests import CHART, CHART_EVERY_OPTION, NAMESPACE
 
 
-@pytest.mark.parametrize("values", [{}, EVERY_OPTION], ids=["defaults", "every-option"])
+@pytest.mark.parametrize("values", [{}, CHART_EVERY_OPTION], ids=["defaults", "every-option"])
 def test_chart_lints_strict(values: dict[str, object], tmp_path: Path) -> None:
     """No error and no warning (strict makes a warning fail)."""
     path = tmp_path / "values.json"
