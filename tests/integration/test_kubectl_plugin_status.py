@@ -34,6 +34,7 @@ from devcluster.credentials import (
 )
 from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory, ScalerProcess
+from devcluster.testing import NodeFactory
 from nodecount_scaler.kubectl_status import Forward, StatusOptions, run_status
 from tests.integration.test_kubectl_plugin_plan import kubectl
 
@@ -121,16 +122,25 @@ def make_users(cluster: Cluster, namespace: str, tmp: Path) -> dict[str, Path]:
     return kubeconfigs
 
 
-def leader_pod() -> dict[str, object]:
-    """The leader's pod object; Pending for ever (no node matches), like a pod whose kubelet
-    is kwok's."""
-    return {
-        "metadata": {"name": POD, "labels": {"app.kubernetes.io/name": "nodecount-scaler"}},
-        "spec": {
-            "containers": [{"name": "nodecount-scaler", "image": "nodecount-scaler:0.1.0"}],
-            "nodeSelector": {"nodecount-test": "nowhere"},
-        },
+def pod(name: str, node: str | None) -> dict[str, object]:
+    """A pod of the scaler's image: placed on a kwok node (kwok reports it Running), or on
+    none (Pending for ever)."""
+    spec: dict[str, object] = {
+        "containers": [{"name": "nodecount-scaler", "image": "nodecount-scaler:0.1.0"}],
     }
+    if node is None:
+        spec["nodeSelector"] = {"nodecount-test": "nowhere"}
+    else:
+        spec["nodeName"] = node
+    return {"metadata": {"name": name}, "spec": spec}
+
+
+def lease_naming(cluster: Cluster, namespace: str, holder: str) -> str:
+    """The Lease nodecount-scaler in `namespace`, held by `holder`; its path."""
+    leases = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+    lease = {"metadata": {"name": "nodecount-scaler"}, "spec": {"holderIdentity": holder}}
+    cluster.api.post(leases, lease)
+    return f"{leases}/nodecount-scaler"
 
 
 @pytest.fixture(scope="module")
@@ -138,9 +148,16 @@ def setup(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     tmp = tmp_path_factory.mktemp("status")
     namespace = cluster.create_namespace("status")
     factory = ScalerFactory(cluster.kubeconfig, tmp)
+    nodes = NodeFactory(cluster, "status")
     try:
         kubeconfigs = make_users(cluster, namespace, tmp)
-        cluster.api.post(f"/api/v1/namespaces/{namespace}/pods", leader_pod())
+        pods = f"/api/v1/namespaces/{namespace}/pods"
+        cluster.api.post(pods, pod(POD, nodes.add()))
+        wait_until(
+            lambda: cluster.api.get(f"{pods}/{POD}").get("status", {}).get("phase") == "Running",
+            30,
+            describe="kwok to run the leader's pod",
+        )
         scaler = factory.start(
             "--namespace",
             namespace,
@@ -165,6 +182,7 @@ def setup(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                     f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{namespace}-{user}"
                 )
         cluster.delete_namespace(namespace, wait=False)
+        nodes.cleanup()
         assert not bad, f"nodecount-scaler did not exit 0 on SIGTERM: {bad}"
 
 
@@ -210,14 +228,10 @@ def test_lease_problems_are_named(setup: Setup) -> None:
     assert "you need get on leases" in err
     other = cluster.create_namespace("status-lease")
     try:
-        leases = f"/apis/coordination.k8s.io/v1/namespaces/{other}/leases"
-        lease = {"metadata": {"name": "nodecount-scaler"}, "spec": {"holderIdentity": ""}}
-        cluster.api.post(leases, lease)
+        lease = lease_naming(cluster, other, "")
         code, _, err = setup.status("admin", namespace=other)
         assert "no leader: the Lease" in err
-        cluster.api.merge_patch(
-            f"{leases}/nodecount-scaler", {"spec": {"holderIdentity": "ghost-6d5f-abcde_0a0b0c"}}
-        )
+        cluster.api.merge_patch(lease, {"spec": {"holderIdentity": "ghost-6d5f-abcde_0a0b0c"}})
         code, _, err = setup.status("admin", namespace=other)
         assert code == 1
         assert f"the leader's pod {other}/ghost-6d5f-abcde is gone" in err
@@ -226,14 +240,21 @@ def test_lease_problems_are_named(setup: Setup) -> None:
 
 
 def test_real_port_forward_failures(setup: Setup) -> None:
-    """kubectl port-forward itself: refused without create on pods/portforward, and the
-    leader's pod not running (kwok runs none)."""
+    """kubectl port-forward itself: refused without create on pods/portforward (the leader's
+    pod Running on a kwok node), and a leader's pod that is not running."""
     code, _, err = setup.status("no-forward", direct=False)
     assert code == 1
     assert "you need create on pods/portforward" in err
-    code, _, err = setup.status("admin", direct=False)
-    assert code == 1
-    assert f"the leader's pod {setup.namespace}/{POD} is not running" in err
+    cluster = setup.cluster
+    other = cluster.create_namespace("status-pending")
+    try:
+        cluster.api.post(f"/api/v1/namespaces/{other}/pods", pod("pending-7c9d-fghij", None))
+        lease_naming(cluster, other, "pending-7c9d-fghij_0d0e0f")
+        code, _, err = setup.status("admin", namespace=other, direct=False)
+        assert code == 1
+        assert f"the leader's pod {other}/pending-7c9d-fghij is not running" in err
+    finally:
+        cluster.delete_namespace(other, wait=False)
 
 
 def test_through_kubectl(setup: Setup) -> None:
