@@ -74,6 +74,10 @@ class ScalerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def metrics_address(self) -> str:
+        return f"127.0.0.1:{self.metrics_port}"
+
+    @property
     def metrics_url(self) -> str:
         return f"{'https' if self.secure else 'http'}://127.0.0.1:{self.metrics_port}"
 

@@ -39,6 +39,11 @@ def kubectl_apply(cluster: Cluster, objects: Objects) -> None:
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(objects))
 
 
+def kind_of(obj: dict[str, Any]) -> str:
+    """kind.group as kubectl takes it (`deployment.apps`, `pod`)."""
+    return f"{obj['kind']}.{obj['apiVersion'].rpartition('/')[0]}".rstrip(".").lower()
+
+
 def delete_objects(cluster: Cluster, objects: Objects) -> None:
     """Delete every object but Namespaces (other tests share them), without waiting."""
     for obj in reversed(objects):
@@ -46,9 +51,8 @@ def delete_objects(cluster: Cluster, objects: Objects) -> None:
             continue
         ns = obj["metadata"].get("namespace")
         where = ["-n", ns] if ns else []
-        kind = f"{obj['kind']}.{obj['apiVersion'].rpartition('/')[0]}".rstrip(".").lower()
         name = obj["metadata"]["name"]
-        cluster.kubectl("delete", kind, name, *where, "--ignore-not-found", "--wait=false")
+        cluster.kubectl("delete", kind_of(obj), name, *where, "--ignore-not-found", "--wait=false")
 
 
 @dataclass(frozen=True)
