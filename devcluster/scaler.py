@@ -55,6 +55,8 @@ class ScalerProcess:
     args: Sequence[str] = ()
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
+    # The console script to run; None: the one of the running interpreter's environment.
+    executable: str | None = None
     proc: subprocess.Popen[bytes] | None = None
     _log_file: IO[bytes] | None = field(default=None, init=False, repr=False)
 
@@ -65,7 +67,7 @@ class ScalerProcess:
     @property
     def command(self) -> list[str]:
         return [
-            scaler_executable(),
+            self.executable or scaler_executable(),
             "run",
             "--kubeconfig",
             str(self.kubeconfig),

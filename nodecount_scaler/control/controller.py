@@ -45,6 +45,7 @@ class Controller:
         self._clock = clock
         self._grace_changed = asyncio.Event()
         self._stopping = False
+        self._leading = False
         self._active = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -103,15 +104,32 @@ class Controller:
         # changes it already answered are not this instance's reactions.
         self._changed_at.clear()
         self.enqueue_all()
+        self._leading = True
+        try:
+            await self._run_leader_tasks()
+        finally:
+            self._leading = False
+
+    async def _run_leader_tasks(self) -> None:
         async with asyncio.TaskGroup() as group:
+            # Event series over their write budget are written by the leader only.
+            group.create_task(self.reconciler.events.run(), name="events")
             for _ in range(self.workers):
                 group.create_task(self._worker())
 
     async def drain(self, timeout: float) -> None:
         """Take no new keys and wait (bounded) for the reconciles in flight to finish."""
         self._stopping = True
+        deadline = self._clock() + timeout
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), timeout)
+            if not self._leading:
+                return
+            # The occurrences still held back by the Events' rate limit, in what time is left.
+            await asyncio.wait_for(
+                self.reconciler.events.flush_due(everything=True),
+                max(0.0, deadline - self._clock()),
+            )
 
     async def _worker(self) -> None:
         while not self._stopping:

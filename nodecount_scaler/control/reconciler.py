@@ -182,6 +182,8 @@ class Reconciler:
                 Reason.INVALID_ANNOTATION,
                 message,
                 topic=f"{error.key}={error.digest}",
+                # One Event per annotation key: a new bad value of it raises its count.
+                series=error.key,
             ):
                 metrics.INVALID_ANNOTATIONS.labels(error.key).inc()
                 log.error(
