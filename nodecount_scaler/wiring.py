@@ -43,7 +43,7 @@ def build_reflectors(
                 client,
                 "deployments" + suffix,
                 resources.deployments_path(namespace),
-                resources.TARGET_PROJECTION,
+                resources.target_projection(),
                 sinks.targets(namespace),
                 inactivity_timeout=timeout,
             )

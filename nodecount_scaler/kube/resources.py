@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from typing import Final
 
 from nodecount_scaler.kube.watch import Projection
@@ -10,7 +11,7 @@ from nodecount_scaler.model.annotations import is_enabled
 from nodecount_scaler.model.nodes import NodeView, project_node
 from nodecount_scaler.model.objects import ProjectionError, object_name
 from nodecount_scaler.model.state import HpaKey
-from nodecount_scaler.model.targets import TargetKey, TargetView, project_target
+from nodecount_scaler.model.targets import TargetKey, TargetProjector, TargetView, project_target
 
 NODES_PATH: Final = "/api/v1/nodes"
 
@@ -54,16 +55,25 @@ def _target_key(obj: object) -> TargetKey | ProjectionError:
     return named if isinstance(named, ProjectionError) else TargetKey(*named)
 
 
-def _target_view(obj: object) -> TargetView | ProjectionError | None:
+def _target_view(
+    obj: object, project: Callable[[object], TargetView | ProjectionError] = project_target
+) -> TargetView | ProjectionError | None:
     # Deployments cannot be filtered by annotation on the server; the ones that have not
     # opted in project to nothing and are never stored.
     if not isinstance(obj, Mapping):
-        return project_target(obj)
+        return project(obj)
     metadata = obj.get("metadata")
     annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
     if not isinstance(annotations, Mapping) or not is_enabled(annotations):
         return None
-    return project_target(obj)
+    return project(obj)
+
+
+def target_projection() -> Projection[TargetKey, TargetView]:
+    """The projection for one Deployment watch: TARGET_PROJECTION with a memo of the last
+    view of each target (model.targets.TargetProjector), so a status-only update or the
+    echo of a replica write costs a decode and a comparison."""
+    return Projection(_target_key, functools.partial(_target_view, project=TargetProjector()))
 
 
 def _hpa_key(obj: object) -> HpaKey | ProjectionError:
