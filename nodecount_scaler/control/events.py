@@ -21,7 +21,8 @@ https://github.com/kubernetes/client-go/blob/v0.36.3/tools/record/events_cache.g
   `series_limit` entries (client-go's 4096), messages are cut to the API server's 1 KiB and
   long topics are kept as digests.
 - The API server deletes an Event an hour (--event-ttl) after its last write: a series
-  idle for `SERIES_TTL` starts a new Event, and a PATCH answered 404 creates one.
+  idle for `SERIES_TTL` starts a new Event, and a PATCH answered 404 creates one. So does
+  a PATCH answered 403 (a service account with create but not patch on events).
 """
 
 from __future__ import annotations
@@ -299,6 +300,7 @@ class EventRecorder:
             stamp=stamp,
         )
         self._wake = asyncio.Event()
+        self._no_patch_reported = False
 
     def should_emit(self, target: TargetKey, reason: EventReason, topic: str) -> bool:
         return self.correlator.should_announce(target, reason, topic)
@@ -361,10 +363,11 @@ class EventRecorder:
                 try:
                     await self._patch(series.target, series.event_name, count, last, message)
                 except ApiError as exc:
-                    if exc.status != 404:
+                    if exc.status != 404 and not exc.forbidden:
                         raise
-                    # Expired on the server (--event-ttl): what it did not show yet
-                    # starts a new Event.
+                    # Expired on the server (--event-ttl), or no patch permission: what
+                    # it did not show yet starts a new Event.
+                    self._report_no_patch(exc)
                     series.restart()
                     count = series.count
             if series.event_name is None:
@@ -382,6 +385,16 @@ class EventRecorder:
         finally:
             series.in_flight = False
         series.written, series.written_at = count, self.correlator.clock()
+
+    def _report_no_patch(self, exc: ApiError) -> None:
+        if exc.forbidden and not self._no_patch_reported:
+            self._no_patch_reported = True
+            log.warning(
+                "cannot patch events; repeats create new Events instead (still at most one "
+                "write per target per interval)",
+                error=str(exc),
+                hint="the service account needs patch on events",
+            )
 
     async def _create(self, series: Series, count: int, last: str, message: str) -> str | None:
         target = series.target

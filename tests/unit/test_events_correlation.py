@@ -169,3 +169,15 @@ async def test_flusher_writes_held_occurrences_when_the_budget_allows(api: Scrip
         flusher.cancel()
     assert api.lines == [POST, PATCH]
     assert api.calls[1].body["count"] == 3
+
+
+async def test_forbidden_patch_creates_a_new_event_instead(api: ScriptedApi) -> None:
+    """Without patch on events (403), the held occurrences go out as a new Event."""
+    clock = FakeClock()
+    events = recorder(api, clock)
+    await events.emit(KEY, "uid-1", "Normal", Reason.RESCALED, "a")
+    api.script("PATCH", PATCH[1], Reply(403))
+    clock.advance(300)
+    await events.emit(KEY, "uid-1", "Normal", Reason.RESCALED, "b")
+    assert api.lines == [POST, PATCH, POST]
+    assert (api.calls[2].body["count"], api.calls[2].body["message"]) == (1, "b")
