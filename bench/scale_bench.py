@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -60,6 +61,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--label", default="", help="a name for this run in the output")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the workdir (logs, audit)")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy samples (collapsed stacks) of the churn window"
+    )
+    parser.add_argument("--py-spy", default="py-spy", help="the py-spy executable")
     return parser.parse_args(argv)
 
 
@@ -168,12 +173,15 @@ def _churn_window(
     generations_before = generations(plane)
     cpu_before = cpu_seconds(pid)
     sampler = RssSampler(pid).start()
+    profiler = _profiler(args, pid)
     window_start = time.time()
     kinds = churn(plane, sequence, args.rate, args.minutes * 60)
     window_end = time.time()
     time.sleep(SETTLE_SECONDS)
     cpu_after = cpu_seconds(pid)
     samples = sampler.stop()
+    if profiler is not None:
+        profiler.wait()
     end = memory_kib(pid)
     return {
         "window": [window_start, window_end + SETTLE_SECONDS],
@@ -184,6 +192,16 @@ def _churn_window(
         "rss_end_mib": mib(end["VmRSS"]),
         "rss_hwm_mib": mib(end["VmHWM"]),
     }
+
+
+def _profiler(args: argparse.Namespace, pid: int) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling the scaler (100 Hz, without pausing it) for the churn window."""
+    if args.profile is None or not args.minutes:
+        return None
+    seconds = str(int(args.minutes * 60 + SETTLE_SECONDS))
+    command = [args.py_spy, "record", "--nonblocking", "--rate", "100", "--pid", str(pid)]
+    command += ["--duration", seconds, "--format", "raw", "--output", str(args.profile)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL)
 
 
 def _audit_figures(
@@ -214,6 +232,8 @@ def _audit_figures(
 
 
 def main(argv: list[str] | None = None) -> int:
+    # SIGTERM (a timeout, ^C from a wrapper) must still stop the scaler and the cluster.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args = parse_args(argv)
     args.venv = args.venv.resolve()
     imports = import_seconds(args.venv)

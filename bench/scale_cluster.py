@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.scale_workload import NodeModel, node_body, node_labels, target_body
+from bench.scale_workload import NodeModel, node_body, node_labels, pool_taints, target_body
 from devcluster.api import ApiClient, ApiError
 from devcluster.audit import requests_policy
 from devcluster.build import ensure_binaries
@@ -33,6 +33,7 @@ NAMESPACE = "nodecount-bench"
 SERVICE_ACCOUNT = "nodecount-scaler"
 SCALER_USER = f"system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}"
 TARGETS_NAMESPACE = "bench"
+NOT_READY = "node.kubernetes.io/not-ready"
 
 
 def bench_control_plane(workdir: Path, *, pods: bool) -> ControlPlane:
@@ -113,16 +114,34 @@ def _create(api: ApiClient, path: str, body: dict[str, Any]) -> None:
 
 
 def create_nodes(plane: ControlPlane, count: int, threads: int = 4) -> dict[str, NodeModel]:
-    """`count` Ready kwok Nodes, created by a few threads at once."""
+    """`count` Ready kwok Nodes, created by a few threads at once, each without the
+    `node.kubernetes.io/not-ready` taint that admission puts on a new Node (the node
+    lifecycle controller would lift it only about one Node a second: at thousands of Nodes
+    the churn would start while the cluster is still coming up)."""
     version = plane.versions.kubernetes
     models = {f"bn-{i:05d}": NodeModel(node_labels(i)) for i in range(count)}
 
     def create(item: tuple[str, NodeModel]) -> None:
-        plane.api.post("/api/v1/nodes", node_body(item[0], item[1].labels, version))
+        name, model = item
+        plane.api.post("/api/v1/nodes", node_body(name, model.labels, version))
+        taints = {"spec": {"taints": pool_taints(model.labels)}}
+        plane.api.merge_patch(f"/api/v1/nodes/{name}", taints)
 
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(create, models.items()))
+    wait_until(lambda: not_ready_nodes(plane) == 0, 300, interval=2, describe="no not-ready taint")
     return models
+
+
+def not_ready_nodes(plane: ControlPlane) -> int:
+    """Nodes that are not Ready or carry the not-ready taint."""
+    count = 0
+    for node in plane.api.get("/api/v1/nodes")["items"]:
+        conditions = node.get("status", {}).get("conditions") or []
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+        tainted = any(t.get("key") == NOT_READY for t in node["spec"].get("taints") or [])
+        count += not ready or tainted
+    return count
 
 
 def create_targets(plane: ControlPlane, count: int) -> list[str]:

@@ -1,0 +1,67 @@
+"""Where the scaler's CPU went: a summary of py-spy's collapsed stacks (--profile).
+
+    .venv/bin/python -m bench.scale_profile PROFILE [--top 25]
+
+prints the functions with the most samples on the stack (inclusive) and at its top (self),
+as shares of all samples. Idle samples (the event loop waiting in epoll) are counted apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+# "function (path/to/module.py:123)" -> "function (module.py)"
+_FRAME = re.compile(r"^(?P<name>.*?) \((?P<path>[^:()]*?)(?::\d+)?\)$")
+IDLE = ("select (selectors.py)", "poll (selectors.py)")
+
+
+def frame_name(frame: str) -> str:
+    match = _FRAME.match(frame.strip())
+    if match is None:
+        return frame.strip()
+    return f"{match['name']} ({Path(match['path']).name})"
+
+
+def summarize(text: str) -> tuple[int, int, Counter[str], Counter[str]]:
+    """(samples, idle samples, inclusive, self) over the collapsed stacks."""
+    total = idle = 0
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    for line in text.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [frame_name(f) for f in stack.split(";") if f]
+        total += count
+        if frames and frames[-1] in IDLE:
+            idle += count
+            continue
+        for name in set(frames):
+            inclusive[name] += count
+        if frames:
+            own[frames[-1]] += count
+    return total, idle, inclusive, own
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.scale_profile")
+    parser.add_argument("profile", type=Path)
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args(argv)
+    total, idle, inclusive, own = summarize(args.profile.read_text())
+    busy = max(1, total - idle)
+    print(f"{total} samples, {idle} idle (waiting in epoll), {busy} busy")
+    for title, counts in (("inclusive", inclusive), ("self", own)):
+        print(f"\n{title} (share of busy samples):")
+        for name, count in counts.most_common(args.top):
+            print(f"  {count / busy:6.1%}  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
