@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devcluster.nodes import kwok_node
+from tests.builders import deployment
 
 POOLS = 10
 ZONES = 3
@@ -89,32 +90,16 @@ def target_body(t: int, namespace: str) -> dict[str, Any]:
         annotations[f"{ANNOTATION}nodes-per-replica"] = "2"
     if t % 5 == 3:
         annotations[f"{ANNOTATION}min-replicas"] = "1"
-    anti = {
-        "labelSelector": {"matchLabels": {"app": app}},
-        "topologyKey": "kubernetes.io/hostname",
-    }
-    affinity = placement.pop("affinity", {})
-    affinity["podAntiAffinity"] = {"requiredDuringSchedulingIgnoredDuringExecution": [anti]}
     pod_spec = {
         **placement,
-        "affinity": affinity,
         "containers": [{"name": "pause", "image": "registry.k8s.io/pause:3.10"}],
         "terminationGracePeriodSeconds": 0,
     }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": app, "namespace": namespace, "annotations": annotations},
-        "spec": {
-            "replicas": 0,
-            "selector": {"matchLabels": {"app": app}},
-            "strategy": {
-                "type": "RollingUpdate",
-                "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1},
-            },
-            "template": {"metadata": {"labels": {"app": app}}, "spec": pod_spec},
-        },
-    }
+    body = deployment(app, namespace, replicas=0, annotations=annotations, pod_spec=pod_spec)
+    # Set by the API server on create (a resourceVersion given there is refused).
+    for field_name in ("uid", "resourceVersion"):
+        del body["metadata"][field_name]
+    return {"apiVersion": "apps/v1", "kind": "Deployment", **body}
 
 
 @dataclass

@@ -283,22 +283,13 @@ class EventRecorder:
         *,
         instance: str,
         dry_run: bool,
-        repeat_window: float = 600.0,
-        write_interval: float = WRITE_INTERVAL,
-        series_limit: int = SERIES_LIMIT,
         clock: Callable[[], float] = time.monotonic,
-        stamp: Callable[[], str] = utc_stamp,
+        correlator: EventCorrelator | None = None,
     ) -> None:
         self.client = client
         self.instance = instance
         self.dry_run = dry_run
-        self.correlator = EventCorrelator(
-            repeat_window=repeat_window,
-            write_interval=write_interval,
-            series_limit=series_limit,
-            clock=clock,
-            stamp=stamp,
-        )
+        self.correlator = correlator or EventCorrelator(clock=clock)
         self._wake = asyncio.Event()
         self._no_patch_reported = False
 

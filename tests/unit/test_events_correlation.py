@@ -9,7 +9,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from nodecount_scaler.control.events import SERIES_TTL, EventReason, EventRecorder, Reason
+from nodecount_scaler.control.events import (
+    SERIES_TTL,
+    EventCorrelator,
+    EventReason,
+    EventRecorder,
+    Reason,
+)
 from nodecount_scaler.model.targets import FindingKind, TargetKey
 from tests.scripted_api import KEY, FakeClock, Reply, ScriptedApi, events_path
 
@@ -20,9 +26,8 @@ PATCH_OTHER = ("PATCH", events_path() + "/e.")
 
 
 def recorder(api: ScriptedApi, clock: FakeClock) -> EventRecorder:
-    return EventRecorder(
-        api.client, instance="pod-0", dry_run=False, clock=clock, stamp=lambda: f"t{clock():.0f}"
-    )
+    correlator = EventCorrelator(clock=clock, stamp=lambda: f"t{clock():.0f}")
+    return EventRecorder(api.client, instance="pod-0", dry_run=False, correlator=correlator)
 
 
 @dataclass(frozen=True)
@@ -156,9 +161,8 @@ async def test_forget_drops_every_record_of_the_target(api: ScriptedApi) -> None
 
 async def test_flusher_writes_held_occurrences_when_the_budget_allows(api: ScriptedApi) -> None:
     """run() sleeps until the earliest budget refills, then PATCHes (real loop time)."""
-    events = EventRecorder(
-        api.client, instance="pod-0", dry_run=False, write_interval=0.2, clock=time.monotonic
-    )
+    correlator = EventCorrelator(write_interval=0.2, clock=time.monotonic)
+    events = EventRecorder(api.client, instance="pod-0", dry_run=False, correlator=correlator)
     flusher = asyncio.create_task(events.run())
     try:
         for _ in range(3):
