@@ -3,7 +3,9 @@
     .venv/bin/python -m bench.scale_profile PROFILE [--top 25]
 
 prints the functions with the most samples on the stack (inclusive) and at its top (self),
-as shares of all samples. Idle samples (the event loop waiting in epoll) are counted apart.
+as shares of the busy samples. Idle samples are counted apart: the event loop waiting in
+epoll, and executor threads waiting for work (py-spy --nonblocking cannot tell those from
+work, so they are recognised by their top frame).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from pathlib import Path
 
 # "function (path/to/module.py:123)" -> "function (module.py)"
 _FRAME = re.compile(r"^(?P<name>.*?) \((?P<path>[^:()]*?)(?::\d+)?\)$")
-IDLE = ("select (selectors.py)", "poll (selectors.py)")
+IDLE = frozenset(
+    {"EpollSelector.select (selectors.py)", "select (selectors.py)", "_worker (thread.py)"}
+)
 
 
 def frame_name(frame: str) -> str:
@@ -55,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     total, idle, inclusive, own = summarize(args.profile.read_text())
     busy = max(1, total - idle)
-    print(f"{total} samples, {idle} idle (waiting in epoll), {busy} busy")
+    print(f"{total} samples, {idle} idle (waiting for I/O or work), {busy} busy")
     for title, counts in (("inclusive", inclusive), ("self", own)):
         print(f"\n{title} (share of busy samples):")
         for name, count in counts.most_common(args.top):

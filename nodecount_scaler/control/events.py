@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import enum
+import functools
 import hashlib
 import time
 from collections import OrderedDict
@@ -120,8 +121,14 @@ def short_topic(topic: str) -> str:
     return hashlib.blake2b(topic.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
+@functools.lru_cache(maxsize=2)
+def _stamp_of(second: int) -> str:
+    return dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def utc_stamp() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Now as an Event timestamp (whole seconds), formatted once a second at most."""
+    return _stamp_of(int(time.time()))
 
 
 SeriesKey = tuple[TargetKey, str, str, str]
@@ -186,6 +193,10 @@ class EventCorrelator:
         # Target -> when its next write is allowed (the spam filter's budget).
         self._next_write: Lru[TargetKey, float] = Lru(series_limit)
         self._pending: dict[SeriesKey, None] = {}
+
+    @property
+    def pending_count(self) -> int:
+        return len(self._pending)
 
     @property
     def sizes(self) -> tuple[int, int, int]:
@@ -337,9 +348,12 @@ class EventRecorder:
             log.info("would emit event", event_type=type_, reason=reason, message=message)
             return
         metrics.EVENTS_EMITTED.labels(type_, reason).inc()
+        held = self.correlator.pending_count
         due = self.correlator.observe(target, uid, type_, str(reason), message, series)
         if due is None:
-            self._wake.set()
+            if self.correlator.pending_count != held:
+                # A series newly held: the flusher may have to wake sooner.
+                self._wake.set()
             return
         await self._write(due)
         self.correlator.still_pending(due)
