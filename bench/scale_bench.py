@@ -65,6 +65,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--profile", type=Path, help="py-spy samples (collapsed stacks) of the churn window"
     )
     parser.add_argument("--py-spy", default="py-spy", help="the py-spy executable")
+    parser.add_argument(
+        "--scaler-arg",
+        action="append",
+        default=[],
+        help="an argument for `nodecount-scaler run` (repeatable), e.g. --scaler-arg=--workers=8",
+    )
     return parser.parse_args(argv)
 
 
@@ -123,6 +129,7 @@ def run(args: argparse.Namespace, workdir: Path, plane: ControlPlane) -> dict[st
         kubeconfig=kubeconfig,
         log_path=workdir / "scaler.log",
         executable=str(args.venv / "bin" / "nodecount-scaler"),
+        args=tuple(args.scaler_arg),
     )
     spawned = time.time()
     scaler.start(wait_ready=False)
@@ -171,6 +178,7 @@ def _churn_window(
 ) -> dict[str, Any]:
     sequence = Churn(nodes, args.nodes, plane.versions.kubernetes, args.seed)
     generations_before = generations(plane)
+    node_events_before = _node_watch_events(scaler)
     cpu_before = cpu_seconds(pid)
     sampler = RssSampler(pid).start()
     profiler = _profiler(args, pid)
@@ -187,11 +195,17 @@ def _churn_window(
         "window": [window_start, window_end + SETTLE_SECONDS],
         "node_changes": dict(kinds),
         "count_changes": generations(plane) - generations_before,
+        # Node watch events the scaler decoded: the churn's, and the other components'.
+        "node_watch_events": _node_watch_events(scaler) - node_events_before,
         "cpu_s": round(cpu_after - cpu_before, 2),
         "rss_peak_mib": mib(max(samples, default=end["VmRSS"])),
         "rss_end_mib": mib(end["VmRSS"]),
         "rss_hwm_mib": mib(end["VmHWM"]),
     }
+
+
+def _node_watch_events(scaler: ScalerProcess) -> float:
+    return scaler.metric_sum("nodecount_scaler_watch_events_total", resource="nodes")
 
 
 def _profiler(args: argparse.Namespace, pid: int) -> subprocess.Popen[bytes] | None:
@@ -217,6 +231,15 @@ def _audit_figures(
     p50, p99 = audit.percentile(latencies, 0.50), audit.percentile(latencies, 0.99)
     return {
         "requests": len(mine),
+        "node_writes_by_agent": dict(
+            Counter(
+                r.agent.partition("/")[0]
+                for r in window
+                if r.user != SCALER_USER
+                and r.verb in audit.NODE_WRITE_VERBS
+                and r.resource.startswith("nodes")
+            )
+        ),
         "requests_by_verb_resource": audit.by_verb_and_resource(mine),
         "requests_per_count_change": round(len(mine) / changes, 3) if changes else None,
         "event_writes": len(events),

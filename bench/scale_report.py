@@ -54,6 +54,10 @@ def print_report(result: dict[str, Any]) -> None:
     )
     print(f"  node changes: {result['node_changes']}")
     print(f"  changes of a target's count: {result['count_changes']}")
+    print(
+        f"  Node writes by others: {result['node_writes_by_agent']}; node watch events "
+        f"decoded by the scaler: {result['node_watch_events']:g}"
+    )
     print(f"  scaler requests in the window: {result['requests']}")
     for key, count in result["requests_by_verb_resource"].items():
         per = count / result["count_changes"] if result["count_changes"] else float("nan")
