@@ -5,7 +5,8 @@ own requests, the scaler's own identity, and the Nodes and targets of the worklo
   `LEASE_SECONDS` (renewed every quarter of it), with the node lifecycle controller's grace
   as long, so thousands of idle Nodes cost the API server little and stay Ready.
 - Without pods, kube-controller-manager runs without the deployment and replicaset
-  controllers: no pod exists, and the only writes to a Deployment are the scaler's.
+  controllers: no pod exists, and the only writes to a Deployment are the scaler's. The
+  TTL controller is off in every run (see bench_control_plane).
 - The scaler runs as the ServiceAccount `nodecount-bench/nodecount-scaler` (bound to
   cluster-admin: the benchmark counts requests, it does not test permissions), so the
   audit policy can record exactly its requests (devcluster.audit.requests_policy).
@@ -44,13 +45,17 @@ def bench_control_plane(workdir: Path, *, pods: bool) -> ControlPlane:
     stages = slow_heartbeat_stages(
         ensure_binaries().parent / "kwok-stages", workdir / "kwok-stages", HEARTBEAT_SECONDS
     )
+    # A repeated --controllers appends: "-name" entries switch those controllers off. The
+    # TTL controller re-annotates every Node each time the node count crosses one of its
+    # size steps (100, 500, 1,000, 2,000): thousands of Node updates, at its 20 a second,
+    # for minutes after the Nodes are created. It serves kubelets' caches, which kwok has
+    # none of; off, the Node writes in the window are the churn's.
+    controllers = "--controllers=*,-ttl" + ("" if pods else ",-deployment,-replicaset")
     extra: dict[str, list[str]] = {
         # The last --audit-policy-file wins over the default one ControlPlane writes.
         "kube-apiserver": [f"--audit-policy-file={policy}"],
+        "kube-controller-manager": [controllers],
     }
-    if not pods:
-        # A repeated --controllers appends: "-name" entries switch those controllers off.
-        extra["kube-controller-manager"] = ["--controllers=*,-deployment,-replicaset"]
     return ControlPlane(
         workdir / "cluster",
         keep=True,
