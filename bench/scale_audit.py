@@ -96,24 +96,37 @@ def percentile(values: list[float], fraction: float) -> float | None:
     return ordered[rank]
 
 
-def reaction_latencies(requests: list[Request], scaler: str) -> list[float]:
+def reaction_latencies(requests: list[Request], scaler: str) -> list[tuple[float, str]]:
     """For every scale write of the scaler: seconds since the latest Node write before it
-    (by anyone else: the benchmark's churn, kwok, the node lifecycle controller). At one
-    node change a second and answers well under a second, the latest Node write is the
-    change the write answers."""
+    (by anyone else: the benchmark's churn, kwok, the node lifecycle controller), and that
+    write's verb and writer. At one node change a second and answers well under a second,
+    the latest Node write is the change the write answers."""
     node_writes = sorted(
-        r.received
+        (r.received, f"{r.verb} {r.resource} by {r.agent.partition('/')[0]}")
         for r in requests
         if r.user != scaler and r.verb in NODE_WRITE_VERBS and r.resource.startswith("nodes")
     )
+    times = [t for t, _ in node_writes]
     latencies = []
     for request in requests:
         if request.user != scaler or not request.is_scale_write:
             continue
-        i = bisect.bisect_right(node_writes, request.received)
+        i = bisect.bisect_right(times, request.received)
         if i:
-            latencies.append(request.received - node_writes[i - 1])
+            latencies.append((request.received - times[i - 1], node_writes[i - 1][1]))
     return latencies
+
+
+def latency_by_cause(latencies: list[tuple[float, str]]) -> dict[str, str]:
+    """p50 / p99 / max in ms and the count, per kind of Node write answered."""
+    causes: dict[str, list[float]] = {}
+    for seconds, cause in latencies:
+        causes.setdefault(cause, []).append(seconds * 1000)
+    return {
+        cause: f"n={len(v)} p50 {percentile(v, 0.5):.1f} p99 {percentile(v, 0.99):.1f} "
+        f"max {max(v):.1f}"
+        for cause, v in sorted(causes.items())
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -227,7 +227,8 @@ def _audit_figures(
     changes = figures["count_changes"]
     events = [r for r in mine if r.resource == "events" and r.verb in audit.EVENT_WRITE_VERBS]
     fives = max((end - start) / 300.0, 1e-9)
-    latencies = audit.reaction_latencies(window, SCALER_USER)
+    answered = audit.reaction_latencies(window, SCALER_USER)
+    latencies = [seconds for seconds, _ in answered]
     p50, p99 = audit.percentile(latencies, 0.50), audit.percentile(latencies, 0.99)
     return {
         "requests": len(mine),
@@ -248,6 +249,7 @@ def _audit_figures(
         "latency_p50_ms": None if p50 is None else round(p50 * 1000, 1),
         "latency_p99_ms": None if p99 is None else round(p99 * 1000, 1),
         "latency_max_ms": round(max(latencies) * 1000, 1) if latencies else None,
+        "latency_by_cause": audit.latency_by_cause(answered),
         "cpu_ms_per_node_change": round(
             figures["cpu_s"] * 1000 / max(1, sum(figures["node_changes"].values())), 2
         ),

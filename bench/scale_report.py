@@ -77,6 +77,8 @@ def print_report(result: dict[str, Any]) -> None:
         f"{result['latency_p50_ms']} ms, p99 {result['latency_p99_ms']} ms, "
         f"max {result['latency_max_ms']} ms"
     )
+    for cause, figures in result["latency_by_cause"].items():
+        print(f"    after {cause}: {figures}")
     print(f"  start-up: {result['start_up']}")
     print(f"  converged after the churn: {result['converged_after']}")
 
