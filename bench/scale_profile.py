@@ -30,6 +30,28 @@ def frame_name(frame: str) -> str:
     return f"{match['name']} ({Path(match['path']).name})"
 
 
+# Parts of the scaler's work, recognised by a frame on the stack; the first match wins.
+PARTS = (
+    ("pod LIST before a scale-down", ("Reconciler._steer_scale_down", "Reconciler._list_pods")),
+    ("Event writes", ("EventRecorder._write",)),
+    ("aiohttp trust_env hops (netrc, proxies, in threads)", ("_WorkItem.run", "netrc_from_env")),
+    (
+        "other HTTP: requests, TLS, the client",
+        ("KubeClient.", "ClientRequest.", "ClientSession.", "SSLProtocol.", "ResponseHandler."),
+    ),
+    ("watch: decode, project, state", ("Reflector._watch", "Reflector._handle")),
+    ("logging", ("LineLogger.msg", "BoundLoggerFilteringAt")),
+    ("reconcile: decision, metrics, queue", ("Controller._worker", "Reconciler.")),
+)
+
+
+def part_of(frames: list[str]) -> str:
+    for part, needles in PARTS:
+        if any(needle in frame for frame in frames for needle in needles):
+            return part
+    return "other: the event loop, timers, sockets"
+
+
 def summarize(text: str) -> tuple[int, int, Counter[str], Counter[str]]:
     """(samples, idle samples, inclusive, self) over the collapsed stacks."""
     total = idle = 0
@@ -49,6 +71,7 @@ def summarize(text: str) -> tuple[int, int, Counter[str], Counter[str]]:
             inclusive[name] += count
         if frames:
             own[frames[-1]] += count
+        inclusive[f"[part] {part_of(frames)}"] += count
     return total, idle, inclusive, own
 
 
@@ -60,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     total, idle, inclusive, own = summarize(args.profile.read_text())
     busy = max(1, total - idle)
     print(f"{total} samples, {idle} idle (waiting for I/O or work), {busy} busy")
-    for title, counts in (("inclusive", inclusive), ("self", own)):
+    parts = Counter({k[7:]: v for k, v in inclusive.items() if k.startswith("[part] ")})
+    for name in parts:
+        del inclusive[f"[part] {name}"]
+    for title, counts in (("by part", parts), ("inclusive", inclusive), ("self", own)):
         print(f"\n{title} (share of busy samples):")
         for name, count in counts.most_common(args.top):
             print(f"  {count / busy:6.1%}  {name}")
