@@ -343,6 +343,9 @@ class TargetProjector:
             )
         return view
 
+    def __len__(self) -> int:
+        return len(self._memo)
+
     def _remember(self, key: tuple[str, str], memo: _Memo) -> None:
         if key not in self._memo and len(self._memo) >= self.limit:
             self._memo.clear()
