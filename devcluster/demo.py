@@ -20,6 +20,13 @@ from typing import Any
 
 from devcluster.cluster import Cluster
 from devcluster.polling import WaitAborted, WaitTimeout, wait_until
+from devcluster.prometheus import (
+    ALERTS,
+    Prometheus,
+    PrometheusError,
+    rules_with_short_for,
+    scrape_job,
+)
 from devcluster.scaler import ScalerProcess, scaler_executable
 from devcluster.versions import REPO_ROOT
 from devcluster.workloads import replicas, running
@@ -27,6 +34,7 @@ from devcluster.workloads import replicas, running
 EXAMPLE = REPO_ROOT / "manifests" / "examples" / "nginx-everywhere.yaml"
 NAMESPACE = "default"
 APP = "nginx-everywhere"
+ALERT_HOLD = "2s"
 BOLD, DIM, GREEN, RESET = (
     ("\033[1m", "\033[2m", "\033[32m", "\033[0m") if sys.stdout.isatty() else ("", "", "", "")
 )
@@ -45,6 +53,7 @@ class Demo:
             log_path=cluster.workdir / "nodecount-scaler.log",
             args=("--unready-grace", "10"),
         )
+        self.prom: Prometheus | None = None
         self._log_offset = 0
 
     # -- the service --------------------------------------------------------------------
@@ -86,6 +95,46 @@ class Demo:
                 print(f"  scaler {line['level']}: {event}")
 
     # -- observation --------------------------------------------------------------------
+
+    def start_prometheus(self) -> None:
+        """A real Prometheus scraping the service and evaluating monitoring/alerts.yaml, with
+        every `for:` cut to ALERT_HOLD so the demo need not wait minutes. Started early: its
+        first scrape comes some seconds after it starts."""
+        rules = rules_with_short_for(ALERTS, self.cluster.workdir / "alerts.yaml", ALERT_HOLD)
+        scrape = [scrape_job(f"127.0.0.1:{self.scaler.port}")]
+        try:
+            self.prom = Prometheus(self.cluster.workdir / "prometheus", scrape, [rules]).start()
+        except PrometheusError as e:
+            print(f"  (no alerts in this demo: {e})")
+
+    def stop_prometheus(self) -> None:
+        if self.prom is not None:
+            self.prom.stop()
+
+    def alert_on_bad_annotation(self) -> None:
+        """Break the target's annotation; print when Prometheus says the alert fires."""
+        edited = time.monotonic()
+        self.cluster.kubectl(
+            "annotate", "deployment", APP, "nodecount-scaler.io/min-replicas=-1", "--overwrite"
+        )
+        time.sleep(0.5)  # let the scaler's log line reach the file
+        self.print_new_decisions()
+        prom = self.prom
+        if prom is None:
+            return
+        (alert, *_) = wait_until(
+            lambda: [
+                a for a in prom.alerts("NodecountScalerTargetInvalid") if a["state"] == "firing"
+            ],
+            30,
+            describe="the alert NodecountScalerTargetInvalid",
+        )
+        labels = alert["labels"]
+        print(
+            f"  {GREEN}Prometheus: alert NodecountScalerTargetInvalid firing for "
+            f"{labels['namespace']}/{labels['name']}, {time.monotonic() - edited:.1f} s after "
+            f"the edit (for: {ALERT_HOLD} in this demo, 5m as shipped){RESET}"
+        )
 
     def replicas(self) -> int:
         return replicas(self.cluster, NAMESPACE, APP)
@@ -137,8 +186,9 @@ class Demo:
         self.cluster.kubectl("apply", "-f", str(EXAMPLE))
         print(f"  replicas before nodecount-scaler runs: {self.replicas()}")
 
-        say("Start nodecount-scaler")
+        say("Start nodecount-scaler (and a Prometheus that scrapes it)")
         self.start_scaler()
+        self.start_prometheus()
         self.show(3)
 
         say("Add node-4: one more eligible node, one more replica, placed on it")
@@ -161,6 +211,9 @@ class Demo:
         say("Delete node-4")
         self.cluster.delete_node("node-4")
         self.show(3)
+
+        say("Set min-replicas=-1: the target is invalid, left untouched, and the alert fires")
+        self.alert_on_bad_annotation()
 
         say("What `nodecount-scaler plan` says (one-shot, writes nothing)")
         subprocess.run(
@@ -226,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             demo.run()
         finally:
+            demo.stop_prometheus()
             demo.stop_scaler()
     print("\nDone: no process left behind.")
     return 0

@@ -23,8 +23,8 @@ class Versions:
         return f"k8s-{self.kubernetes}_etcd-{self.etcd}_kwok-{self.kwok}"
 
 
-def read_versions(path: Path = VERSIONS_ENV) -> Versions:
-    """Parse the KEY=VALUE lines of hack/versions.env (comments and blanks ignored)."""
+def read_pins(path: Path = VERSIONS_ENV) -> dict[str, str]:
+    """The KEY=VALUE lines of hack/versions.env (comments and blanks ignored)."""
     values: dict[str, str] = {}
     for raw in path.read_text().splitlines():
         line = raw.strip()
@@ -32,6 +32,12 @@ def read_versions(path: Path = VERSIONS_ENV) -> Versions:
             continue
         key, _, value = line.partition("=")
         values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def read_versions(path: Path = VERSIONS_ENV) -> Versions:
+    """The control plane's pinned versions from hack/versions.env."""
+    values = read_pins(path)
     try:
         return Versions(
             kubernetes=values["KUBERNETES_VERSION"],

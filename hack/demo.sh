@@ -7,4 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 hack/setup.sh >/dev/null
 hack/build-control-plane.sh >/dev/null
+# Prometheus shows the "target invalid" alert firing; without it the demo says so and goes on.
+hack/install-prometheus.sh || true
 PATH="$PWD/.venv/bin:$PATH" exec .venv/bin/python -m devcluster.demo "$@"

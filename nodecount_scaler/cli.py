@@ -21,6 +21,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Final, NoReturn
 
 from nodecount_scaler import __version__
+from nodecount_scaler.model.kinds import BUILTIN, parse_workload
 from nodecount_scaler.model.numbers import NumberError, parse_int
 from nodecount_scaler.settings import (
     DEFAULTS,
@@ -69,6 +70,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (0 < value <= 1) or len(text) > 32:
+        raise ValueError("must be a number greater than 0 and at most 1")
+    return value
+
+
 def _address(text: str) -> str:
     _, sep, port = text.rpartition(":")
     number = parse_int(port, maximum=65535)
@@ -100,6 +111,15 @@ def _boolean(text: str) -> bool:
         return False
     raise ValueError("must be true or false")
 
+
+def _custom_workload(text: str) -> str:
+    parsed = parse_workload(text)
+    if isinstance(parsed, str):
+        raise ValueError(parsed)
+    return str(parsed)
+
+
+BUILTIN_KINDS: Final = tuple(w.kind for w in BUILTIN)
 
 _namespace = _name(_DNS_LABEL, "namespace name (a DNS label: a-z, 0-9, '-', at most 63)")
 _lease_name = _name(_DNS_SUBDOMAIN, "Lease name (a DNS subdomain)")
@@ -143,6 +163,13 @@ OPTIONS: Final[tuple[Option, ...]] = (
            shown="the current context"),
     Option("--namespace", "namespaces", "watch targets only in this namespace; repeatable",
            _namespace, BOTH, metavar="NAME", repeatable=True, shown="all namespaces"),
+    Option("--kind", "kinds", "watch this apps/v1 kind for targets: Deployment, StatefulSet "
+           "or ReplicaSet; repeatable", _choice(BUILTIN_KINDS), BOTH, metavar="KIND",
+           repeatable=True, shown="Deployment, StatefulSet, ReplicaSet"),
+    Option("--workload", "workloads", "also watch this custom resource for targets and scale it "
+           "through its /scale subresource: GROUP/VERSION/RESOURCE[:TEMPLATE.PATH] (template "
+           "path default spec.template); repeatable", _custom_workload, BOTH,
+           metavar="G/V/R[:PATH]", repeatable=True, shown="none"),
     Option("--log-level", "log_level", f"one of {', '.join(LOG_LEVELS)}", _choice(LOG_LEVELS),
            BOTH, metavar="LEVEL"),
     Option("--log-format", "log_format", "auto (console on a terminal, JSON lines otherwise), "
@@ -155,11 +182,15 @@ OPTIONS: Final[tuple[Option, ...]] = (
            _address, RUN, metavar="HOST:PORT"),
     Option("--dry-run", "dry_run", "decide and log everything, write nothing (no patches, "
            "no Events)", _boolean, RUN, switch=True),
+    Option("--pod-deletion-cost", "pod_deletion_cost", "before a scale-down, mark the pods "
+           "on nodes that left the eligible set with pod-deletion-cost so they go first (one "
+           "pod watch per target); off: no pod is read or written", _boolean, RUN,
+           switch=True),
     Option("--workers", "workers", "targets reconciled concurrently (1 to 64)",
            _integer(1, 64), RUN, metavar="N"),
     Option("--watch-inactivity-timeout", "watch_inactivity_timeout", "seconds of silence "
-           "after which a watch stream is considered stalled and reopened", _seconds, RUN,
-           metavar="SECONDS"),
+           "past a watch's own deadline (5-10 minutes) after which the stream is considered "
+           "stalled and reopened", _seconds, RUN, metavar="SECONDS"),
     Option("--leader-elect", "leader_elect", "elect a leader on a Lease; only the leader "
            "writes", _boolean, RUN, switch=True),
     Option("--leader-election-namespace", "leader_election_namespace", "namespace of the "
@@ -175,6 +206,13 @@ OPTIONS: Final[tuple[Option, ...]] = (
            metavar="SECONDS"),
     Option("--leader-election-retry-period", "leader_election_retry_period", "seconds "
            "between lease attempts", _seconds, RUN, metavar="SECONDS"),
+    Option("--scale-down-guard-share", "guard_share", "a node-caused scale-down that removes "
+           "more than this share of a target's replicas waits for a fresh list of nodes "
+           "(1 switches the guard off)", _share, RUN, metavar="SHARE"),
+    Option("--scale-down-guard-min", "guard_min_drop", "...and removes at least this many",
+           _integer(1, 2**31 - 1), RUN, metavar="N"),
+    Option("--scale-down-guard-delay", "guard_delay", "seconds before the confirming list",
+           _seconds, RUN, metavar="SECONDS"),
     Option("--output", "output", "table or json; the exit code is 1 if any target is invalid",
            _choice(OUTPUT_FORMATS), PLAN, metavar="FORMAT"),
     Option("--file", "file", "CPA's manifests (its ConfigMap, and its Deployment for its "
@@ -316,8 +354,9 @@ def parse_command(
             and option.env in env
         ):
             values[option.dest] = _from_environment(parser, option, env)
-    if "namespaces" in values:
-        values["namespaces"] = tuple(dict.fromkeys(values["namespaces"]))
+    for repeated in ("namespaces", "kinds", "workloads"):
+        if repeated in values:
+            values[repeated] = tuple(dict.fromkeys(values[repeated]))
     known = {f.name for f in fields(Settings)}
     settings = Settings(**{k: v for k, v in values.items() if k in known})
     for problem in settings.problems():

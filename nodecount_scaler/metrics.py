@@ -47,6 +47,12 @@ CONFLICTING_AUTOSCALERS: Final = Gauge(
     TARGET_LABELS,
     registry=REGISTRY,
 )
+SCALE_DOWNS_HELD: Final = Gauge(
+    "nodecount_scaler_scale_downs_held",
+    "Targets whose large node-caused scale-down waits for a fresh list of nodes (the "
+    "blast-radius guard).",
+    registry=REGISTRY,
+)
 INVALID_TARGETS: Final = Gauge(
     "nodecount_scaler_invalid_targets",
     "Opted-in targets whose annotations or pod template are invalid; they are left untouched.",
@@ -153,6 +159,20 @@ WATCH_RELISTS: Final = Counter(
     "nodecount_scaler_watch_relists_total",
     "Full relists, by resource and reason (initial, expired, error).",
     ("resource", "reason"),
+    registry=REGISTRY,
+)
+LIMIT_EXCEEDED: Final = Counter(
+    "nodecount_scaler_limit_exceeded_total",
+    "Responses, watch events and lists dropped for passing a bound of limits.py, by limit "
+    "(response_bytes, watch_event_bytes, list_items, list_pages).",
+    ("limit",),
+    registry=REGISTRY,
+)
+LIST_FALLBACKS: Final = Counter(
+    "nodecount_scaler_list_fallbacks_total",
+    "Paged lists whose continue token expired (410 Gone) and that were redone as one "
+    "unpaged list, by resource.",
+    ("resource",),
     registry=REGISTRY,
 )
 API_REQUESTS: Final = Counter(

@@ -36,6 +36,7 @@ def _change_json(change: Change | None) -> dict[str, Any] | None:
 def status_json(status: TargetStatus) -> dict[str, Any]:
     out: dict[str, Any] = {
         "namespace": status.key.namespace,
+        "kind": status.key.kind,
         "name": status.key.name,
         "valid": status.valid,
         "eligible": status.eligible,
@@ -71,9 +72,10 @@ def _row(status: TargetStatus) -> tuple[str, ...]:
     problems = list(status.errors)
     if status.autoscalers:
         problems.append(f"autoscaler: {', '.join(status.autoscalers)}")
+    key = status.key
     return (
-        status.key.namespace,
-        status.key.name,
+        key.namespace,
+        key.name if key.kind == "Deployment" else f"{key.kind.lower()}/{key.name}",
         "-" if status.eligible is None else str(status.eligible),
         str(status.current),
         "-" if status.desired is None else str(status.desired),

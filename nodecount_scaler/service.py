@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import signal
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -24,10 +25,11 @@ from nodecount_scaler.control.leader import (
 )
 from nodecount_scaler.http import Check, Probes, make_app, start_server
 from nodecount_scaler.kube.client import ConfigError, KubeClient
+from nodecount_scaler.model.kinds import DEPLOYMENT, WorkloadKind
 from nodecount_scaler.model.lease import LeaderElectionConfig
 from nodecount_scaler.report import status_json
 from nodecount_scaler.settings import Settings
-from nodecount_scaler.wiring import build_controller, build_reflectors, build_state
+from nodecount_scaler.wiring import build_controller, build_reflectors, build_state, workloads
 
 log = structlog.get_logger(__name__)
 
@@ -55,7 +57,12 @@ class Heartbeat:
 
 
 class Service:
-    def __init__(self, client: KubeClient, settings: Settings) -> None:
+    def __init__(
+        self,
+        client: KubeClient,
+        settings: Settings,
+        kinds: Sequence[WorkloadKind] = (DEPLOYMENT,),
+    ) -> None:
         self.settings = settings
         self.client = client
         self.elector: LeaderElector | None = None
@@ -71,8 +78,9 @@ class Service:
             )
             self.elector = LeaderElector(client, config)
         self.identity = identity
-        self.controller = build_controller(client, build_state(settings), settings, identity)
-        self.reflectors = build_reflectors(client, self.controller.sinks, settings)
+        state = build_state(settings)
+        self.controller = build_controller(client, state, settings, identity, kinds)
+        self.reflectors = build_reflectors(client, self.controller.sinks, settings, kinds)
         self.heartbeat = Heartbeat()
 
     @property
@@ -120,7 +128,8 @@ class Service:
     async def _lead(self) -> None:
         await asyncio.gather(*(r.synced.wait() for r in self.reflectors))
         log.info("caches synced; reconciling", targets=len(self.controller.state.targets))
-        await self.controller.run_workers()
+        # The first reflector watches the nodes (wiring.build_reflectors).
+        await self.controller.run_workers(fresh_node_list=self.reflectors[0].fresh_list)
 
     async def _leader_loop(self) -> None:
         if self.elector is None:
@@ -185,7 +194,7 @@ async def run_service(settings: Settings) -> int:
         return 2
     async with client:
         try:
-            service = Service(client, settings)
+            service = Service(client, settings, await workloads(client, settings))
         except ValueError as exc:
             log.error("invalid settings", error=str(exc))
             return 2

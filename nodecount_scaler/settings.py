@@ -29,6 +29,10 @@ class Settings:
     kubeconfig: str | None = None
     context: str | None = None
     namespaces: tuple[str, ...] = ()
+    # The apps/v1 workload kinds watched for opted-in targets.
+    kinds: tuple[str, ...] = ("Deployment", "StatefulSet", "ReplicaSet")
+    # Custom resources with a scale subresource: group/version/resource[:template.path].
+    workloads: tuple[str, ...] = ()
     health_addr: str = "0.0.0.0:8080"
     dry_run: bool = False
     log_level: LogLevel = "info"
@@ -37,6 +41,9 @@ class Settings:
     # The global cap on any target's replicas, whatever its annotations say.
     replica_cap: int = 1000
     workers: int = 4
+    # Steer scale-downs with pod-deletion-cost (one pod watch per target); off: no pod
+    # is read or written at all.
+    pod_deletion_cost: bool = True
     watch_inactivity_timeout: float = 120.0
     leader_elect: bool = False
     # None: the pod's namespace (POD_NAMESPACE or the service account's), else "default".
@@ -46,6 +53,12 @@ class Settings:
     leader_election_renew_deadline: float = 10.0
     leader_election_retry_period: float = 2.0
     output: OutputFormat = "table"
+    # The blast-radius guard (model/guard.py): a node-caused scale-down that removes more
+    # than this share of a target's replicas, and at least guard_min_drop of them, waits
+    # for a fresh list of nodes taken guard_delay seconds later. A share of 1 switches it off.
+    guard_share: float = 0.5
+    guard_min_drop: int = 2
+    guard_delay: float = 10.0
 
     def problems(self) -> list[str]:
         """What is wrong across settings (each value alone was checked when it was read).

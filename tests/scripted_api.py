@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import json
 from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
@@ -21,6 +23,7 @@ from aiohttp.test_utils import TestServer
 from kubernetes_asyncio.client import Configuration
 
 from nodecount_scaler.control.events import EventRecorder
+from nodecount_scaler.control.podcache import PodCaches
 from nodecount_scaler.control.reconciler import Reconciler
 from nodecount_scaler.kube.client import JsonObject, KubeClient
 from nodecount_scaler.model.state import ClusterState
@@ -32,8 +35,9 @@ KEY = TargetKey("ns", "d")
 REASONS = {403: "Forbidden", 404: "NotFound", 409: "Conflict", 500: "InternalError"}
 
 
-def scale_path(name: str = "d", namespace: str = "ns") -> str:
-    return f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale"
+def deployment_path(name: str = "d", namespace: str = "ns") -> str:
+    """Where a replica change is written: the Deployment itself."""
+    return f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
 
 
 def pod_path(name: str, namespace: str = "ns") -> str:
@@ -78,6 +82,8 @@ class ScriptedApi:
     calls: list[Call] = field(default_factory=list)
     completed: list[Call] = field(default_factory=list)  # answered with a 2xx
     pods: list[JsonObject] = field(default_factory=list)  # what a pod list returns
+    # What a pod watch streams, one watch event per item; None ends the stream.
+    pod_events: asyncio.Queue[JsonObject | None] = field(default_factory=asyncio.Queue)
     _script: dict[tuple[str, str], list[Reply]] = field(default_factory=dict)
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -117,6 +123,8 @@ class ScriptedApi:
         )
         self.calls.append(call)
         self._arrived.set()
+        if call.method == "GET" and ("watch", "1") in call.query:
+            return await self._stream_pod_events(request)
         reply = self._reply(call.method, call.path)
         if reply.delay:
             await asyncio.sleep(reply.delay)
@@ -137,17 +145,36 @@ class ScriptedApi:
         self.completed.append(call)
         return web.json_response(reply.body or self._default_body(call), status=reply.status)
 
+    async def _stream_pod_events(self, request: web.Request) -> web.StreamResponse:
+        """A watch stream of `pod_events`, held open until None or the client goes away."""
+        response = web.StreamResponse()
+        await response.prepare(request)
+        while request.transport is not None and not request.transport.is_closing():
+            try:
+                event = await asyncio.wait_for(self.pod_events.get(), 0.05)
+            except TimeoutError:
+                continue
+            if event is None:
+                break
+            await response.write(json.dumps(event).encode() + b"\n")
+        return response
+
     def _default_body(self, call: Call) -> JsonObject:
         if call.method == "GET" and call.path.endswith("/pods"):
-            return {"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": self.pods}
+            return {
+                "apiVersion": "v1",
+                "kind": "PodList",
+                "metadata": {"resourceVersion": "1"},
+                "items": self.pods,
+            }
         if call.method == "POST" and call.path.endswith("/events"):
             metadata = {**call.body["metadata"], "name": call.body["metadata"]["generateName"]}
             return {**call.body, "metadata": metadata}
-        if call.path.endswith("/scale"):
+        if "/deployments/" in call.path:
             return {
-                "apiVersion": "autoscaling/v1",
-                "kind": "Scale",
-                "metadata": {"name": call.path.split("/")[-2]},
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": call.path.split("/")[-1]},
                 "spec": (call.body or {}).get("spec", {}),
                 "status": {"replicas": 0},
             }
@@ -191,6 +218,27 @@ class InlineExecutor(concurrent.futures.ThreadPoolExecutor):
         return future
 
 
+async def until(predicate: Callable[[], object], timeout: float = 5.0) -> None:
+    """Poll the loop until predicate() is truthy; fail after `timeout` seconds."""
+    for _ in range(int(timeout / 0.01)):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out after {timeout}s")
+
+
+@asynccontextmanager
+async def running(caches: PodCaches) -> AsyncIterator[asyncio.Task[None]]:
+    """The pod caches' run() as a task (as the leader runs it), cancelled on exit."""
+    task = asyncio.create_task(caches.run())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 class FakeClock:
     """A monotonic clock that moves only when told to."""
 
@@ -227,7 +275,11 @@ def make_reconciler(
     dry_run: bool = False,
     replica_cap: int = 1000,
     clock: FakeClock | None = None,
+    pods: PodCaches | bool | None = True,
 ) -> Reconciler:
+    """A reconciler on the scripted API. `pods`: True for pod caches that are not running
+    (every scale-down lists pods once), False for steering off, or the caches to use."""
     clock = clock or FakeClock()
     events = EventRecorder(api.client, instance="test-0", dry_run=dry_run, clock=clock)
-    return Reconciler(api.client, state, events, replica_cap, dry_run, clock=clock)
+    caches = PodCaches(api.client) if pods is True else pods or None
+    return Reconciler(api.client, state, events, replica_cap, dry_run, pods=caches, clock=clock)

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import gc
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Final
 
 import structlog
@@ -47,10 +47,14 @@ class Controller:
     ) -> None:
         self.state = state
         self.reconciler = reconciler
+        # The reconciler's pod caches (None: steering off); kept in step with the targets.
+        self.pod_caches = reconciler.pods
         self.queue: WorkQueue[TargetKey] = WorkQueue(QUEUE_NAME)
         self.workers = workers
         self._clock = clock
         self._grace_changed = asyncio.Event()
+        # Wakes the blast-radius guard's confirmation when a target is held.
+        self._held = asyncio.Event()
         self._stopping = False
         self._leading = False
         self._active = 0
@@ -90,7 +94,29 @@ class Controller:
         # A node may have entered or left its NotReady grace: re-arm the timer.
         self._grace_changed.set()
 
+    async def run_guard(self, fresh_node_list: Callable[[], Awaitable[None]]) -> None:
+        """Confirm held scale-downs (model/guard.py): once the hold has lasted the guard's
+        delay, ask for a fresh list of nodes, wait until it has been applied, then decide
+        the held targets again from it."""
+        guard = self.reconciler.guard
+        if guard is None:
+            return
+        while True:
+            due = guard.confirmation_due()
+            if due is None:
+                self._held.clear()
+                await self._held.wait()
+                continue
+            await asyncio.sleep(max(0.0, due - self._clock()))
+            await fresh_node_list()
+            released = guard.confirmed()
+            metrics.SCALE_DOWNS_HELD.set(len(guard.held))
+            log.info("node list confirmed; held scale-downs decided again", targets=len(released))
+            self.enqueue(released)
+
     def _targets_stored(self) -> None:
+        if self.pod_caches is not None:
+            self.pod_caches.sync(self.state.targets)
         targets = self.state.targets.values()
         metrics.MANAGED_TARGETS.set(len(targets))
         metrics.INVALID_TARGETS.set(sum(1 for t in targets if not t.view.valid))
@@ -105,8 +131,12 @@ class Controller:
                 await asyncio.wait_for(self._grace_changed.wait(), timeout)
             self.enqueue(self.state.expire_grace(self._clock()))
 
-    async def run_workers(self) -> None:
-        """Reconcile queued targets until cancelled (the leader's work)."""
+    async def run_workers(
+        self, fresh_node_list: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        """Reconcile queued targets until cancelled (the leader's work); the pod caches
+        run alongside, so only the leader watches pods; `fresh_node_list` makes the node
+        reflector list afresh (the blast-radius guard's confirmation)."""
         # Everything may have changed while another instance led: look at every target. The
         # changes it already answered are not this instance's reactions.
         self._changed_at.clear()
@@ -117,16 +147,23 @@ class Controller:
         gc.freeze()
         self._leading = True
         try:
-            await self._run_leader_tasks()
+            await self._run_leader_tasks(fresh_node_list)
         finally:
             self._leading = False
 
-    async def _run_leader_tasks(self) -> None:
+    async def _run_leader_tasks(
+        self, fresh_node_list: Callable[[], Awaitable[None]] | None
+    ) -> None:
         async with asyncio.TaskGroup() as group:
             # Event series over their write budget are written by the leader only.
             group.create_task(self.reconciler.events.run(), name="events")
+            if self.pod_caches is not None:
+                self.pod_caches.sync(self.state.targets)
+                group.create_task(self.pod_caches.run(), name="pod caches")
             for _ in range(self.workers):
                 group.create_task(self._worker())
+            if fresh_node_list is not None:
+                group.create_task(self.run_guard(fresh_node_list))
 
     async def drain(self, timeout: float) -> None:
         """Take no new keys and wait (bounded) for the reconciles in flight to finish."""
@@ -166,7 +203,8 @@ class Controller:
         try:
             result = await self.reconciler.reconcile(key)
         except ApiError as exc:
-            delay = self.queue.retry(key)
+            # A 429 or 503 says how long to stay away: at least that long, then.
+            delay = self.queue.retry(key, exc.retry_after or 0.0)
             RECONCILE_RESULTS["error"].inc()
             log.warning(
                 "reconcile failed, will retry", target=str(key), error=str(exc), retry_in=delay
@@ -179,6 +217,8 @@ class Controller:
             log.exception("reconcile crashed", target=str(key), retry_in=round(delay, 3))
             return
         self.queue.forget(key)
+        if result.held:
+            self._held.set()
         changed_at = self._changed_at.pop(key, None)
         if result.wrote_at is not None and changed_at is not None:
             metrics.REACTION_TIME.observe(max(0.0, result.wrote_at - changed_at))

@@ -44,6 +44,7 @@ import structlog
 from nodecount_scaler import metrics
 from nodecount_scaler.kube import resources
 from nodecount_scaler.kube.client import ApiError, KubeClient
+from nodecount_scaler.model.kinds import BUILTIN
 from nodecount_scaler.model.targets import FindingKind, TargetKey
 
 log = structlog.get_logger(__name__)
@@ -69,6 +70,7 @@ class Reason(enum.StrEnum):
     INVALID_ANNOTATION = "InvalidAnnotation"
     INVALID_TEMPLATE = "InvalidTemplate"
     CONFLICTING_AUTOSCALER = "ConflictingAutoscaler"
+    SCALE_DOWN_HELD = "ScaleDownHeld"
 
 
 EventReason = Reason | FindingKind
@@ -303,6 +305,8 @@ class EventRecorder:
         self.correlator = correlator or EventCorrelator(clock=clock)
         self._wake = asyncio.Event()
         self._no_patch_reported = False
+        # Kind -> apiVersion of the involved object; custom workloads are added at start-up.
+        self.api_versions: dict[str, str] = {w.kind: w.api_version for w in BUILTIN}
 
     def should_emit(self, target: TargetKey, reason: EventReason, topic: str) -> bool:
         return self.correlator.should_announce(target, reason, topic)
@@ -408,8 +412,8 @@ class EventRecorder:
             "kind": "Event",
             "metadata": {"generateName": f"{target.name}.", "namespace": target.namespace},
             "involvedObject": {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
+                "apiVersion": self.api_versions.get(target.kind, "apps/v1"),
+                "kind": target.kind,
                 "namespace": target.namespace,
                 "name": target.name,
                 "uid": series.uid,

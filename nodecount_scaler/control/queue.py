@@ -59,11 +59,12 @@ class WorkQueue(Generic[K]):
         self._timers.pop(key, None)
         self.add(key)
 
-    def retry(self, key: K) -> float:
-        """Re-add after a failure with per-key exponential backoff; returns the delay."""
+    def retry(self, key: K, at_least: float = 0.0) -> float:
+        """Re-add after a failure with per-key exponential backoff, or after `at_least`
+        seconds when that is longer (the server's Retry-After); returns the delay."""
         failures = self._failures.get(key, 0)
         self._failures[key] = failures + 1
-        delay: float = min(self.max_delay, self.base_delay * 2.0**failures)
+        delay: float = max(at_least, min(self.max_delay, self.base_delay * 2.0**failures))
         self._retries.inc()
         self.add_after(key, delay)
         return delay

@@ -2,8 +2,9 @@
 
 Level-triggered like sample-controller's syncHandler: whatever event queued the key, the
 reconcile recomputes from the caches, so coalesced or missed events cannot leave a target
-wrong. The only writes are the scale subresource, pod-deletion-cost annotations before a
-scale-down, and Events.
+wrong. The only writes are a merge patch of spec.replicas on the Deployment, the
+pod-deletion-cost annotation before a scale-down, and Events; the admission policies in
+manifests/base/policies/ let this service account make no other change with them.
 """
 
 from __future__ import annotations
@@ -20,18 +21,23 @@ from structlog.contextvars import bound_contextvars
 
 from nodecount_scaler import metrics
 from nodecount_scaler.control.events import EventRecorder, Reason
+from nodecount_scaler.control.podcache import PodCaches
 from nodecount_scaler.kube import resources
 from nodecount_scaler.kube.client import ApiError, KubeClient
+from nodecount_scaler.model.guard import ScaleDownGuard
+from nodecount_scaler.model.kinds import Removal
 from nodecount_scaler.model.objects import ProjectionError
 from nodecount_scaler.model.pods import (
     DELETION_COST_ANNOTATION,
+    PodView,
     deletion_cost_patches,
+    ordinal_scale_down_problem,
     project_pod,
 )
 from nodecount_scaler.model.policy import Action, Cause, ScalePlan, plan_scale
 from nodecount_scaler.model.state import ClusterState, TargetState
 from nodecount_scaler.model.status import Change, TargetStatus, target_status, topology_findings
-from nodecount_scaler.model.targets import TargetKey, TargetView
+from nodecount_scaler.model.targets import FindingKind, TargetKey, TargetView
 
 log = structlog.get_logger(__name__)
 
@@ -61,6 +67,8 @@ class Result:
 
     requeue_after: float | None = None
     wrote_at: float | None = None
+    # A scale-down the blast-radius guard holds until a fresh list of nodes confirms it.
+    held: bool = False
 
 
 DONE: Final = Result()
@@ -73,8 +81,13 @@ class Reconciler:
     events: EventRecorder
     replica_cap: int
     dry_run: bool
+    # None: pod-deletion-cost steering is off (--no-pod-deletion-cost); no pod is read or
+    # written.
+    pods: PodCaches | None = None
     clock: Callable[[], float] = time.monotonic
     records: dict[TargetKey, TargetRecord] = field(default_factory=dict)
+    # None: no blast-radius guard (the command line always sets one).
+    guard: ScaleDownGuard | None = None
 
     async def reconcile(self, key: TargetKey) -> Result:
         """Raises ApiError on a retryable failure; the caller requeues with backoff."""
@@ -111,6 +124,8 @@ class Reconciler:
 
     def _forget(self, key: TargetKey) -> None:
         record = self.records.pop(key, None)
+        if self.guard is not None:
+            self.guard.forget(key)
         self.events.forget(key)
         gauges = record.gauges if record is not None else None
         (gauges or metrics.TargetGauges(metric_labels(key))).remove()
@@ -123,7 +138,7 @@ class Reconciler:
         gauges = record.gauges
         gauges.current.set(view.replicas)
         gauges.invalid.set(0 if view.valid else 1)
-        if view.config is None or view.placement is None:
+        if not view.valid or view.config is None or view.placement is None:
             # No eligible or desired count exists for an invalid target: no stale value either.
             gauges.remove_counts()
             await self._report_invalid(view)
@@ -153,11 +168,12 @@ class Reconciler:
             last_applied=record.last_applied,
             hpas=self.state.hpas_for(key),
         )
-        gauges.set_counts(plan.eligible, plan.desired)
+        gauges.set_counts(len(target.eligible), plan.desired)
         gauges.conflicts.set(len(plan.hpas))
 
         if plan.action is Action.NONE:
             record.last_applied = plan.desired
+            await self._held(target, plan)  # releases a hold whose nodes came back
             return result
         if plan.action is Action.BLOCKED_BY_HPA:
             # Ours again only when the HPA goes; that first write is a takeover, not drift.
@@ -166,15 +182,44 @@ class Reconciler:
             message = (
                 f"HorizontalPodAutoscaler {names} also scales this Deployment; nodecount-scaler "
                 f"writes nothing while it does (it would set {plan.desired} replicas for "
-                f"{plan.eligible} eligible nodes)"
+                f"{counted(target, plan.eligible)})"
             )
             if await self.events.warn_once(
                 key, view.uid, Reason.CONFLICTING_AUTOSCALER, message, topic=names
             ):
                 log.warning("conflicting autoscaler", hpas=list(plan.hpas), desired=plan.desired)
             return result
+        if await self._held(target, plan):
+            return Result(result.requeue_after, held=True)
         wrote_at = await self._scale(target, record, plan)
         return Result(result.requeue_after, wrote_at)
+
+    async def _held(self, target: TargetState, plan: ScalePlan) -> bool:
+        """Ask the blast-radius guard (model/guard.py) whether this write must wait."""
+        if self.guard is None:
+            return False
+        view = target.view
+        verdict = self.guard.judge(
+            view.key,
+            current=plan.current,
+            desired=plan.desired,
+            node_caused=plan.scaling_down and plan.cause is not Cause.DRIFT,
+            now=self.clock(),
+        )
+        metrics.SCALE_DOWNS_HELD.set(len(self.guard.held))
+        if not verdict.held:
+            return False
+        if verdict.newly_held:
+            message = (
+                f"scale-down from {plan.current} to {plan.desired} replicas held: it would "
+                f"remove more than {self.guard.policy.share:.0%} of them at once "
+                f"({counted(target, plan.eligible)}); it goes ahead if a fresh list of nodes, "
+                f"taken {self.guard.policy.confirm_delay:g} s after the first hold, says the "
+                "same (an empty or broken node list from a proxy looks like every node gone)"
+            )
+            log.warning("scale-down held", **{"from": plan.current, "to": plan.desired})
+            await self.events.warn_once(view.key, view.uid, Reason.SCALE_DOWN_HELD, message)
+        return True
 
     async def _report_invalid(self, view: TargetView) -> None:
         for error in view.annotation_errors:
@@ -211,19 +256,21 @@ class Reconciler:
         when nothing was written (dry run, target gone)."""
         view = target.view
         key = view.key
-        fields = {
+        fields: dict[str, object] = {
             "from": plan.current,
             "to": plan.desired,
-            "eligible": plan.eligible,
+            "eligible": len(target.eligible),
             "reason": str(plan.cause),
         }
+        if not view.topology.per_node:
+            fields["domains"] = plan.eligible
         if self.dry_run:
             metrics.PATCHES.labels("dry_run").inc()
             log.info("would rescale (dry run)", **fields)
             return None
         if plan.scaling_down:
-            await self._steer_scale_down(view)
-        path = resources.scale_path(key)
+            await self._steer_scale_down(view, plan.desired)
+        path = resources.replicas_path(key, view.workload)
         # Expected before it is sent: the watch may deliver the write before the response.
         record.expected = plan.desired
         record.expected_until = self.clock() + EXPECTATION_TTL
@@ -241,9 +288,7 @@ class Reconciler:
             log.error(
                 "scale write failed",
                 error=str(exc),
-                hint="the service account needs patch on deployments/scale"
-                if exc.forbidden
-                else None,
+                hint=_write_hint(exc, resources.written_resource(view.workload)),
                 **fields,
             )
             raise
@@ -264,20 +309,48 @@ class Reconciler:
             view.uid,
             "Normal",
             reason,
-            f"Scaled from {plan.current} to {plan.desired} replicas: {plan.eligible} eligible "
-            f"nodes ({plan.cause})",
+            f"Scaled from {plan.current} to {plan.desired} replicas: "
+            f"{counted(target, plan.eligible)} ({plan.cause})",
         )
         return wrote_at
 
-    async def _steer_scale_down(self, view: TargetView) -> None:
-        """Give the pods on nodes that left the eligible set a lower pod-deletion-cost, so
-        the ReplicaSet removes those and not a pod on a healthy node (docs/eligibility.md).
+    async def _steer_scale_down(self, view: TargetView, desired: int) -> None:
+        """Before a scale-down, make the workload's controller remove the pods on nodes that
+        no longer count (docs/eligibility.md). A ReplicaSet honours pod-deletion-cost, so
+        those pods get a lower one (only pods whose annotation must change are patched); a
+        StatefulSet removes its highest ordinals whatever the cost, so a stranded pod is
+        reported instead; a custom controller is left alone.
+
+        The pods come from the target's pod cache. Before that cache has synced (just after
+        this instance became leader, or the target appeared) one LIST with the target's
+        selector stands in: skipping would let the ReplicaSet remove a pod on a healthy node
+        at exactly the moment nodes are changing, and the LIST needs no permission the
+        watch does not.
 
         Best effort: a failure here is logged and the scale-down still happens (the count
         is right either way; only the choice of pod is at stake)."""
-        if view.pod_selector is None:
+        removal = view.workload.removal
+        if self.pods is None or view.pod_selector is None or removal is Removal.UNKNOWN:
             return
+        pods = await self._target_pods(view)
+        if pods is None:
+            return
+        keeps = functools.partial(self.state.keeps, view.key)
+        if removal is Removal.HIGHEST_ORDINAL:
+            problem = ordinal_scale_down_problem(view.key.name, pods, keeps, desired)
+            if problem is not None:
+                kind = FindingKind.SCALE_DOWN_BY_ORDINAL
+                if await self.events.warn_once(view.key, view.uid, kind, problem):
+                    log.warning("statefulset scale-down keeps a stranded pod", problem=problem)
+            return
+        await self._mark_leaving_pods(view.key, pods, keeps)
+
+    async def _target_pods(self, view: TargetView) -> list[PodView] | None:
         key = view.key
+        cached = self.pods.pods(key) if self.pods is not None else None
+        if cached is not None:
+            return cached
+        log.info("pod cache not synced yet; listing the target's pods once")
         try:
             listing = await self.client.request(
                 "GET",
@@ -291,11 +364,14 @@ class Reconciler:
                 error=str(exc),
                 hint="the service account needs list on pods" if exc.forbidden else None,
             )
-            return
+            return None
         raw_items = listing.get("items")
         projected = [project_pod(p) for p in raw_items] if isinstance(raw_items, list) else []
-        pods = [p for p in projected if not isinstance(p, ProjectionError)]
-        keeps = functools.partial(self.state.keeps, key)
+        return [p for p in projected if not isinstance(p, ProjectionError)]
+
+    async def _mark_leaving_pods(
+        self, key: TargetKey, pods: list[PodView], keeps: Callable[[str], bool]
+    ) -> None:
         for pod, cost in deletion_cost_patches(pods, keeps).items():
             try:
                 await self.client.merge_patch(
@@ -309,7 +385,7 @@ class Reconciler:
                     "could not set pod-deletion-cost",
                     pod=pod,
                     error=str(exc),
-                    hint="the service account needs patch on pods" if exc.forbidden else None,
+                    hint=_write_hint(exc, "pods"),
                 )
                 continue
             metrics.DELETION_COST_PATCHES.labels("success").inc()
@@ -327,6 +403,24 @@ class Reconciler:
         )
 
 
+def counted(target: TargetState, count: int) -> str:
+    """What the count is of, for people: "3 eligible nodes", "2 eligible zone domains"."""
+    keys = target.view.topology.keys
+    if not keys:
+        return f"{count} eligible nodes"
+    return f"{count} eligible {'/'.join(keys)} domains"
+
+
 def metric_labels(key: TargetKey) -> tuple[str, str, str]:
     """The target's labels on every per-target metric (metrics.TARGET_LABELS)."""
-    return key.namespace, "Deployment", key.name
+    return key.namespace, key.kind, key.name
+
+
+def _write_hint(exc: ApiError, resource: str) -> str | None:
+    """What a refused write means: a missing RBAC verb, or an admission policy that saw a
+    change it does not allow (the message names the policy)."""
+    if not exc.forbidden:
+        return None
+    if "ValidatingAdmissionPolicy" in exc.message:
+        return "an admission policy of manifests/base/policies/ refused the change"
+    return f"the service account needs patch on {resource}"

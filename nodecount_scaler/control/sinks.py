@@ -60,7 +60,7 @@ class NodeSink:
 
 
 class TargetSink:
-    """The sink of one target watch: all namespaces (None) or one."""
+    """The sink of one target watch: one workload kind in all namespaces (None) or one."""
 
     def __init__(
         self,
@@ -68,14 +68,17 @@ class TargetSink:
         clock: Callable[[], float],
         hooks: Hooks,
         namespace: str | None,
+        kind: str,
     ) -> None:
         self._state, self._clock, self._hooks = state, clock, hooks
-        self._namespace = namespace
+        self._namespace, self._kind = namespace, kind
 
     def replace(self, items: dict[TargetKey, TargetView]) -> None:
         for view in items.values():
             self._hooks.target_seen(view)
-        changed = self._state.replace_targets(items.values(), self._clock(), self._namespace)
+        changed = self._state.replace_targets(
+            items.values(), self._clock(), self._namespace, self._kind
+        )
         self._hooks.targets_changed(changed)
         self._hooks.targets_stored()
 
@@ -124,8 +127,8 @@ class Sinks:
     def nodes(self) -> NodeSink:
         return NodeSink(self.state, self.clock, self.hooks)
 
-    def targets(self, namespace: str | None) -> TargetSink:
-        return TargetSink(self.state, self.clock, self.hooks, namespace)
+    def targets(self, namespace: str | None, kind: str = "Deployment") -> TargetSink:
+        return TargetSink(self.state, self.clock, self.hooks, namespace, kind)
 
     def hpas(self, namespace: str | None) -> HpaSink:
         return HpaSink(self.state, self.hooks, namespace)

@@ -1,15 +1,22 @@
 """The one module that sends HTTP requests to the Kubernetes API.
 
-kubernetes-asyncio supplies configuration (kubeconfig, in-cluster token rotation, exec
-plugins, TLS); its generated models are bypassed: every request asks for the raw
-`aiohttp.ClientResponse` (`_preload_content=False`) and bodies are decoded with orjson,
-because model deserialization costs about 40x more and blocks the event loop.
+Raw JSON over one aiohttp session: no generated client, no models (their deserialization
+costs about 40x a plain `orjson.loads` and their import 63 MiB). Configuration (where, TLS,
+proxy, credentials) comes from kube/config.py; the Authorization header is asked of the
+Configuration before every request, so rotated service-account tokens and expiring exec
+credentials are refreshed by kubernetes-asyncio's hooks.
+
+Every body read is bounded (limits.py): past its bound a response is dropped unread, with
+an error, a log line and a metric, never a larger share of memory.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
+import datetime as dt
+import email.utils
+import math
+import socket
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -17,36 +24,63 @@ from typing import Any, Final
 
 import aiohttp
 import orjson
-from kubernetes_asyncio import client as k8s_client
-from kubernetes_asyncio import config as k8s_config
+import structlog
+from aiohttp.connector import AddrInfoType
 
-from nodecount_scaler import __version__, metrics
+from nodecount_scaler import __version__, limits, metrics
+from nodecount_scaler.kube.config import (
+    ConfigError,
+    Configuration,
+    Endpoint,
+    endpoint,
+    load_configuration,
+)
+
+__all__ = ["ApiError", "ConfigError", "Configuration", "JsonObject", "KubeClient", "Query"]
+
+log = structlog.get_logger(__name__)
 
 JsonObject = dict[str, Any]
 Query = Sequence[tuple[str, str]]
 
 USER_AGENT: Final = f"nodecount-scaler/{__version__}"
 MERGE_PATCH: Final = "application/merge-patch+json"
-SERVICE_ACCOUNT_TOKEN: Final = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+# Statuses whose Retry-After is honoured (client-go's checkWait: 429, and 5xx with one).
+RETRY_AFTER_STATUSES: Final = frozenset({429, 503})
+# TCP keepalive: a watch may be legitimately silent for minutes, but a peer that vanished
+# (a node or load balancer gone without a reset) stops answering probes: about 60 s
+# (30 s idle, then 3 probes 10 s apart) until the read fails, whatever the silence.
+KEEPALIVE: Final = (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3))
 
 
 class ApiError(Exception):
     """A request that did not succeed; status 0 means no HTTP answer (connection, timeout).
 
+    `retry_after`: seconds the server asked to wait (429, 503), at most RETRY_AFTER_MAX.
     A plain Exception subclass, not a frozen dataclass: raising through a context manager
     assigns __traceback__, which a frozen dataclass refuses."""
 
-    def __init__(self, method: str, path: str, status: int, reason: str, message: str = "") -> None:
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        reason: str,
+        message: str = "",
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(method, path, status, reason, message)
         self.method = method
         self.path = path
         self.status = status
         self.reason = reason
         self.message = message
+        self.retry_after = retry_after
 
     def __str__(self) -> str:
         detail = f": {self.message}" if self.message else ""
-        return f"{self.method} {self.path} -> {self.status} {self.reason}{detail}"
+        wait = f" (retry after {self.retry_after:g}s)" if self.retry_after is not None else ""
+        return f"{self.method} {self.path} -> {self.status} {self.reason}{detail}{wait}"
 
     @property
     def retryable(self) -> bool:
@@ -59,67 +93,28 @@ class ApiError(Exception):
         return self.status == 403
 
 
-def in_cluster() -> bool:
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and os.path.exists(SERVICE_ACCOUNT_TOKEN)
-
-
-class ConfigError(Exception):
-    """No usable Kubernetes configuration (said in one line for the operator)."""
-
-
-def kubeconfig_files(kubeconfig: str | None) -> list[str]:
-    """The kubeconfig files kubectl would read: the flag, else KUBECONFIG's list, else
-    ~/.kube/config."""
-    if kubeconfig is not None:
-        return [kubeconfig]
-    listed = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
-    return listed or [os.path.expanduser("~/.kube/config")]
-
-
-def existing_kubeconfig(kubeconfig: str | None) -> list[str]:
-    """The kubeconfig files to read; ConfigError when none of them exists, so that the
-    operator reads "file not found" rather than a parse error about current-context."""
-    files = kubeconfig_files(kubeconfig)
-    if not any(os.path.isfile(f) for f in files):
-        where = "" if in_cluster() or kubeconfig else "not running in a cluster, and "
-        raise ConfigError(f"{where}file not found: {', '.join(files)}")
-    return files
-
-
-async def load_configuration(
-    kubeconfig: str | None = None, context: str | None = None
-) -> k8s_client.Configuration:
-    """In-cluster config inside a pod unless a kubeconfig is named; else KUBECONFIG or ~/.kube."""
-    configuration = k8s_client.Configuration()
-    if kubeconfig is None and context is None and in_cluster():
-        try:
-            # Synchronous, and re-reads the projected token file when it rotates.
-            k8s_config.load_incluster_config(client_configuration=configuration)
-        except k8s_config.ConfigException as exc:
-            raise ConfigError(f"in-cluster configuration: {exc}") from exc
-        return configuration
-    files = existing_kubeconfig(kubeconfig)
-    try:
-        await k8s_config.load_kube_config(
-            config_file=kubeconfig, context=context, client_configuration=configuration
-        )
-    except Exception as exc:  # the library raises many kinds; all mean "a bad file"
-        raise ConfigError(f"cannot use kubeconfig {', '.join(files)}: {exc}") from exc
-    return configuration
+def _keepalive_socket(addr_info: AddrInfoType) -> socket.socket:
+    family, kind, proto, _, _ = addr_info
+    sock = socket.socket(family=family, type=kind, proto=proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in KEEPALIVE:
+        option = getattr(socket, name, None)  # Linux names; other systems keep their defaults
+        if option is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)
+    return sock
 
 
 class KubeClient:
-    """Raw-JSON requests against the API server, with a timeout on every call."""
+    """Raw-JSON requests against the API server, with a timeout on every call.
 
-    def __init__(
-        self,
-        configuration: k8s_client.Configuration,
-        *,
-        request_timeout: float = 10.0,
-    ) -> None:
-        self._api = k8s_client.ApiClient(configuration)
-        self._api.user_agent = USER_AGENT
+    Built from a kubernetes-asyncio Configuration; for a plain-HTTP test server,
+    `KubeClient.for_url("http://127.0.0.1:PORT")`."""
+
+    def __init__(self, configuration: Configuration, *, request_timeout: float = 10.0) -> None:
+        self.configuration = configuration
+        self.endpoint: Endpoint = endpoint(configuration)
         self.request_timeout = request_timeout
+        self._session: aiohttp.ClientSession | None = None
 
     @classmethod
     async def connect(
@@ -127,12 +122,35 @@ class KubeClient:
     ) -> KubeClient:
         return cls(await load_configuration(kubeconfig, context), **kwargs)
 
+    @classmethod
+    def for_url(cls, url: str, **kwargs: Any) -> KubeClient:
+        configuration = Configuration()
+        configuration.host = url
+        return cls(configuration, **kwargs)
+
     @property
     def host(self) -> str:
-        return str(self._api.configuration.host)
+        return self.endpoint.base_url
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                ssl=self.endpoint.ssl if self.endpoint.ssl is not None else True,
+                socket_factory=_keepalive_socket,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                # Proxies were resolved once (kube/config.py); trust_env would look them up
+                # and read ~/.netrc in a thread for every request.
+                trust_env=False,
+                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            )
+        return self._session
 
     async def close(self) -> None:
-        await self._api.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def __aenter__(self) -> KubeClient:
         return self
@@ -140,31 +158,40 @@ class KubeClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    async def _headers(self, content_type: str | None) -> dict[str, str]:
+        headers = {} if content_type is None else {"Content-Type": content_type}
+        # Runs the configuration's refresh hook: a rotated token file, an exec plugin.
+        token = await self.configuration.get_api_key_with_prefix("BearerToken")
+        if token:
+            headers["Authorization"] = token
+        return headers
+
     async def _send(
         self,
         method: str,
         path: str,
         *,
         query: Query = (),
-        body: Any = None,
-        content_type: str = "application/json",
+        body: bytes | None = None,
+        content_type: str | None = None,
         timeout: aiohttp.ClientTimeout,
     ) -> aiohttp.ClientResponse:
-        headers = {"Accept": "application/json", "Content-Type": content_type}
         # aiohttp's timeout starts with the HTTP exchange; this one also bounds the token or
-        # exec-plugin refresh that call_api runs first. For a stream it covers the headers.
+        # exec-plugin refresh that comes first. For a stream it covers the headers.
         budget = timeout.total if timeout.total is not None else (timeout.connect or 10.0) * 2
+        point = self.endpoint
         try:
             async with asyncio.timeout(budget):
-                response: aiohttp.ClientResponse = await self._api.call_api(
-                    path,
+                headers = await self._headers(content_type)
+                response = await self._open().request(
                     method,
-                    query_params=list(query),
-                    header_params=headers,
-                    body=body,
-                    auth_settings=["BearerToken"],
-                    _preload_content=False,
-                    _request_timeout=timeout,
+                    point.base_url + path,
+                    params=list(query),
+                    data=body,
+                    headers=headers,
+                    timeout=timeout,
+                    proxy=point.proxy,
+                    server_hostname=point.server_hostname,
                 )
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             metrics.API_REQUESTS.labels(method, "error").inc()
@@ -181,6 +208,7 @@ class KubeClient:
         body: Any = None,
         content_type: str = "application/json",
         timeout: float | None = None,
+        max_bytes: int = limits.MAX_RESPONSE_BYTES,
     ) -> bytes:
         """Send one request and return the raw body; raise ApiError unless 2xx."""
         seconds = self.request_timeout if timeout is None else timeout
@@ -189,19 +217,20 @@ class KubeClient:
             method,
             path,
             query=query,
-            body=body,
-            content_type=content_type,
+            body=None if body is None else orjson.dumps(body),
+            content_type=None if body is None else content_type,
             timeout=aiohttp.ClientTimeout(total=seconds),
         )
         try:
-            raw = await response.read()
+            raw = await read_bounded(response, max_bytes, method, path)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            response.close()
             raise ApiError(method, path, 0, type(exc).__name__, str(exc)) from exc
         finally:
             response.release()
             metrics.API_LATENCY.labels(method).observe(time.perf_counter() - started)
         if not 200 <= response.status < 300:
-            raise _error_from(method, path, response.status, response.reason or "", raw)
+            raise error_from(method, path, response, raw)
         return raw
 
     async def request(
@@ -227,9 +256,16 @@ class KubeClient:
             raise ApiError(method, path, 0, "InvalidResponse", str(exc)) from exc
         return decoded if isinstance(decoded, dict) else {"items": decoded}
 
-    async def get_bytes(self, path: str, *, query: Query = (), timeout: float) -> bytes:
+    async def get_bytes(
+        self,
+        path: str,
+        *,
+        query: Query = (),
+        timeout: float,
+        max_bytes: int = limits.MAX_RESPONSE_BYTES,
+    ) -> bytes:
         """GET returning the undecoded body, so a list page is parsed exactly once."""
-        return await self._exchange("GET", path, query=query, timeout=timeout)
+        return await self._exchange("GET", path, query=query, timeout=timeout, max_bytes=max_bytes)
 
     @asynccontextmanager
     async def stream(
@@ -247,10 +283,10 @@ class KubeClient:
         try:
             if response.status != 200:
                 try:
-                    raw = await response.read()
-                except (aiohttp.ClientError, TimeoutError, OSError):
+                    raw = await read_bounded(response, limits.MAX_RESPONSE_BYTES, "GET", path)
+                except (aiohttp.ClientError, TimeoutError, OSError, ApiError):
                     raw = b""
-                raise _error_from("GET", path, response.status, response.reason or "", raw)
+                raise error_from("GET", path, response, raw)
             yield response
         finally:
             response.release()
@@ -273,15 +309,76 @@ class KubeClient:
         )
 
 
-def _error_from(method: str, path: str, status: int, reason: str, raw: bytes) -> ApiError:
+def over_limit(limit: str, method: str, path: str, size: str, bound: int) -> ApiError:
+    """Count, log and describe an input past one of the bounds in limits.py."""
+    metrics.LIMIT_EXCEEDED.labels(limit).inc()
+    log.error(
+        "response over its size limit; dropped",
+        limit=limit,
+        request=f"{method} {path}",
+        size=size,
+        bound=bound,
+    )
+    return ApiError(method, path, 0, "ResponseTooLarge", f"{limit}: {size} > {bound} bytes")
+
+
+async def read_bounded(
+    response: aiohttp.ClientResponse, max_bytes: int, method: str, path: str
+) -> bytes:
+    """The whole body, or ApiError (and the connection closed) past `max_bytes`: a server
+    that sends a gigabyte costs this process at most `max_bytes` and one chunk."""
+    length = response.content_length
+    if length is not None and length > max_bytes:
+        response.close()
+        raise over_limit("response_bytes", method, path, f"Content-Length {length}", max_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > max_bytes:
+            chunks.clear()
+            response.close()
+            raise over_limit("response_bytes", method, path, f"over {size}", max_bytes)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def retry_after(headers: Mapping[str, str], status_object: object) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), else the
+    Status's details.retryAfterSeconds; bounded by RETRY_AFTER_MAX, never negative.
+    `headers` is the response's case-insensitive header mapping."""
+    seconds: float | None = None
+    header = headers.get("Retry-After", "").strip()
+    if header.isdigit():
+        seconds = float(header[:9])
+    elif header:
+        try:
+            when = email.utils.parsedate_to_datetime(header)
+        except (TypeError, ValueError, IndexError):
+            when = None
+        if when is not None and when.tzinfo is not None:
+            seconds = (when - dt.datetime.now(dt.UTC)).total_seconds()
+    if seconds is None and isinstance(status_object, dict):
+        details = status_object.get("details")
+        value = details.get("retryAfterSeconds") if isinstance(details, dict) else None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            seconds = float(value)
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    return min(max(seconds, 0.0), limits.RETRY_AFTER_MAX)
+
+
+def error_from(method: str, path: str, response: aiohttp.ClientResponse, raw: bytes) -> ApiError:
+    status, reason = response.status, response.reason or ""
     message = ""
     try:
         status_object = orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError:
         status_object = None
     if isinstance(status_object, dict):
-        message = str(status_object.get("message", ""))
-        reason = str(status_object.get("reason", reason)) or reason
+        message = str(status_object.get("message", ""))[:1000]
+        reason = str(status_object.get("reason", reason))[:100] or reason
     elif raw:
         message = raw[:200].decode("utf-8", "replace")
-    return ApiError(method, path, status, reason, message)
+    wait = retry_after(response.headers, status_object) if status in RETRY_AFTER_STATUSES else None
+    return ApiError(method, path, status, reason, message, wait)

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from nodecount_scaler.kube.watch import Projection
 from nodecount_scaler.model.annotations import is_enabled
+from nodecount_scaler.model.kinds import DEPLOYMENT, WorkloadKind
 from nodecount_scaler.model.nodes import NodeView, project_node
 from nodecount_scaler.model.objects import ProjectionError, object_name
+from nodecount_scaler.model.pods import PodView, project_pod
 from nodecount_scaler.model.state import HpaKey
-from nodecount_scaler.model.targets import TargetKey, TargetProjector, TargetView, project_target
+from nodecount_scaler.model.targets import TargetKey, TargetProjector, TargetView
 
 NODES_PATH: Final = "/api/v1/nodes"
-
-
-def deployments_path(namespace: str | None) -> str:
-    if namespace is None:
-        return "/apis/apps/v1/deployments"
-    return f"/apis/apps/v1/namespaces/{namespace}/deployments"
 
 
 def hpas_path(namespace: str | None) -> str:
@@ -28,9 +23,25 @@ def hpas_path(namespace: str | None) -> str:
     return f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers"
 
 
-def scale_path(key: TargetKey) -> str:
-    """The scale subresource: the only way this service changes a target."""
-    return f"/apis/apps/v1/namespaces/{key.namespace}/deployments/{key.name}/scale"
+def scale_path(key: TargetKey, workload: WorkloadKind = DEPLOYMENT) -> str:
+    """The scale subresource of a target."""
+    return workload.object_path(key.namespace, key.name) + "/scale"
+
+
+def replicas_path(key: TargetKey, workload: WorkloadKind = DEPLOYMENT) -> str:
+    """Where a target's spec.replicas is written: an apps/v1 workload itself, by a merge
+    patch the shipped admission policy checks (the opt-in, and that nothing but replicas
+    changes; the Scale object of /scale carries no annotations, so no policy could check
+    the opt-in there: see manifests/base/policies/replicas.yaml); a custom resource through
+    its /scale subresource, which no policy can guard (see the README's permissions)."""
+    if workload.builtin:
+        return workload.object_path(key.namespace, key.name)
+    return scale_path(key, workload)
+
+
+def written_resource(workload: WorkloadKind) -> str:
+    """The resource RBAC must let this service patch to write the kind's replicas."""
+    return workload.resource if workload.builtin else f"{workload.resource}/scale"
 
 
 def pods_path(namespace: str) -> str:
@@ -50,30 +61,45 @@ def _node_key(obj: object) -> str | ProjectionError:
     return named if isinstance(named, ProjectionError) else named[1]
 
 
-def _target_key(obj: object) -> TargetKey | ProjectionError:
-    named = object_name(obj, "Deployment")
-    return named if isinstance(named, ProjectionError) else TargetKey(*named)
+def target_projection(workload: WorkloadKind) -> Projection[TargetKey, TargetView]:
+    """How objects of one workload kind become targets (for one watch: with a memo of the
+    last view of each target, model.targets.TargetProjector, so a status-only update or
+    the echo of a replica write costs a decode and a comparison)."""
+    project = TargetProjector(workload)
 
+    def key(obj: object) -> TargetKey | ProjectionError:
+        named = object_name(obj, workload.kind)
+        return named if isinstance(named, ProjectionError) else TargetKey(*named, workload.kind)
 
-def _target_view(
-    obj: object, project: Callable[[object], TargetView | ProjectionError] = project_target
-) -> TargetView | ProjectionError | None:
-    # Deployments cannot be filtered by annotation on the server; the ones that have not
-    # opted in project to nothing and are never stored.
-    if not isinstance(obj, Mapping):
+    def view(obj: object) -> TargetView | ProjectionError | None:
+        # Workloads cannot be filtered by annotation on the server; the ones that have not
+        # opted in project to nothing and are never stored.
+        if not isinstance(obj, Mapping):
+            return project(obj)
+        metadata = obj.get("metadata")
+        annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
+        if not isinstance(annotations, Mapping) or not is_enabled(annotations):
+            return None
+        if has_controller(metadata):
+            # A Deployment's ReplicaSets carry copies of its annotations; the owner is the
+            # target, and scaling what another controller owns would fight it.
+            return None
         return project(obj)
-    metadata = obj.get("metadata")
-    annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
-    if not isinstance(annotations, Mapping) or not is_enabled(annotations):
-        return None
-    return project(obj)
+
+    return Projection(key, view)
 
 
-def target_projection() -> Projection[TargetKey, TargetView]:
-    """The projection for one Deployment watch: TARGET_PROJECTION with a memo of the last
-    view of each target (model.targets.TargetProjector), so a status-only update or the
-    echo of a replica write costs a decode and a comparison."""
-    return Projection(_target_key, functools.partial(_target_view, project=TargetProjector()))
+def has_controller(metadata: object) -> bool:
+    """Whether an ownerReference marks another object as this one's controller."""
+    owners = metadata.get("ownerReferences") if isinstance(metadata, Mapping) else None
+    return isinstance(owners, list) and any(
+        isinstance(o, Mapping) and o.get("controller") is True for o in owners
+    )
+
+
+def _pod_key(obj: object) -> str | ProjectionError:
+    named = object_name(obj, "Pod")
+    return named if isinstance(named, ProjectionError) else named[1]
 
 
 def _hpa_key(obj: object) -> HpaKey | ProjectionError:
@@ -81,24 +107,31 @@ def _hpa_key(obj: object) -> HpaKey | ProjectionError:
     return named if isinstance(named, ProjectionError) else HpaKey(*named)
 
 
-def _hpa_target(obj: object) -> TargetKey | ProjectionError | None:
-    """The Deployment an HPA scales (same namespace), or None for any other target kind."""
-    named = object_name(obj, "HorizontalPodAutoscaler")
-    if isinstance(named, ProjectionError):
-        return named
-    assert isinstance(obj, Mapping)
-    spec = obj.get("spec")
-    ref = spec.get("scaleTargetRef") if isinstance(spec, Mapping) else None
-    if not isinstance(ref, Mapping):
-        return None
-    api_version, kind, name = ref.get("apiVersion"), ref.get("kind"), ref.get("name")
-    if not isinstance(api_version, str) or not isinstance(name, str) or not name:
-        return None
-    if kind != "Deployment" or api_version.partition("/")[0] not in ("apps", "extensions"):
-        return None
-    return TargetKey(named[0], name)
+def hpa_projection(workloads: Sequence[WorkloadKind]) -> Projection[HpaKey, TargetKey]:
+    """An HPA as the target it scales (same namespace); None for a kind not watched here."""
+    by_kind = {(w.group, w.kind): w for w in workloads}
+
+    def scales(obj: object) -> TargetKey | ProjectionError | None:
+        named = object_name(obj, "HorizontalPodAutoscaler")
+        if isinstance(named, ProjectionError):
+            return named
+        assert isinstance(obj, Mapping)
+        spec = obj.get("spec")
+        ref = spec.get("scaleTargetRef") if isinstance(spec, Mapping) else None
+        if not isinstance(ref, Mapping):
+            return None
+        api_version, kind, name = ref.get("apiVersion"), ref.get("kind"), ref.get("name")
+        if not isinstance(api_version, str) or not isinstance(name, str) or not name:
+            return None
+        group = api_version.partition("/")[0] if "/" in api_version else ""
+        # extensions/v1beta1 Deployments are apps ones under an old name.
+        workload = by_kind.get(("apps" if group == "extensions" else group, str(kind)))
+        return None if workload is None else TargetKey(named[0], name, workload.kind)
+
+    return Projection(_hpa_key, scales)
 
 
 NODE_PROJECTION: Final[Projection[str, NodeView]] = Projection(_node_key, project_node)
-TARGET_PROJECTION: Final[Projection[TargetKey, TargetView]] = Projection(_target_key, _target_view)
-HPA_PROJECTION: Final[Projection[HpaKey, TargetKey]] = Projection(_hpa_key, _hpa_target)
+TARGET_PROJECTION: Final = target_projection(DEPLOYMENT)
+# Pods of one target, keyed by name (one namespace): only what steering reads is kept.
+POD_PROJECTION: Final[Projection[str, PodView]] = Projection(_pod_key, project_pod)

@@ -24,8 +24,8 @@ import aiohttp
 import orjson
 import structlog
 
-from nodecount_scaler import metrics
-from nodecount_scaler.kube.client import ApiError, KubeClient
+from nodecount_scaler import limits, metrics
+from nodecount_scaler.kube.client import ApiError, KubeClient, Query
 from nodecount_scaler.model.objects import ProjectionError
 
 log = structlog.get_logger(__name__)
@@ -34,6 +34,10 @@ log = structlog.get_logger(__name__)
 # off), not as the normal timeoutSeconds close: client-go's "very short watch" rule. Without
 # it a proxy that answers 200 and closes at once turns run() into a busy reconnect loop.
 MIN_WATCH_SECONDS = 1.0
+
+# A failure after a stream was open this long starts the backoff afresh (client-go's
+# reflector resets its backoff after 2 minutes of a healthy ListAndWatch).
+BACKOFF_RESET_AFTER = 120.0
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -89,8 +93,28 @@ class ExpiredError(Exception):
     """410 Gone: the resourceVersion is too old; the caller must relist."""
 
 
+class RelistRequested(Exception):
+    """Someone asked for a fresh list (the scale-down guard's confirmation)."""
+
+
 class StreamError(Exception):
     """The watch stream broke (truncated chunk, undecodable line, ERROR event)."""
+
+
+class LimitError(StreamError):
+    """A list or watch event past a bound of limits.py; already counted and logged."""
+
+
+def over_limit(limit: str, resource: str, detail: str) -> LimitError:
+    metrics.LIMIT_EXCEEDED.labels(limit).inc()
+    log.error(
+        "over a size limit; dropped, will relist", limit=limit, resource=resource, detail=detail
+    )
+    return LimitError(f"{limit}: {detail}")
+
+
+class ContinueExpired(Exception):
+    """410 Gone on a continue token: the paged list outlived the server's compaction window."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +123,8 @@ class ListPage(Generic[K, V]):
     resource_version: str
     continue_token: str
     skipped: int
+    # Objects in the page, tracked or not: what the list's item bound counts.
+    count: int = 0
 
 
 def project(
@@ -145,7 +171,11 @@ def decode_list_page(
         elif projected[1] is not None:
             items[projected[0]] = projected[1]
     return ListPage(
-        items, str(meta.get("resourceVersion", "")), str(meta.get("continue", "")), skipped
+        items,
+        str(meta.get("resourceVersion", "")),
+        str(meta.get("continue", "")),
+        skipped,
+        len(objects),
     )
 
 
@@ -153,27 +183,53 @@ class LineBuffer:
     """Splits a chunked byte stream into newline-terminated lines (one watch event each).
 
     aiohttp's readline() refuses lines above 128 KiB, and a Node or Deployment can be
-    larger, so lines are assembled here without a length limit.
+    larger, so lines are assembled here, up to `max_bytes` each: a longer line (a server
+    that never ends one) raises LineTooLong instead of growing the buffer without end.
     """
 
-    __slots__ = ("_parts",)
+    __slots__ = ("_parts", "_size", "max_bytes")
 
-    def __init__(self) -> None:
+    def __init__(self, max_bytes: int = limits.MAX_WATCH_EVENT_BYTES) -> None:
+        self.max_bytes = max_bytes
         self._parts: list[bytes] = []
+        self._size = 0
 
     def feed(self, chunk: bytes) -> list[bytes]:
         lines = chunk.split(b"\n")
         if len(lines) == 1:
             self._parts.append(chunk)
+            self._size += len(chunk)
+            self._check(self._size)
             return []
         first = b"".join((*self._parts, lines[0])) if self._parts else lines[0]
         self._parts = [lines[-1]] if lines[-1] else []
-        return [line for line in (first, *lines[1:-1]) if line.strip()]
+        self._size = len(lines[-1])
+        complete = [line for line in (first, *lines[1:-1]) if line.strip()]
+        self._check(max(self._size, *map(len, complete)) if complete else self._size)
+        return complete
+
+    def _check(self, size: int) -> None:
+        if size > self.max_bytes:
+            self._parts.clear()
+            self._size = 0
+            raise LineTooLong(size, self.max_bytes)
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held for the unfinished line."""
+        return self._size
 
     @property
     def pending(self) -> bool:
         """Bytes of an unfinished line: at end of stream this means a truncated event."""
         return any(p.strip() for p in self._parts)
+
+
+class LineTooLong(Exception):
+    """A watch line past LineBuffer.max_bytes; the buffer was emptied."""
+
+    def __init__(self, size: int, bound: int) -> None:
+        super().__init__(f"a watch event of over {size} bytes (bound {bound})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,11 +288,15 @@ class Reflector(Generic[K, V]):
         projection: Projection[K, V],
         sink: Sink[K, V],
         *,
-        page_size: int = 500,
-        watch_timeout: float = 300.0,
+        query: Query = (),
+        page_size: int = limits.LIST_PAGE_SIZE,
+        watch_timeout: float = limits.WATCH_MIN_TIMEOUT,
         inactivity_timeout: float = 120.0,
         list_timeout: float = 60.0,
         connect_timeout: float = 10.0,
+        max_list_items: int = limits.MAX_LIST_ITEMS,
+        max_list_pages: int = limits.MAX_LIST_PAGES,
+        max_event_bytes: int = limits.MAX_WATCH_EVENT_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
@@ -244,11 +304,18 @@ class Reflector(Generic[K, V]):
         self.path = path
         self.projection = projection
         self.sink = sink
+        # Sent with every list and watch (a labelSelector narrows the collection).
+        self.query = tuple(query)
         self.page_size = page_size
+        # Each watch asks the server to end it after [watch_timeout, 2 x watch_timeout).
         self.watch_timeout = watch_timeout
+        # Silence past that deadline after which the stream counts as stalled.
         self.inactivity_timeout = inactivity_timeout
         self.list_timeout = list_timeout
         self.connect_timeout = connect_timeout
+        self.max_list_items = max_list_items
+        self.max_list_pages = max_list_pages
+        self.max_event_bytes = max_event_bytes
         self._clock = clock
         self.resource_version = ""
         # Set after the first complete list; stays set (the cache stays usable).
@@ -260,12 +327,22 @@ class Reflector(Generic[K, V]):
         self.last_progress = clock()
         self._backoff = Backoff()
         self._rejections = Rejections(name)
+        self._relist_requested = asyncio.Event()
+        # Lists started, and the number of the last one applied: fresh_list() waits for one
+        # that started after it asked.
+        self._lists_started = 0
+        self._last_applied = 0
+        self._list_applied = asyncio.Condition()
+        # 410s on watches with no event between them: the second and later are backed off.
+        self._expired_in_a_row = 0
 
     @property
     def max_silence(self) -> float:
-        """The longest a healthy loop can go without a sign of life: a silent stream's read
-        timeout, a connect attempt and the longest backoff, with a margin for each."""
-        return self.inactivity_timeout + self.connect_timeout + self._backoff.cap + 10.0
+        """The longest a healthy loop can go without a sign of life: a quiet stream until
+        its latest deadline and the inactivity timeout past it, a connect attempt and the
+        longest backoff, with a margin."""
+        longest_watch = 2 * self.watch_timeout + self.inactivity_timeout
+        return longest_watch + self.connect_timeout + self._backoff.cap + 10.0
 
     def _progress(self) -> None:
         self.last_progress = self._clock()
@@ -274,41 +351,42 @@ class Reflector(Generic[K, V]):
         need_list = True
         list_reason = "initial"
         while True:
+            delay = 0.0
+            started = self._clock()
             try:
                 if need_list:
                     await self._list(list_reason)
                     need_list = False
                 started = self._clock()
-                events = await self._watch()
+                events = await self._watch_until_relist()
                 metrics.WATCH_RESTARTS.labels(self.name, "closed").inc()
                 if events or self._clock() - started >= MIN_WATCH_SECONDS:
-                    # The server closed the stream normally (timeoutSeconds): resume at once.
+                    # The server ended the stream at its deadline: resume at once.
+                    log.debug("watch closed by the server", resource=self.name, events=events)
                     self._backoff.reset()
                     continue
                 log.warning("watch closed at once without events", resource=self.name)
                 self._progress()
                 await asyncio.sleep(self._backoff.next_delay())
                 continue
+            except RelistRequested:
+                need_list, list_reason = True, "requested"
+                continue
             except ExpiredError as exc:
-                # 410 Gone is for resource version too old: restart from a fresh list.
+                # 410 Gone is for resource version too old: restart from a fresh list; at
+                # once the first time, backed off when it keeps happening.
                 log.info("watch expired, relisting", resource=self.name, detail=str(exc))
                 metrics.WATCH_RESTARTS.labels(self.name, "expired").inc()
                 need_list, list_reason = True, "expired"
-                continue
+                self._expired_in_a_row += 1
+                if self._expired_in_a_row == 1:
+                    continue
+                delay = self._backoff.next_delay()
             except ApiError as exc:
-                reason = "forbidden" if exc.forbidden else f"http_{exc.status}"
-                level = log.error if exc.forbidden else log.warning
-                level(
-                    "list/watch failed",
-                    resource=self.name,
-                    error=str(exc),
-                    hint=(
-                        f"the service account needs list and watch on {self.name.partition('/')[0]}"
-                        if exc.forbidden
-                        else None
-                    ),
-                )
-                metrics.WATCH_RESTARTS.labels(self.name, reason).inc()
+                delay = self._api_failure(exc)
+            except LimitError:
+                metrics.WATCH_RESTARTS.labels(self.name, "limit").inc()
+                need_list, list_reason = True, "error"
             except StreamError as exc:
                 log.warning("watch stream error, relisting", resource=self.name, error=str(exc))
                 metrics.WATCH_RESTARTS.labels(self.name, "stream_error").inc()
@@ -316,97 +394,199 @@ class Reflector(Generic[K, V]):
             except (TimeoutError, OSError) as exc:
                 log.warning("watch connection lost", resource=self.name, error=repr(exc))
                 metrics.WATCH_RESTARTS.labels(self.name, "connection").inc()
+                if self._clock() - started >= BACKOFF_RESET_AFTER:
+                    # A stream that served a long while ends a run of failures too.
+                    self._backoff.reset()
             self.connected = False
             self._progress()
-            await asyncio.sleep(self._backoff.next_delay())
+            await asyncio.sleep(delay or self._backoff.next_delay())
+
+    def _api_failure(self, exc: ApiError) -> float:
+        """Log a failed list or watch request; the delay before the next attempt: the
+        backoff's, or longer when the server asked for it (Retry-After)."""
+        reason = "forbidden" if exc.forbidden else f"http_{exc.status}"
+        level = log.error if exc.forbidden else log.warning
+        level(
+            "list/watch failed",
+            resource=self.name,
+            error=str(exc),
+            hint=(
+                f"the service account needs list and watch on {self.name.partition('/')[0]}"
+                if exc.forbidden
+                else None
+            ),
+        )
+        metrics.WATCH_RESTARTS.labels(self.name, reason).inc()
+        return max(self._backoff.next_delay(), exc.retry_after or 0.0)
 
     async def list_once(self) -> None:
         """One full list into the sink, without watching (the `plan` command)."""
         await self._list("initial")
 
+    async def fresh_list(self) -> None:
+        """Make a fresh LIST from the server and return once one that started after this
+        call has been applied to the sink (the current watch stream is dropped for it)."""
+        asked_after = self._lists_started
+        self._relist_requested.set()
+        async with self._list_applied:
+            await self._list_applied.wait_for(lambda: self._last_applied > asked_after)
+
+    async def _watch_until_relist(self) -> int:
+        """Follow the watch until it ends, or until a relist is requested."""
+        if self._relist_requested.is_set():
+            raise RelistRequested
+        watch = asyncio.ensure_future(self._watch())
+        wake = asyncio.ensure_future(self._relist_requested.wait())
+        try:
+            await asyncio.wait({watch, wake}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            wake.cancel()
+            if not watch.done():
+                watch.cancel()
+                await asyncio.gather(watch, return_exceptions=True)
+        if watch.cancelled():
+            raise RelistRequested
+        return watch.result()
+
     async def _list(self, reason: str) -> None:
+        # A request made from here on needs a list that starts later than this one.
+        self._relist_requested.clear()
+        self._lists_started += 1
+        number = self._lists_started
+        await self._list_into_sink(reason)
+        async with self._list_applied:
+            self._last_applied = number
+            self._list_applied.notify_all()
+
+    async def _list_into_sink(self, reason: str) -> None:
         metrics.WATCH_RELISTS.labels(self.name, reason).inc()
+        try:
+            items, skipped = await self._paged_list()
+        except ContinueExpired as exc:
+            # client-go's pager (FullListIfExpired): the pages so far are dropped and the
+            # list is made again in one request, instead of from page one again, which
+            # would expire again in the same way.
+            metrics.LIST_FALLBACKS.labels(self.name).inc()
+            log.warning(
+                "continue token expired mid-list; listing again in one request",
+                resource=self.name,
+                detail=str(exc),
+            )
+            items, skipped = await self._unpaged_list()
+        if skipped:
+            log.warning("skipped malformed objects", resource=self.name, count=skipped)
+        self.sink.replace(items)
+        self.connected = True
+        self.synced.set()
+        log.info(
+            "listed", resource=self.name, count=len(items), resource_version=self.resource_version
+        )
+
+    async def _paged_list(self) -> tuple[dict[K, V], int]:
+        """Follow continue tokens, within the page and item bounds."""
         items: dict[K, V] = {}
         token = ""
-        skipped = 0
-        while True:
-            query = [("limit", str(self.page_size))]
+        skipped = count = 0
+        for _ in range(self.max_list_pages):
+            query = [*self.query, ("limit", str(self.page_size))]
             if token:
                 query.append(("continue", token))
             try:
                 raw = await self.client.get_bytes(self.path, query=query, timeout=self.list_timeout)
             except ApiError as exc:
                 if exc.status == 410 and token:
-                    # The continue token outlived the compaction window: start over.
-                    items, token, skipped = {}, "", 0
-                    continue
+                    raise ContinueExpired(exc.message) from exc
                 raise
             page = decode_list_page(raw, self.projection, self._rejections)
             del raw
+            count += page.count
+            if count > self.max_list_items:
+                raise over_limit("list_items", self.name, f"over {count} objects listed")
             items.update(page.items)
             skipped += page.skipped
             self._progress()
             if not page.continue_token:
                 self.resource_version = page.resource_version
-                break
+                return items, skipped
             token = page.continue_token
-        if skipped:
-            log.warning("skipped malformed objects", resource=self.name, count=skipped)
-        self.sink.replace(items)
-        self.connected = True
-        self._backoff.reset()
-        self.synced.set()
-        log.info(
-            "listed", resource=self.name, count=len(items), resource_version=self.resource_version
+        pages = self.max_list_pages
+        raise over_limit("list_pages", self.name, f"still a continue token after {pages} pages")
+
+    async def _unpaged_list(self) -> tuple[dict[K, V], int]:
+        raw = await self.client.get_bytes(
+            self.path,
+            query=self.query,
+            timeout=self.list_timeout,
+            max_bytes=limits.MAX_UNPAGED_LIST_BYTES,
         )
+        page = decode_list_page(raw, self.projection, self._rejections)
+        del raw
+        if page.count > self.max_list_items:
+            raise over_limit("list_items", self.name, f"{page.count} objects listed")
+        self.resource_version = page.resource_version
+        self._progress()
+        return page.items, page.skipped
 
     async def _watch(self) -> int:
-        """Follow one watch stream until the server ends it; return the events received."""
+        """Follow one watch stream until the server ends it; return the events received.
+
+        The server ends it at timeoutSeconds; until then it may send nothing at all: the
+        API server's watch cache sends bookmarks only for a resource it has seen an event
+        of since it started (Cacher.dispatchEvents skips them while
+        lastProcessedResourceVersion is 0), so an idle watch of, say, HPAs in a cluster
+        with none is silent up to its deadline. Silence is a stall only past that.
+        """
+        # client-go's reflector: minWatchTimeout * (1 + rand), so that watches spread out;
+        # at least 1, as timeoutSeconds=0 would mean the server's default instead.
+        seconds = max(1, int(self.watch_timeout * (1.0 + random.random())))
         query = [
+            *self.query,
             ("watch", "1"),
             ("allowWatchBookmarks", "true"),
             ("resourceVersion", self.resource_version),
-            # Jittered so that many watches do not all reconnect at once.
-            # At least 1: timeoutSeconds=0 would mean the server's default instead.
-            ("timeoutSeconds", str(max(1, int(self.watch_timeout * random.uniform(0.8, 1.0))))),
+            ("timeoutSeconds", str(seconds)),
         ]
+        silence = seconds + self.inactivity_timeout
         try:
             async with self.client.stream(
-                self.path,
-                query=query,
-                connect_timeout=self.connect_timeout,
-                read_timeout=self.inactivity_timeout,
+                self.path, query=query, connect_timeout=self.connect_timeout, read_timeout=silence
             ) as response:
                 self.connected = True
                 self._progress()
-                buffer = LineBuffer()
-                events = 0
-                async for chunk in response.content.iter_any():
-                    self._progress()
-                    for line in buffer.feed(chunk):
-                        self._handle(parse_watch_line(line))
-                        if not events:
-                            # A working stream ends a run of failures: the next one starts
-                            # again from the shortest delay.
-                            self._backoff.reset()
-                        events += 1
-                if buffer.pending:
-                    # Like a ClientPayloadError below: the events before the cut were
-                    # applied, so resume from the last version seen instead of relisting.
-                    raise OSError("stream ended inside an event (truncated payload)")
-                return events
+                return await self._follow(response.content)
         except ApiError as exc:
             if exc.status == 410:
                 raise ExpiredError(exc.message) from exc
             raise
         except TimeoutError as exc:
-            raise TimeoutError(
-                f"no data for {self.inactivity_timeout:.0f}s on the {self.name} watch"
-            ) from exc
+            raise TimeoutError(f"no data for {silence:.0f}s on the {self.name} watch") from exc
         except aiohttp.ClientError as exc:
             # ClientPayloadError (truncated chunked body) and friends: reconnect from the
             # last version seen; the events before the cut were applied.
             raise OSError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _follow(self, content: aiohttp.StreamReader) -> int:
+        buffer = LineBuffer(self.max_event_bytes)
+        events = 0
+        async for chunk in content.iter_any():
+            self._progress()
+            try:
+                lines = buffer.feed(chunk)
+            except LineTooLong as exc:
+                raise over_limit("watch_event_bytes", self.name, str(exc)) from exc
+            for line in lines:
+                self._handle(parse_watch_line(line))
+                if not events:
+                    # A working stream ends a run of failures: the next one starts again
+                    # from the shortest delay.
+                    self._backoff.reset()
+                    self._expired_in_a_row = 0
+                events += 1
+        if buffer.pending:
+            # Like a ClientPayloadError: the events before the cut were applied, so resume
+            # from the last version seen instead of relisting.
+            raise OSError("stream ended inside an event (truncated payload)")
+        return events
 
     def _handle(self, event: WatchEvent) -> None:
         if event.type not in EVENT_TYPES:

@@ -10,11 +10,15 @@ of a pool look identical to a given target.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from typing import Final
 
 from nodecount_scaler.model.annotations import TargetConfig
 from nodecount_scaler.model.nodes import NodeView
 from nodecount_scaler.model.placement import PodPlacement
+
+# Past this many label keys, a node's memo key is read from its labels, not the keys.
+MANY_KEYS: Final = 16
 
 
 class Rule(enum.StrEnum):
@@ -77,7 +81,7 @@ class Eligibility:
         self.config = config
         self.placement = placement
         keys = tuple(sorted(config.node_selector.keys | placement.label_keys))
-        self._get_values: Callable[[NodeView], tuple[str | None, ...]] = _value_reader(keys)
+        self._get_values: Callable[[NodeView], Hashable] = _value_reader(keys)
         # Name-dependent rules (template nodeName, matchFields) make every node distinct.
         self._uses_name = placement.uses_node_name
         self._cache: dict[tuple[object, ...], bool] = {}
@@ -101,10 +105,15 @@ class Eligibility:
         return cached
 
 
-def _value_reader(keys: tuple[str, ...]) -> Callable[[NodeView], tuple[str | None, ...]]:
+def _value_reader(keys: tuple[str, ...]) -> Callable[[NodeView], Hashable]:
     if not keys:
         return lambda node: ()
     if len(keys) == 1:
         (only,) = keys
         return lambda node: (node.labels.get(only),)
-    return lambda node: tuple(map(node.labels.get, keys))
+    if len(keys) <= MANY_KEYS:
+        return lambda node: tuple(map(node.labels.get, keys))
+    # A template with thousands of expressions: walk the node's few labels instead of the
+    # target's many keys (an absent key reads the same either way).
+    wanted = frozenset(keys)
+    return lambda node: frozenset(kv for kv in node.labels.items() if kv[0] in wanted)

@@ -78,3 +78,38 @@ def deletion_cost_patches(
         elif not leaving and pod.deletion_cost == LEAVING_NODE_DELETION_COST:
             changes[pod.name] = None
     return changes
+
+
+def ordinal(statefulset: str, pod_name: str) -> int | None:
+    """The ordinal of a StatefulSet's pod ("web-2" of "web" is 2), or None for another pod."""
+    prefix, _, number = pod_name.rpartition("-")
+    if prefix != statefulset or not number.isascii() or not number.isdigit() or len(number) > 9:
+        return None
+    return int(number)
+
+
+def ordinal_scale_down_problem(
+    statefulset: str, pods: Iterable[PodView], keeps: Callable[[str], bool], desired: int
+) -> str | None:
+    """A StatefulSet scaled down removes its highest ordinals, whatever node they are on, and
+    pod-deletion-cost means nothing to it. When that takes a pod from a node that still
+    counts while a pod on a node that no longer does stays, say so (a finding, not a fix)."""
+    removed, stranded = [], []
+    for pod in pods:
+        number = ordinal(statefulset, pod.name)
+        if number is None or pod.deleting or not pod.node_name:
+            continue
+        if number >= desired and keeps(pod.node_name):
+            removed.append(pod)
+        elif number < desired and not keeps(pod.node_name):
+            stranded.append(pod)
+    if not removed or not stranded:
+        return None
+    gone = ", ".join(f"{p.name} on {p.node_name}" for p in sorted(removed, key=lambda p: p.name))
+    stay = ", ".join(f"{p.name} on {p.node_name}" for p in sorted(stranded, key=lambda p: p.name))
+    return (
+        f"a StatefulSet removes its highest ordinals: scaling to {desired} removes {gone}, "
+        f"on node(s) that still count, while {stay} stay on node(s) that no longer count; "
+        "delete those pods (the StatefulSet recreates them where they fit) or scale the "
+        "StatefulSet by hand"
+    )

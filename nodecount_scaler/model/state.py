@@ -16,7 +16,7 @@ from fractions import Fraction
 from typing import NamedTuple
 
 from nodecount_scaler.model.eligibility import Eligibility, Rule, explain
-from nodecount_scaler.model.index import NodeIndex
+from nodecount_scaler.model.index import NodeIndex, label_keys
 from nodecount_scaler.model.nodes import NodeView
 from nodecount_scaler.model.tally import Tally
 from nodecount_scaler.model.targets import TargetKey, TargetView
@@ -34,6 +34,8 @@ class TargetState:
     eligible: set[str] = field(default_factory=set)
     # Cores and topology domains of the eligible nodes, when the target counts them.
     tally: Tally | None = None
+    # The label keys it holds indexed (NodeIndex.retain) while it is stored.
+    label_keys: frozenset[str] = frozenset()
 
     def admit(self, node: NodeView) -> None:
         self.eligible.add(node.name)
@@ -206,32 +208,52 @@ class ClusterState:
             # Only replicas, findings or the uid moved: the eligible set still holds.
             old.view = view
             return True
-        eligibility = None
+        state = TargetState(view, None, tally=_tally_for(view))
         if view.config is not None and view.placement is not None:
-            eligibility = Eligibility(view.config, view.placement)
-        state = TargetState(view, eligibility, tally=_tally_for(view))
-        if view.config is not None and view.placement is not None:
+            state.eligibility = Eligibility(view.config, view.placement)
+            state.label_keys = label_keys(view.config, view.placement)
+            # Retained before the old keys are released: the keys both read stay indexed.
+            self._index.retain(state.label_keys)
             state.eligible = self._index.eligible(view.config, view.placement)
             if state.tally is not None:
                 state.tally.reset(self.nodes[n] for n in state.eligible)
+        if old is not None:
+            self._index.release(old.label_keys)
         self.targets[view.key] = state
         return True
 
     def delete_target(self, key: TargetKey) -> bool:
-        return self.targets.pop(key, None) is not None
+        old = self.targets.pop(key, None)
+        if old is None:
+            return False
+        self._index.release(old.label_keys)
+        return True
+
+    @property
+    def indexed_label_keys(self) -> frozenset[str]:
+        """The label keys the node index keeps groups for (the stored targets read them)."""
+        return self._index.indexed_keys
 
     def replace_targets(
-        self, views: Iterable[TargetView], now: float, namespace: str | None = None
+        self,
+        views: Iterable[TargetView],
+        now: float,
+        namespace: str | None = None,
+        kind: str = "Deployment",
     ) -> set[TargetKey]:
-        """Apply a relist of one namespace's targets (all namespaces when None): targets of
-        other namespaces come from other lists and are left alone."""
+        """Apply a relist of one kind's targets in one namespace (all namespaces when None):
+        targets of other kinds and namespaces come from other lists and are left alone."""
         changed: set[TargetKey] = set()
         seen: set[TargetKey] = set()
         for view in views:
             seen.add(view.key)
             if self.upsert_target(view, now):
                 changed.add(view.key)
-        stale = [k for k in self.targets if k not in seen and _in_scope(k.namespace, namespace)]
+        stale = [
+            k
+            for k in self.targets
+            if k not in seen and k.kind == kind and _in_scope(k.namespace, namespace)
+        ]
         for key in stale:
             self.delete_target(key)
             changed.add(key)

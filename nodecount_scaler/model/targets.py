@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final, NamedTuple
 
 from nodecount_scaler.model.annotations import AnnotationError, TargetConfig, parse_config
+from nodecount_scaler.model.kinds import DEPLOYMENT, WorkloadKind
 from nodecount_scaler.model.numbers import NumberError, parse_int
 from nodecount_scaler.model.objects import (
     ProjectionError,
@@ -39,9 +40,12 @@ DEFAULT_MAX_SURGE: Final = "25%"
 class TargetKey(NamedTuple):
     namespace: str
     name: str
+    kind: str = "Deployment"
 
     def __str__(self) -> str:
-        return f"{self.namespace}/{self.name}"
+        if self.kind == "Deployment":
+            return f"{self.namespace}/{self.name}"
+        return f"{self.namespace}/{self.kind.lower()}/{self.name}"
 
 
 class FindingKind(enum.StrEnum):
@@ -50,6 +54,8 @@ class FindingKind(enum.StrEnum):
     # Eligible nodes lack the topology key: the scheduler ignores an anti-affinity term on
     # such a node, so several replicas can land there and leave a domain without one.
     NODES_WITHOUT_TOPOLOGY_KEY = "NodesWithoutTopologyKey"
+    # A StatefulSet scale-down removes the highest ordinals, not the pods on leaving nodes.
+    SCALE_DOWN_BY_ORDINAL = "ScaleDownByOrdinal"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +78,13 @@ class TargetView:
     pod_selector: LabelSelector | None
     # What one replica stands for: a node, or a topology domain (one pod per zone).
     topology: Topology = NODES
+    workload: WorkloadKind = DEPLOYMENT
 
     @property
     def valid(self) -> bool:
-        return self.config is not None and self.placement is not None
+        return (
+            self.config is not None and self.placement is not None and self.template_error is None
+        )
 
     @property
     def problems(self) -> tuple[str, ...]:
@@ -83,14 +92,16 @@ class TargetView:
         return found if self.template_error is None else (*found, self.template_error)
 
 
-def project_target(obj: object) -> TargetView | ProjectionError:
-    """Reduce an opted-in Deployment to its TargetView, or say why it is not a Deployment.
+def project_target(
+    obj: object, workload: WorkloadKind = DEPLOYMENT
+) -> TargetView | ProjectionError:
+    """Reduce an opted-in workload to its TargetView, or say why it is not one of its kind.
 
     Total: any JSON value gives one or the other. Whatever is wrong with the annotations
     or the pod template is recorded in the view (the target is shown, reported and left
     alone); only an object without a usable identity is a ProjectionError.
     """
-    named = object_name(obj, "Deployment")
+    named = object_name(obj, workload.kind)
     if isinstance(named, ProjectionError):
         return named
     assert isinstance(obj, Mapping)
@@ -104,7 +115,7 @@ def project_target(obj: object) -> TargetView | ProjectionError:
         raw_selector = mapping(spec, "selector", "spec.selector")
     except ShapeError as exc:
         return ProjectionError("bad-field", str(exc))
-    key = TargetKey(*named)
+    key = TargetKey(*named, workload.kind)
     config, annotation_errors = parse_config(annotations)
 
     placement: PodPlacement | None = None
@@ -112,23 +123,26 @@ def project_target(obj: object) -> TargetView | ProjectionError:
     findings: tuple[Finding, ...] = ()
     topology = NODES
     try:
-        template = mapping(spec, "template", "spec.template")
-        pod_spec = mapping(template, "spec", "spec.template.spec")
+        template = _template(obj, workload)
+        where = workload.template_where
+        pod_spec = mapping(template, "spec", where + ".spec")
         pod_labels = string_map(
-            mapping(template, "metadata", "spec.template.metadata"),
-            "labels",
-            "spec.template.metadata.labels",
+            mapping(template, "metadata", where + ".metadata"), "labels", where + ".metadata.labels"
         )
         placement = placement_from_pod_spec(pod_spec)
         anti_keys = self_anti_affinity_keys(pod_spec, pod_labels, key.namespace)
         topology = choose_topology(config.topology_key if config else None, anti_keys)
+        # Only a Deployment surges; a StatefulSet or ReplicaSet replaces pods in place.
+        surge = resolved_max_surge(spec, replicas) if workload == DEPLOYMENT else 0
         findings = template_findings(
-            spec, pod_spec, pod_labels, replicas, anti_keys=anti_keys, topology=topology
+            pod_spec, pod_labels, surge=surge, anti_keys=anti_keys, topology=topology
         )
     except ShapeError as exc:
         template_error = str(exc)
     except TemplateError as exc:
         template_error = str(exc)
+    if workload.problem is not None:
+        template_error = workload.problem
 
     pod_selector: LabelSelector | None
     try:
@@ -147,7 +161,19 @@ def project_target(obj: object) -> TargetView | ProjectionError:
         findings=findings,
         pod_selector=pod_selector,
         topology=topology,
+        workload=workload,
     )
+
+
+def _template(obj: Mapping[str, Any], workload: WorkloadKind) -> Mapping[str, Any]:
+    """The pod template at the kind's path; a custom resource without one says so."""
+    found: Mapping[str, Any] = obj
+    for depth, step in enumerate(workload.template_path):
+        path = ".".join(workload.template_path[: depth + 1])
+        found = mapping(found, step, path)
+    if not found and not workload.builtin:
+        raise TemplateError(workload.template_where, "no pod template at this path")
+    return found
 
 
 def choose_topology(annotation: str | None, anti_keys: frozenset[str]) -> Topology:
@@ -165,11 +191,10 @@ def choose_topology(annotation: str | None, anti_keys: frozenset[str]) -> Topolo
 
 
 def template_findings(
-    spec: Mapping[str, Any],
     pod_spec: Mapping[str, Any],
     pod_labels: Mapping[str, str],
-    replicas: int,
     *,
+    surge: int,
     anti_keys: frozenset[str],
     topology: Topology,
 ) -> tuple[Finding, ...]:
@@ -194,7 +219,6 @@ def template_findings(
                 f"mean one pod per {unit}",
             )
         )
-    surge = resolved_max_surge(spec, replicas)
     if anti_keys and surge > 0:
         findings.append(
             Finding(
@@ -299,19 +323,21 @@ class TargetProjector:
     version's (a dict comparison, done in C), the last view is reused, and when only
     replicas moved it is copied with the new count, unless the template findings read it
     (a percentage maxSurge resolves against replicas). Anything else is projected afresh.
-    At most `limit` targets are remembered.
+    At most `limit` targets are remembered. Only Deployments are memoised (the inputs
+    above are a Deployment's); other kinds are projected afresh every time.
     """
 
-    __slots__ = ("_memo", "limit")
+    __slots__ = ("_memo", "limit", "workload")
 
-    def __init__(self, limit: int = 10_000) -> None:
+    def __init__(self, workload: WorkloadKind = DEPLOYMENT, limit: int = 10_000) -> None:
+        self.workload = workload
         self.limit = limit
         self._memo: dict[tuple[str, str], _Memo] = {}
 
     def __call__(self, obj: object) -> TargetView | ProjectionError:
-        inputs = _memo_inputs(obj)
+        inputs = _memo_inputs(obj) if self.workload == DEPLOYMENT else None
         if inputs is None:
-            return project_target(obj)
+            return project_target(obj, self.workload)
         key, uid, annotations, spec = inputs
         replicas = spec.get("replicas")
         selector, template, strategy = (
@@ -336,7 +362,7 @@ class TargetProjector:
                     key, _Memo(uid, annotations, selector, template, strategy, replicas, reused)
                 )
                 return reused
-        view = project_target(obj)
+        view = project_target(obj, self.workload)
         if isinstance(view, TargetView):
             self._remember(
                 key, _Memo(uid, annotations, selector, template, strategy, replicas, view)

@@ -4,6 +4,8 @@
   A cluster that cannot start fails the tests (never skips them).
 - ``namespace`` (function): a fresh namespace, deleted (without waiting) after the test.
 - ``nodes`` (function): creates kwok Nodes with unique names; deletes them after the test.
+- ``prometheus`` (function): starts real Prometheus servers (devcluster/prometheus.py),
+  stopped after the test; Prometheus missing fails the test.
 
 Every test in this directory gets the ``integration`` marker. ``DEVCLUSTER_KEEP=1`` keeps the
 cluster's workdir (logs, audit log, etcd data) after the session.
@@ -12,13 +14,15 @@ cluster's workdir (logs, audit log, etcd data) after the session.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from devcluster import Cluster, ClusterStartError
 from devcluster.namespaces import dns_label
+from devcluster.prometheus import Prometheus, PrometheusError
 from devcluster.scaler import ScalerFactory
 from devcluster.testing import NodeFactory
 
@@ -74,3 +78,22 @@ def scalers(cluster: Cluster, tmp_path: Path) -> Iterator[ScalerFactory]:
     bad = [(p.log_path, code) for p, code in factory.stop_all() if code not in (0, None, -9)]
     if bad:
         pytest.fail(f"nodecount-scaler did not exit 0 on SIGTERM: {bad}")
+
+
+@pytest.fixture
+def prometheus(tmp_path: Path) -> Iterator[Callable[..., Prometheus]]:
+    """`prometheus(scrape_jobs, rule_files)` starts a Prometheus on 127.0.0.1 with its own
+    data directory, scraping and evaluating every second; all are stopped after the test."""
+    started: list[Prometheus] = []
+
+    def start(scrape_jobs: Sequence[dict[str, Any]], rule_files: Iterable[Path] = ()) -> Prometheus:
+        server = Prometheus(tmp_path / f"prometheus-{len(started)}", scrape_jobs, rule_files)
+        started.append(server)
+        try:
+            return server.start()
+        except PrometheusError as e:
+            pytest.fail(str(e), pytrace=False)
+
+    yield start
+    for server in started:
+        server.stop()

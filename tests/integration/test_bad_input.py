@@ -16,7 +16,7 @@ from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory
 from devcluster.testing import NodeFactory
 from devcluster.workloads import events, replicas
-from tests.integration.workloads import apply, nginx_everywhere
+from tests.integration.workloads import apply, nginx_everywhere, replica_writes
 
 P = "nodecount-scaler.io/"
 NODE_SELECTOR = P + "node-selector"
@@ -107,11 +107,7 @@ def test_invalid_annotations_are_reported_and_left_alone(
         assert problem in message, message
 
     time.sleep(2)  # a window in which a wrong write would show up
-    written = {
-        e["objectRef"]["name"]
-        for e in cluster.audit_events(namespace=namespace)
-        if e.get("objectRef", {}).get("subresource") == "scale"
-    }
+    written = {e["objectRef"]["name"] for e in replica_writes(cluster, namespace)}
     assert written == {"good"}
     assert {line["target"] for line in scaler.log_events("rescaled")} == {"good"}
     for name, (_, key, value, problem) in BAD.items():

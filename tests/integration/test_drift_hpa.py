@@ -3,7 +3,7 @@ same Deployment makes the service write nothing (Warning ConflictingAutoscaler) 
 HPA is deleted.
 
 The assertions about "nothing written" are about OUR writes: the scaler's "rescaled" log
-lines, audit-log writes to deployments/scale with the scaler's user agent, and the
+lines, audit-log replica writes to the Deployment with the scaler's user agent, and the
 `nodecount-scaler` field manager in the Deployment's managedFields."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory
 from devcluster.testing import NodeFactory
 from devcluster.workloads import deployment, events, replicas
-from tests.integration.workloads import apply, log_time, nginx_everywhere
+from tests.integration.workloads import apply, log_time, nginx_everywhere, replica_writes
 
 APP = "nginx-everywhere"
 MANAGER = "nodecount-scaler"
@@ -53,12 +53,7 @@ def _hpa(namespace: str, name: str) -> dict[str, Any]:
 
 
 def _our_scale_writes(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
-    return [
-        e
-        for e in cluster.audit_events(namespace=namespace, name=APP)
-        if e.get("objectRef", {}).get("subresource") == "scale"
-        and str(e.get("userAgent", "")).startswith(MANAGER)
-    ]
+    return replica_writes(cluster, namespace, APP)
 
 
 def _managers(cluster: Cluster, namespace: str) -> set[str]:

@@ -16,11 +16,20 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import pytest
 import yaml
 
 from devcluster import Cluster
 from nodecount_scaler.cli import parse_settings
-from tests.manifests import BASE, BASE_KINDS, EXAMPLES, NAMESPACE, render
+from tests.manifests import (
+    BASE,
+    BASE_KINDS,
+    EXAMPLES,
+    NAMESPACE,
+    NAMESPACED,
+    NO_POD_DELETION_COST,
+    render,
+)
 
 
 def ensure_namespace(cluster: Cluster, objects: list[dict[str, Any]], name: str) -> None:
@@ -95,6 +104,20 @@ def test_base_accepted_by_apiserver(cluster: Cluster) -> None:
     assert by_kind(stored, "PodDisruptionBudget")["spec"]["unhealthyPodEvictionPolicy"] == (
         "AlwaysAllow"
     )
+
+
+@pytest.mark.parametrize(
+    "directory", [NAMESPACED, NO_POD_DELETION_COST], ids=["namespaced", "no-pod-deletion-cost"]
+)
+def test_variant_accepted_by_apiserver(cluster: Cluster, directory: Path) -> None:
+    """Each overlay of the base installs as rendered (its target namespaces exist first)."""
+    objects = render(directory)
+    ensure_namespace(cluster, objects, NAMESPACE)
+    for name in {o["metadata"].get("namespace") for o in objects} - {None, NAMESPACE}:
+        if cluster.api.get_or_none(f"/api/v1/namespaces/{name}") is None:
+            cluster.kubectl("create", "namespace", name)
+    stdout, _ = server_dry_run(cluster, directory)
+    assert listed(stdout) == expected_names(objects)
 
 
 def test_base_pod_admitted_under_restricted_pod_security(cluster: Cluster) -> None:

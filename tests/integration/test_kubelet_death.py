@@ -16,7 +16,7 @@ from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
 from devcluster.workloads import pods, replicas, running_per_node
-from tests.integration.workloads import apply, log_time, nginx_everywhere
+from tests.integration.workloads import apply, log_time, nginx_everywhere, replica_writes
 
 APP = "nginx-everywhere"
 
@@ -42,13 +42,8 @@ def _ready_transition(cluster: Cluster, node: str) -> tuple[str, float]:
 
 
 def _scaler_scale_writes(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
-    """Audit-log writes to deployments/scale made by nodecount-scaler in the namespace."""
-    return [
-        e
-        for e in cluster.audit_events(namespace=namespace)
-        if e.get("objectRef", {}).get("subresource") == "scale"
-        and str(e.get("userAgent", "")).startswith("nodecount-scaler")
-    ]
+    """Audit-log replica writes made by nodecount-scaler in the namespace."""
+    return replica_writes(cluster, namespace)
 
 
 def _wait_everywhere(cluster: Cluster, namespace: str, names: list[str], describe: str) -> None:

@@ -30,7 +30,7 @@ from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
 from devcluster.workloads import replicas
 from tests.integration.tcpproxy import TcpProxy
-from tests.integration.workloads import apply, log_time, nginx_everywhere
+from tests.integration.workloads import apply, log_time, nginx_everywhere, replica_writes
 
 APP = "nginx-everywhere"
 LEASE = "handover"
@@ -112,12 +112,11 @@ class Pair:
         return replicas(self.cluster, self.namespace, APP)
 
     def writes(self) -> list[tuple[str, float, int]]:
-        """(user, received at, HTTP code) of every scale write to the target."""
+        """(user, received at, HTTP code) of every replica write to the target."""
         out = []
-        for e in self.cluster.audit_events(namespace=self.namespace, name=APP):
-            if e["objectRef"].get("subresource") == "scale" and e["verb"] == "patch":
-                received = parse_time(e["requestReceivedTimestamp"])
-                out.append((e["user"]["username"], received, int(e["responseStatus"]["code"])))
+        for e in replica_writes(self.cluster, self.namespace, APP):
+            received = parse_time(e["requestReceivedTimestamp"])
+            out.append((e["user"]["username"], received, int(e["responseStatus"]["code"])))
         return out
 
     def leader(self, timeout: float = 15) -> tuple[Instance, Instance]:

@@ -1,8 +1,9 @@
 """The shipped RBAC is enough for the whole job and every rule in it is needed.
 
-The ServiceAccount, ClusterRole(Binding) and Role(Binding) of `manifests/` are applied for
-real; the service runs with a TokenRequest token of that ServiceAccount. With the shipped
-rules it does everything (scale up and down, pod-deletion-cost, Events, Lease). Then each
+The ServiceAccount, ClusterRoles(Bindings), Role(Binding) and admission policies of
+`manifests/` are applied for real; the service runs with a TokenRequest token of that
+ServiceAccount. With the shipped rules and policies in force it does everything (scale up
+and down, pod-deletion-cost from its pod watch, Events, Lease). Then each
 rule, and each verb whose loss shows differently, is removed in turn: the service must say
 so in an error log line that names the missing permission, and the capability must not
 happen (while the others still do).
@@ -23,29 +24,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from devcluster import Cluster
 from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
 from devcluster.workloads import events, pods, replicas
-from tests.integration.workloads import apply, nginx_everywhere
-from tests.manifests import BASE, render
-
-NS = "nodecount-scaler"
-SA = "nodecount-scaler"
-LEASE = "nodecount-scaler"
-USER = f"system:serviceaccount:{NS}:{SA}"
-GROUPS = ["system:serviceaccounts", f"system:serviceaccounts:{NS}", "system:authenticated"]
-RBAC_KINDS = (
-    "Namespace",
-    "ServiceAccount",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "Role",
-    "RoleBinding",
+from tests.integration.shipped import (
+    LEASE,
+    NS,
+    SA,
+    USER,
+    Objects,
+    Perm,
+    allowed,
+    installed,
+    kubectl_apply,
+    service_account_kubeconfig,
+    wait_authorized,
 )
+from tests.integration.workloads import apply, nginx_everywhere
+from tests.manifests import BASE
+
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 APP = "nginx-everywhere"
 FAST_ELECTION = (
@@ -62,34 +62,6 @@ FAST_ELECTION = (
 # After the error shows, how long "it still did not happen" is watched.
 SETTLE = 1.5
 
-# --------------------------------------------------------------------------- RBAC plumbing
-
-Objects = list[dict[str, Any]]
-
-
-def shipped_rbac(cluster: Cluster) -> Objects:
-    return [d for d in render(BASE) if d["kind"] in RBAC_KINDS]
-
-
-def kubectl_apply(cluster: Cluster, objects: Objects) -> None:
-    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(objects))
-
-
-@dataclass(frozen=True)
-class Perm:
-    verb: str
-    resource: str
-    group: str = ""
-    subresource: str = ""
-    namespace: str = ""
-    name: str = ""
-
-    def __str__(self) -> str:
-        res = self.resource + (f"/{self.subresource}" if self.subresource else "")
-        where = f" in {self.namespace}" if self.namespace else ""
-        return f"{self.verb} {res}{f' {self.name}' if self.name else ''}{where}"
-
-
 # Every permission the service uses; the shipped RBAC must grant exactly these (and the
 # NOT_GRANTED probes below must be denied).
 NEEDED = (
@@ -97,12 +69,20 @@ NEEDED = (
     Perm("watch", "nodes"),
     Perm("list", "deployments", "apps"),
     Perm("watch", "deployments", "apps"),
-    Perm("patch", "deployments", "apps", "scale"),
+    Perm("patch", "deployments", "apps"),
+    Perm("list", "statefulsets", "apps"),
+    Perm("watch", "statefulsets", "apps"),
+    Perm("patch", "statefulsets", "apps"),
+    Perm("list", "replicasets", "apps"),
+    Perm("watch", "replicasets", "apps"),
+    Perm("patch", "replicasets", "apps"),
     Perm("list", "pods"),
+    Perm("watch", "pods"),
     Perm("patch", "pods"),
     Perm("list", "horizontalpodautoscalers", "autoscaling"),
     Perm("watch", "horizontalpodautoscalers", "autoscaling"),
     Perm("create", "events"),
+    Perm("patch", "events"),
     Perm("create", "leases", "coordination.k8s.io", namespace=NS),
     Perm("get", "leases", "coordination.k8s.io", namespace=NS, name=LEASE),
     Perm("update", "leases", "coordination.k8s.io", namespace=NS, name=LEASE),
@@ -113,13 +93,22 @@ NOT_GRANTED = (
     Perm("list", "configmaps"),
     Perm("get", "nodes", name="n1"),
     Perm("patch", "nodes", name="n1"),
+    Perm("get", "deployments", "apps"),
     Perm("update", "deployments", "apps"),
-    Perm("patch", "deployments", "apps"),
+    Perm("delete", "deployments", "apps"),
+    Perm("patch", "deployments", "apps", "scale"),
     Perm("update", "deployments", "apps", "scale"),
+    Perm("patch", "statefulsets", "apps", "scale"),
+    Perm("patch", "replicasets", "apps", "scale"),
+    Perm("get", "pods"),
+    Perm("update", "pods"),
     Perm("delete", "pods"),
     Perm("create", "pods"),
+    Perm("patch", "pods", subresource="status"),
     Perm("create", "pods", subresource="eviction"),
-    Perm("patch", "events"),
+    Perm("update", "events"),
+    Perm("delete", "events"),
+    Perm("create", "events", "events.k8s.io"),
     Perm("patch", "horizontalpodautoscalers", "autoscaling"),
     Perm("get", "leases", "coordination.k8s.io", namespace=NS, name="kube-scheduler"),
     Perm("update", "leases", "coordination.k8s.io", namespace=NS, name="other"),
@@ -130,40 +119,15 @@ NOT_GRANTED = (
 )
 
 
-def allowed(cluster: Cluster, perm: Perm) -> bool:
-    """SubjectAccessReview through the same authorizer the requests meet."""
-    attributes = {
-        "verb": perm.verb,
-        "group": perm.group,
-        "resource": perm.resource,
-        "subresource": perm.subresource,
-        "namespace": perm.namespace,
-        "name": perm.name,
-    }
-    review = cluster.api.post(
-        "/apis/authorization.k8s.io/v1/subjectaccessreviews",
-        {
-            "apiVersion": "authorization.k8s.io/v1",
-            "kind": "SubjectAccessReview",
-            "spec": {"user": USER, "groups": GROUPS, "resourceAttributes": attributes},
-        },
-    )
-    return bool(review["status"].get("allowed"))
-
-
 def wait_grants(cluster: Cluster, denied: frozenset[Perm] = frozenset()) -> None:
     """Wait until the authorizer's caches reflect exactly NEEDED minus `denied`."""
-
-    def wrong() -> list[str]:
-        return [str(p) for p in NEEDED if allowed(cluster, p) == (p in denied)]
-
-    wait_until(lambda: not wrong(), timeout=15, describe="RBAC change to take effect")
+    wait_authorized(cluster, {p: p not in denied for p in NEEDED})
 
 
 @dataclass(frozen=True)
 class Drop:
-    """Remove one rule (verbs=None) or some verbs of one rule of the ClusterRole or Role.
-    The rule is found by its resources and, for the Role, by carrying resourceNames."""
+    """Remove one rule (verbs=None) or some verbs of one rule of the ClusterRoles or the
+    Role. The rule is found by its resources and, for the Role, by carrying resourceNames."""
 
     kind: str
     resources: tuple[str, ...]
@@ -172,15 +136,16 @@ class Drop:
 
     def apply_to(self, objects: Objects) -> Objects:
         changed = copy.deepcopy(objects)
-        role = next(o for o in changed if o["kind"] == self.kind)
         matches = [
-            r
+            (role, r)
+            for role in changed
+            if role["kind"] == self.kind
             for r in role["rules"]
             if tuple(r["resources"]) == self.resources
             and bool(r.get("resourceNames")) == self.named
         ]
-        assert len(matches) == 1, f"no single rule {self} in the shipped {self.kind}"
-        rule = matches[0]
+        assert len(matches) == 1, f"no single rule {self} in the shipped {self.kind}s"
+        role, rule = matches[0]
         if self.verbs is None:
             role["rules"].remove(rule)
         else:
@@ -208,47 +173,18 @@ class Drop:
 
 @pytest.fixture(scope="module")
 def rbac(cluster: Cluster) -> Iterator[Objects]:
-    """The shipped RBAC applied for real; removed (except the Namespace) afterwards."""
-    objects = shipped_rbac(cluster)
-    kubectl_apply(cluster, objects)
-    wait_grants(cluster)
-    yield objects
-    for obj in reversed(objects):
-        if obj["kind"] != "Namespace":
-            ns = obj["metadata"].get("namespace")
-            where = ["-n", ns] if ns else []
-            kind, name = obj["kind"].lower(), obj["metadata"]["name"]
-            cluster.kubectl("delete", kind, name, *where, "--ignore-not-found", "--wait=false")
-    cluster.kubectl("delete", "lease", LEASE, "-n", NS, "--ignore-not-found", "--wait=false")
+    """The shipped RBAC and admission policies applied for real; removed afterwards."""
+    with installed(cluster, BASE) as objects:
+        wait_grants(cluster)
+        yield objects
 
 
 @pytest.fixture(scope="module")
 def sa_kubeconfig(
     cluster: Cluster, rbac: Objects, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """A kubeconfig with the admin kubeconfig's server and CA and a TokenRequest token of the
-    shipped ServiceAccount (what the pod would mount)."""
-    token = cluster.kubectl("create", "token", SA, "-n", NS, "--duration=1h").stdout.strip()
-    admin = json.loads(cluster.kubeconfig.read_text())
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": admin["clusters"],
-        "users": [{"name": SA, "user": {"token": token}}],
-        "contexts": [
-            {
-                "name": SA,
-                "context": {"cluster": admin["clusters"][0]["name"], "user": SA},
-            }
-        ],
-        "current-context": SA,
-    }
-    path = tmp_path_factory.mktemp("sa") / "kubeconfig"
-    path.write_text(json.dumps(config))
-    path.chmod(0o600)
-    whoami = cluster.kubectl("--kubeconfig", str(path), "auth", "whoami", "-o", "json")
-    assert json.loads(whoami.stdout)["status"]["userInfo"]["username"] == USER
-    return path
+    """A TokenRequest token of the shipped ServiceAccount, in a kubeconfig."""
+    return service_account_kubeconfig(cluster, tmp_path_factory.mktemp("sa"))
 
 
 @pytest.fixture
@@ -335,6 +271,15 @@ def error_line(scaler: ScalerProcess, event: str, **fields: str) -> dict[str, An
     return found
 
 
+def replica_writes(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
+    """Audited patches and updates of the target and its scale subresource."""
+    return [
+        e
+        for e in cluster.audit_events(namespace=namespace, name=APP)
+        if e["verb"] in ("patch", "update")
+    ]
+
+
 def lease(cluster: Cluster) -> dict[str, Any] | None:
     found: dict[str, Any] | None = cluster.api.get_or_none(
         f"/apis/coordination.k8s.io/v1/namespaces/{NS}/leases/{LEASE}"
@@ -384,12 +329,24 @@ def test_shipped_rbac_does_the_whole_job(
     assert held["spec"]["holderIdentity"] == identity
     assert leader_metric(scaler) == 1.0
 
-    # Scale-down on a cordon: steered, written, reported.
+    # Scale-down on a cordon: steered from the target's pod watch, written, reported.
     wait_until(lambda: scaler.target(namespace, APP), timeout=10, describe="target known")
+    wait_until(
+        lambda: (
+            scaler.log_events("listed")
+            and any(
+                line["resource"] == f"pods/{namespace}/{APP}"
+                for line in scaler.log_events("listed")
+            )
+        ),
+        timeout=10,
+        describe="the target's pod cache listed",
+    )
     assert replicas(cluster, namespace, APP) == 2
     cordon(cluster, names[0])
     wait_until(lambda: replicas(cluster, namespace, APP) == 1, timeout=20, describe="2 -> 1")
     assert steered(scaler) == [(setup.leaving_pod, "-1000")]
+    assert scaler.log_events("pod cache not synced yet; listing the target's pods once") == []
     # The ReplicaSet removed the pod of the cordoned node (lowest deletion cost).
     wait_until(
         lambda: [p["spec"]["nodeName"] for p in pods(cluster, namespace, APP)] == [names[1]],
@@ -411,15 +368,12 @@ def test_shipped_rbac_does_the_whole_job(
     up = scaler.wait_log("rescaled", 2)[1]
     assert (up["from"], up["to"]) == (1, 2)
 
-    # Every scale write came from the ServiceAccount and succeeded.
-    writes = [
-        e
-        for e in cluster.audit_events(namespace=namespace, name=APP)
-        if e["objectRef"].get("subresource") == "scale"
-    ]
-    assert [(e["user"]["username"], e["responseStatus"]["code"]) for e in writes] == [
-        (USER, 200),
-        (USER, 200),
+    # Every replica write came from the ServiceAccount, as a patch of the Deployment
+    # itself (never /scale), and the admission policies let it through.
+    writes = [e for e in replica_writes(cluster, namespace) if e["user"]["username"] == USER]
+    assert [(e["objectRef"].get("subresource"), e["responseStatus"]["code"]) for e in writes] == [
+        (None, 200),
+        (None, 200),
     ]
     errors = [line for line in scaler.logs() if line.get("level") == "error"]
     assert errors == []
@@ -490,18 +444,14 @@ def expect_scale_forbidden(
     cluster: Cluster, namespace: str, setup: Setup, scaler: ScalerProcess
 ) -> None:
     line = error_line(scaler, "scale write failed")
-    assert line["hint"] == "the service account needs patch on deployments/scale"
+    assert line["hint"] == "the service account needs patch on deployments"
     assert (line["from"], line["to"]) == (2, 1)
     time.sleep(SETTLE)
     assert replicas(cluster, namespace, APP) == 2
     assert scaler.log_events("rescaled") == []
-    writes = [
-        e
-        for e in cluster.audit_events(namespace=namespace, name=APP)
-        if e["objectRef"].get("subresource") == "scale"
-    ]
-    assert writes, "no scale request reached the API server"
-    assert {(e["user"]["username"], e["responseStatus"]["code"]) for e in writes} == {(USER, 403)}
+    writes = [e for e in replica_writes(cluster, namespace) if e["user"]["username"] == USER]
+    assert writes, "no replica write reached the API server"
+    assert {(e["responseStatus"]["code"]) for e in writes} == {403}
     assert our_events(cluster, namespace) == []
 
 
@@ -564,7 +514,8 @@ CASES = {
     "nodes": Case(Drop(CR, ("nodes",)), expect_unready("nodes")),
     "nodes-watch": Case(Drop(CR, ("nodes",), ("watch",)), expect_unready_after_list),
     "deployments": Case(Drop(CR, ("deployments",)), expect_unready("deployments/{ns}")),
-    "deployments-scale": Case(Drop(CR, ("deployments/scale",)), expect_scale_forbidden),
+    "deployments-patch": Case(Drop(CR, ("deployments",), ("patch",)), expect_scale_forbidden),
+    # The pod watch cannot list either; the scale-down's one LIST is refused too.
     "pods": Case(
         Drop(CR, ("pods",)),
         expect_steer_failed(

@@ -1,7 +1,7 @@
 """Write economy: one scale write per real change of the desired count, none otherwise.
 
 The writes are counted where they land, in the API server's audit log (patches of
-deployments/scale by user agent nodecount-scaler/...), not in the service's own logs.
+the Deployment by user agent nodecount-scaler/...), not in the service's own logs.
 The expected desired count after every step comes from a small model of the scenario kept
 by the test (the eligibility rules the scenario touches: the annotation selector, the
 template nodeSelector, cordons, NoSchedule / PreferNoSchedule taints, deletion).
@@ -21,7 +21,7 @@ from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
 from devcluster.workloads import replicas
-from tests.integration.workloads import apply, nginx_everywhere
+from tests.integration.workloads import apply, nginx_everywhere, replica_writes
 
 GROUP = "economy.test/group"
 ROLE = "economy.test/role"
@@ -109,15 +109,8 @@ class Scenario:
 
 
 def scale_writes(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
-    """Patches of deployments/scale by the service, from the audit log."""
-    return [
-        e
-        for e in cluster.audit_events(namespace=namespace, name=TARGET)
-        if e.get("verb") == "patch"
-        and (e.get("objectRef") or {}).get("resource") == "deployments"
-        and (e.get("objectRef") or {}).get("subresource") == "scale"
-        and str(e.get("userAgent", "")).startswith("nodecount-scaler")
-    ]
+    """Replica writes of the service to the target, from the audit log."""
+    return replica_writes(cluster, namespace, TARGET)
 
 
 def node_events_seen(scaler: ScalerProcess) -> float:

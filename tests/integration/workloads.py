@@ -37,6 +37,22 @@ def apply(cluster: Cluster, obj: dict[str, Any]) -> None:
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(obj))
 
 
+def replica_writes(
+    cluster: Cluster, namespace: str, name: str | None = None
+) -> list[dict[str, Any]]:
+    """The service's replica writes, from the audit log: patches of the workload itself
+    (never /scale) sent with the user agent nodecount-scaler/..."""
+    return [
+        e
+        for e in cluster.audit_events(namespace=namespace, name=name)
+        if e.get("verb") == "patch"
+        and (e.get("objectRef") or {}).get("resource")
+        in ("deployments", "statefulsets", "replicasets")
+        and not (e.get("objectRef") or {}).get("subresource")
+        and str(e.get("userAgent", "")).startswith("nodecount-scaler")
+    ]
+
+
 def log_time(line: dict[str, Any]) -> float:
     """Wall-clock seconds of a scaler JSON log line."""
     stamp = str(line["timestamp"]).replace("Z", "+00:00")

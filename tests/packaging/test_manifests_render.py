@@ -8,55 +8,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from tests.manifests import BASE, BASE_KINDS, EXAMPLES, NAMESPACE, render
+from tests.manifests import BASE, BASE_KINDS, EXAMPLES, NAMESPACE, Obj, one, render
 
 NAME = "nodecount-scaler"
 HOSTNAME = "kubernetes.io/hostname"
 CA_DAEMONSET_POD = "cluster-autoscaler.kubernetes.io/daemonset-pod"
-
-Obj = dict[str, Any]
-
-CLUSTER_RULES = {
-    ("", "nodes", "list"),
-    ("", "nodes", "watch"),
-    ("apps", "deployments", "list"),
-    ("apps", "deployments", "watch"),
-    ("apps", "deployments/scale", "patch"),
-    ("", "pods", "list"),
-    ("", "pods", "patch"),
-    ("autoscaling", "horizontalpodautoscalers", "list"),
-    ("autoscaling", "horizontalpodautoscalers", "watch"),
-    ("", "events", "create"),
-}
-# (group, resource, verb, resourceName or None for "any")
-LEASE_RULES = {
-    ("coordination.k8s.io", "leases", "create", None),
-    ("coordination.k8s.io", "leases", "get", NAME),
-    ("coordination.k8s.io", "leases", "update", NAME),
-}
-
-
-def one(docs: list[Obj], kind: str, name: str = NAME) -> Obj:
-    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
-    assert len(found) == 1, f"{kind}/{name}: {len(found)} objects"
-    return found[0]
-
-
-def rule_tuples(rules: list[Obj]) -> set[tuple[str, str, str, str | None]]:
-    out: set[tuple[str, str, str, str | None]] = set()
-    for rule in rules:
-        names: list[str | None] = list(rule.get("resourceNames") or [None])
-        for group in rule["apiGroups"]:
-            for resource in rule["resources"]:
-                for verb in rule["verbs"]:
-                    for name in names:
-                        out.add((group, resource, verb, name))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -86,14 +46,22 @@ def container(pod: Obj) -> Obj:
 
 
 def test_base_holds_exactly_the_service_objects(base: list[Obj]) -> None:
-    """Namespace, identity, RBAC, workload, PDB, metrics Service; no example targets."""
+    """Namespace, identity, RBAC, admission policies, workload, PDB, metrics Service; no
+    example targets."""
     assert sorted(d["kind"] for d in base) == sorted(BASE_KINDS)
     assert one(base, "Namespace")["metadata"]["name"] == NAMESPACE
 
 
 def test_namespaced_objects_land_in_the_service_namespace(base: list[Obj]) -> None:
-    """Everything but the Namespace and the cluster-scoped RBAC is in nodecount-scaler."""
-    cluster_scoped = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
+    """Everything but the cluster-scoped objects (Namespace, ClusterRoles and their
+    bindings, admission policies and their bindings) is in nodecount-scaler."""
+    cluster_scoped = {
+        "Namespace",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    }
     for doc in base:
         if doc["kind"] not in cluster_scoped:
             assert doc["metadata"]["namespace"] == NAMESPACE, doc["kind"]
@@ -124,49 +92,6 @@ def test_image_defaults_to_the_release_and_is_settable(tmp_path: Path) -> None:
     (overridden,) = one(render(tmp_path), "Deployment")["spec"]["template"]["spec"]["containers"]
     assert default["image"] == "nodecount-scaler:0.1.0"
     assert overridden["image"] == "registry.example/nodecount-scaler:9.9"
-
-
-# ---- RBAC ----
-
-
-def test_cluster_role_grants_exactly_what_the_service_uses(base: list[Obj]) -> None:
-    """Least privilege: the exact (group, resource, verb) set, nothing restricted by name."""
-    rules = one(base, "ClusterRole")["rules"]
-    granted = rule_tuples(rules)
-    assert {(g, r, v) for g, r, v, _ in granted} == CLUSTER_RULES
-    assert all(name is None for *_, name in granted)
-    assert all("nonResourceURLs" not in rule for rule in rules)
-
-
-def test_role_grants_only_its_own_lease(base: list[Obj]) -> None:
-    """create cannot be limited by name; get and update only on the Lease nodecount-scaler."""
-    role = one(base, "Role")
-    assert role["metadata"]["namespace"] == NAMESPACE
-    assert rule_tuples(role["rules"]) == LEASE_RULES
-
-
-@pytest.mark.parametrize("kind", ["ClusterRole", "Role"])
-def test_no_wildcards_and_nothing_on_secrets_or_configmaps(base: list[Obj], kind: str) -> None:
-    """No "*" in any field of any rule; secrets and configmaps are never named."""
-    for group, resource, verb, name in rule_tuples(one(base, kind)["rules"]):
-        assert "*" not in (group, resource, verb, name)
-        assert resource.split("/")[0] not in {"secrets", "configmaps"}
-
-
-@pytest.mark.parametrize(
-    ("binding", "role"), [("ClusterRoleBinding", "ClusterRole"), ("RoleBinding", "Role")]
-)
-def test_bindings_grant_the_roles_to_the_service_account(
-    base: list[Obj], binding: str, role: str
-) -> None:
-    """Each role is bound to the service account the pods run as, and to nothing else."""
-    doc = one(base, binding)
-    assert doc["roleRef"] == {
-        "apiGroup": "rbac.authorization.k8s.io",
-        "kind": role,
-        "name": NAME,
-    }
-    assert doc["subjects"] == [{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}]
 
 
 # ---- the Deployment ----

@@ -13,9 +13,9 @@ from tests.scripted_api import (
     KEY,
     Reply,
     ScriptedApi,
+    deployment_path,
     events_path,
     make_reconciler,
-    scale_path,
     seeded_state,
 )
 
@@ -36,14 +36,14 @@ async def test_hand_edit_coalesced_with_our_write_is_set_back(api: ScriptedApi) 
     controller.sinks.targets(None).upsert(KEY, target_view(deployment(replicas=2)))
     api.clear()
     await controller.reconciler.reconcile(KEY)
-    assert api.lines == [("PATCH", scale_path()), ("POST", events_path())]
+    assert api.lines == [("PATCH", deployment_path()), ("POST", events_path())]
     assert api.calls[0].body == {"spec": {"replicas": 3}}
     assert api.calls[1].event == ("Normal", "DriftCorrected")
 
 
 async def test_write_seen_before_its_response_still_counts(api: ScriptedApi) -> None:
     """The watch may deliver our write before the PATCH returns; a later hand edit is set back."""
-    api.script("PATCH", scale_path(), Reply(delay=0.2), Reply())
+    api.script("PATCH", deployment_path(), Reply(delay=0.2), Reply())
     controller = controller_for(api)
     reconcile = asyncio.create_task(controller.reconciler.reconcile(KEY))
     await api.wait_for_calls(1)
@@ -52,7 +52,7 @@ async def test_write_seen_before_its_response_still_counts(api: ScriptedApi) -> 
     await reconcile
     api.clear()
     await controller.reconciler.reconcile(KEY)
-    assert api.lines == [("PATCH", scale_path()), ("POST", events_path())]
+    assert api.lines == [("PATCH", deployment_path()), ("POST", events_path())]
     assert api.calls[1].event == ("Normal", "DriftCorrected")
 
 
@@ -64,7 +64,7 @@ async def test_relist_showing_our_write_then_a_hand_edit_is_set_back(api: Script
     controller.sinks.targets(None).upsert(KEY, target_view(deployment(replicas=2)))
     api.clear()
     await controller.reconciler.reconcile(KEY)
-    assert api.lines == [("PATCH", scale_path()), ("POST", events_path())]
+    assert api.lines == [("PATCH", deployment_path()), ("POST", events_path())]
 
 
 async def test_older_version_seen_after_the_write_keeps_the_expectation(
@@ -81,9 +81,13 @@ async def test_older_version_seen_after_the_write_keeps_the_expectation(
 
 async def test_failed_write_is_not_expected(api: ScriptedApi) -> None:
     """A write that failed leaves no expectation: the retry writes again."""
-    api.script("PATCH", scale_path(), Reply(500), Reply())
+    api.script("PATCH", deployment_path(), Reply(500), Reply())
     controller = controller_for(api)
     with pytest.raises(ApiError, match="500"):
         await controller.reconciler.reconcile(KEY)
     await controller.reconciler.reconcile(KEY)
-    assert api.lines == [("PATCH", scale_path()), ("PATCH", scale_path()), ("POST", events_path())]
+    assert api.lines == [
+        ("PATCH", deployment_path()),
+        ("PATCH", deployment_path()),
+        ("POST", events_path()),
+    ]

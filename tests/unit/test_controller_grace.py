@@ -18,27 +18,27 @@ from tests.scripted_api import (
     FakeClock,
     InlineExecutor,
     ScriptedApi,
+    deployment_path,
     events_path,
     make_reconciler,
-    scale_path,
     seeded_state,
 )
 
 pytestmark = pytest.mark.looptime
 
 GRACE = 0.3
-PODS = "/api/v1/namespaces/ns/pods"
 
 
 @contextlib.asynccontextmanager
 async def running(api: ScriptedApi, clock: Callable[[], float]) -> AsyncIterator[Controller]:
-    """Three Ready nodes, a target at 3 replicas; workers and the grace timer running."""
+    """Three Ready nodes, a target at 3 replicas; workers and the grace timer running.
+    Pod-deletion-cost steering is off: these tests are about when the write happens."""
     # aiohttp's executor hops would let loop time flow in real time (see InlineExecutor).
     asyncio.get_running_loop().set_default_executor(InlineExecutor())
     state = seeded_state(
         [node("n1"), node("n2"), node("n3")], [deployment(replicas=3)], unready_grace=GRACE
     )
-    controller = Controller(state, make_reconciler(api, state), clock=clock)
+    controller = Controller(state, make_reconciler(api, state, pods=False), clock=clock)
     tasks = [
         asyncio.create_task(controller.run_workers()),
         asyncio.create_task(controller.run_grace_timer()),
@@ -71,11 +71,11 @@ async def test_not_ready_node_counts_until_the_grace_runs_out(
     controller.sinks.nodes().upsert("n3", node_view(node("n3", ready="False")))
     await asyncio.sleep(GRACE / 2)
     assert api.calls == []
-    await api.wait_for_calls(3)
+    await api.wait_for_calls(2)
     await asyncio.sleep(0.1)
-    assert api.lines == [("GET", PODS), ("PATCH", scale_path()), ("POST", events_path())]
-    assert api.calls[1].body == {"spec": {"replicas": 2}}
-    assert api.calls[1].at - turned >= GRACE
+    assert api.lines == [("PATCH", deployment_path()), ("POST", events_path())]
+    assert api.calls[0].body == {"spec": {"replicas": 2}}
+    assert api.calls[0].at - turned >= GRACE
 
 
 async def test_flap_shorter_than_the_grace_writes_nothing(api: ScriptedApi) -> None:
@@ -96,9 +96,9 @@ async def test_cordon_takes_effect_without_grace(api: ScriptedApi, controller: C
     loop = asyncio.get_running_loop()
     cordoned = loop.time()
     controller.sinks.nodes().upsert("n3", node_view(node("n3", unschedulable=True)))
-    await api.wait_for_calls(3)
-    assert api.lines == [("GET", PODS), ("PATCH", scale_path()), ("POST", events_path())]
-    assert api.calls[1].at - cordoned < GRACE
+    await api.wait_for_calls(2)
+    assert api.lines == [("PATCH", deployment_path()), ("POST", events_path())]
+    assert api.calls[0].at - cordoned < GRACE
 
 
 async def test_second_node_going_not_ready_gets_its_own_grace(
@@ -108,8 +108,8 @@ async def test_second_node_going_not_ready_gets_its_own_grace(
     controller.sinks.nodes().upsert("n3", node_view(node("n3", ready="False")))
     await asyncio.sleep(GRACE / 2)
     controller.sinks.nodes().upsert("n2", node_view(node("n2", ready="False")))
-    # Each scale-down: pod list and scale write; one Rescaled Event (the second
-    # occurrence waits for the Event write budget).
-    await api.wait_for_calls(5)
-    scales = [c.body for c in api.calls if c.path == scale_path()]
+    # Two scale writes and one Rescaled Event (the second occurrence waits for the
+    # Event write budget).
+    await api.wait_for_calls(3)
+    scales = [c.body for c in api.calls if c.path == deployment_path()]
     assert scales == [{"spec": {"replicas": 2}}, {"spec": {"replicas": 1}}]

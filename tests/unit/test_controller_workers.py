@@ -15,9 +15,9 @@ from tests.scripted_api import (
     KEY,
     Reply,
     ScriptedApi,
+    deployment_path,
     events_path,
     make_reconciler,
-    scale_path,
     seeded_state,
 )
 
@@ -37,8 +37,9 @@ async def running(controller: Controller) -> AsyncIterator[asyncio.Task[None]]:
 
 
 def controller_for(api: ScriptedApi, *names: str) -> Controller:
+    """Workers over scale-ups only; steering off, so the pod caches add no requests."""
     state = seeded_state(NODES, [deployment(n, replicas=1) for n in names])
-    controller = Controller(state, make_reconciler(api, state))
+    controller = Controller(state, make_reconciler(api, state, pods=False))
     controller.queue.base_delay = BASE_DELAY
     return controller
 
@@ -48,7 +49,7 @@ async def test_failing_target_backs_off_while_another_is_reconciled_at_once(
 ) -> None:
     """A target failing with 500 is retried after 0.2 s, then 0.4 s; another target's PATCH
     goes out in between, without waiting."""
-    api.script("PATCH", scale_path(), Reply(500), Reply(500), Reply())
+    api.script("PATCH", deployment_path(), Reply(500), Reply(500), Reply())
     controller = controller_for(api, "d")
     async with running(controller):
         await api.wait_for_calls(1)
@@ -57,21 +58,21 @@ async def test_failing_target_backs_off_while_another_is_reconciled_at_once(
         )
         await api.wait_for_calls(6)
     assert api.lines == [
-        ("PATCH", scale_path()),
-        ("PATCH", scale_path("b")),
+        ("PATCH", deployment_path()),
+        ("PATCH", deployment_path("b")),
         ("POST", events_path()),
-        ("PATCH", scale_path()),
-        ("PATCH", scale_path()),
+        ("PATCH", deployment_path()),
+        ("PATCH", deployment_path()),
         ("POST", events_path()),
     ]
-    first, second, third = (c.at for c in api.calls if c.path == scale_path())
+    first, second, third = (c.at for c in api.calls if c.path == deployment_path())
     assert second - first >= BASE_DELAY
     assert third - second >= 2 * BASE_DELAY
 
 
 async def test_failed_reconcile_logs_a_retry_not_a_crash(api: ScriptedApi) -> None:
     """An ApiError is an expected failure: logged as a retry with its delay."""
-    api.script("PATCH", scale_path(), Reply(409), Reply())
+    api.script("PATCH", deployment_path(), Reply(409), Reply())
     controller = controller_for(api, "d")
     with capture_logs() as logs:
         async with running(controller):
@@ -83,7 +84,7 @@ async def test_failed_reconcile_logs_a_retry_not_a_crash(api: ScriptedApi) -> No
 
 async def test_success_resets_the_backoff(api: ScriptedApi) -> None:
     """After a successful reconcile the next failure waits the base delay again."""
-    api.script("PATCH", scale_path(), Reply(500), Reply(), Reply(500), Reply())
+    api.script("PATCH", deployment_path(), Reply(500), Reply(), Reply(500), Reply())
     controller = controller_for(api, "d")
     with capture_logs() as logs:
         async with running(controller):
@@ -98,18 +99,21 @@ async def test_success_resets_the_backoff(api: ScriptedApi) -> None:
 
 async def test_drain_lets_the_write_in_flight_finish(api: ScriptedApi) -> None:
     """drain() waits for the reconcile whose PATCH is under way; cancelling after is safe."""
-    api.script("PATCH", scale_path(), Reply(delay=0.5))
+    api.script("PATCH", deployment_path(), Reply(delay=0.5))
     controller = controller_for(api, "d")
     async with running(controller):
         await api.wait_for_calls(1)
         await controller.drain(5.0)
-    assert [c.line for c in api.completed] == [("PATCH", scale_path()), ("POST", events_path())]
+    assert [c.line for c in api.completed] == [
+        ("PATCH", deployment_path()),
+        ("POST", events_path()),
+    ]
     assert controller.reconciler.records[KEY].last_applied == 3
 
 
 async def test_drain_is_bounded_by_its_timeout(api: ScriptedApi) -> None:
     """A reconcile slower than the drain timeout does not hold the shutdown."""
-    api.script("PATCH", scale_path(), Reply(delay=1.0))
+    api.script("PATCH", deployment_path(), Reply(delay=1.0))
     controller = controller_for(api, "d")
     loop = asyncio.get_running_loop()
     async with running(controller):
@@ -148,5 +152,5 @@ async def test_reaction_time_runs_from_the_node_event_to_the_write(api: Scripted
         controller.sinks.nodes().upsert("n4", node_view(node("n4")))
         await api.wait_for_calls(2)  # the PATCH and its Event
         await asyncio.sleep(0.05)
-    assert api.lines[0] == ("PATCH", scale_path())
+    assert api.lines[0] == ("PATCH", deployment_path())
     assert reactions() == before + 1

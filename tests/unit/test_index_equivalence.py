@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from nodecount_scaler.model.annotations import TargetConfig
 from nodecount_scaler.model.eligibility import is_eligible
-from nodecount_scaler.model.index import NodeIndex
+from nodecount_scaler.model.index import SET_RATIO, NodeIndex, label_keys
 from nodecount_scaler.model.nodes import NodeView
 from nodecount_scaler.model.placement import PodPlacement, placement_from_pod_spec
 from nodecount_scaler.model.selector import parse_selector
@@ -116,6 +116,15 @@ def config_for(selector: str) -> TargetConfig:
     return TargetConfig(parse_selector(selector), 0, None, Fraction(1))
 
 
+@pytest.mark.parametrize(
+    ("set_ratio", "retained"),
+    [
+        pytest.param(SET_RATIO, True, id="retained"),
+        pytest.param(SET_RATIO, False, id="unretained-groups-per-query"),
+        pytest.param(0, True, id="always-per-node-steps"),
+        pytest.param(10**9, True, id="always-set-steps"),
+    ],
+)
 @settings(max_examples=300, deadline=None)
 @given(
     initial=st.lists(nodes, max_size=6),
@@ -128,14 +137,58 @@ def test_index_equals_per_node_rules(
     updates: list[dict[str, Any] | str],
     spec: dict[str, Any],
     selector: str,
+    set_ratio: int,
+    retained: bool,
 ) -> None:
-    """After any sequence of puts and removes, the index answers like is_eligible per node."""
+    """After any sequence of puts and removes, the index answers like is_eligible per node,
+    whether its steps are set operations or per-node tests, its groups kept or not."""
+    views: dict[str, NodeView] = {}
+    index = NodeIndex(views, set_ratio=set_ratio)
+    config, placement = config_for(selector), placement_from_pod_spec(spec)
+    if retained:
+        index.retain(label_keys(config, placement))
+    # Query once early so label groups exist and must then be maintained incrementally.
+    index.eligible(config, placement)
+    apply(index, views, [*initial, *updates])
+    assert index.eligible(config, placement) == brute_force(views, config, placement)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    before=st.lists(nodes, max_size=6),
+    between=st.lists(st.one_of(nodes, st.sampled_from(NAMES)), max_size=6),
+    after=st.lists(st.one_of(nodes, st.sampled_from(NAMES)), max_size=6),
+    spec=pod_specs(),
+    selector=selectors,
+)
+def test_index_stays_equal_across_retain_and_release(
+    before: list[dict[str, Any]],
+    between: list[dict[str, Any] | str],
+    after: list[dict[str, Any] | str],
+    spec: dict[str, Any],
+    selector: str,
+) -> None:
+    """Keys released (groups dropped) while nodes change, then retained again (rebuilt):
+    the answers still equal the per-node rules, and released keys are not indexed."""
     views: dict[str, NodeView] = {}
     index = NodeIndex(views)
     config, placement = config_for(selector), placement_from_pod_spec(spec)
-    # Query once early so label groups exist and must then be maintained incrementally.
-    index.eligible(config, placement)
-    for change in [*initial, *updates]:
+    keys = label_keys(config, placement)
+    index.retain(keys)
+    apply(index, views, before)
+    assert index.eligible(config, placement) == brute_force(views, config, placement)
+    index.release(keys)
+    assert index.indexed_keys == frozenset()
+    apply(index, views, between)
+    index.retain(keys)
+    apply(index, views, after)
+    assert index.eligible(config, placement) == brute_force(views, config, placement)
+    assert index.indexed_keys <= keys
+
+
+def apply(index: NodeIndex, views: dict[str, NodeView], changes: list[Any]) -> None:
+    """Node puts (a Node's JSON) and removes (a name), as the state feeds the index."""
+    for change in changes:
         if isinstance(change, str):
             old = views.pop(change, None)
             if old is not None:
@@ -145,7 +198,6 @@ def test_index_equals_per_node_rules(
         old = views.get(view.name)
         views[view.name] = view
         index.put(old, view, view.ready)
-    assert index.eligible(config, placement) == brute_force(views, config, placement)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

@@ -10,6 +10,8 @@ from nodecount_scaler.model.pods import (
     LEAVING_NODE_DELETION_COST,
     PodView,
     deletion_cost_patches,
+    ordinal,
+    ordinal_scale_down_problem,
     project_pod,
 )
 
@@ -68,3 +70,35 @@ def test_pod_projection_keeps_name_node_and_cost() -> None:
 def test_pod_projection_rejects_what_is_not_a_pod(obj: object) -> None:
     """Malformed objects give a typed error, never an exception."""
     assert isinstance(project_pod(obj), ProjectionError)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("web-0", 0),
+        ("web-12", 12),
+        ("web-x", None),
+        ("other-1", None),
+        ("web-", None),
+        ("web-\u0663", None),
+    ],
+    ids=["zero", "twelve", "not-a-number", "other-set", "empty", "non-ascii"],
+)
+def test_statefulset_ordinals(name: str, expected: int | None) -> None:
+    """A StatefulSet's pods are <name>-<ordinal>."""
+    assert ordinal("web", name) == expected
+
+
+def test_statefulset_scale_down_strands_the_pod_on_the_leaving_node() -> None:
+    """Scaling 3 -> 2 removes web-2 (a healthy node) while web-0 stays on the cordoned one."""
+    pods = [pod("web-0", "cordoned"), pod("web-1", "n2"), pod("web-2", "n3")]
+    problem = ordinal_scale_down_problem("web", pods, lambda n: n != "cordoned", 2)
+    assert problem is not None
+    assert "removes web-2 on n3" in problem
+    assert "web-0 on cordoned stay" in problem
+
+
+def test_statefulset_scale_down_of_the_highest_ordinal_is_fine() -> None:
+    """When the highest ordinal is the one on the leaving node, there is nothing to say."""
+    pods = [pod("web-0", "n1"), pod("web-1", "n2"), pod("web-2", "cordoned")]
+    assert ordinal_scale_down_problem("web", pods, lambda n: n != "cordoned", 2) is None

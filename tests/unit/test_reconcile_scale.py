@@ -11,9 +11,9 @@ from tests.scripted_api import (
     MERGE_PATCH,
     FakeClock,
     ScriptedApi,
+    deployment_path,
     events_path,
     make_reconciler,
-    scale_path,
     seeded_state,
 )
 
@@ -37,7 +37,7 @@ async def test_scale_up_patches_the_scale_subresource_once(api: ScriptedApi) -> 
     """One merge PATCH of spec.replicas on deployments/scale, with our field manager."""
     state = seeded_state(NODES, [deployment(replicas=1)])
     await make_reconciler(api, state).reconcile(KEY)
-    assert api.lines == [("PATCH", scale_path()), ("POST", events_path())]
+    assert api.lines == [("PATCH", deployment_path()), ("POST", events_path())]
     patch = api.calls[0]
     assert patch.content_type == MERGE_PATCH
     assert patch.query == (("fieldManager", "nodecount-scaler"),)
@@ -69,7 +69,7 @@ async def test_node_change_is_named_as_the_reason(api: ScriptedApi) -> None:
     await reconciler.reconcile(KEY)
     state.upsert_node(node_view(node("n3")), 0.0)
     await reconciler.reconcile(KEY)
-    assert api.lines == [("PATCH", scale_path()), ("POST", events_path())]
+    assert api.lines == [("PATCH", deployment_path()), ("POST", events_path())]
     assert api.calls[1].body["message"] == (
         "Scaled from 2 to 3 replicas: 3 eligible nodes (eligible nodes changed)"
     )
@@ -96,7 +96,7 @@ async def test_expectation_lapses_after_its_ttl(api: ScriptedApi) -> None:
     api.clear()
     clock.advance(31.0)
     await reconciler.reconcile(KEY)
-    assert api.lines == [("PATCH", scale_path()), ("POST", events_path())]
+    assert api.lines == [("PATCH", deployment_path()), ("POST", events_path())]
 
 
 async def test_hand_edit_after_a_write_is_set_back(api: ScriptedApi) -> None:
@@ -109,7 +109,7 @@ async def test_hand_edit_after_a_write_is_set_back(api: ScriptedApi) -> None:
     api.clear()
     state.upsert_target(target_view(deployment(replicas=2)), 0.0)
     await reconciler.reconcile(KEY)
-    assert api.lines == [("PATCH", scale_path()), ("POST", events_path())]
+    assert api.lines == [("PATCH", deployment_path()), ("POST", events_path())]
     assert api.calls[0].body == {"spec": {"replicas": 3}}
     assert api.calls[1].event == ("Normal", "DriftCorrected")
     assert "from 2 to 3" in api.calls[1].body["message"]

@@ -6,17 +6,20 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
+from nodecount_scaler.control.podcache import PodCaches
 from tests.builders import deployment, node, node_view
 from tests.scripted_api import (
     KEY,
     MERGE_PATCH,
     Reply,
     ScriptedApi,
+    deployment_path,
     events_path,
     make_reconciler,
     pod_path,
-    scale_path,
+    running,
     seeded_state,
+    until,
 )
 
 COST = "controller.kubernetes.io/pod-deletion-cost"
@@ -42,13 +45,14 @@ def cordon_n3_of_three() -> Any:
 async def test_pod_on_leaving_node_gets_low_cost_before_the_scale_write(
     api: ScriptedApi,
 ) -> None:
-    """List the target's pods, mark the one on the cordoned node, then write the scale."""
+    """Pod cache not synced yet: one LIST with the target's selector, mark the pod on the
+    cordoned node, then write the replicas."""
     api.pods = [pod("p1", "n1"), pod("p2", "n2"), pod("p3", "n3")]
     await make_reconciler(api, cordon_n3_of_three()).reconcile(KEY)
     assert api.lines == [
         ("GET", PODS),
         ("PATCH", pod_path("p3")),
-        ("PATCH", scale_path()),
+        ("PATCH", deployment_path()),
         ("POST", events_path()),
     ]
     listing, mark, scale = api.calls[:3]
@@ -67,7 +71,7 @@ async def test_cost_on_a_pod_whose_node_is_eligible_again_is_removed(api: Script
         ("GET", PODS),
         ("PATCH", pod_path("p1")),
         ("PATCH", pod_path("p3")),
-        ("PATCH", scale_path()),
+        ("PATCH", deployment_path()),
         ("POST", events_path()),
     ]
     assert api.calls[1].body == {"metadata": {"annotations": {COST: None}}}
@@ -82,7 +86,7 @@ async def test_pods_already_marked_or_terminating_are_not_patched(api: ScriptedA
         pod("p4", "n3", deleting=True),
     ]
     await make_reconciler(api, cordon_n3_of_three()).reconcile(KEY)
-    assert api.lines == [("GET", PODS), ("PATCH", scale_path()), ("POST", events_path())]
+    assert api.lines == [("GET", PODS), ("PATCH", deployment_path()), ("POST", events_path())]
 
 
 async def test_scale_down_still_happens_when_pods_cannot_be_listed(api: ScriptedApi) -> None:
@@ -90,7 +94,7 @@ async def test_scale_down_still_happens_when_pods_cannot_be_listed(api: Scripted
     api.script("GET", PODS, Reply(403))
     with capture_logs() as logs:
         await make_reconciler(api, cordon_n3_of_three()).reconcile(KEY)
-    assert api.lines == [("GET", PODS), ("PATCH", scale_path()), ("POST", events_path())]
+    assert api.lines == [("GET", PODS), ("PATCH", deployment_path()), ("POST", events_path())]
     [error] = [e for e in logs if e["log_level"] == "error"]
     assert error["hint"] == "the service account needs list on pods"
 
@@ -104,7 +108,7 @@ async def test_scale_down_still_happens_when_a_pod_patch_fails(api: ScriptedApi)
         ("GET", PODS),
         ("PATCH", pod_path("p3")),
         ("PATCH", pod_path("p4")),
-        ("PATCH", scale_path()),
+        ("PATCH", deployment_path()),
         ("POST", events_path()),
     ]
 
@@ -114,4 +118,29 @@ async def test_scale_up_touches_no_pod(api: ScriptedApi) -> None:
     api.pods = [pod("p1", "n1", cost="-1000")]
     state = seeded_state([node("n1"), node("n2")], [deployment(replicas=1)])
     await make_reconciler(api, state).reconcile(KEY)
-    assert api.lines == [("PATCH", scale_path()), ("POST", events_path())]
+    assert api.lines == [("PATCH", deployment_path()), ("POST", events_path())]
+
+
+async def test_synced_pod_cache_steers_without_a_list(api: ScriptedApi) -> None:
+    """With the target's pod cache synced, a scale-down reads no pod from the API at all:
+    only the one pod that needs a cost is patched, then the replicas are written."""
+    api.pods = [pod("p1", "n1"), pod("p2", "n2"), pod("p3", "n3"), pod("p4", "n3", cost="-1000")]
+    state = cordon_n3_of_three()
+    caches = PodCaches(api.client)
+    caches.sync(state.targets)
+    async with running(caches):
+        await until(lambda: caches.pods(KEY) is not None)
+        api.clear()
+        await make_reconciler(api, state, pods=caches).reconcile(KEY)
+    assert api.lines == [
+        ("PATCH", pod_path("p3")),
+        ("PATCH", deployment_path()),
+        ("POST", events_path()),
+    ]
+
+
+async def test_steering_off_reads_and_writes_no_pod(api: ScriptedApi) -> None:
+    """--no-pod-deletion-cost: the scale-down is the replica write alone."""
+    api.pods = [pod("p1", "n1"), pod("p2", "n2"), pod("p3", "n3")]
+    await make_reconciler(api, cordon_n3_of_three(), pods=False).reconcile(KEY)
+    assert api.lines == [("PATCH", deployment_path()), ("POST", events_path())]

@@ -11,9 +11,9 @@ from tests.scripted_api import (
     KEY,
     FakeClock,
     ScriptedApi,
+    deployment_path,
     events_path,
     make_reconciler,
-    scale_path,
     seeded_state,
 )
 
@@ -101,7 +101,7 @@ async def test_invalid_target_does_not_stop_a_valid_one(api: ScriptedApi) -> Non
     await reconciler.reconcile(TargetKey("ns", "g"))
     assert api.lines == [
         ("POST", events_path()),
-        ("PATCH", scale_path("g")),
+        ("PATCH", deployment_path("g")),
         ("POST", events_path()),
     ]
     assert [c.event for c in (api.calls[0], api.calls[2])] == [
@@ -152,5 +152,9 @@ async def test_finding_does_not_block_the_write(api: ScriptedApi) -> None:
     """A finding is a warning only: the Warning goes out, then the PATCH and its Event."""
     state = seeded_state(NODES, [deployment(replicas=1, spread=False)])
     await make_reconciler(api, state).reconcile(KEY)
-    assert api.lines == [("POST", events_path()), ("PATCH", scale_path()), ("POST", events_path())]
+    assert api.lines == [
+        ("POST", events_path()),
+        ("PATCH", deployment_path()),
+        ("POST", events_path()),
+    ]
     assert api.calls[0].event == ("Warning", "NoSpreadConstraint")

@@ -298,31 +298,28 @@ async def test_paged_list_then_replace_with_all_items(
     assert reflector.connected
 
 
-async def test_expired_continue_token_restarts_the_list(
+async def test_expired_continue_token_falls_back_to_one_unpaged_list(
     api: FakeApi, reflector: Reflector[str, str], sink: RecordingSink
 ) -> None:
-    """A 410 on a continue token drops the partial list and starts again from page one."""
+    """A 410 on a continue token drops the partial list and lists again in one request
+    (client-go's pager), with a log line; the abandoned pages' skips are not counted."""
     api.lists.extend(
         [
             list_page(node("gone", 1), {"metadata": {"name": "bad"}}, cont="t1"),
             status(410, "Expired", "continue token expired"),
-            list_page(node("a", 2), {"metadata": {"name": "bad"}}, cont="t2"),
-            list_page(node("b", 3), rv=10),
+            list_page(node("a", 2), {"metadata": {"name": "bad"}}, node("b", 3), rv=10),
         ]
     )
     with capture_logs() as logs:
         async with running(reflector) as task:
-            await eventually(task, seen(api, 5))
-    assert api.requests == [
-        ("list", ""),
-        ("list", "t1"),
-        ("list", ""),
-        ("list", "t2"),
-        ("watch", "10"),
-    ]
+            await eventually(task, seen(api, 4))
+    assert api.requests == [("list", ""), ("list", "t1"), ("list", ""), ("watch", "10")]
+    assert api.limits == ["500", "500", ""]
     assert sink.calls == [("replace", {"a": "x", "b": "x"})]
     skipped = [e["count"] for e in logs if e["event"] == "skipped malformed objects"]
-    assert skipped == [1]  # the abandoned pass's malformed object is not counted again
+    assert skipped == [1]
+    fallbacks = [e for e in logs if e["event"].startswith("continue token expired")]
+    assert len(fallbacks) == 1
 
 
 async def test_forbidden_list_is_retried_and_logged_with_a_hint(
@@ -405,7 +402,7 @@ async def test_bookmark_advances_version_without_sink_calls(
 @pytest.mark.parametrize(
     ("watch_timeout", "lowest", "highest"),
     [
-        pytest.param(300.0, 240, 300, id="jittered-down-by-at-most-20-percent"),
+        pytest.param(300.0, 300, 599, id="client-go-range-5-to-10-minutes"),
         pytest.param(0.5, 1, 1, id="never-zero"),
     ],
 )
@@ -418,7 +415,8 @@ async def test_watch_asks_for_bookmarks_and_a_server_timeout(
     lowest: int,
     highest: int,
 ) -> None:
-    """The watch asks for bookmarks and a jittered timeoutSeconds of at least 1."""
+    """The watch asks for bookmarks and a timeoutSeconds in [t, 2t) (client-go's
+    minWatchTimeout * (1 + rand)), at least 1."""
     queries: list[dict[str, str]] = []
 
     async def record(request: web.Request) -> web.StreamResponse:
@@ -611,8 +609,11 @@ async def test_last_progress_advances_on_data(
 async def test_stalled_stream_reconnects_after_inactivity_timeout(
     api: FakeApi, client: KubeClient, sink: RecordingSink
 ) -> None:
-    """A stream that goes silent is dropped after inactivity_timeout and resumed from its RV."""
-    reflector = make_reflector(client, sink, RecordingBackoff(), inactivity_timeout=0.5)
+    """A stream still silent inactivity_timeout past the deadline it asked the server for
+    is dropped and resumed from its RV."""
+    reflector = make_reflector(
+        client, sink, RecordingBackoff(), watch_timeout=0.5, inactivity_timeout=0.5
+    )
     api.lists.append(list_page(rv=10))
     api.watches.append(api.stream(event("ADDED", node("a", 11))))  # then silence
     with capture_logs() as logs:

@@ -1,0 +1,255 @@
+"""What the service account may do in each shipped variant: the RBAC grants (resolved
+through the bindings) and the admission policies, rendered and checked as data."""
+
+from __future__ import annotations
+
+import os
+import re
+from unittest import mock
+
+import pytest
+
+from nodecount_scaler.cli import parse_settings
+from nodecount_scaler.control.events import COMPONENT
+from nodecount_scaler.model.annotations import ENABLED
+from nodecount_scaler.model.pods import DELETION_COST_ANNOTATION, LEAVING_NODE_DELETION_COST
+from nodecount_scaler.settings import Settings
+from tests.manifests import (
+    BASE,
+    NAMESPACE,
+    NAMESPACED,
+    NO_POD_DELETION_COST,
+    POLICIES,
+    SERVICE_ACCOUNT,
+    USERNAME,
+    Obj,
+    one,
+    render,
+    rule_tuples,
+)
+
+VARIANTS = {"base": BASE, "namespaced": NAMESPACED, "no-pod-deletion-cost": NO_POD_DELETION_COST}
+CLUSTER = "*"  # the scope of a ClusterRoleBinding's grants
+
+Rule = tuple[str, str, str, str | None]  # group, resource, verb, resourceName or None
+NODES: set[Rule] = {("", "nodes", "list", None), ("", "nodes", "watch", None)}
+TARGETS: set[Rule] = {
+    *(
+        (("apps", resource, verb, None))
+        for resource in ("deployments", "statefulsets", "replicasets")
+        for verb in ("list", "watch", "patch")
+    ),
+    ("autoscaling", "horizontalpodautoscalers", "list", None),
+    ("autoscaling", "horizontalpodautoscalers", "watch", None),
+    ("", "events", "create", None),
+    ("", "events", "patch", None),
+}
+PODS: set[Rule] = {
+    ("", "pods", "list", None),
+    ("", "pods", "watch", None),
+    ("", "pods", "patch", None),
+}
+LEASE: set[Rule] = {
+    ("coordination.k8s.io", "leases", "create", None),
+    ("coordination.k8s.io", "leases", "get", "nodecount-scaler"),
+    ("coordination.k8s.io", "leases", "update", "nodecount-scaler"),
+}
+# Each apps/v1 kind's spec: every field but replicas must come out of a write unchanged.
+SPEC_FIELDS = {
+    ("nodecount-scaler-replicas", "deployments"): (
+        "selector",
+        "template",
+        "strategy",
+        "minReadySeconds",
+        "revisionHistoryLimit",
+        "paused",
+        "progressDeadlineSeconds",
+    ),
+    ("nodecount-scaler-replicas-statefulsets", "statefulsets"): (
+        "selector",
+        "template",
+        "serviceName",
+        "volumeClaimTemplates",
+        "podManagementPolicy",
+        "updateStrategy",
+        "persistentVolumeClaimRetentionPolicy",
+        "ordinals",
+        "minReadySeconds",
+        "revisionHistoryLimit",
+    ),
+    ("nodecount-scaler-replicas-replicasets", "replicasets"): (
+        "selector",
+        "template",
+        "minReadySeconds",
+    ),
+}
+
+Grant = tuple[str, str, str, str, str | None]  # scope, group, resource, verb, name
+
+
+@pytest.fixture(scope="module", params=list(VARIANTS), ids=list(VARIANTS))
+def variant(request: pytest.FixtureRequest) -> tuple[str, list[Obj]]:
+    return request.param, render(VARIANTS[request.param])
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, list[Obj]]:
+    return {name: render(path) for name, path in VARIANTS.items()}
+
+
+def grants(docs: list[Obj]) -> set[Grant]:
+    """Everything the service account is granted, through every binding that names it."""
+    roles = {
+        (d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]): d
+        for d in docs
+        if d["kind"] in ("ClusterRole", "Role")
+    }
+    out: set[Grant] = set()
+    for binding in (d for d in docs if d["kind"] in ("ClusterRoleBinding", "RoleBinding")):
+        subject = {"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": NAMESPACE}
+        if subject not in binding["subjects"]:
+            continue
+        scope = binding["metadata"].get("namespace", CLUSTER)
+        ref = binding["roleRef"]
+        role_ns = None if ref["kind"] == "ClusterRole" else scope
+        role = roles[(ref["kind"], role_ns, ref["name"])]
+        out |= {(scope, *grant) for grant in rule_tuples(role["rules"])}
+    return out
+
+
+def scoped(scope: str, *sets: set[Rule]) -> set[Grant]:
+    return {(scope, *grant) for grants in sets for grant in grants}
+
+
+def settings_of(docs: list[Obj]) -> Settings:
+    """The service's settings as the container's args and env give them."""
+    container = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    with mock.patch.dict(os.environ, env, clear=True):
+        return parse_settings(container["args"])[1]
+
+
+# ---- RBAC --------------------------------------------------------------------------
+
+
+def test_base_grants_exactly_what_the_service_uses(rendered: dict[str, list[Obj]]) -> None:
+    """Cluster-wide: nodes, targets, HPAs, Events, pods; the Lease in its namespace."""
+    assert grants(rendered["base"]) == scoped(CLUSTER, NODES, TARGETS, PODS) | scoped(
+        NAMESPACE, LEASE
+    )
+    assert settings_of(rendered["base"]).pod_deletion_cost is True
+
+
+def test_without_pod_deletion_cost_nothing_on_pods(rendered: dict[str, list[Obj]]) -> None:
+    """The component removes every pod grant and switches steering off in the container."""
+    docs = rendered["no-pod-deletion-cost"]
+    assert grants(docs) == scoped(CLUSTER, NODES, TARGETS) | scoped(NAMESPACE, LEASE)
+    assert not any(
+        d["metadata"]["name"] == "nodecount-scaler-pods" for d in docs if "Role" in d["kind"]
+    )
+    assert settings_of(docs).pod_deletion_cost is False
+
+
+def test_namespaced_grants_namespaced_resources_only_in_its_namespaces(
+    rendered: dict[str, list[Obj]],
+) -> None:
+    """Only nodes cluster-wide; targets and pods in exactly the namespaces it watches."""
+    docs = rendered["namespaced"]
+    watched = settings_of(docs).namespaces
+    assert watched == ("team-a", "team-b")
+    expected = scoped(CLUSTER, NODES) | scoped(NAMESPACE, LEASE)
+    for namespace in watched:
+        expected |= scoped(namespace, TARGETS, PODS)
+    assert grants(docs) == expected
+
+
+def test_no_wildcards_and_nothing_on_secrets_or_configmaps(variant: tuple[str, list[Obj]]) -> None:
+    """No "*" in any rule of any role; secrets, configmaps and non-resource URLs never named."""
+    _, docs = variant
+    for role in (d for d in docs if d["kind"] in ("ClusterRole", "Role")):
+        assert all("nonResourceURLs" not in rule for rule in role["rules"])
+        for group, resource, verb, name in rule_tuples(role["rules"]):
+            assert "*" not in (group, resource, verb, name), role["metadata"]["name"]
+            assert resource.split("/")[0] not in {"secrets", "configmaps"}
+
+
+def test_bindings_name_only_the_service_account(variant: tuple[str, list[Obj]]) -> None:
+    """Every binding grants to the service account the pods run as, and to nothing else."""
+    _, docs = variant
+    for binding in (d for d in docs if d["kind"] in ("ClusterRoleBinding", "RoleBinding")):
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": NAMESPACE}
+        ]
+        assert binding["roleRef"]["apiGroup"] == "rbac.authorization.k8s.io"
+
+
+# ---- admission policies ------------------------------------------------------------
+
+
+def expressions(policy: Obj) -> str:
+    spec = policy["spec"]
+    parts = [v["expression"] for v in spec.get("variables", [])]
+    parts += [v["expression"] for v in spec["validations"]]
+    return "\n".join(parts)
+
+
+def test_every_variant_ships_the_same_enforced_policies(rendered: dict[str, list[Obj]]) -> None:
+    """Three policies, each bound with Deny and failing closed, in every variant."""
+    for docs in rendered.values():
+        for name in POLICIES:
+            policy = one(docs, "ValidatingAdmissionPolicy", name)
+            assert policy == one(rendered["base"], "ValidatingAdmissionPolicy", name)
+            assert policy["spec"]["failurePolicy"] == "Fail"
+            assert "paramKind" not in policy["spec"]
+            binding = one(docs, "ValidatingAdmissionPolicyBinding", name)["spec"]
+            assert binding == {"policyName": name, "validationActions": ["Deny"]}
+
+
+@pytest.mark.parametrize("name", POLICIES)
+def test_policy_applies_to_the_service_account_only(
+    rendered: dict[str, list[Obj]], name: str
+) -> None:
+    """One match condition: the username of the shipped service account, exactly."""
+    (condition,) = one(rendered["base"], "ValidatingAdmissionPolicy", name)["spec"][
+        "matchConditions"
+    ]
+    expression = " ".join(condition["expression"].split())
+    assert expression == f"request.userInfo.username == '{USERNAME}'"
+
+
+@pytest.mark.parametrize(("name", "resource"), list(SPEC_FIELDS), ids=[r for _, r in SPEC_FIELDS])
+def test_replica_policy_checks_the_opt_in_and_every_other_spec_field(
+    rendered: dict[str, list[Obj]], name: str, resource: str
+) -> None:
+    """The opt-in annotation the code reads, the scale subresource refused, and every
+    spec field of the kind but replicas compared old to new."""
+    policy = one(rendered["base"], "ValidatingAdmissionPolicy", name)
+    text = expressions(policy)
+    assert f"'{ENABLED}'].orValue('') == 'true'" in text
+    assert "request.?subResource.orValue('') == ''" in text
+    for field in SPEC_FIELDS[name, resource]:
+        assert re.search(rf"object\.spec\.\??{field} == oldObject\.spec\.\??{field}\b", text), field
+    assert "replicas" not in text
+    (rule,) = policy["spec"]["matchConstraints"]["resourceRules"]
+    assert rule["resources"] == [resource, f"{resource}/scale"]
+
+
+def test_pod_policy_allows_only_the_cost_the_code_writes(rendered: dict[str, list[Obj]]) -> None:
+    """The annotation key and the one value the code sets, and the spec compared whole."""
+    text = expressions(
+        one(rendered["base"], "ValidatingAdmissionPolicy", "nodecount-scaler-pod-deletion-cost")
+    )
+    assert f"'{DELETION_COST_ANNOTATION}'" in text
+    assert f"== '{LEAVING_NODE_DELETION_COST}'" in text
+    assert "object.spec == oldObject.spec" in text
+
+
+def test_event_policy_names_the_component_the_code_reports(
+    rendered: dict[str, list[Obj]],
+) -> None:
+    """source.component and reportingComponent must be the recorder's COMPONENT."""
+    text = expressions(
+        one(rendered["base"], "ValidatingAdmissionPolicy", "nodecount-scaler-events")
+    )
+    assert f"object.?source.?component.orValue('') == '{COMPONENT}'" in text
+    assert f"object.?reportingComponent.orValue('') == '{COMPONENT}'" in text

@@ -1,0 +1,59 @@
+"""kubectl's flags, as `kubectl nodecount` receives them, become nodecount-scaler plan's."""
+
+from __future__ import annotations
+
+import pytest
+
+from nodecount_scaler.kubectl_plugin import plan_arguments
+
+QUIET = ["--log-level", "warning"]
+CASES = [
+    ("bare: every namespace", ["plan"], ["plan", *QUIET]),
+    ("-A is the default", ["plan", "-A"], ["plan", *QUIET]),
+    ("-n NAME", ["plan", "-n", "web"], ["plan", "--namespace", "web", *QUIET]),
+    ("-nNAME", ["plan", "-nweb"], ["plan", "--namespace", "web", *QUIET]),
+    ("-n=NAME", ["plan", "-n=web"], ["plan", "--namespace", "web", *QUIET]),
+    ("--namespace=NAME", ["plan", "--namespace=web"], ["plan", "--namespace", "web", *QUIET]),
+    (
+        "kubeconfig and context",
+        ["plan", "--kubeconfig", "/k", "--context=prod"],
+        ["plan", "--kubeconfig", "/k", "--context", "prod", *QUIET],
+    ),
+    ("-o json", ["plan", "-o", "json"], ["plan", "--output", "json", *QUIET]),
+    ("-ojson", ["plan", "-ojson"], ["plan", "--output", "json", *QUIET]),
+    ("-v 4: info", ["plan", "-v", "4"], ["plan", "--log-level", "info"]),
+    ("--v=6: debug", ["plan", "--v=6"], ["plan", "--log-level", "debug"]),
+    (
+        "flags before the command's",
+        ["plan", "-v=2", "-n", "a"],
+        ["plan", "--namespace", "a", *QUIET],
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_kubectl_flags_map_onto_plan(argv: list[str], expected: list[str]) -> None:
+    """Each kubectl spelling lands on the one plan flag."""
+    assert plan_arguments(argv) == expected
+
+
+BAD = [
+    ("no command", []),
+    ("status is not offered", ["status"]),
+    ("-n with -A", ["plan", "-n", "web", "-A"]),
+    ("a flag kubectl plugins do not get", ["plan", "--server", "https://x"]),
+    ("-v not a number", ["plan", "-v", "loud"]),
+]
+
+
+@pytest.mark.parametrize("argv", [c[1] for c in BAD], ids=[c[0] for c in BAD])
+def test_bad_command_lines_exit_2_with_one_line(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A usage error is exit code 2 and one line naming `kubectl nodecount`."""
+    with pytest.raises(SystemExit) as exited:
+        plan_arguments(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kubectl nodecount"), err
+    assert err.count("\n") == 1, err
