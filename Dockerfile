@@ -44,8 +44,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 
-# /metrics, /healthz, /readyz
-EXPOSE 8080
+# 8081: /healthz, /livez, /readyz (plain HTTP); 8443: /metrics, /status (HTTPS)
+EXPOSE 8081 8443
 USER 65532:65532
 ENTRYPOINT ["nodecount-scaler"]
 CMD ["run"]

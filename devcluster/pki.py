@@ -191,3 +191,23 @@ def serving_cert(directory: Path, name: str, ips: Sequence[str] = ("127.0.0.1",)
     _write_key(key_path, key)
     _write_cert(cert_path, cert)
     return ServingCert(cert_path, key_path, ca_cert.public_bytes(serialization.Encoding.PEM))
+
+
+def client_cert(
+    ca: tuple[Path, Path], directory: Path, name: str, groups: Sequence[str] = ()
+) -> tuple[Path, Path]:
+    """A client certificate for user ``name`` in ``groups`` (CN and O, as the API server
+    reads them), signed by the CA whose (certificate, key) files are ``ca`` (the control
+    plane's: ``Pki.ca_cert, Pki.ca_key``): its certificate and key files."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_cert = x509.load_pem_x509_certificate(ca[0].read_bytes())
+    ca_key = serialization.load_pem_private_key(ca[1].read_bytes(), None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, name)]
+    attrs += [x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups]
+    cert = _leaf(x509.Name(attrs), ca_cert, ca_key, key, ExtendedKeyUsageOID.CLIENT_AUTH)
+    cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
+    _write_key(key_path, key)
+    _write_cert(cert_path, cert)
+    return cert_path, key_path

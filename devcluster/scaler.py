@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -22,6 +23,9 @@ from typing import IO, Any
 
 from devcluster.polling import wait_until
 from devcluster.ports import free_port
+from devcluster.process import rss_kib
+
+PROBE_PATHS = ("/healthz", "/livez", "/readyz")
 
 
 def scaler_executable() -> str:
@@ -54,7 +58,13 @@ class ScalerProcess:
     log_path: Path
     args: Sequence[str] = ()
     env: dict[str, str] = field(default_factory=dict)
+    # The probes listener (plain HTTP) and the metrics listener (/metrics, /status): plain
+    # unless `secure`, for the tests that read them; the secure path has tests of its own.
     port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
+    secure: bool = False
+    # RLIMIT_NOFILE of the process (a container's usual 1024, say); None: inherited.
+    fd_limit: int | None = None
     # The console script to run; None: the one of the running interpreter's environment.
     executable: str | None = None
     proc: subprocess.Popen[bytes] | None = None
@@ -62,7 +72,12 @@ class ScalerProcess:
 
     @property
     def url(self) -> str:
+        """The probes listener."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"{'https' if self.secure else 'http'}://127.0.0.1:{self.metrics_port}"
 
     @property
     def command(self) -> list[str]:
@@ -73,6 +88,9 @@ class ScalerProcess:
             str(self.kubeconfig),
             "--health-addr",
             f"127.0.0.1:{self.port}",
+            "--metrics-addr",
+            f"127.0.0.1:{self.metrics_port}",
+            "--metrics-secure" if self.secure else "--no-metrics-secure",
             "--log-format",
             "json",
             "--log-level",
@@ -85,8 +103,19 @@ class ScalerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NODECOUNT_SCALER_")}
         env.update(self.env)
         self._log_file = self.log_path.open("ab")
+        limit = self.fd_limit
+
+        def limit_fds() -> None:
+            if limit is not None:
+                _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+                resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+
         self.proc = subprocess.Popen(
-            self.command, stdout=self._log_file, stderr=subprocess.STDOUT, env=env
+            self.command,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+            preexec_fn=limit_fds if limit is not None else None,
         )
         if wait_ready:
             self.wait_ready(timeout)
@@ -95,8 +124,11 @@ class ScalerProcess:
     # ----------------------------------------------------------------- HTTP endpoints
 
     def get(self, path: str, timeout: float = 2.0) -> tuple[int, Any]:
+        """GET a probe from the probes listener, anything else from the metrics listener
+        (plain HTTP: a secure process is read by its own tests, with credentials)."""
+        base = self.url if path in PROBE_PATHS else self.metrics_url
         try:
-            with urllib.request.urlopen(self.url + path, timeout=timeout) as r:
+            with urllib.request.urlopen(base + path, timeout=timeout) as r:
                 body = r.read()
                 status = r.status
         except urllib.error.HTTPError as e:
@@ -188,6 +220,15 @@ class ScalerProcess:
         tail = "\n".join(self.log_path.read_text().splitlines()[-30:])
         return f"nodecount-scaler exited with {code}; log tail:\n{tail}"
 
+    def open_fds(self) -> int:
+        """File descriptors the process has open now."""
+        assert self.proc is not None
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def rss_mib(self) -> float:
+        assert self.proc is not None
+        return rss_kib(self.proc.pid) / 1024
+
     def assert_alive(self) -> None:
         reason = self.exit_reason()
         if reason is not None:
@@ -239,6 +280,8 @@ class ScalerFactory:
         kubeconfig: Path | None = None,
         env: dict[str, str] | None = None,
         wait_ready: bool = True,
+        secure: bool = False,
+        fd_limit: int | None = None,
     ) -> ScalerProcess:
         index = len(self.started)
         process = ScalerProcess(
@@ -246,6 +289,8 @@ class ScalerFactory:
             log_path=self.log_dir / f"scaler-{index}.log",
             args=args,
             env=env or {},
+            secure=secure,
+            fd_limit=fd_limit,
         )
         self.started.append(process)
         return process.start(wait_ready=wait_ready)

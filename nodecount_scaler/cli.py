@@ -178,8 +178,19 @@ OPTIONS: Final[tuple[Option, ...]] = (
            "its annotations say", _integer(0, 2**31 - 1), BOTH, metavar="N"),
     Option("--unready-grace", "unready_grace", "seconds a node that turned NotReady still "
            "counts, so a short flap changes nothing", _seconds, BOTH, metavar="SECONDS"),
-    Option("--health-addr", "health_addr", "address of /healthz, /readyz, /metrics, /status",
-           _address, RUN, metavar="HOST:PORT"),
+    Option("--health-addr", "health_addr", "address of the probes /healthz, /livez, /readyz "
+           "(plain HTTP)", _address, RUN, metavar="HOST:PORT"),
+    Option("--metrics-addr", "metrics_addr", "address of /metrics and /status (HTTPS unless "
+           "--no-metrics-secure)", _address, RUN, metavar="HOST:PORT"),
+    Option("--metrics-secure", "metrics_secure", "serve /metrics and /status over HTTPS to "
+           "callers authenticated (token or client certificate) and authorized (RBAC on the "
+           "path) by the API server; off: plain HTTP to anyone, for development", _boolean,
+           RUN, switch=True),
+    Option("--tls-cert-file", "tls_cert_file", "serving certificate (PEM) of the metrics "
+           "listener; re-read when it changes", _path, RUN, metavar="PATH",
+           shown="self-signed, generated at start"),
+    Option("--tls-key-file", "tls_key_file", "private key (PEM) of --tls-cert-file", _path,
+           RUN, metavar="PATH", shown="generated with the certificate"),
     Option("--dry-run", "dry_run", "decide and log everything, write nothing (no patches, "
            "no Events)", _boolean, RUN, switch=True),
     Option("--pod-deletion-cost", "pod_deletion_cost", "before a scale-down, mark the pods "

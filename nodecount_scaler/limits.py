@@ -49,3 +49,61 @@ RETRY_AFTER_MAX: Final = 60.0
 # A watch asks the server to end it after a random time in [this, twice this): client-go's
 # minWatchTimeout (5 minutes), so that many watches do not reconnect together.
 WATCH_MIN_TIMEOUT: Final = 300.0
+
+# --- HTTP listeners ---------------------------------------------------------------------
+# Each listener (probes, metrics) has its own bounds, so a flood of one never takes the
+# other's connections. Past a cap a new connection first displaces the oldest one that has
+# not yet sent a request head (a slow client); when every connection is busy it is closed
+# at once, so open file descriptors stay under the sum of the caps.
+
+PROBE_MAX_CONNECTIONS: Final = 32
+METRICS_MAX_CONNECTIONS: Final = 128
+# Requests handled at once per listener; the next one is answered 503 with Retry-After.
+PROBE_MAX_IN_FLIGHT: Final = 8
+METRICS_MAX_IN_FLIGHT: Final = 16
+# Connections the kernel queues before the accept loop takes them (they hold no descriptor
+# of the process until taken).
+BACKLOG: Final = 128
+# Seconds a connection may take to deliver a complete request head, counted from its
+# accept (TLS handshake included) and again from the end of each response (keep-alive).
+HEADER_TIMEOUT: Final = 5.0
+# The endpoints are GET only: a request body beyond this is refused with 413.
+MAX_BODY_BYTES: Final = 4096
+# Request line, each header field, and the number of header fields.
+MAX_REQUEST_LINE: Final = 4096
+MAX_HEADER_FIELD: Final = 8190
+MAX_HEADERS: Final = 32
+# /metrics and /status are rendered afresh per request while RENDER_BURST renderings are
+# saved up, then at most RENDERS_PER_SECOND a second; requests in between get the last
+# rendering (under a flood at most 0.2 s old).
+RENDERS_PER_SECOND: Final = 5.0
+RENDER_BURST: Final = 10
+# Any string in /status is cut to this many characters (annotation values themselves are
+# already cut to ANNOTATION_VALUE_SHOWN; the longest finding message is about 300 characters;
+# this bounds API errors and messages that quote several values).
+STATUS_STRING_MAX: Final = 1024
+# asyncio's own error reports (accept failures, handshake errors) logged per minute; the
+# rest are counted and summarised.
+LOOP_ERRORS_LOGGED_PER_MINUTE: Final = 10
+
+# --- delegated authentication and authorization (the metrics listener) -------------------
+# After controller-runtime's pkg/metrics/filters: TokenReview results for 1 minute,
+# SubjectAccessReview allows for 5 minutes and denials for 30 seconds. Failed token
+# reviews are kept briefly so a retried bad token costs nothing.
+TOKEN_CACHE_TTL: Final = 60.0
+TOKEN_FAILURE_CACHE_TTL: Final = 10.0
+AUTHZ_ALLOW_CACHE_TTL: Final = 300.0
+AUTHZ_DENY_CACHE_TTL: Final = 30.0
+# Entries per cache (least recently used out first): a flood of distinct bogus tokens
+# replaces old entries, never grows memory.
+AUTH_CACHE_ENTRIES: Final = 1024
+# TokenReviews and SubjectAccessReviews sent to the API server: a token bucket of this
+# rate and burst, and at most this many at once. Past it: 429 with Retry-After.
+REVIEWS_PER_SECOND: Final = 5.0
+REVIEW_BURST: Final = 20
+REVIEWS_IN_FLIGHT: Final = 4
+REVIEW_TIMEOUT: Final = 5.0
+# How often the client CA (ConfigMap kube-system/extension-apiserver-authentication) and a
+# mounted serving certificate are re-read.
+CLIENT_CA_REFRESH: Final = 60.0
+SERVING_CERT_RECHECK: Final = 10.0

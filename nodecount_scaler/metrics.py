@@ -194,6 +194,24 @@ LEADER: Final = Gauge(
     ("name",),
     registry=REGISTRY,
 )
+HTTP_CONNECTIONS: Final = Gauge(
+    "nodecount_scaler_http_connections",
+    "Open connections of an HTTP listener (probes, metrics), TLS handshakes included.",
+    ("listener",),
+    registry=REGISTRY,
+)
+HTTP_REJECTED: Final = Counter(
+    "nodecount_scaler_http_rejected_total",
+    "Connections closed and requests refused by an HTTP listener's bounds, by reason.",
+    ("listener", "reason"),
+    registry=REGISTRY,
+)
+AUTH_REVIEWS: Final = Counter(
+    "nodecount_scaler_auth_reviews_total",
+    "TokenReviews and SubjectAccessReviews sent for the metrics listener, by result.",
+    ("kind", "result"),
+    registry=REGISTRY,
+)
 EVENT_LOOP_LAG: Final = Gauge(
     "nodecount_scaler_event_loop_lag_seconds",
     "How late the last event-loop heartbeat ran.",

@@ -1,14 +1,19 @@
-"""The process: reflectors, controller, leader election, HTTP endpoint, signals.
+"""The process: reflectors, controller, leader election, HTTP listeners, signals.
+
+Threads: the main event loop runs the watches, the controller (the leader's work) and both
+HTTP listeners; leader election runs on a thread of its own with its own loop and client
+(control/leadership.py), so no load on the main loop can cost the Lease.
 
 Shutdown order on SIGTERM/SIGINT: stop taking new work and let an in-flight reconcile
 finish (its write must not be cut in half), give up leadership (the lease is released so a
-successor takes over at once), stop the watches, close the HTTP server and the client.
+successor takes over at once), stop the watches, close the HTTP listeners and the client.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import signal
 import time
 from collections.abc import Sequence
@@ -17,14 +22,14 @@ from typing import Any, Final
 
 import structlog
 
-from nodecount_scaler import __version__, metrics
-from nodecount_scaler.control.leader import (
-    LeaderElector,
-    default_identity,
-    default_lease_namespace,
-)
-from nodecount_scaler.http import Check, Probes, make_app, start_server
+from nodecount_scaler import __version__, limits, metrics
+from nodecount_scaler.control.leader import default_identity, default_lease_namespace
+from nodecount_scaler.control.leadership import LeaderOnlyClient, LeaseThread
+from nodecount_scaler.http.app import Check, Probes
+from nodecount_scaler.http.server import Endpoints
+from nodecount_scaler.http.tls import TlsError
 from nodecount_scaler.kube.client import ConfigError, KubeClient
+from nodecount_scaler.kube.config import load_configuration
 from nodecount_scaler.model.kinds import DEPLOYMENT, WorkloadKind
 from nodecount_scaler.model.lease import LeaderElectionConfig
 from nodecount_scaler.report import status_json
@@ -56,36 +61,50 @@ class Heartbeat:
             metrics.EVENT_LOOP_LAG.set(self.lag)
 
 
+def election_config(settings: Settings, identity: str) -> LeaderElectionConfig:
+    return LeaderElectionConfig(
+        namespace=settings.leader_election_namespace or default_lease_namespace(),
+        name=settings.leader_election_id,
+        identity=identity,
+        lease_duration=settings.leader_election_lease_duration,
+        renew_deadline=settings.leader_election_renew_deadline,
+        retry_period=settings.leader_election_retry_period,
+    )
+
+
 class Service:
+    """`client` reads (watches, reviews); `writer` writes (scales, pod annotations, Events):
+    with leader election a LeaderOnlyClient bound to `lease`, else the same client."""
+
     def __init__(
         self,
         client: KubeClient,
         settings: Settings,
         kinds: Sequence[WorkloadKind] = (DEPLOYMENT,),
+        *,
+        writer: KubeClient | None = None,
+        lease: LeaseThread | None = None,
+        identity: str | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
-        self.elector: LeaderElector | None = None
-        identity = default_identity()
-        if settings.leader_elect:
-            config = LeaderElectionConfig(
-                namespace=settings.leader_election_namespace or default_lease_namespace(),
-                name=settings.leader_election_id,
-                identity=identity,
-                lease_duration=settings.leader_election_lease_duration,
-                renew_deadline=settings.leader_election_renew_deadline,
-                retry_period=settings.leader_election_retry_period,
-            )
-            self.elector = LeaderElector(client, config)
-        self.identity = identity
+        self.lease = lease
+        self.identity = identity or default_identity()
         state = build_state(settings)
-        self.controller = build_controller(client, state, settings, identity, kinds)
+        self.controller = build_controller(writer or client, state, settings, self.identity, kinds)
         self.reflectors = build_reflectors(client, self.controller.sinks, settings, kinds)
         self.heartbeat = Heartbeat()
+        self.endpoints = Endpoints(
+            client,
+            Probes(self.health, self.ready, self.status),
+            secure=settings.metrics_secure,
+            cert_file=settings.tls_cert_file,
+            key_file=settings.tls_key_file,
+        )
 
     @property
     def leading(self) -> bool:
-        return self.elector.is_leader if self.elector is not None else True
+        return self.lease.is_leader if self.lease is not None else True
 
     def health(self) -> Check:
         now = time.monotonic()
@@ -116,9 +135,9 @@ class Service:
         return {
             "version": __version__,
             "identity": self.identity,
-            "leader_election": self.elector is not None,
+            "leader_election": self.lease is not None,
             "leading": self.leading,
-            "leader": self.elector.leader_identity if self.elector else self.identity,
+            "leader": self.lease.leader_identity if self.lease else self.identity,
             "dry_run": self.settings.dry_run,
             "synced": all(r.synced.is_set() for r in self.reflectors),
             "nodes": len(self.controller.state.nodes),
@@ -132,24 +151,24 @@ class Service:
         await self.controller.run_workers(fresh_node_list=self.reflectors[0].fresh_list)
 
     async def _leader_loop(self) -> None:
-        if self.elector is None:
+        if self.lease is None:
             await self._lead()
         else:
-            await self.elector.run(self._lead)
+            await self.lease.run(self._lead)
 
     async def run(self, stop: asyncio.Event) -> bool:
         """Serve until `stop` is set (returns True) or a task fails (returns False)."""
-        runner = await start_server(
-            make_app(Probes(self.health, self.ready, self.status)), self.settings.health_addr
-        )
+        await self.endpoints.start(self.settings.health_addr, self.settings.metrics_addr)
         log.info(
             "started",
             version=__version__,
             identity=self.identity,
             api=self.client.host,
             health_addr=self.settings.health_addr,
+            metrics_addr=self.settings.metrics_addr,
+            metrics_secure=self.settings.metrics_secure,
             dry_run=self.settings.dry_run,
-            leader_elect=self.elector is not None,
+            leader_elect=self.lease is not None,
             namespaces=list(self.settings.namespaces) or "all",
         )
         background: list[asyncio.Task[None]] = [
@@ -177,7 +196,7 @@ class Service:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
-            await runner.cleanup()
+            await self.endpoints.stop()
             log.info("stopped")
         return stop.is_set()
 
@@ -187,16 +206,61 @@ async def run_service(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.set_exception_handler(ThrottledLoopErrors())
     try:
-        client = await KubeClient.connect(settings.kubeconfig, settings.context)
+        configuration = await load_configuration(settings.kubeconfig, settings.context)
     except ConfigError as exc:
         log.error("cannot load Kubernetes configuration", error=str(exc))
         return 2
-    async with client:
-        try:
-            service = Service(client, settings, await workloads(client, settings))
-        except ValueError as exc:
-            log.error("invalid settings", error=str(exc))
-            return 2
-        stopped_by_signal = await service.run(stop)
+    identity = default_identity()
+    try:
+        lease = (
+            LeaseThread(
+                election_config(settings, identity),
+                # Its own configuration and connection, made on the lease thread's loop.
+                lambda: KubeClient.connect(settings.kubeconfig, settings.context),
+            )
+            if settings.leader_elect
+            else None
+        )
+    except ValueError as exc:
+        log.error("invalid settings", error=str(exc))
+        return 2
+    writer = LeaderOnlyClient(configuration, term_left=lease.term_left) if lease else None
+    try:
+        async with KubeClient(configuration) as client:
+            try:
+                kinds = await workloads(client, settings)
+                service = Service(
+                    client, settings, kinds, writer=writer, lease=lease, identity=identity
+                )
+            except (ValueError, TlsError) as exc:
+                log.error("invalid settings", error=str(exc))
+                return 2
+            stopped_by_signal = await service.run(stop)
+    finally:
+        if writer is not None:
+            await writer.close()
     return 0 if stopped_by_signal else 1
+
+
+class ThrottledLoopErrors:
+    """asyncio's exception handler, at most LOOP_ERRORS_LOGGED_PER_MINUTE reports a minute:
+    a flood of broken connections must not become a flood of log lines."""
+
+    def __init__(self) -> None:
+        self._window = -math.inf
+        self._logged = 0
+        self._dropped = 0
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if now - self._window >= 60.0:
+            if self._dropped:
+                log.warning("asyncio errors not logged in the last minute", count=self._dropped)
+            self._window, self._logged, self._dropped = now, 0, 0
+        if self._logged >= limits.LOOP_ERRORS_LOGGED_PER_MINUTE:
+            self._dropped += 1
+            return
+        self._logged += 1
+        loop.default_exception_handler(context)

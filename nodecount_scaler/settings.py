@@ -33,7 +33,14 @@ class Settings:
     kinds: tuple[str, ...] = ("Deployment", "StatefulSet", "ReplicaSet")
     # Custom resources with a scale subresource: group/version/resource[:template.path].
     workloads: tuple[str, ...] = ()
-    health_addr: str = "0.0.0.0:8080"
+    # Probes, plain HTTP: /healthz, /livez, /readyz.
+    health_addr: str = "0.0.0.0:8081"
+    # /metrics and /status: HTTPS with authentication and authorization unless not secure.
+    metrics_addr: str = "0.0.0.0:8443"
+    metrics_secure: bool = True
+    # A mounted serving certificate; None: a self-signed one generated at start.
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
     dry_run: bool = False
     log_level: LogLevel = "info"
     log_format: LogFormat = "auto"
@@ -67,12 +74,12 @@ class Settings:
         once lease_duration has passed without a renewal, so the leader must have given up
         (renew_deadline) before that, and must have had room for retries before giving up.
         """
+        found = self._tls_problems()
         if not self.leader_elect:
-            return []
+            return found
         lease = self.leader_election_lease_duration
         renew = self.leader_election_renew_deadline
         retry = self.leader_election_retry_period
-        found = []
         if not retry > 0:
             found.append(f"--leader-election-retry-period ({retry:g}) must be greater than 0")
         if not renew > retry * LEADER_JITTER_FACTOR:
@@ -90,6 +97,13 @@ class Settings:
         if not math.isfinite(lease):
             found.append(f"--leader-election-lease-duration ({lease:g}) must be finite")
         return found
+
+    def _tls_problems(self) -> list[str]:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            return ["--tls-cert-file and --tls-key-file must be given together"]
+        if self.tls_cert_file is not None and not self.metrics_secure:
+            return ["--tls-cert-file needs --metrics-secure (the plain listener has no TLS)"]
+        return []
 
 
 DEFAULTS: Final = Settings()

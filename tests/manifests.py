@@ -39,6 +39,11 @@ BASE_KINDS: Final = (
     "Deployment",
     "PodDisruptionBudget",
     "Service",
+    # delegated-auth.yaml, metrics-reader.yaml, networkpolicy.yaml
+    "ClusterRoleBinding",
+    "RoleBinding",
+    "ClusterRole",
+    "NetworkPolicy",
 )
 # The objects that say what the service account may do.
 PERMISSION_KINDS: Final = frozenset(

@@ -24,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Final
+from typing import Final, Protocol
 
 import structlog
 
@@ -111,6 +111,38 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+class WorkHandle(Protocol):
+    """The leader's work as the elector sees it: a future in the elector's own loop that
+    settles as the work does, and a way to ask the work to stop."""
+
+    @property
+    def finished(self) -> asyncio.Future[None]: ...
+
+    def cancel(self) -> None: ...
+
+
+Work = Callable[[], Awaitable[None]]
+Spawn = Callable[[Work], WorkHandle]
+
+
+async def _call(leader_work: Work) -> None:
+    await leader_work()
+
+
+class LocalWork:
+    """The work as a task on the elector's own loop."""
+
+    def __init__(self, work: Work) -> None:
+        self._task = asyncio.create_task(_call(work), name="leader-work")
+
+    @property
+    def finished(self) -> asyncio.Future[None]:
+        return self._task
+
+    def cancel(self) -> None:
+        self._task.cancel()
+
+
 class LeaderElector:
     """Run `leader_work` only while this process holds the Lease."""
 
@@ -120,9 +152,11 @@ class LeaderElector:
         config: LeaderElectionConfig,
         *,
         clock: Callable[[], float] = time.monotonic,
+        spawn: Spawn | None = None,
     ) -> None:
         config.validate()
         self._client = client
+        self._spawn: Spawn = spawn or LocalWork
         self._config = config
         self._clock = clock
         self._path = f"{LEASES_API}/namespaces/{config.namespace}/leases/{config.name}"
@@ -135,7 +169,7 @@ class LeaderElector:
         self._lease: JsonObject | None = None
         self._leading = False
         self._renewed_at = -math.inf
-        self._work: asyncio.Task[None] | None = None
+        self._work: WorkHandle | None = None
         self._running = False
         self._log = log.bind(lease=f"{config.namespace}/{config.name}", identity=config.identity)
         metrics.LEADER.labels(config.name).set(0)
@@ -154,7 +188,14 @@ class LeaderElector:
     def is_leader(self) -> bool:
         # Re-checked against the clock on every call: if the event loop stalls past the renew
         # deadline, this turns False before the loop gets round to cancelling the work.
-        return self._leading and self._clock() < self._renewed_at + self._config.renew_deadline
+        return self.term_left() > 0
+
+    def term_left(self) -> float:
+        """Seconds until the renew deadline of the current term; 0 when not leading. Plain
+        reads of two attributes: callable from any thread."""
+        if not self._leading:
+            return 0.0
+        return self._renewed_at + self._config.renew_deadline - self._clock()
 
     async def run(self, leader_work: Callable[[], Awaitable[None]]) -> None:
         if self._running:
@@ -193,8 +234,9 @@ class LeaderElector:
         self._leading = True
         metrics.LEADER.labels(self._config.name).set(1)
         self._log.info("became leader", renew_deadline=self._config.renew_deadline)
-        work = asyncio.create_task(_call(leader_work), name=f"leader-work:{self._config.name}")
-        self._work = work
+        handle = self._spawn(leader_work)
+        self._work = handle
+        work = handle.finished
         end = TermEnd.SHUTDOWN
         try:
             end = await self._hold(work)
@@ -203,7 +245,7 @@ class LeaderElector:
             # (client-go cancels the leader's context before OnStoppedLeading). _leading drops
             # in the same step, without an await, so is_leader is False while the work unwinds.
             self._leading = False
-            work.cancel()
+            handle.cancel()
             try:
                 await asyncio.wait({work})
             finally:
@@ -213,14 +255,14 @@ class LeaderElector:
                     self._reap(work)
         return end
 
-    def _reap(self, work: asyncio.Task[None]) -> None:
+    def _reap(self, work: asyncio.Future[None]) -> None:
         """Retrieve (and log) an error the work raised while being stopped, so asyncio does not
         report it as never retrieved."""
         exc = work.exception()
         if exc is not None:
             self._log.error("leader work failed while stopping", exc_info=exc)
 
-    async def _hold(self, work: asyncio.Task[None]) -> TermEnd:
+    async def _hold(self, work: asyncio.Future[None]) -> TermEnd:
         """client-go renew(): renew every retry_period; give up when renew_deadline has passed
         since the start of the last successful renewal. Returns the reason the term ends."""
         cfg = self._config
@@ -246,7 +288,7 @@ class LeaderElector:
                 return TermEnd.TAKEN
             next_renew = started + cfg.retry_period
 
-    def _work_ended(self, work: asyncio.Task[None]) -> TermEnd:
+    def _work_ended(self, work: asyncio.Future[None]) -> TermEnd:
         if work.cancelled():
             self._log.warning("leader work was cancelled from elsewhere; stepping down")
             return TermEnd.WORK_CANCELLED
@@ -363,7 +405,7 @@ class LeaderElector:
         lease = self._lease
         if lease is None:
             return
-        if self._work is not None and not self._work.done():
+        if self._work is not None and not self._work.finished.done():
             # run() was cancelled again while the work was unwinding. Handing the lease over
             # now could make two leaders; let it expire instead.
             self._log.warning("leader work still running; leaving the lease to expire")
@@ -385,7 +427,3 @@ class LeaderElector:
                 self._observation, LeaseRecord.from_lease(written), self._clock()
             )
             self._log.info("lease released")
-
-
-async def _call(leader_work: Callable[[], Awaitable[None]]) -> None:
-    await leader_work()

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from devcluster import Cluster
+from devcluster.credentials import bind_cluster_role
 from devcluster.pki import serving_cert
 from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory, ScalerProcess
@@ -264,20 +265,7 @@ def _rbac(cluster: Cluster, sa_namespace: str, writable: str) -> Iterator[str]:
             ],
         },
     )
-    api.post(
-        f"{rbac}/clusterrolebindings",
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": name},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": name,
-            },
-            "subjects": subject,
-        },
-    )
+    bind_cluster_role(api, name, name, subject)
     api.post(
         f"{rbac}/namespaces/{writable}/roles",
         {

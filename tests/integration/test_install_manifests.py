@@ -143,7 +143,7 @@ def test_base_pod_admitted_under_restricted_pod_security(cluster: Cluster) -> No
 
 def test_base_deployment_consistent_with_cli_and_rbac(cluster: Cluster) -> None:
     """The container's args and env parse with the real CLI and name the Lease, namespace
-    and port that the Role, the Service and the probes expect."""
+    and ports that the Role, the Service and the probes expect."""
     objects = render(BASE)
     deployment = by_kind(objects, "Deployment")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
@@ -167,11 +167,12 @@ def test_base_deployment_consistent_with_cli_and_rbac(cluster: Cluster) -> None:
     named = [r for r in role["rules"] if r.get("resourceNames")]
     assert [settings.leader_election_id] == [n for r in named for n in r["resourceNames"]]
 
-    port = int(settings.health_addr.rpartition(":")[2])
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert ports["http"] == port
+    assert ports["probes"] == int(settings.health_addr.rpartition(":")[2])
+    assert ports["metrics"] == int(settings.metrics_addr.rpartition(":")[2])
+    assert settings.metrics_secure
     service = by_kind(objects, "Service")
-    assert service["metadata"]["annotations"]["prometheus.io/port"] == str(port)
+    assert service["metadata"]["annotations"]["prometheus.io/port"] == str(ports["metrics"])
     assert (
         deployment["spec"]["template"]["spec"]["serviceAccountName"]
         == by_kind(objects, "ServiceAccount")["metadata"]["name"]

@@ -141,7 +141,7 @@ class Drop:
             for role in changed
             if role["kind"] == self.kind
             for r in role["rules"]
-            if tuple(r["resources"]) == self.resources
+            if tuple(r.get("resources", ())) == self.resources
             and bool(r.get("resourceNames")) == self.named
         ]
         assert len(matches) == 1, f"no single rule {self} in the shipped {self.kind}s"

@@ -110,6 +110,7 @@ def test_installed_run_help_names_the_deployment_flags(installed_venv: Path) -> 
     result = run(installed_venv / "bin" / "nodecount-scaler", "run", "--help", timeout=60)
     assert "--leader-elect" in result.stdout
     assert "--health-addr" in result.stdout
+    assert "--metrics-secure" in result.stdout
 
 
 def test_runtime_lock_holds_every_dependency_of_the_wheel(installed_venv: Path) -> None:

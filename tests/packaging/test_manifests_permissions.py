@@ -86,6 +86,39 @@ SPEC_FIELDS = {
 
 Grant = tuple[str, str, str, str, str | None]  # scope, group, resource, verb, name
 
+# The two built-in roles the delegated-authentication bindings name, with the rules the API
+# server's bootstrap policy gives them (plugin/pkg/auth/authorizer/rbac/bootstrappolicy).
+BUILT_IN: dict[tuple[str, str | None, str], list[Obj]] = {
+    ("ClusterRole", None, "system:auth-delegator"): [
+        {
+            "apiGroups": ["authentication.k8s.io"],
+            "resources": ["tokenreviews"],
+            "verbs": ["create"],
+        },
+        {
+            "apiGroups": ["authorization.k8s.io"],
+            "resources": ["subjectaccessreviews"],
+            "verbs": ["create"],
+        },
+    ],
+    ("Role", "kube-system", "extension-apiserver-authentication-reader"): [
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "resourceNames": ["extension-apiserver-authentication"],
+            "verbs": ["get", "list", "watch"],
+        }
+    ],
+}
+AUTH: set[Grant] = {
+    (CLUSTER, "authentication.k8s.io", "tokenreviews", "create", None),
+    (CLUSTER, "authorization.k8s.io", "subjectaccessreviews", "create", None),
+    *(
+        ("kube-system", "", "configmaps", verb, "extension-apiserver-authentication")
+        for verb in ("get", "list", "watch")
+    ),
+}
+
 
 @pytest.fixture(scope="module", params=list(VARIANTS), ids=list(VARIANTS))
 def variant(request: pytest.FixtureRequest) -> tuple[str, list[Obj]]:
@@ -100,10 +133,10 @@ def rendered() -> dict[str, list[Obj]]:
 def grants(docs: list[Obj]) -> set[Grant]:
     """Everything the service account is granted, through every binding that names it."""
     roles = {
-        (d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]): d
+        (d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]): d["rules"]
         for d in docs
         if d["kind"] in ("ClusterRole", "Role")
-    }
+    } | BUILT_IN
     out: set[Grant] = set()
     for binding in (d for d in docs if d["kind"] in ("ClusterRoleBinding", "RoleBinding")):
         subject = {"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": NAMESPACE}
@@ -112,8 +145,8 @@ def grants(docs: list[Obj]) -> set[Grant]:
         scope = binding["metadata"].get("namespace", CLUSTER)
         ref = binding["roleRef"]
         role_ns = None if ref["kind"] == "ClusterRole" else scope
-        role = roles[(ref["kind"], role_ns, ref["name"])]
-        out |= {(scope, *grant) for grant in rule_tuples(role["rules"])}
+        rules = roles[(ref["kind"], role_ns, ref["name"])]
+        out |= {(scope, *grant) for grant in rule_tuples(rules)}
     return out
 
 
@@ -134,8 +167,9 @@ def settings_of(docs: list[Obj]) -> Settings:
 
 def test_base_grants_exactly_what_the_service_uses(rendered: dict[str, list[Obj]]) -> None:
     """Cluster-wide: nodes, targets, HPAs, Events, pods; the Lease in its namespace."""
-    assert grants(rendered["base"]) == scoped(CLUSTER, NODES, TARGETS, PODS) | scoped(
-        NAMESPACE, LEASE
+    assert (
+        grants(rendered["base"])
+        == scoped(CLUSTER, NODES, TARGETS, PODS) | scoped(NAMESPACE, LEASE) | AUTH
     )
     assert settings_of(rendered["base"]).pod_deletion_cost is True
 
@@ -143,7 +177,7 @@ def test_base_grants_exactly_what_the_service_uses(rendered: dict[str, list[Obj]
 def test_without_pod_deletion_cost_nothing_on_pods(rendered: dict[str, list[Obj]]) -> None:
     """The component removes every pod grant and switches steering off in the container."""
     docs = rendered["no-pod-deletion-cost"]
-    assert grants(docs) == scoped(CLUSTER, NODES, TARGETS) | scoped(NAMESPACE, LEASE)
+    assert grants(docs) == scoped(CLUSTER, NODES, TARGETS) | scoped(NAMESPACE, LEASE) | AUTH
     assert not any(
         d["metadata"]["name"] == "nodecount-scaler-pods" for d in docs if "Role" in d["kind"]
     )
@@ -157,16 +191,21 @@ def test_namespaced_grants_namespaced_resources_only_in_its_namespaces(
     docs = rendered["namespaced"]
     watched = settings_of(docs).namespaces
     assert watched == ("team-a", "team-b")
-    expected = scoped(CLUSTER, NODES) | scoped(NAMESPACE, LEASE)
+    expected = scoped(CLUSTER, NODES) | scoped(NAMESPACE, LEASE) | AUTH
     for namespace in watched:
         expected |= scoped(namespace, TARGETS, PODS)
     assert grants(docs) == expected
 
 
 def test_no_wildcards_and_nothing_on_secrets_or_configmaps(variant: tuple[str, list[Obj]]) -> None:
-    """No "*" in any rule of any role; secrets, configmaps and non-resource URLs never named."""
+    """No "*" in any rule of any role; secrets, configmaps and non-resource URLs never named
+    (the only ConfigMap is the built-in one of the delegated-authentication grants; the
+    only non-resource URLs are the metrics reader's, bound to nobody)."""
     _, docs = variant
     for role in (d for d in docs if d["kind"] in ("ClusterRole", "Role")):
+        if role["metadata"]["name"] == "nodecount-scaler-metrics-reader":
+            assert role["rules"] == [{"nonResourceURLs": ["/metrics", "/status"], "verbs": ["get"]}]
+            continue
         assert all("nonResourceURLs" not in rule for rule in role["rules"])
         for group, resource, verb, name in rule_tuples(role["rules"]):
             assert "*" not in (group, resource, verb, name), role["metadata"]["name"]

@@ -17,6 +17,10 @@ from tests.manifests import BASE, BASE_KINDS, EXAMPLES, NAMESPACE, Obj, one, ren
 NAME = "nodecount-scaler"
 HOSTNAME = "kubernetes.io/hostname"
 CA_DAEMONSET_POD = "cluster-autoscaler.kubernetes.io/daemonset-pod"
+AUTH_READER = "nodecount-scaler-authentication-reader"
+AUTH_DELEGATOR = "nodecount-scaler-auth-delegator"
+METRICS_READER = "nodecount-scaler-metrics-reader"
+SERVICE_ACCOUNT = {"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +58,8 @@ def test_base_holds_exactly_the_service_objects(base: list[Obj]) -> None:
 
 def test_namespaced_objects_land_in_the_service_namespace(base: list[Obj]) -> None:
     """Everything but the cluster-scoped objects (Namespace, ClusterRoles and their
-    bindings, admission policies and their bindings) is in nodecount-scaler."""
+    bindings, admission policies and their bindings) and the binding to the authentication
+    reader Role (which lives in kube-system) is in nodecount-scaler."""
     cluster_scoped = {
         "Namespace",
         "ClusterRole",
@@ -63,8 +68,10 @@ def test_namespaced_objects_land_in_the_service_namespace(base: list[Obj]) -> No
         "ValidatingAdmissionPolicyBinding",
     }
     for doc in base:
-        if doc["kind"] not in cluster_scoped:
-            assert doc["metadata"]["namespace"] == NAMESPACE, doc["kind"]
+        if doc["kind"] in cluster_scoped:
+            continue
+        expected = "kube-system" if doc["metadata"]["name"] == AUTH_READER else NAMESPACE
+        assert doc["metadata"]["namespace"] == expected, doc["kind"]
 
 
 def test_every_object_carries_the_common_label(base: list[Obj]) -> None:
@@ -152,19 +159,22 @@ def test_tmp_is_the_only_writable_path(pod: Obj, container: Obj) -> None:
     assert "emptyDir" in volumes[mounts[0]["name"]]
 
 
-def test_http_port_and_probes(container: Obj) -> None:
-    """Port 8080 'http'; liveness on /healthz, readiness on /readyz."""
-    assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+def test_ports_and_probes(container: Obj) -> None:
+    """Probes on 8081 'probes' (plain, for the kubelet); /metrics, /status on 8443 'metrics'."""
+    assert container["ports"] == [
+        {"name": "probes", "containerPort": 8081, "protocol": "TCP"},
+        {"name": "metrics", "containerPort": 8443, "protocol": "TCP"},
+    ]
     liveness = container["livenessProbe"]
-    assert liveness["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert liveness["httpGet"] == {"path": "/healthz", "port": "probes"}
     assert liveness["periodSeconds"] == 10
     assert liveness["failureThreshold"] == 3
     assert liveness["initialDelaySeconds"] == 5
     readiness = container["readinessProbe"]
-    assert readiness["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert readiness["httpGet"] == {"path": "/readyz", "port": "probes"}
     assert readiness["periodSeconds"] == 5
     if "startupProbe" in container:
-        assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+        assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "probes"}
 
 
 def test_resources_have_no_cpu_limit(container: Obj) -> None:
@@ -201,17 +211,77 @@ def test_instances_prefer_different_nodes(pod: Obj) -> None:
 
 
 def test_metrics_service(base: list[Obj]) -> None:
-    """Port 'http' 8080 to the pods' http port, with Prometheus scrape annotations."""
+    """Port 'metrics' 8443 (HTTPS) to the pods' metrics port, with scrape annotations."""
     service = next(d for d in base if d["kind"] == "Service")
     assert service["spec"]["ports"] == [
-        {"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}
+        {"name": "metrics", "port": 8443, "targetPort": "metrics", "protocol": "TCP"}
     ]
     annotations = service["metadata"]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true"
-    assert annotations["prometheus.io/port"] == "8080"
+    assert annotations["prometheus.io/scheme"] == "https"
+    assert annotations["prometheus.io/port"] == "8443"
     assert annotations["prometheus.io/path"] == "/metrics"
     pod_labels = one(base, "Deployment")["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= pod_labels.items()
+
+
+# ---- the protected metrics listener ----
+
+
+def test_metrics_reader_role_grants_get_on_the_two_paths(base: list[Obj]) -> None:
+    """Scrapers get exactly `get` on /metrics and /status, no resource."""
+    (rule,) = one(base, "ClusterRole", METRICS_READER)["rules"]
+    assert rule == {"nonResourceURLs": ["/metrics", "/status"], "verbs": ["get"]}
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "namespace", "role"),
+    [
+        ("ClusterRoleBinding", AUTH_DELEGATOR, None, ("ClusterRole", "system:auth-delegator")),
+        (
+            "RoleBinding",
+            AUTH_READER,
+            "kube-system",
+            ("Role", "extension-apiserver-authentication-reader"),
+        ),
+    ],
+    ids=["reviews", "client-ca"],
+)
+def test_delegated_auth_uses_the_built_in_roles(
+    base: list[Obj], kind: str, name: str, namespace: str | None, role: tuple[str, str]
+) -> None:
+    """TokenReviews/SubjectAccessReviews via system:auth-delegator; the client CA ConfigMap
+    via kube-system's extension-apiserver-authentication-reader."""
+    doc = one(base, kind, name)
+    assert doc["metadata"].get("namespace") == namespace
+    assert (doc["roleRef"]["kind"], doc["roleRef"]["name"]) == role
+    assert doc["subjects"] == [SERVICE_ACCOUNT]
+
+
+def test_network_policy_admits_only_probes_and_monitoring(base: list[Obj]) -> None:
+    """Ingress: probes from anywhere, metrics from the monitoring namespace; egress: the API
+    server's ports and DNS in kube-system; nothing else."""
+    spec = one(base, "NetworkPolicy")["spec"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    assert spec["podSelector"]["matchLabels"].items() <= pod_labels_of(base).items()
+    probes, scrapers = spec["ingress"]
+    assert probes == {"ports": [{"port": "probes", "protocol": "TCP"}]}
+    assert scrapers["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+    assert scrapers["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
+    api, dns = spec["egress"]
+    assert "to" not in api
+    assert {(p["port"], p["protocol"]) for p in api["ports"]} == {(443, "TCP"), (6443, "TCP")}
+    assert {(p["port"], p["protocol"]) for p in dns["ports"]} == {(53, "UDP"), (53, "TCP")}
+    assert dns["to"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}
+    ]
+
+
+def pod_labels_of(base: list[Obj]) -> dict[str, str]:
+    labels: dict[str, str] = one(base, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    return labels
 
 
 # ---- the examples ----

@@ -12,7 +12,10 @@ def test_defaults() -> None:
     """Without flags or environment, `run` gets the documented defaults."""
     command, settings = parse_settings(["run"])
     assert command == "run"
-    assert settings.health_addr == DEFAULTS.health_addr == "0.0.0.0:8080"
+    assert settings.health_addr == DEFAULTS.health_addr == "0.0.0.0:8081"
+    assert settings.metrics_addr == DEFAULTS.metrics_addr == "0.0.0.0:8443"
+    assert settings.metrics_secure is True
+    assert (settings.tls_cert_file, settings.tls_key_file) == (None, None)
     assert (settings.unready_grace, settings.replica_cap) == (30.0, 1000)
     assert settings.namespaces == ()
 
@@ -56,3 +59,30 @@ def test_plan_keeps_run_only_defaults() -> None:
     assert command == "plan"
     assert settings.output == "json"
     assert settings.leader_elect is False
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (["--tls-cert-file", "c.pem"], "must be given together"),
+        (["--tls-key-file", "k.pem"], "must be given together"),
+        (["--tls-cert-file", "c", "--tls-key-file", "k", "--no-metrics-secure"], "needs"),
+    ],
+    ids=["cert-alone", "key-alone", "files-without-tls"],
+)
+def test_tls_file_flags_are_checked_together(
+    argv: list[str], problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A certificate without its key (or on the plain listener) exits 2 with one line."""
+    with pytest.raises(SystemExit) as exited:
+        parse_settings(["run", *argv])
+    assert exited.value.code == 2
+    assert problem in capsys.readouterr().err
+
+
+def test_metrics_secure_switch_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--no-metrics-secure turns the protection off; the variable does too, a flag wins."""
+    assert parse_settings(["run", "--no-metrics-secure"])[1].metrics_secure is False
+    monkeypatch.setenv("NODECOUNT_SCALER_METRICS_SECURE", "false")
+    assert parse_settings(["run"])[1].metrics_secure is False
+    assert parse_settings(["run", "--metrics-secure"])[1].metrics_secure is True

@@ -90,7 +90,7 @@ def test_entrypoint_cmd_and_port(stages: list[Stage]) -> None:
     runtime = stages[1]
     assert json.loads(runtime.last("ENTRYPOINT")) == ["nodecount-scaler"]
     assert json.loads(runtime.last("CMD")) == ["run"]
-    assert runtime.last("EXPOSE") == "8080"
+    assert runtime.last("EXPOSE") == "8081 8443"
 
 
 def test_oci_labels(stages: list[Stage]) -> None:

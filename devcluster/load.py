@@ -1,0 +1,147 @@
+"""Hostile HTTP clients for the integration tests, run as a process of their own so that the
+load does not share the test's interpreter: a flood of GETs from many concurrent clients,
+and slow-loris connections that trickle a request head and never finish it.
+
+    python -m devcluster.load flood --url http://127.0.0.1:P/metrics --clients 100 --seconds 30
+    python -m devcluster.load slowloris --port P --connections 1100 --seconds 20
+
+Loopback only (the addresses are 127.0.0.1), bounded in count and time, stops by itself;
+prints one JSON line of counts at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+
+LOOPBACK = "127.0.0.1"
+RECONNECT = 0.1
+
+
+async def _flood_client(
+    session: aiohttp.ClientSession, urls: Sequence[str], until: float, counts: Counter[str]
+) -> None:
+    i = 0
+    while time.monotonic() < until:
+        url = urls[i % len(urls)]
+        i += 1
+        try:
+            async with session.get(url) as response:
+                await response.read()
+                counts[str(response.status)] += 1
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            counts[type(exc).__name__] += 1
+            await asyncio.sleep(0.01)
+
+
+async def flood(urls: Sequence[str], clients: int, seconds: float) -> dict[str, Any]:
+    """`clients` concurrent clients, each with its own connection, GET the `urls` in turn
+    as fast as answers come, for `seconds`."""
+    counts: Counter[str] = Counter()
+    until = time.monotonic() + seconds
+    timeout = aiohttp.ClientTimeout(total=10)
+    sessions = [
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1, ssl=False), timeout=timeout)
+        for _ in range(clients)
+    ]
+    try:
+        await asyncio.gather(*(_flood_client(s, urls, until, counts) for s in sessions))
+    finally:
+        await asyncio.gather(*(s.close() for s in sessions))
+    return {"requests": sum(counts.values()), "by_status": dict(counts)}
+
+
+async def _loris(port: int, until: float, interval: float, counts: Counter[str]) -> None:
+    """One slow client: opens, sends a request line, then one header byte per interval;
+    when the server closes the connection it opens a new one RECONNECT seconds later."""
+    while time.monotonic() < until:
+        try:
+            reader, writer = await asyncio.open_connection(LOOPBACK, port)
+        except OSError:
+            counts["connect_failed"] += 1
+            await asyncio.sleep(interval)
+            continue
+        counts["opened"] += 1
+        try:
+            writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+            while time.monotonic() < until:
+                await asyncio.sleep(interval)
+                writer.write(b"X")
+                await writer.drain()
+                if reader.at_eof():
+                    break
+            counts["closed_by_server" if reader.at_eof() else "held_to_the_end"] += 1
+        except OSError:
+            counts["closed_by_server"] += 1
+        finally:
+            writer.close()
+        await asyncio.sleep(RECONNECT)
+
+
+async def slowloris(
+    ports: Sequence[int], connections: int, seconds: float, interval: float = 1.0
+) -> dict[str, Any]:
+    counts: Counter[str] = Counter()
+    until = time.monotonic() + seconds
+    await asyncio.gather(
+        *(_loris(ports[i % len(ports)], until, interval, counts) for i in range(connections))
+    )
+    return dict(counts)
+
+
+def _raise_fd_limit(needed: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(needed, hard), hard))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devcluster.load")
+    commands = parser.add_subparsers(dest="command", required=True)
+    f = commands.add_parser("flood")
+    f.add_argument("--url", action="append", required=True)
+    f.add_argument("--clients", type=int, default=100)
+    f.add_argument("--seconds", type=float, default=30.0)
+    s = commands.add_parser("slowloris")
+    s.add_argument("--port", type=int, action="append", required=True)
+    s.add_argument("--connections", type=int, default=1100)
+    s.add_argument("--seconds", type=float, default=20.0)
+    s.add_argument("--interval", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    if args.command == "flood":
+        if not all(u.startswith(f"http://{LOOPBACK}:") for u in args.url):
+            parser.error(f"URLs must be http://{LOOPBACK}:PORT/...")
+        result = asyncio.run(flood(args.url, args.clients, args.seconds))
+    else:
+        _raise_fd_limit(args.connections + 64)
+        result = asyncio.run(slowloris(args.port, args.connections, args.seconds, args.interval))
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+def start(*args: str) -> subprocess.Popen[str]:
+    """This module as a child process; read its JSON line with `finish`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "devcluster.load", *args], stdout=subprocess.PIPE, text=True
+    )
+
+
+def finish(process: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
+    out, _ = process.communicate(timeout=timeout)
+    assert process.returncode == 0, f"load generator exited {process.returncode}"
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""The two HTTP applications: probes (plain, open) and metrics (/metrics, /status; HTTPS
+with delegated authentication and authorization unless --no-metrics-secure).
+
+Probes are cheap and answered on every request. /metrics and /status are rendered afresh
+for a client that asks now and then; under a flood at most RENDERS_PER_SECOND times a
+second, and the same bytes go to every client in between, so the cost of a flood does not
+grow with its size.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from nodecount_scaler import limits, metrics
+from nodecount_scaler.http.auth import DelegatedAuth, ReviewUnavailable, bearer_token
+from nodecount_scaler.http.auth import certificate_user as user_of_certificate
+from nodecount_scaler.http.cache import Rendered
+from nodecount_scaler.http.listener import BoundedListener
+
+PROBE_PATHS: Final = ("/healthz", "/livez", "/readyz")
+METRICS_PATHS: Final = ("/metrics", "/status")
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    ok: bool
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Probes:
+    health: Callable[[], Check]
+    ready: Callable[[], Check]
+    status: Callable[[], dict[str, Any]]
+
+
+def _json_bytes(body: object) -> bytes:
+    return orjson.dumps(body, option=orjson.OPT_INDENT_2)
+
+
+def _json(body: object, status: int = 200) -> web.Response:
+    return web.Response(body=_json_bytes(body), status=status, content_type="application/json")
+
+
+def bounded_strings(value: Any, limit: int = limits.STATUS_STRING_MAX) -> Any:
+    """`value` with every string (keys included) cut to `limit` characters, marked with the
+    count of what was cut: no annotation value, API error or message quoting one can make
+    /status carry a long string."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else f"{value[:limit]}...({len(value) - limit} more)"
+    if isinstance(value, dict):
+        return {bounded_strings(k, limit): bounded_strings(v, limit) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [bounded_strings(v, limit) for v in value]
+    return value
+
+
+def probe_app(listener: BoundedListener, probes: Probes) -> web.Application:
+    def answer(check: Callable[[], Check]) -> Handler:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            result = check()
+            return _json({"ok": result.ok, **result.detail}, 200 if result.ok else 503)
+
+        return handle
+
+    app = web.Application(middlewares=[listener.middleware])
+    app.router.add_get("/healthz", answer(probes.health))
+    app.router.add_get("/livez", answer(probes.health))
+    app.router.add_get("/readyz", answer(probes.ready))
+    return app
+
+
+def metrics_app(
+    listener: BoundedListener, probes: Probes, auth: DelegatedAuth | None
+) -> web.Application:
+    """/metrics and /status, each rendered at most RENDERS_PER_SECOND times a second once
+    RENDER_BURST renderings are spent."""
+    exposition = Rendered(
+        lambda: generate_latest(metrics.REGISTRY), limits.RENDERS_PER_SECOND, limits.RENDER_BURST
+    )
+    status = Rendered(
+        lambda: _json_bytes(bounded_strings(probes.status())),
+        limits.RENDERS_PER_SECOND,
+        limits.RENDER_BURST,
+    )
+
+    async def get_metrics(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=exposition.get(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def get_status(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=status.get(), content_type="application/json")
+
+    middlewares = [listener.middleware]
+    if auth is not None:
+        middlewares.append(_auth_middleware(listener, auth))
+    app = web.Application(middlewares=middlewares)
+    app.router.add_get("/metrics", get_metrics)
+    app.router.add_get("/status", get_status)
+    return app
+
+
+def _peer_certificate(request: web.Request) -> bytes | None:
+    """The client certificate, only when the handshake verified it against the client CA."""
+    transport = request.transport
+    tls = transport.get_extra_info("ssl_object") if transport is not None else None
+    if not isinstance(tls, ssl.SSLObject) or tls.context.verify_mode == ssl.CERT_NONE:
+        return None
+    der = tls.getpeercert(binary_form=True)
+    return der or None
+
+
+def _refuse(listener: BoundedListener, status: int, reason: str, text: str) -> web.Response:
+    listener.reject(reason)
+    headers = {"Retry-After": "1"} if status in (429, 503) else {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="nodecount-scaler"'
+    return web.Response(status=status, text=text + "\n", headers=headers)
+
+
+def _auth_middleware(listener: BoundedListener, auth: DelegatedAuth) -> Any:
+    @web.middleware
+    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            der = _peer_certificate(request)
+            if der is not None:
+                user = user_of_certificate(der)
+            else:
+                token = bearer_token(request.headers.get("Authorization"))
+                user = await auth.token_user(token) if token else None
+            if user is None:
+                return _refuse(listener, 401, "unauthenticated", "Unauthorized")
+            if request.path not in METRICS_PATHS:
+                # Known to be nothing here; no review is spent on arbitrary paths.
+                raise web.HTTPNotFound()
+            if not await auth.allowed(user, request.path):
+                return _refuse(
+                    listener, 403, "forbidden", f"Forbidden: {user.name[:64]} may not get it"
+                )
+        except ReviewUnavailable as exc:
+            reason = "rate_limited" if exc.status == 429 else "review_error"
+            return _refuse(listener, exc.status, reason, str(exc))
+        return await handler(request)
+
+    return authenticate

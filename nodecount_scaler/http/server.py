@@ -1,0 +1,97 @@
+"""Both listeners of the process, started and stopped together, and the loop that keeps the
+metrics listener's client CA current."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Final
+
+import structlog
+
+from nodecount_scaler import limits
+from nodecount_scaler.http.app import Probes, metrics_app, probe_app
+from nodecount_scaler.http.auth import DelegatedAuth
+from nodecount_scaler.http.listener import METRICS_LIMITS, PROBE_LIMITS, BoundedListener
+from nodecount_scaler.http.tls import ServingTls, TlsError
+from nodecount_scaler.kube.client import ApiError, KubeClient
+
+log = structlog.get_logger(__name__)
+
+AUTHENTICATION_CONFIGMAP: Final = (
+    "/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication"
+)
+CLIENT_CA_KEY: Final = "client-ca-file"
+CLIENT_CA_HINT: Final = (
+    "bind the Role kube-system/extension-apiserver-authentication-reader to the service "
+    "account; until then only bearer tokens are accepted"
+)
+
+
+class Endpoints:
+    """The probes listener (plain) and the metrics listener (HTTPS + auth when secure)."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        probes: Probes,
+        *,
+        secure: bool,
+        cert_file: str | None = None,
+        key_file: str | None = None,
+    ) -> None:
+        self._client = client
+        self._probes = probes
+        self.tls = ServingTls(cert_file, key_file) if secure else None
+        self.auth = DelegatedAuth(client) if secure else None
+        self.probes = BoundedListener("probes", PROBE_LIMITS)
+        self.metrics = BoundedListener(
+            "metrics", METRICS_LIMITS, self.tls.context if self.tls else None
+        )
+        self._refresh: asyncio.Task[None] | None = None
+        self._ca_problem: str | None = None
+
+    async def start(self, health_addr: str, metrics_addr: str) -> None:
+        await self.probes.start(probe_app(self.probes, self._probes), health_addr)
+        if self.tls is not None:
+            # Read before serving, so the first scrape with a client certificate works.
+            await self.refresh_client_ca()
+            self._refresh = asyncio.create_task(self._refresh_loop(), name="client-ca")
+        await self.metrics.start(metrics_app(self.metrics, self._probes, self.auth), metrics_addr)
+
+    async def stop(self) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresh
+        await self.metrics.stop()
+        await self.probes.stop()
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(limits.CLIENT_CA_REFRESH)
+            await self.refresh_client_ca()
+
+    async def refresh_client_ca(self) -> None:
+        """Take the cluster's client CA; a failure keeps the CA in force (or none) and is
+        logged once until it changes."""
+        assert self.tls is not None
+        try:
+            configmap = await self._client.request("GET", AUTHENTICATION_CONFIGMAP)
+            data = configmap.get("data")
+            bundle = data.get(CLIENT_CA_KEY) if isinstance(data, dict) else None
+            if not isinstance(bundle, str) or not bundle.strip():
+                raise TlsError(f"the ConfigMap has no {CLIENT_CA_KEY}")
+            self.tls.set_client_ca(bundle.encode())
+        except (ApiError, TlsError) as exc:
+            forbidden = isinstance(exc, ApiError) and exc.forbidden
+            self._report(str(exc), CLIENT_CA_HINT if forbidden else None)
+            return
+        if self._ca_problem is not None or self._refresh is None:
+            log.info("client CA loaded; client certificates are accepted")
+        self._ca_problem = None
+
+    def _report(self, problem: str, hint: str | None) -> None:
+        if problem != self._ca_problem:
+            log.error("cannot read the cluster's client CA", error=problem, hint=hint)
+        self._ca_problem = problem

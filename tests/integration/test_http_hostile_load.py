@@ -1,0 +1,218 @@
+"""Bounded under hostile input, on the real control plane: two instances with leader election
+(lease 4 s, renew deadline 3 s), 500 targets, the processes limited to 1,024 descriptors as
+in a container. A flood of /metrics and /status from 100 clients for 30 s costs no lease
+transition and /healthz answers within 2 s throughout; 1,100 slow-loris connections leave
+the open descriptors under the listeners' caps, the watches working (a node change is still
+followed) and the log quiet."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devcluster import Cluster, load
+from devcluster.polling import wait_until
+from devcluster.scaler import ScalerFactory, ScalerProcess
+from devcluster.workloads import replicas
+from nodecount_scaler import limits
+from tests.integration.workloads import nginx_everywhere
+
+TARGETS = 500
+FD_LIMIT = 1024
+LEASE = "nodecount-scaler"
+HEALTHZ_BUDGET = 2.0
+# Open descriptors past the idle count: both listeners full, plus slack for the moment a
+# displaced connection is closed and for watch reconnects.
+FD_HEADROOM = limits.METRICS_MAX_CONNECTIONS + limits.PROBE_MAX_CONNECTIONS + 24
+# New log lines allowed during 20 s of 1,100 slow clients (one summary a minute, say).
+LOG_LINES_ALLOWED = 30
+
+
+@dataclass
+class Fleet:
+    cluster: Cluster
+    namespace: str
+    label: str
+    scalers: list[ScalerProcess]
+
+    def lease(self) -> dict[str, Any]:
+        path = f"/apis/coordination.k8s.io/v1/namespaces/{self.namespace}/leases/{LEASE}"
+        spec: dict[str, Any] = self.cluster.api.get(path)["spec"]
+        return spec
+
+    def leader(self) -> ScalerProcess:
+        holder = self.lease().get("holderIdentity", "")
+        (leading,) = [s for s in self.scalers if s.status()["identity"] == holder]
+        return leading
+
+    def lost_leadership(self) -> int:
+        return sum(len(s.log_events("lost leadership")) for s in self.scalers)
+
+
+def create_targets(cluster: Cluster, namespace: str, label: str) -> None:
+    """499 targets whose selector matches no node, and one ("follow") that tracks `label`:
+    every target is rendered in /status and /metrics, and only one ever scales."""
+    collection = f"/apis/apps/v1/namespaces/{namespace}/deployments"
+    for i in range(TARGETS):
+        name = "follow" if i == 0 else f"t{i:03d}"
+        selector = f"{label}=yes" if i == 0 else f"{label}-none=yes"
+        obj = nginx_everywhere(
+            namespace,
+            name,
+            **{"nodecount-scaler.io/node-selector": selector},
+        )
+        obj["spec"]["replicas"] = 0
+        cluster.api.post(collection, obj)
+
+
+@pytest.fixture(scope="module")
+def fleet(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    namespace = cluster.create_namespace("hostile")
+    label = f"hostile-{namespace[-5:]}"
+    create_targets(cluster, namespace, label)
+    factory = ScalerFactory(cluster.kubeconfig, tmp_path_factory.mktemp("hostile"))
+    election = (
+        *("--leader-elect", "--leader-election-namespace", namespace),
+        *("--leader-election-lease-duration", "4", "--leader-election-renew-deadline", "3"),
+        *("--leader-election-retry-period", "0.5"),
+    )
+    try:
+        started = [
+            factory.start("--namespace", namespace, *election, fd_limit=FD_LIMIT) for _ in range(2)
+        ]
+        fleet = Fleet(cluster, namespace, label, started)
+        wait_until(
+            lambda: fleet.lease().get("holderIdentity") and len(fleet.leader().status()["targets"]),
+            timeout=60,
+            describe="a leader with its targets",
+            retry_on=(Exception,),
+        )
+        wait_until(
+            lambda: all(len(s.status()["targets"]) == TARGETS for s in started),
+            timeout=60,
+            describe=f"{TARGETS} targets in /status",
+        )
+        yield fleet
+    finally:
+        bad = [(p.log_path, code) for p, code in factory.stop_all() if code not in (0, None)]
+        cluster.delete_namespace(namespace, wait=False)
+        assert not bad, f"nodecount-scaler did not exit 0 on SIGTERM: {bad}"
+
+
+@dataclass
+class HealthSampler:
+    """GETs /healthz every 0.25 s on a thread; records each answer's status and latency."""
+
+    url: str
+    samples: list[tuple[int | None, float]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=HEALTHZ_BUDGET) as r:
+                    r.read()
+                    status: int | None = r.status
+            except OSError:
+                status = None
+            self.samples.append((status, time.monotonic() - started))
+            self._stop.wait(0.25)
+
+    def __enter__(self) -> HealthSampler:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        assert self._thread is not None
+        self._thread.join(5)
+
+    def figures(self) -> str:
+        latencies = sorted(latency for _, latency in self.samples)
+        p99 = latencies[int(0.99 * (len(latencies) - 1))]
+        return (
+            f"/healthz n={len(latencies)} p50={statistics.median(latencies) * 1000:.0f} ms "
+            f"p99={p99 * 1000:.0f} ms max={latencies[-1] * 1000:.0f} ms"
+        )
+
+    def assert_always_answered(self) -> None:
+        assert len(self.samples) > 20, self.samples
+        late = [s for s in self.samples if s[0] != 200 or s[1] >= HEALTHZ_BUDGET]
+        assert not late, f"/healthz failed or was late: {late[:10]} ({self.figures()})"
+
+
+def test_a_flood_of_metrics_and_status_costs_no_lease(fleet: Fleet) -> None:
+    """100 clients for 30 s: zero lease transitions, /healthz within 2 s every time."""
+    leader = fleet.leader()
+    before = fleet.lease()
+    lost_before = fleet.lost_leadership()
+    urls = [f"{leader.metrics_url}/metrics", f"{leader.metrics_url}/status"]
+    generator = load.start(
+        "flood", *[a for u in urls for a in ("--url", u)], "--clients", "100", "--seconds", "30"
+    )
+    with HealthSampler(leader.url) as health:
+        served = load.finish(generator, timeout=90)
+    after = fleet.lease()
+    transitions = after.get("leaseTransitions", 0) - before.get("leaseTransitions", 0)
+    print(
+        f"\nflood: {served}; lease transitions {transitions}; {health.figures()}; "
+        f"leader RSS {leader.rss_mib():.0f} MiB"
+    )
+    assert served["by_status"].get("200", 0) > 1000, served
+    assert after["holderIdentity"] == before["holderIdentity"]
+    assert transitions == 0
+    assert fleet.lost_leadership() == lost_before
+    health.assert_always_answered()
+
+
+def test_slow_loris_connections_keep_descriptors_watches_and_log_bounded(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    """1,100 trickling clients on both listeners for 20 s: descriptors under the caps, a
+    node labelled meanwhile is still followed, a handful of log lines at most."""
+    leader = fleet.leader()
+    idle_fds = leader.open_fds()
+    log_lines = len(leader.log_path.read_text().splitlines())
+    rss_before = leader.rss_mib()
+    generator = load.start(
+        "slowloris",
+        *("--port", str(leader.metrics_port), "--port", str(leader.port)),
+        *("--connections", "1100", "--seconds", "20"),
+    )
+    peak = idle_fds
+    with HealthSampler(leader.url) as health:
+        time.sleep(5)
+        node = f"{fleet.label}-n1"
+        fleet.cluster.add_node(node, labels={fleet.label: "yes"}, ready_wait=False)
+        try:
+            deadline = time.monotonic() + 14
+            while time.monotonic() < deadline:
+                peak = max(peak, leader.open_fds())
+                time.sleep(0.2)
+            followed = replicas(fleet.cluster, fleet.namespace, "follow")
+        finally:
+            fleet.cluster.delete_node(node)
+        counts = load.finish(generator, timeout=60)
+    new_lines = leader.log_path.read_text().splitlines()[log_lines:]
+    print(
+        f"\nslow-loris: {counts}; fds idle {idle_fds} peak {peak} (limit {FD_LIMIT}); "
+        f"{len(new_lines)} new log lines; RSS {rss_before:.0f} -> {leader.rss_mib():.0f} MiB; "
+        f"{health.figures()}"
+    )
+    assert counts.get("opened", 0) >= 1100, counts
+    assert peak <= idle_fds + FD_HEADROOM
+    assert followed == 1, "the node labelled during the attack was not followed"
+    assert len(new_lines) <= LOG_LINES_ALLOWED, "\n".join(new_lines[:20])
+    assert not [ln for ln in new_lines if "Too many open files" in ln]
+    health.assert_always_answered()
