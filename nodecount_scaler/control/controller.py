@@ -47,8 +47,6 @@ class Controller:
     ) -> None:
         self.state = state
         self.reconciler = reconciler
-        # The reconciler's pod caches (None: steering off); kept in step with the targets.
-        self.pod_caches = reconciler.pods
         self.queue: WorkQueue[TargetKey] = WorkQueue(QUEUE_NAME)
         self.workers = workers
         self._clock = clock
@@ -115,8 +113,6 @@ class Controller:
             self.enqueue(released)
 
     def _targets_stored(self) -> None:
-        if self.pod_caches is not None:
-            self.pod_caches.sync(self.state.targets)
         targets = self.state.targets.values()
         metrics.MANAGED_TARGETS.set(len(targets))
         metrics.INVALID_TARGETS.set(sum(1 for t in targets if not t.view.valid))
@@ -134,9 +130,8 @@ class Controller:
     async def run_workers(
         self, fresh_node_list: Callable[[], Awaitable[None]] | None = None
     ) -> None:
-        """Reconcile queued targets until cancelled (the leader's work); the pod caches
-        run alongside, so only the leader watches pods; `fresh_node_list` makes the node
-        reflector list afresh (the blast-radius guard's confirmation)."""
+        """Reconcile queued targets until cancelled (the leader's work); `fresh_node_list`
+        makes the node reflector list afresh (the blast-radius guard's confirmation)."""
         # Everything may have changed while another instance led: look at every target. The
         # changes it already answered are not this instance's reactions.
         self._changed_at.clear()
@@ -157,9 +152,6 @@ class Controller:
         async with asyncio.TaskGroup() as group:
             # Event series over their write budget are written by the leader only.
             group.create_task(self.reconciler.events.run(), name="events")
-            if self.pod_caches is not None:
-                self.pod_caches.sync(self.state.targets)
-                group.create_task(self.pod_caches.run(), name="pod caches")
             for _ in range(self.workers):
                 group.create_task(self._worker())
             if fresh_node_list is not None:

@@ -21,18 +21,17 @@ from structlog.contextvars import bound_contextvars
 
 from nodecount_scaler import metrics
 from nodecount_scaler.control.events import EventRecorder, Reason
-from nodecount_scaler.control.podcache import PodCaches
+from nodecount_scaler.control.podlist import list_target_pods
 from nodecount_scaler.kube import resources
 from nodecount_scaler.kube.client import ApiError, KubeClient
+from nodecount_scaler.kube.watch import StreamError
 from nodecount_scaler.model.guard import ScaleDownGuard
 from nodecount_scaler.model.kinds import Removal
-from nodecount_scaler.model.objects import ProjectionError
 from nodecount_scaler.model.pods import (
     DELETION_COST_ANNOTATION,
     PodView,
     deletion_cost_patches,
     ordinal_scale_down_problem,
-    project_pod,
 )
 from nodecount_scaler.model.policy import Action, Cause, ScalePlan, plan_scale
 from nodecount_scaler.model.state import ClusterState, TargetState
@@ -81,9 +80,9 @@ class Reconciler:
     events: EventRecorder
     replica_cap: int
     dry_run: bool
-    # None: pod-deletion-cost steering is off (--no-pod-deletion-cost); no pod is read or
-    # written.
-    pods: PodCaches | None = None
+    # False: pod-deletion-cost steering is off (--no-pod-deletion-cost, or a dry run); no
+    # pod is read or written.
+    steer_pods: bool = False
     clock: Callable[[], float] = time.monotonic
     records: dict[TargetKey, TargetRecord] = field(default_factory=dict)
     # None: no blast-radius guard (the command line always sets one).
@@ -321,16 +320,12 @@ class Reconciler:
         StatefulSet removes its highest ordinals whatever the cost, so a stranded pod is
         reported instead; a custom controller is left alone.
 
-        The pods come from the target's pod cache. Before that cache has synced (just after
-        this instance became leader, or the target appeared) one LIST with the target's
-        selector stands in: skipping would let the ReplicaSet remove a pod on a healthy node
-        at exactly the moment nodes are changing, and the LIST needs no permission the
-        watch does not.
+        The pods come from one LIST with the target's selector, made now (control/podlist.py).
 
         Best effort: a failure here is logged and the scale-down still happens (the count
         is right either way; only the choice of pod is at stake)."""
         removal = view.workload.removal
-        if self.pods is None or view.pod_selector is None or removal is Removal.UNKNOWN:
+        if not self.steer_pods or view.pod_selector is None or removal is Removal.UNKNOWN:
             return
         pods = await self._target_pods(view)
         if pods is None:
@@ -346,17 +341,8 @@ class Reconciler:
         await self._mark_leaving_pods(view.key, pods, keeps)
 
     async def _target_pods(self, view: TargetView) -> list[PodView] | None:
-        key = view.key
-        cached = self.pods.pods(key) if self.pods is not None else None
-        if cached is not None:
-            return cached
-        log.info("pod cache not synced yet; listing the target's pods once")
         try:
-            listing = await self.client.request(
-                "GET",
-                resources.pods_path(key.namespace),
-                query=[("labelSelector", str(view.pod_selector))],
-            )
+            return await list_target_pods(self.client, view.key, str(view.pod_selector))
         except ApiError as exc:
             metrics.DELETION_COST_PATCHES.labels("error").inc()
             log.error(
@@ -364,10 +350,10 @@ class Reconciler:
                 error=str(exc),
                 hint="the service account needs list on pods" if exc.forbidden else None,
             )
-            return None
-        raw_items = listing.get("items")
-        projected = [project_pod(p) for p in raw_items] if isinstance(raw_items, list) else []
-        return [p for p in projected if not isinstance(p, ProjectionError)]
+        except StreamError as exc:
+            metrics.DELETION_COST_PATCHES.labels("error").inc()
+            log.error("could not list pods to steer the scale-down", error=str(exc))
+        return None
 
     async def _mark_leaving_pods(
         self, key: TargetKey, pods: list[PodView], keeps: Callable[[str], bool]
