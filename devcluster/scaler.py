@@ -65,6 +65,8 @@ class ScalerProcess:
     secure: bool = False
     # RLIMIT_NOFILE of the process (a container's usual 1024, say); None: inherited.
     fd_limit: int | None = None
+    # The console script to run; None: the one of the running interpreter's environment.
+    executable: str | None = None
     proc: subprocess.Popen[bytes] | None = None
     _log_file: IO[bytes] | None = field(default=None, init=False, repr=False)
 
@@ -84,7 +86,7 @@ class ScalerProcess:
     @property
     def command(self) -> list[str]:
         return [
-            scaler_executable(),
+            self.executable or scaler_executable(),
             "run",
             "--kubeconfig",
             str(self.kubeconfig),

@@ -9,7 +9,6 @@ manifests/base/policies/ let this service account make no other change with them
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
 import time
@@ -56,6 +55,7 @@ class TargetRecord:
     expected_until: float = 0.0
     last_change: Change | None = None
     last_error: str | None = None
+    gauges: metrics.TargetGauges | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,38 +104,42 @@ class Reconciler:
         record.last_error = None
         return result
 
-    def observe(self, view: TargetView) -> None:
+    def observe(self, view: TargetView) -> bool:
         """The watch delivered a version of the target (call for every one, in order).
 
         An expectation is met when the cache shows the written count, as client-go's
         ControllerExpectations are lowered by the informer's handlers: checking only at the
         next reconcile would miss our write when a later change (a hand edit) arrives
         before that reconcile runs, and then the edit would be taken for our stale write.
+        Returns True when this version shows the expected write (its echo).
         """
         record = self.records.get(view.key)
-        if record is not None and record.expected == view.replicas:
-            record.expected = None
+        if record is None or record.expected != view.replicas:
+            return False
+        record.expected = None
+        if record.gauges is not None:
+            record.gauges.current.set(view.replicas)
+        return True
 
     def _forget(self, key: TargetKey) -> None:
-        self.records.pop(key, None)
+        record = self.records.pop(key, None)
         if self.guard is not None:
             self.guard.forget(key)
         self.events.forget(key)
-        for gauge in metrics.PER_TARGET:
-            with contextlib.suppress(KeyError):
-                gauge.remove(*metric_labels(key))
+        gauges = record.gauges if record is not None else None
+        (gauges or metrics.TargetGauges(metric_labels(key))).remove()
 
     async def _reconcile(self, target: TargetState, record: TargetRecord) -> Result:
         view = target.view
         key = view.key
-        labels = metric_labels(key)
-        metrics.CURRENT_REPLICAS.labels(*labels).set(view.replicas)
-        metrics.TARGET_INVALID.labels(*labels).set(0 if view.valid else 1)
+        if record.gauges is None:
+            record.gauges = metrics.TargetGauges(metric_labels(key))
+        gauges = record.gauges
+        gauges.current.set(view.replicas)
+        gauges.invalid.set(0 if view.valid else 1)
         if not view.valid or view.config is None or view.placement is None:
             # No eligible or desired count exists for an invalid target: no stale value either.
-            for gauge in (metrics.ELIGIBLE_NODES, metrics.DESIRED_REPLICAS):
-                with contextlib.suppress(KeyError):
-                    gauge.remove(*labels)
+            gauges.remove_counts()
             await self._report_invalid(view)
             return DONE
         for finding in (*view.findings, *topology_findings(target)):
@@ -163,9 +167,8 @@ class Reconciler:
             last_applied=record.last_applied,
             hpas=self.state.hpas_for(key),
         )
-        metrics.ELIGIBLE_NODES.labels(*labels).set(len(target.eligible))
-        metrics.DESIRED_REPLICAS.labels(*labels).set(plan.desired)
-        metrics.CONFLICTING_AUTOSCALERS.labels(*labels).set(len(plan.hpas))
+        gauges.set_counts(len(target.eligible), plan.desired)
+        gauges.conflicts.set(len(plan.hpas))
 
         if plan.action is Action.NONE:
             record.last_applied = plan.desired
@@ -226,6 +229,8 @@ class Reconciler:
                 Reason.INVALID_ANNOTATION,
                 message,
                 topic=f"{error.key}={error.digest}",
+                # One Event per annotation key: a new bad value of it raises its count.
+                series=error.key,
             ):
                 metrics.INVALID_ANNOTATIONS.labels(error.key).inc()
                 log.error(
