@@ -217,34 +217,23 @@ class Demo:
         say("Set min-replicas=-1: the target is invalid, left untouched, and the alert fires")
         self.alert_on_bad_annotation()
 
-        say("What `nodecount-scaler plan` says (one-shot, writes nothing)")
-        subprocess.run(
-            [
-                scaler_executable(),
-                "plan",
-                "--kubeconfig",
-                str(self.cluster.kubeconfig),
-                "--log-level",
-                "warning",
-            ],
-            check=False,
-        )
-        say("Events on the Deployment (kubectl describe deployment nginx-everywhere)")
-        events = self.cluster.kubectl(
-            "get",
-            "events",
-            "-n",
-            NAMESPACE,
-            "--field-selector",
-            f"involvedObject.name={APP}",
-            "-o",
-            "custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message",
-            check=False,
-        )
-        print(events.stdout if isinstance(events.stdout, str) else events.stdout.decode())
+        self.show_plan_and_events()
 
         say("Stop nodecount-scaler (SIGTERM) and tear the cluster down")
         self.stop_scaler()
+
+    def show_plan_and_events(self) -> None:
+        say("What `nodecount-scaler plan` says (one-shot, writes nothing)")
+        plan = [scaler_executable(), "plan", "--kubeconfig", str(self.cluster.kubeconfig)]
+        subprocess.run([*plan, "--log-level", "warning"], check=False)
+        say("Events on the Deployment (kubectl describe deployment nginx-everywhere)")
+        events = self.cluster.kubectl(
+            *("get", "events", "-n", NAMESPACE),
+            *("--field-selector", f"involvedObject.name={APP}"),
+            *("-o", "custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message"),
+            check=False,
+        )
+        print(events.stdout if isinstance(events.stdout, str) else events.stdout.decode())
 
 
 def _name(node: dict[str, Any]) -> str:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command. Three tiers, each a directory and a marker:
-#   unit         tests/unit: pure; no network, no kubectl, no Go, no installs (< 30 s)
+#   unit         tests/unit: pure; no network, no kubectl, no Go, no installs (< 30 s;
+#                on every core through pytest-xdist)
 #   packaging    tests/packaging: the Dockerfile's install steps against the locks (package
 #                index), the manifests rendered by `kubectl kustomize`, helm, promtool
 #   integration  tests/integration: against a real local control plane (built from Go
@@ -17,13 +18,24 @@ case "${1:-}" in
   unit | packaging | integration) tiers=("$1"); shift ;;
 esac
 hack/setup.sh >/dev/null
-paths=()
+# One pytest per tier: the unit tier runs on every core (pytest-xdist), the others in one
+# process (the integration tier shares one control plane per session). Exit code 5 means the
+# arguments selected nothing in that tier; it fails the run only if no tier ran a test.
+ran=0
 for tier in "${tiers[@]}"; do
   if [ "$tier" != unit ]; then
     hack/install-prometheus.sh
     hack/build-tools.sh >/dev/null
   fi
   [ "$tier" != integration ] || hack/build-control-plane.sh >/dev/null
-  paths+=("tests/$tier")
+  parallel=()
+  [ "$tier" != unit ] || parallel=(--numprocesses auto)
+  status=0
+  .venv/bin/python -m pytest "tests/$tier" "${parallel[@]}" "$@" || status=$?
+  case $status in
+    0) ran=1 ;;
+    5) ;;
+    *) exit "$status" ;;
+  esac
 done
-exec .venv/bin/python -m pytest "${paths[@]}" "$@"
+[ "$ran" = 1 ] || { echo "hack/test.sh: no test selected in ${tiers[*]}" >&2; exit 5; }

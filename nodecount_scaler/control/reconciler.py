@@ -145,19 +145,7 @@ class Reconciler:
         for finding in (*view.findings, *topology_findings(target)):
             await self.events.warn_once(key, view.uid, finding.kind, finding.message)
 
-        current = view.replicas
-        now = self.clock()
-        result = DONE
-        if record.expected is not None:
-            if current == record.expected or now >= record.expected_until:
-                record.expected = None
-            else:
-                # Our write is not in the cache yet; acting on the older value would
-                # write the same change twice. Look again when the expectation lapses, in
-                # case a relist skipped our write's version and nothing else wakes us.
-                current = record.expected
-                result = Result(requeue_after=record.expected_until - now)
-
+        current, result = self._believed_replicas(view, record)
         plan = plan_scale(
             eligible=target.count,
             cores=target.cores,
@@ -177,21 +165,38 @@ class Reconciler:
         if plan.action is Action.BLOCKED_BY_HPA:
             # Ours again only when the HPA goes; that first write is a takeover, not drift.
             record.last_applied = None
-            names = ", ".join(plan.hpas)
-            message = (
-                f"HorizontalPodAutoscaler {names} also scales this Deployment; nodecount-scaler "
-                f"writes nothing while it does (it would set {plan.desired} replicas for "
-                f"{counted(target, plan.eligible)})"
-            )
-            if await self.events.warn_once(
-                key, view.uid, Reason.CONFLICTING_AUTOSCALER, message, topic=names
-            ):
-                log.warning("conflicting autoscaler", hpas=list(plan.hpas), desired=plan.desired)
+            await self._report_conflict(target, plan)
             return result
         if await self._held(target, plan):
             return Result(result.requeue_after, held=True)
         wrote_at = await self._scale(target, record, plan)
         return Result(result.requeue_after, wrote_at)
+
+    def _believed_replicas(self, view: TargetView, record: TargetRecord) -> tuple[int, Result]:
+        """The replicas to plan from, and the result to return if nothing else requeues."""
+        if record.expected is None:
+            return view.replicas, DONE
+        now = self.clock()
+        if view.replicas == record.expected or now >= record.expected_until:
+            record.expected = None
+            return view.replicas, DONE
+        # Our write is not in the cache yet; acting on the older value would write the same
+        # change twice. Look again when the expectation lapses, in case a relist skipped our
+        # write's version and nothing else wakes us.
+        return record.expected, Result(requeue_after=record.expected_until - now)
+
+    async def _report_conflict(self, target: TargetState, plan: ScalePlan) -> None:
+        view = target.view
+        names = ", ".join(plan.hpas)
+        message = (
+            f"HorizontalPodAutoscaler {names} also scales this Deployment; nodecount-scaler "
+            f"writes nothing while it does (it would set {plan.desired} replicas for "
+            f"{counted(target, plan.eligible)})"
+        )
+        if await self.events.warn_once(
+            view.key, view.uid, Reason.CONFLICTING_AUTOSCALER, message, topic=names
+        ):
+            log.warning("conflicting autoscaler", hpas=list(plan.hpas), desired=plan.desired)
 
     async def _held(self, target: TargetState, plan: ScalePlan) -> bool:
         """Ask the blast-radius guard (model/guard.py) whether this write must wait."""
@@ -279,17 +284,8 @@ class Reconciler:
             )
         except ApiError as exc:
             record.expected = None
-            result = "forbidden" if exc.forbidden else "conflict" if exc.status == 409 else "error"
-            metrics.PATCHES.labels(result).inc()
-            if exc.status == 404:
-                # Deleted meanwhile; the watch will tell us.
+            if _write_failed(exc, view, fields):
                 return None
-            log.error(
-                "scale write failed",
-                error=str(exc),
-                hint=_write_hint(exc, resources.written_resource(view.workload)),
-                **fields,
-            )
             raise
         wrote_at = self.clock()
         metrics.PATCHES.labels("success").inc()
@@ -400,6 +396,22 @@ def counted(target: TargetState, count: int) -> str:
 def metric_labels(key: TargetKey) -> tuple[str, str, str]:
     """The target's labels on every per-target metric (metrics.TARGET_LABELS)."""
     return key.namespace, key.kind, key.name
+
+
+def _write_failed(exc: ApiError, view: TargetView, fields: dict[str, object]) -> bool:
+    """Count and log a failed scale write; True when it needs no retry (the target was
+    deleted meanwhile and the watch will tell us)."""
+    result = "forbidden" if exc.forbidden else "conflict" if exc.status == 409 else "error"
+    metrics.PATCHES.labels(result).inc()
+    if exc.status == 404:
+        return True
+    log.error(
+        "scale write failed",
+        error=str(exc),
+        hint=_write_hint(exc, resources.written_resource(view.workload)),
+        **fields,
+    )
+    return False
 
 
 def _write_hint(exc: ApiError, resource: str) -> str | None:

@@ -118,31 +118,7 @@ def project_target(
     key = TargetKey(*named, workload.kind)
     config, annotation_errors = parse_config(annotations)
 
-    placement: PodPlacement | None = None
-    template_error: str | None = None
-    findings: tuple[Finding, ...] = ()
-    topology = NODES
-    try:
-        template = _template(obj, workload)
-        where = workload.template_where
-        pod_spec = mapping(template, "spec", where + ".spec")
-        pod_labels = string_map(
-            mapping(template, "metadata", where + ".metadata"), "labels", where + ".metadata.labels"
-        )
-        placement = placement_from_pod_spec(pod_spec)
-        anti_keys = self_anti_affinity_keys(pod_spec, pod_labels, key.namespace)
-        topology = choose_topology(config.topology_key if config else None, anti_keys)
-        # Only a Deployment surges; a StatefulSet or ReplicaSet replaces pods in place.
-        surge = resolved_max_surge(spec, replicas) if workload == DEPLOYMENT else 0
-        findings = template_findings(
-            pod_spec, pod_labels, surge=surge, anti_keys=anti_keys, topology=topology
-        )
-    except ShapeError as exc:
-        template_error = str(exc)
-    except TemplateError as exc:
-        template_error = str(exc)
-    if workload.problem is not None:
-        template_error = workload.problem
+    pod = _project_template(obj, workload, key.namespace, config, spec, replicas)
 
     pod_selector: LabelSelector | None
     try:
@@ -155,14 +131,51 @@ def project_target(
         uid=uid,
         replicas=replicas,
         config=config,
-        placement=placement,
+        placement=pod.placement,
         annotation_errors=annotation_errors,
-        template_error=template_error,
-        findings=findings,
+        template_error=pod.error if workload.problem is None else workload.problem,
+        findings=pod.findings,
         pod_selector=pod_selector,
-        topology=topology,
+        topology=pod.topology,
         workload=workload,
     )
+
+
+class _PodTemplatePart(NamedTuple):
+    """What a target's pod template says, or why it cannot say it."""
+
+    placement: PodPlacement | None = None
+    findings: tuple[Finding, ...] = ()
+    topology: Topology = NODES
+    error: str | None = None
+
+
+def _project_template(
+    obj: Mapping[str, Any],
+    workload: WorkloadKind,
+    namespace: str,
+    config: TargetConfig | None,
+    spec: Mapping[str, Any],
+    replicas: int,
+) -> _PodTemplatePart:
+    try:
+        template = _template(obj, workload)
+        where = workload.template_where
+        pod_spec = mapping(template, "spec", where + ".spec")
+        pod_labels = string_map(
+            mapping(template, "metadata", where + ".metadata"), "labels", where + ".metadata.labels"
+        )
+        placement = placement_from_pod_spec(pod_spec)
+        anti_keys = self_anti_affinity_keys(pod_spec, pod_labels, namespace)
+        topology = choose_topology(config.topology_key if config else None, anti_keys)
+        # Only a Deployment surges; a StatefulSet or ReplicaSet replaces pods in place.
+        surge = resolved_max_surge(spec, replicas) if workload == DEPLOYMENT else 0
+        findings = template_findings(
+            pod_spec, pod_labels, surge=surge, anti_keys=anti_keys, topology=topology
+        )
+    except (ShapeError, TemplateError) as exc:
+        return _PodTemplatePart(error=str(exc))
+    return _PodTemplatePart(placement, findings, topology)
 
 
 def _template(obj: Mapping[str, Any], workload: WorkloadKind) -> Mapping[str, Any]:
