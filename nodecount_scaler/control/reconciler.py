@@ -189,7 +189,7 @@ class Reconciler:
         view = target.view
         names = ", ".join(plan.hpas)
         message = (
-            f"HorizontalPodAutoscaler {names} also scales this Deployment; nodecount-scaler "
+            f"HorizontalPodAutoscaler {names} also scales this {view.key.kind}; nodecount-scaler "
             f"writes nothing while it does (it would set {plan.desired} replicas for "
             f"{counted(target, plan.eligible)})"
         )
