@@ -26,8 +26,8 @@ from tests.scripted_api import (
     make_reconciler,
     seeded_state,
 )
+from tests.unit.fake_watch_api import PATH, RecordingSink, Responder, list_page, running
 from tests.unit.string_projection import PROJECTION
-from tests.unit.test_watch_reflector import PATH, RecordingSink, Responder, list_page, running
 
 
 def http_date(seconds_from_now: float) -> str:
