@@ -20,7 +20,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, Self
 
 import aiohttp
 import orjson
@@ -127,11 +127,11 @@ class KubeClient:
     @classmethod
     async def connect(
         cls, kubeconfig: str | None = None, context: str | None = None, **kwargs: Any
-    ) -> KubeClient:
+    ) -> Self:
         return cls(await load_configuration(kubeconfig, context), **kwargs)
 
     @classmethod
-    def for_url(cls, url: str, **kwargs: Any) -> KubeClient:
+    def for_url(cls, url: str, **kwargs: Any) -> Self:
         configuration = Configuration()
         configuration.host = url
         return cls(configuration, **kwargs)

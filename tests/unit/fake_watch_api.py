@@ -9,9 +9,9 @@ whether a failure was backed off without timing anything.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestServer
 
 from nodecount_scaler.kube.client import KubeClient
 from nodecount_scaler.kube.watch import Backoff, Reflector
+from tests.tasks import running_task
 from tests.unit.string_projection import PROJECTION
 
 PATH = "/api/v1/nodes"
@@ -209,15 +210,8 @@ def make_reflector(
     return reflector
 
 
-@contextlib.asynccontextmanager
-async def running(reflector: Reflector[str, str]) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(reflector.run())
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+def running(reflector: Reflector[str, str]) -> AbstractAsyncContextManager[asyncio.Task[None]]:
+    return running_task(reflector.run())
 
 
 async def eventually(task: asyncio.Task[None], condition: Callable[[], bool]) -> None:
