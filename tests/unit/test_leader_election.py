@@ -328,6 +328,13 @@ class Cluster:
         self.candidates.append(candidate)
         return candidate
 
+    async def leader(self, name: str, **options: Any) -> Candidate:
+        """A candidate (options as for `candidate`) started and waited for until it leads."""
+        candidate = await self.candidate(name, **options)
+        candidate.start()
+        await self.until(lambda: candidate.elector.is_leader)
+        return candidate
+
     async def until(self, condition: Callable[[], bool], within: float = 120.0) -> float:
         """Wait on loop time until the condition holds; return the loop time it first held.
         Re-checked on every write and work start/end (so the time is exact), and every 0.5 s
@@ -501,9 +508,7 @@ async def test_takes_over_only_a_full_duration_after_the_last_renewal(cluster: C
 async def test_failed_renewals_stop_the_work_before_the_renew_deadline(
     cluster: Cluster, fault: Fault
 ) -> None:
-    a = await cluster.candidate("a")
-    a.start()
-    await cluster.until(lambda: a.elector.is_leader)
+    a = await cluster.leader("a")
     await idle(5.3)
     with captured() as logs:
         await a.server.set_fault(fault)
@@ -534,9 +539,7 @@ async def test_failed_renewals_stop_the_work_before_the_renew_deadline(
 async def test_a_stalled_clock_turns_is_leader_false_at_once(cluster: Cluster) -> None:
     stall = [0.0]
     loop = asyncio.get_running_loop()
-    a = await cluster.candidate("a", clock=lambda: loop.time() + stall[0])
-    a.start()
-    await cluster.until(lambda: a.elector.is_leader)
+    a = await cluster.leader("a", clock=lambda: loop.time() + stall[0])
     # As if the event loop had been blocked (e.g. by a huge decode) for a whole deadline:
     # the property must not wait for the loop to notice.
     stall[0] = RENEW_DEADLINE
@@ -550,9 +553,7 @@ async def test_a_stalled_clock_turns_is_leader_false_at_once(cluster: Cluster) -
 async def test_lease_taken_by_another_stops_the_work_at_the_next_renewal(
     cluster: Cluster,
 ) -> None:
-    a = await cluster.candidate("a")
-    a.start()
-    await cluster.until(lambda: a.elector.is_leader)
+    a = await cluster.leader("a")
     await idle(3)
     taken_at = now()
     cluster.store.renew_as("usurper")
@@ -568,9 +569,7 @@ async def test_lease_taken_by_another_stops_the_work_at_the_next_renewal(
 
 
 async def test_unrelated_update_conflict_keeps_leadership(cluster: Cluster) -> None:
-    a = await cluster.candidate("a")
-    a.start()
-    await cluster.until(lambda: a.elector.is_leader)
+    a = await cluster.leader("a")
     await idle(1)
     # kubectl label: resourceVersion moves, holder stays. The cached PUT gets 409.
     lease = cluster.store.get()
@@ -679,9 +678,7 @@ async def test_cancel_while_following_writes_nothing(cluster: Cluster) -> None:
 async def test_cancel_with_a_hung_api_server_gives_up_releasing_quickly(
     cluster: Cluster,
 ) -> None:
-    a = await cluster.candidate("a")
-    a.start()
-    await cluster.until(lambda: a.elector.is_leader)
+    a = await cluster.leader("a")
     await a.server.set_fault(Fault.HANG)
     cancelled_at = now()
     await a.stop()
