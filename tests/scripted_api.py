@@ -174,6 +174,33 @@ async def serving(handle: Handler) -> AsyncIterator[str]:
         await server.close()
 
 
+class Reopenable:
+    """A test server that stops like a crashed API server (connections refused, open streams
+    cut after `shutdown_timeout`) and starts again on the same port, where clients still
+    point."""
+
+    def __init__(self, app: Callable[[], web.Application], shutdown_timeout: float = 60.0) -> None:
+        self.port = 0
+        self._app = app
+        self._shutdown_timeout = shutdown_timeout
+        self._server: TestServer | None = None
+
+    @property
+    def host(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self._server = TestServer(self._app(), host="127.0.0.1", port=self.port or None)
+        await self._server.start_server(shutdown_timeout=self._shutdown_timeout)
+        assert self._server.port is not None
+        self.port = self._server.port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            await self._server.close()
+            self._server = None
+
+
 @asynccontextmanager
 async def scripted_api() -> AsyncIterator[ScriptedApi]:
     """Start the server and a real KubeClient pointed at it."""

@@ -18,10 +18,10 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from nodecount_scaler.kube.client import KubeClient
 from nodecount_scaler.kube.watch import Backoff, Reflector
+from tests.scripted_api import Reopenable
 from tests.tasks import running_task
 from tests.unit.string_projection import PROJECTION
 
@@ -133,29 +133,26 @@ class FakeApi:
         self.watches: deque[Responder] = deque()
         self.requests: list[Request] = []
         self.limits: list[str] = []
-        self.port = 0
-        self._server: TestServer | None = None
+        self._server = Reopenable(self._app, shutdown_timeout=1.0)
         self._stopping = asyncio.Event()
 
     @property
     def host(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self._server.host
 
-    async def start(self) -> None:
+    def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_get(PATH, self._handle)
+        return app
+
+    async def start(self) -> None:
         self._stopping = asyncio.Event()
-        self._server = TestServer(app, host="127.0.0.1", port=self.port or None)
-        await self._server.start_server(shutdown_timeout=1.0)
-        assert self._server.port is not None
-        self.port = self._server.port
+        await self._server.start()
 
     async def stop(self) -> None:
         """Go away like a crashed API server: open streams are cut, new connections refused."""
         self._stopping.set()
-        if self._server is not None:
-            await self._server.close()
-            self._server = None
+        await self._server.stop()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if self._stopping.is_set():

@@ -23,14 +23,13 @@ from typing import Any
 import pytest
 import structlog
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from kubernetes_asyncio.client import Configuration
 
 from nodecount_scaler import metrics
 from nodecount_scaler.control.leader import RELEASE_TIMEOUT, LeaderElector
 from nodecount_scaler.kube.client import JsonObject, KubeClient
 from nodecount_scaler.model.lease import JITTER_FACTOR, LeaderElectionConfig
-from tests.scripted_api import InlineExecutor
+from tests.scripted_api import InlineExecutor, Reopenable
 
 pytestmark = pytest.mark.looptime
 
@@ -138,14 +137,13 @@ class FakeApiServer:
         self.store = store
         self.fault = Fault.NONE
         self.requests: list[tuple[str, str]] = []
-        self._server: TestServer | None = None
-        self._port: int | None = None
+        self._server = Reopenable(self._app)
         self._unhang = asyncio.Event()
 
     @property
     def host(self) -> str:
-        assert self._port is not None
-        return f"http://127.0.0.1:{self._port}"
+        assert self._server.port
+        return self._server.host
 
     def _app(self) -> web.Application:
         app = web.Application()
@@ -156,15 +154,11 @@ class FakeApiServer:
         return app
 
     async def start(self) -> None:
-        self._server = TestServer(self._app(), host="127.0.0.1", port=self._port)
-        await self._server.start_server()
-        self._port = self._server.port
+        await self._server.start()
 
     async def stop(self) -> None:
         self._unhang.set()
-        if self._server is not None:
-            await self._server.close()
-            self._server = None
+        await self._server.stop()
 
     async def set_fault(self, fault: Fault) -> None:
         if self.fault is Fault.REFUSE and fault is not Fault.REFUSE:
