@@ -60,24 +60,21 @@ def _integer(minimum: int, maximum: int) -> Parse:
     return parse
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0 or len(text) > 32:
-        raise ValueError("must be a number of seconds, 0 or more")
-    return value
+def _real(admits: Callable[[float], bool], allowed: str) -> Parse:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan  # admitted by no check
+        if not admits(value) or len(text) > 32:
+            raise ValueError(f"must be {allowed}")
+        return value
+
+    return parse
 
 
-def _share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (0 < value <= 1) or len(text) > 32:
-        raise ValueError("must be a number greater than 0 and at most 1")
-    return value
+_seconds = _real(lambda v: math.isfinite(v) and v >= 0, "a number of seconds, 0 or more")
+_share = _real(lambda v: 0 < v <= 1, "a number greater than 0 and at most 1")
 
 
 def _address(text: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,7 +18,6 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from kubernetes_asyncio.client import Configuration
 
 from nodecount_scaler.control.events import EventRecorder
 from nodecount_scaler.control.reconciler import Reconciler
@@ -29,6 +28,7 @@ from tests.builders import node_view, target_view
 
 MERGE_PATCH = "application/merge-patch+json"
 KEY = TargetKey("ns", "d")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REASONS = {403: "Forbidden", 404: "NotFound", 409: "Conflict", 500: "InternalError"}
 
 
@@ -161,25 +161,56 @@ class ScriptedApi:
 
 
 @asynccontextmanager
+async def serving(handle: Handler) -> AsyncIterator[str]:
+    """An HTTP server on a free loopback port that gives every request, whatever its method
+    and path, to `handle`; yields its base URL."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
+
+
+class Reopenable:
+    """A test server that stops like a crashed API server (connections refused, open streams
+    cut after `shutdown_timeout`) and starts again on the same port, where clients still
+    point."""
+
+    def __init__(self, app: Callable[[], web.Application], shutdown_timeout: float = 60.0) -> None:
+        self.port = 0
+        self._app = app
+        self._shutdown_timeout = shutdown_timeout
+        self._server: TestServer | None = None
+
+    @property
+    def host(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self._server = TestServer(self._app(), host="127.0.0.1", port=self.port or None)
+        await self._server.start_server(shutdown_timeout=self._shutdown_timeout)
+        assert self._server.port is not None
+        self.port = self._server.port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            await self._server.close()
+            self._server = None
+
+
+@asynccontextmanager
 async def scripted_api() -> AsyncIterator[ScriptedApi]:
     """Start the server and a real KubeClient pointed at it."""
-    app = web.Application()
 
     async def handle(request: web.Request) -> web.StreamResponse:
         return await api.handle(request)
 
-    app.router.add_route("*", "/{tail:.*}", handle)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    cfg = Configuration()
-    cfg.host = str(server.make_url("")).rstrip("/")
-    client = KubeClient(cfg)
-    api = ScriptedApi(client)
-    try:
+    async with serving(handle) as url, KubeClient.for_url(url) as client:
+        api = ScriptedApi(client)
         yield api
-    finally:
-        await client.close()
-        await server.close()
 
 
 class InlineExecutor(concurrent.futures.ThreadPoolExecutor):

@@ -25,7 +25,7 @@ from typing import Any, Final
 import structlog
 
 from nodecount_scaler.control.leader import LeaderElector, Work
-from nodecount_scaler.kube.client import ApiError, JsonObject, KubeClient, Query
+from nodecount_scaler.kube.client import ApiError, KubeClient
 from nodecount_scaler.model.lease import LeaderElectionConfig
 
 log = structlog.get_logger(__name__)
@@ -178,21 +178,11 @@ class LeaderOnlyClient(KubeClient):
         super().__init__(*args, **kwargs)
         self._term_left = term_left
 
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: Query = (),
-        body: Any = None,
-        content_type: str = "application/json",
-        timeout: float | None = None,
-    ) -> JsonObject:
-        if method != "GET":
-            left = self._term_left()
-            if left <= 0:
-                raise ApiError(method, path, 0, "NotLeader", "not leading; write not sent")
-            timeout = min(self.request_timeout if timeout is None else timeout, left)
-        return await super().request(
-            method, path, query=query, body=body, content_type=content_type, timeout=timeout
-        )
+    def _timeout_for(self, method: str, path: str, timeout: float | None) -> float:
+        seconds = super()._timeout_for(method, path, timeout)
+        if method == "GET":
+            return seconds
+        left = self._term_left()
+        if left <= 0:
+            raise ApiError(method, path, 0, "NotLeader", "not leading; write not sent")
+        return min(seconds, left)

@@ -20,7 +20,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Final
+from typing import Any, Final, NamedTuple, Self
 
 import aiohttp
 import orjson
@@ -104,6 +104,14 @@ def _keepalive_socket(addr_info: AddrInfoType) -> socket.socket:
     return sock
 
 
+class Payload(NamedTuple):
+    """What one exchange sends besides method, path and query."""
+
+    body: bytes | None
+    content_type: str | None
+    seconds: float
+
+
 class KubeClient:
     """Raw-JSON requests against the API server, with a timeout on every call.
 
@@ -119,11 +127,11 @@ class KubeClient:
     @classmethod
     async def connect(
         cls, kubeconfig: str | None = None, context: str | None = None, **kwargs: Any
-    ) -> KubeClient:
+    ) -> Self:
         return cls(await load_configuration(kubeconfig, context), **kwargs)
 
     @classmethod
-    def for_url(cls, url: str, **kwargs: Any) -> KubeClient:
+    def for_url(cls, url: str, **kwargs: Any) -> Self:
         configuration = Configuration()
         configuration.host = url
         return cls(configuration, **kwargs)
@@ -199,27 +207,22 @@ class KubeClient:
         metrics.API_REQUESTS.labels(method, str(response.status)).inc()
         return response
 
+    def _timeout_for(self, method: str, path: str, timeout: float | None) -> float:
+        """The timeout of one `request`: a hook for a client that bounds or refuses writes."""
+        return self.request_timeout if timeout is None else timeout
+
     async def _exchange(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: Query = (),
-        body: Any = None,
-        content_type: str = "application/json",
-        timeout: float | None = None,
-        max_bytes: int = limits.MAX_RESPONSE_BYTES,
+        self, method: str, path: str, query: Query, payload: Payload, max_bytes: int
     ) -> bytes:
         """Send one request and return the raw body; raise ApiError unless 2xx."""
-        seconds = self.request_timeout if timeout is None else timeout
         started = time.perf_counter()
         response = await self._send(
             method,
             path,
             query=query,
-            body=None if body is None else orjson.dumps(body),
-            content_type=None if body is None else content_type,
-            timeout=aiohttp.ClientTimeout(total=seconds),
+            body=payload.body,
+            content_type=payload.content_type,
+            timeout=aiohttp.ClientTimeout(total=payload.seconds),
         )
         try:
             raw = await read_bounded(response, max_bytes, method, path)
@@ -244,9 +247,13 @@ class KubeClient:
         timeout: float | None = None,
     ) -> JsonObject:
         """Send one request and return the decoded JSON body; raise ApiError unless 2xx."""
-        raw = await self._exchange(
-            method, path, query=query, body=body, content_type=content_type, timeout=timeout
+        seconds = self._timeout_for(method, path, timeout)
+        payload = (
+            Payload(None, None, seconds)
+            if body is None
+            else Payload(orjson.dumps(body), content_type, seconds)
         )
+        raw = await self._exchange(method, path, query, payload, limits.MAX_RESPONSE_BYTES)
         if not raw:
             return {}
         try:
@@ -265,7 +272,7 @@ class KubeClient:
         max_bytes: int = limits.MAX_RESPONSE_BYTES,
     ) -> bytes:
         """GET returning the undecoded body, so a list page is parsed exactly once."""
-        return await self._exchange("GET", path, query=query, timeout=timeout, max_bytes=max_bytes)
+        return await self._exchange("GET", path, query, Payload(None, None, timeout), max_bytes)
 
     @asynccontextmanager
     async def stream(

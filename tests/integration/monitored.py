@@ -20,6 +20,7 @@ from typing import Any
 from devcluster import Cluster
 from devcluster.api import ApiError
 from devcluster.polling import wait_until
+from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
 from tests.integration.workloads import apply, nginx_everywhere
 
@@ -119,3 +120,16 @@ def create_targets(cluster: Cluster, namespace: str, nodes: NodeFactory) -> Targ
     for name, extra in ((HEALTHY, {}), (BAD, invalid), (STUCK, {})):
         apply(cluster, nginx_everywhere(namespace, name, **selector, **extra))
     return Targets(namespace, names, label)
+
+
+def start_shipped(scalers: ScalerFactory, namespace: str) -> ScalerProcess:
+    """The service as shipped, watching `namespace`: leader election (its Lease there) and
+    /metrics over HTTPS behind delegated authentication."""
+    return scalers.start(
+        "--namespace",
+        namespace,
+        "--leader-elect",
+        "--leader-election-namespace",
+        namespace,
+        secure=True,
+    )

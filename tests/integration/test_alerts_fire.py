@@ -19,7 +19,13 @@ from devcluster.polling import wait_until
 from devcluster.prometheus import ALERTS, Prometheus, rules_with_short_for, scrape_job
 from devcluster.scaler import ScalerFactory
 from devcluster.testing import NodeFactory
-from tests.integration.monitored import BAD, STUCK, create_targets, denied_scale_writes
+from tests.integration.monitored import (
+    BAD,
+    STUCK,
+    create_targets,
+    denied_scale_writes,
+    start_shipped,
+)
 
 HOLD = "4s"
 # Alerts about one target, and the target they must name.
@@ -46,14 +52,7 @@ def test_invalid_and_stuck_targets_go_pending_then_firing(
     """Each per-target alert fires for exactly its target; failing writes fire too."""
     create_targets(cluster, namespace, nodes)
     with denied_scale_writes(cluster, namespace, STUCK):
-        scaler = scalers.start(
-            "--namespace",
-            namespace,
-            "--leader-elect",
-            "--leader-election-namespace",
-            namespace,
-            secure=True,
-        )
+        scaler = start_shipped(scalers, namespace)
         rules = rules_with_short_for(ALERTS, tmp_path / "alerts.yaml", HOLD)
         prom = prometheus([scrape_job(scaler.metrics_address, metrics_token)], [rules])
         started = time.monotonic()

@@ -21,7 +21,14 @@ from devcluster.polling import wait_until
 from devcluster.prometheus import JOB, Prometheus, scrape_job
 from devcluster.scaler import ScalerFactory
 from devcluster.testing import NodeFactory
-from tests.integration.monitored import BAD, HEALTHY, STUCK, create_targets, denied_scale_writes
+from tests.integration.monitored import (
+    BAD,
+    HEALTHY,
+    STUCK,
+    create_targets,
+    denied_scale_writes,
+    start_shipped,
+)
 from tests.monitoring import dashboard
 from tests.promql import dashboard_expressions, read, substitute
 
@@ -48,14 +55,7 @@ def test_every_dashboard_query_returns_data(
     targets = create_targets(cluster, namespace, nodes)
     values = {"job": JOB, "namespace": namespace, "target": ".*", "__rate_interval": RATE_WINDOW}
     with denied_scale_writes(cluster, namespace, STUCK):
-        scaler = scalers.start(
-            "--namespace",
-            namespace,
-            "--leader-elect",
-            "--leader-election-namespace",
-            namespace,
-            secure=True,
-        )
+        scaler = start_shipped(scalers, namespace)
         prom = prometheus([scrape_job(scaler.metrics_address, metrics_token)])
         wait_until(prom.targets_up, timeout=30, describe="prometheus scraping the service")
         nodes.add_many(1, labels=dict([targets.label]))

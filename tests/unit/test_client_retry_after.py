@@ -25,9 +25,10 @@ from tests.scripted_api import (
     deployment_path,
     make_reconciler,
     seeded_state,
+    serving,
 )
+from tests.unit.fake_watch_api import PATH, RecordingSink, Responder, list_page, running
 from tests.unit.string_projection import PROJECTION
-from tests.unit.test_watch_reflector import PATH, RecordingSink, Responder, list_page, running
 
 
 def http_date(seconds_from_now: float) -> str:
@@ -105,17 +106,10 @@ class Server:
 @pytest.fixture
 async def server() -> AsyncIterator[tuple[Server, KubeClient]]:
     fake = Server()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", fake.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    async with KubeClient.for_url(f"http://127.0.0.1:{port}") as client:
-        yield fake, client
-    fake.closing.set()
-    await runner.cleanup()
+    async with serving(fake.handle) as url:
+        async with KubeClient.for_url(url) as client:
+            yield fake, client
+        fake.closing.set()
 
 
 async def test_write_error_carries_the_bounded_retry_after(

@@ -23,6 +23,7 @@ from tests.scripted_api import (
     make_reconciler,
     seeded_state,
 )
+from tests.tasks import running_task
 
 pytestmark = pytest.mark.looptime
 
@@ -48,14 +49,9 @@ async def running(
     reconciler.clock = asyncio.get_running_loop().time
     reconciler.guard = ScaleDownGuard(GuardPolicy(confirm_delay=DELAY))
     controller = Controller(state, reconciler, clock=asyncio.get_running_loop().time)
-    task = asyncio.create_task(controller.run_workers(lambda: fresh(controller)))
-    await asyncio.sleep(0.05)
-    try:
+    async with running_task(controller.run_workers(lambda: fresh(controller))):
+        await asyncio.sleep(0.05)
         yield controller
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def only(*names: str) -> dict[str, NodeView]:

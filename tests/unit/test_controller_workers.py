@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 
 from structlog.testing import capture_logs
 
@@ -20,20 +19,14 @@ from tests.scripted_api import (
     make_reconciler,
     seeded_state,
 )
+from tests.tasks import running_task
 
 NODES = [node("n1"), node("n2"), node("n3")]
 BASE_DELAY = 0.2
 
 
-@contextlib.asynccontextmanager
-async def running(controller: Controller) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(controller.run_workers())
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+def running(controller: Controller) -> AbstractAsyncContextManager[asyncio.Task[None]]:
+    return running_task(controller.run_workers())
 
 
 def controller_for(api: ScriptedApi, *names: str) -> Controller:

@@ -14,8 +14,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
-from kubernetes_asyncio.client import Configuration
 
 from devcluster.pki import Pki, client_cert, generate_pki
 from nodecount_scaler import limits
@@ -23,6 +21,7 @@ from nodecount_scaler.http.app import Check, Probes
 from nodecount_scaler.http.auth import DelegatedAuth, ReviewBudget, ReviewUnavailable, User
 from nodecount_scaler.http.server import Endpoints
 from nodecount_scaler.kube.client import KubeClient
+from tests.scripted_api import serving
 
 TOKENS = {"reader-token": "reader", "nobody-token": "nobody"}
 # (user, path) pairs RBAC allows.
@@ -89,22 +88,14 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 @pytest.fixture
 async def secure(pki: Pki, tmp_path: Path) -> AsyncIterator[Secure]:
     api = ReviewApi(pki.ca_cert.read_text())
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", api.handle)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    configuration = Configuration()
-    configuration.host = str(server.make_url("")).rstrip("/")
-    client = KubeClient(configuration)
     probes = Probes(lambda: Check(True, {}), lambda: Check(True, {}), lambda: {"targets": []})
-    endpoints = Endpoints(client, probes, secure=True)
-    await endpoints.start("127.0.0.1:0", "127.0.0.1:0")
-    try:
-        yield Secure(api, client, endpoints, pki, tmp_path)
-    finally:
-        await endpoints.stop()
-        await client.close()
-        await server.close()
+    async with serving(api.handle) as url, KubeClient.for_url(url) as client:
+        endpoints = Endpoints(client, probes, secure=True)
+        await endpoints.start("127.0.0.1:0", "127.0.0.1:0")
+        try:
+            yield Secure(api, client, endpoints, pki, tmp_path)
+        finally:
+            await endpoints.stop()
 
 
 @pytest.mark.parametrize(

@@ -23,14 +23,13 @@ from typing import Any
 import pytest
 import structlog
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from kubernetes_asyncio.client import Configuration
 
 from nodecount_scaler import metrics
 from nodecount_scaler.control.leader import RELEASE_TIMEOUT, LeaderElector
 from nodecount_scaler.kube.client import JsonObject, KubeClient
 from nodecount_scaler.model.lease import JITTER_FACTOR, LeaderElectionConfig
-from tests.scripted_api import InlineExecutor
+from tests.scripted_api import InlineExecutor, Reopenable
 
 pytestmark = pytest.mark.looptime
 
@@ -138,14 +137,13 @@ class FakeApiServer:
         self.store = store
         self.fault = Fault.NONE
         self.requests: list[tuple[str, str]] = []
-        self._server: TestServer | None = None
-        self._port: int | None = None
+        self._server = Reopenable(self._app)
         self._unhang = asyncio.Event()
 
     @property
     def host(self) -> str:
-        assert self._port is not None
-        return f"http://127.0.0.1:{self._port}"
+        assert self._server.port
+        return self._server.host
 
     def _app(self) -> web.Application:
         app = web.Application()
@@ -156,15 +154,11 @@ class FakeApiServer:
         return app
 
     async def start(self) -> None:
-        self._server = TestServer(self._app(), host="127.0.0.1", port=self._port)
-        await self._server.start_server()
-        self._port = self._server.port
+        await self._server.start()
 
     async def stop(self) -> None:
         self._unhang.set()
-        if self._server is not None:
-            await self._server.close()
-            self._server = None
+        await self._server.stop()
 
     async def set_fault(self, fault: Fault) -> None:
         if self.fault is Fault.REFUSE and fault is not Fault.REFUSE:
@@ -326,6 +320,13 @@ class Cluster:
         worker.elector = elector
         candidate = Candidate(elector, worker, server)
         self.candidates.append(candidate)
+        return candidate
+
+    async def leader(self, name: str, **options: Any) -> Candidate:
+        """A candidate (options as for `candidate`) started and waited for until it leads."""
+        candidate = await self.candidate(name, **options)
+        candidate.start()
+        await self.until(lambda: candidate.elector.is_leader)
         return candidate
 
     async def until(self, condition: Callable[[], bool], within: float = 120.0) -> float:
@@ -501,9 +502,7 @@ async def test_takes_over_only_a_full_duration_after_the_last_renewal(cluster: C
 async def test_failed_renewals_stop_the_work_before_the_renew_deadline(
     cluster: Cluster, fault: Fault
 ) -> None:
-    a = await cluster.candidate("a")
-    a.start()
-    await cluster.until(lambda: a.elector.is_leader)
+    a = await cluster.leader("a")
     await idle(5.3)
     with captured() as logs:
         await a.server.set_fault(fault)
@@ -534,9 +533,7 @@ async def test_failed_renewals_stop_the_work_before_the_renew_deadline(
 async def test_a_stalled_clock_turns_is_leader_false_at_once(cluster: Cluster) -> None:
     stall = [0.0]
     loop = asyncio.get_running_loop()
-    a = await cluster.candidate("a", clock=lambda: loop.time() + stall[0])
-    a.start()
-    await cluster.until(lambda: a.elector.is_leader)
+    a = await cluster.leader("a", clock=lambda: loop.time() + stall[0])
     # As if the event loop had been blocked (e.g. by a huge decode) for a whole deadline:
     # the property must not wait for the loop to notice.
     stall[0] = RENEW_DEADLINE
@@ -550,9 +547,7 @@ async def test_a_stalled_clock_turns_is_leader_false_at_once(cluster: Cluster) -
 async def test_lease_taken_by_another_stops_the_work_at_the_next_renewal(
     cluster: Cluster,
 ) -> None:
-    a = await cluster.candidate("a")
-    a.start()
-    await cluster.until(lambda: a.elector.is_leader)
+    a = await cluster.leader("a")
     await idle(3)
     taken_at = now()
     cluster.store.renew_as("usurper")
@@ -568,9 +563,7 @@ async def test_lease_taken_by_another_stops_the_work_at_the_next_renewal(
 
 
 async def test_unrelated_update_conflict_keeps_leadership(cluster: Cluster) -> None:
-    a = await cluster.candidate("a")
-    a.start()
-    await cluster.until(lambda: a.elector.is_leader)
+    a = await cluster.leader("a")
     await idle(1)
     # kubectl label: resourceVersion moves, holder stays. The cached PUT gets 409.
     lease = cluster.store.get()
@@ -679,9 +672,7 @@ async def test_cancel_while_following_writes_nothing(cluster: Cluster) -> None:
 async def test_cancel_with_a_hung_api_server_gives_up_releasing_quickly(
     cluster: Cluster,
 ) -> None:
-    a = await cluster.candidate("a")
-    a.start()
-    await cluster.until(lambda: a.elector.is_leader)
+    a = await cluster.leader("a")
     await a.server.set_fault(Fault.HANG)
     cancelled_at = now()
     await a.stop()

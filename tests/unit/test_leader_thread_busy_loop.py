@@ -18,6 +18,7 @@ from kubernetes_asyncio.client import Configuration
 from nodecount_scaler.control.leadership import LeaseThread
 from nodecount_scaler.kube.client import KubeClient
 from nodecount_scaler.model.lease import LeaderElectionConfig
+from tests.scripted_api import serving
 
 LEASE = "/apis/coordination.k8s.io/v1/namespaces/ns/leases/lease"
 CONFIG = LeaderElectionConfig(
@@ -52,19 +53,12 @@ class LeaseApi:
         return web.json_response(body)
 
     async def _serve(self) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        self._ready.set()
-        await self._stop.wait()
-        await runner.cleanup()
+        async with serving(self._handle) as url:
+            self.url = url
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            self._ready.set()
+            await self._stop.wait()
 
     def __enter__(self) -> LeaseApi:
         self._thread.start()

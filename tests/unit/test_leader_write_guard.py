@@ -10,11 +10,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
-from kubernetes_asyncio.client import Configuration
 
 from nodecount_scaler.control.leadership import LeaderOnlyClient, MainLoopWork
 from nodecount_scaler.kube.client import ApiError
+from tests.scripted_api import serving
 
 PATH = "/apis/apps/v1/namespaces/ns/deployments/d/scale"
 
@@ -35,17 +34,11 @@ async def guarded() -> AsyncIterator[tuple[LeaderOnlyClient, Term, list[str]]]:
         await asyncio.sleep(float(request.query.get("delay", "0")))
         return web.json_response({})
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    configuration = Configuration()
-    configuration.host = str(server.make_url("")).rstrip("/")
     term = Term()
-    client = LeaderOnlyClient(configuration, term_left=term)
-    yield client, term, seen
-    await client.close()
-    await server.close()
+    async with serving(handle) as url:
+        client = LeaderOnlyClient.for_url(url, term_left=term)
+        yield client, term, seen
+        await client.close()
 
 
 async def test_no_write_goes_out_after_the_term(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -18,8 +17,7 @@ from structlog.testing import capture_logs
 from nodecount_scaler import limits, metrics
 from nodecount_scaler.kube.client import KubeClient
 from nodecount_scaler.kube.watch import LineBuffer, LineTooLong, Reflector
-from tests.unit.string_projection import PROJECTION
-from tests.unit.test_watch_reflector import (
+from tests.unit.fake_watch_api import (
     PATH,
     FakeApi,
     RecordingBackoff,
@@ -33,6 +31,7 @@ from tests.unit.test_watch_reflector import (
     seen,
     status,
 )
+from tests.unit.string_projection import PROJECTION
 
 MiB = 2**20
 CHUNK = b"x" * (256 * 1024)
@@ -132,20 +131,6 @@ def limit_count(limit: str) -> float:
         metrics.REGISTRY.get_sample_value("nodecount_scaler_limit_exceeded_total", {"limit": limit})
         or 0.0
     )
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeApi]:
-    server = FakeApi()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def kube(fake: FakeApi) -> AsyncIterator[KubeClient]:
-    async with KubeClient.for_url(fake.host) as client:
-        yield client
 
 
 def reflector(client: KubeClient, sink: RecordingSink, **kwargs: Any) -> Reflector[str, str]:

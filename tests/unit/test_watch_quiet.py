@@ -5,7 +5,6 @@ long healthy stream starts the backoff afresh."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
@@ -13,8 +12,7 @@ from structlog.testing import capture_logs
 
 from nodecount_scaler.kube.client import KubeClient
 from nodecount_scaler.kube.watch import BACKOFF_RESET_AFTER, Reflector
-from tests.unit.string_projection import PROJECTION
-from tests.unit.test_watch_reflector import (
+from tests.unit.fake_watch_api import (
     PATH,
     FakeApi,
     RecordingBackoff,
@@ -27,20 +25,7 @@ from tests.unit.test_watch_reflector import (
     seen,
     status,
 )
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeApi]:
-    server = FakeApi()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def kube(fake: FakeApi) -> AsyncIterator[KubeClient]:
-    async with KubeClient.for_url(fake.host) as client:
-        yield client
+from tests.unit.string_projection import PROJECTION
 
 
 async def test_stream_ended_by_the_server_after_silence_is_not_a_warning(
