@@ -247,7 +247,7 @@ def make_reflector(
 
 
 @contextlib.asynccontextmanager
-async def running(reflector: Reflector[str, str]) -> AsyncIterator[asyncio.Task[None]]:
+async def running(reflector: Reflector[Any, Any]) -> AsyncIterator[asyncio.Task[None]]:
     task = asyncio.create_task(reflector.run())
     try:
         yield task
