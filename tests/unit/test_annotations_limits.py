@@ -16,17 +16,12 @@ from nodecount_scaler.limits import (
 from nodecount_scaler.model.annotations import parse_config
 from nodecount_scaler.model.keys import NODE_SELECTOR
 from nodecount_scaler.model.state import ClusterState
-from tests.builders import deployment, node_view, target_view
+from tests.builders import absent_keys_selector, deployment, node_view, target_view
 from tests.unit.test_index_label_keys import label_rich_nodes, per_event_seconds
 
 # The API server refuses more than 256 KiB of annotations on one object (TotalAnnotationSizeLimitB,
 # https://github.com/kubernetes/kubernetes/blob/v1.36.3/staging/src/k8s.io/apimachinery/pkg/api/validation/objectmeta.go).
 API_ANNOTATIONS_BYTES = 256 * 1024
-
-
-def absent_keys(count: int) -> str:
-    """`!k00000,!k00001,...`: issue 13's selector, each requirement a key no node has."""
-    return ",".join(f"!k{i:05d}" for i in range(count))
 
 
 def one_set_of_length(length: int) -> str:
@@ -43,7 +38,7 @@ def one_set_of_length(length: int) -> str:
     return text
 
 
-HUGE = absent_keys(32_000)
+HUGE = absent_keys_selector(32_000)
 
 
 @pytest.mark.parametrize(
@@ -52,9 +47,10 @@ HUGE = absent_keys(32_000)
         pytest.param(one_set_of_length(NODE_SELECTOR_MAX_LENGTH), None, id="length-at-bound"),
         pytest.param(one_set_of_length(NODE_SELECTOR_MAX_LENGTH + 1), "longer than",
                      id="length-over"),
-        pytest.param(absent_keys(NODE_SELECTOR_MAX_REQUIREMENTS), None, id="requirements-at-bound"),
-        pytest.param(absent_keys(NODE_SELECTOR_MAX_REQUIREMENTS + 1), "requirements; at most",
-                     id="requirements-over"),
+        pytest.param(absent_keys_selector(NODE_SELECTOR_MAX_REQUIREMENTS), None,
+                     id="requirements-at-bound"),
+        pytest.param(absent_keys_selector(NODE_SELECTOR_MAX_REQUIREMENTS + 1),
+                     "requirements; at most", id="requirements-over"),
         pytest.param(HUGE, "longer than", id="32000-requirements"),
     ],
 )  # fmt: skip
