@@ -1,4 +1,9 @@
-"""The apiserver's audit policy (Deployment writes only) and the reading of its JSON log."""
+"""The apiserver's audit policies and the reading of its JSON log.
+
+``AUDIT_POLICY`` (the tests' default) records Deployment writes only; ``requests_policy``
+(the scale benchmark's) records every request of the named users and every Node write, so
+that requests per change and node-change-to-write latency come from the server's own
+timestamps."""
 
 from __future__ import annotations
 
@@ -16,6 +21,27 @@ rules:
   resources:
   - group: "apps"
     resources: ["deployments", "deployments/scale"]
+- level: None
+"""
+
+
+def requests_policy(users: list[str]) -> str:
+    """Every request of ``users`` at Metadata level (verb, resource, timestamps, no bodies),
+    every write of a Node by anyone (the changes a scaler reacts to), nothing else. One
+    entry per request: at ResponseComplete (watches: when they end)."""
+    quoted = ", ".join(f'"{u}"' for u in users)
+    return f"""\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived", "ResponseStarted"]
+rules:
+- level: Metadata
+  users: [{quoted}]
+- level: Metadata
+  verbs: ["create", "update", "patch", "delete"]
+  resources:
+  - group: ""
+    resources: ["nodes", "nodes/status"]
 - level: None
 """
 

@@ -101,7 +101,9 @@ class Demo:
         every `for:` cut to ALERT_HOLD so the demo need not wait minutes. Started early: its
         first scrape comes some seconds after it starts."""
         rules = rules_with_short_for(ALERTS, self.cluster.workdir / "alerts.yaml", ALERT_HOLD)
-        scrape = [scrape_job(f"127.0.0.1:{self.scaler.port}")]
+        # The demo's process serves /metrics in plain HTTP (--no-metrics-secure), as its
+        # /status reads do; the tests scrape the secure listener with a reader's token.
+        scrape = [scrape_job(self.scaler.metrics_address, None)]
         try:
             self.prom = Prometheus(self.cluster.workdir / "prometheus", scrape, [rules]).start()
         except PrometheusError as e:

@@ -36,17 +36,25 @@ class PrometheusError(RuntimeError):
     pass
 
 
-def scrape_job(address: str, *, job: str = JOB) -> dict[str, Any]:
-    """The one place that says how Prometheus reaches the service: today plain HTTP
-    /metrics on its --health-addr (`address` is HOST:PORT). honor_labels keeps the service's
+def scrape_job(address: str, token_file: Path | None, *, job: str = JOB) -> dict[str, Any]:
+    """The one place that says how Prometheus reaches the service: /metrics on its
+    --metrics-addr (`address` is HOST:PORT). With `token_file` as the shipped install is read:
+    HTTPS, the bearer token of a reader of the metrics (credentials.metrics_reader_token), the
+    self-signed serving certificate not verified (as the chart's ServiceMonitor does); without,
+    plain HTTP, for a process run with --no-metrics-secure. honor_labels keeps the service's
     own `namespace` label, as the shipped rules expect of every scrape config."""
-    return {
+    job_config: dict[str, Any] = {
         "job_name": job,
         "honor_labels": True,
         "scheme": "http",
         "metrics_path": "/metrics",
         "static_configs": [{"targets": [address]}],
     }
+    if token_file is not None:
+        job_config["scheme"] = "https"
+        job_config["authorization"] = {"type": "Bearer", "credentials_file": str(token_file)}
+        job_config["tls_config"] = {"insecure_skip_verify": True}
+    return job_config
 
 
 def rules_with_short_for(source: Path, dest: Path, hold: str) -> Path:

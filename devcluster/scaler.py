@@ -76,6 +76,8 @@ class ScalerProcess:
     secure: bool = False
     # RLIMIT_NOFILE of the process (a container's usual 1024, say); None: inherited.
     fd_limit: int | None = None
+    # The console script to run; None: the one of the running interpreter's environment.
+    executable: str | None = None
     proc: subprocess.Popen[bytes] | None = None
     _log_file: IO[bytes] | None = field(default=None, init=False, repr=False)
 
@@ -85,13 +87,17 @@ class ScalerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def metrics_address(self) -> str:
+        return f"127.0.0.1:{self.metrics_port}"
+
+    @property
     def metrics_url(self) -> str:
         return f"{'https' if self.secure else 'http'}://127.0.0.1:{self.metrics_port}"
 
     @property
     def command(self) -> list[str]:
         return [
-            scaler_executable(),
+            self.executable or scaler_executable(),
             "run",
             "--kubeconfig",
             str(self.kubeconfig),

@@ -65,3 +65,14 @@ def bin_dir(versions: Versions | None = None) -> Path:
 
 def kwok_stages_dir(versions: Versions | None = None) -> Path:
     return control_plane_dir(versions) / "kwok-stages"
+
+
+def tools_dir() -> Path:
+    """Where hack/build-tools.sh keeps what it builds and fetches."""
+    return cache_root() / "tools"
+
+
+def prometheus_operator_crds_dir(pins: dict[str, str] | None = None) -> Path:
+    """The ServiceMonitor and PrometheusRule CRDs hack/build-tools.sh fetched."""
+    version = (pins or read_pins())["PROMETHEUS_OPERATOR_VERSION"]
+    return tools_dir() / f"prometheus-operator-{version}" / "crds"

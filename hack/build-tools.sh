@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds the operator tools the tests drive (helm) from their Go modules into a cache
 # directory outside the checkout, keyed by version, like hack/build-control-plane.sh.
-# A binary that already reports the pinned version is not rebuilt.
+# A binary that already reports the pinned version is not rebuilt. Also fetches the
+# Prometheus Operator's CRDs (ServiceMonitor, PrometheusRule) from its Go module, for the
+# chart's server-side dry runs: `go mod download` verifies the module against the checksum
+# database; the two files are kept in tools/prometheus-operator-<version>/crds.
 #
 # Usage: hack/build-tools.sh            (prints the bin directory on the last line)
 # Env:   NODECOUNT_SCALER_CACHE  cache root (default ~/.cache/nodecount-scaler)
@@ -37,6 +40,25 @@ build_helm() {
   helm_reports_pinned_version || { log "helm built but does not report $HELM_VERSION"; exit 1; }
 }
 
+fetch_prometheus_operator_crds() {
+  local dir="$cache/tools/prometheus-operator-${PROMETHEUS_OPERATOR_VERSION}/crds"
+  local names=(monitoring.coreos.com_servicemonitors.yaml monitoring.coreos.com_prometheusrules.yaml)
+  if [ -s "$dir/${names[0]}" ] && [ -s "$dir/${names[1]}" ]; then
+    log "prometheus-operator $PROMETHEUS_OPERATOR_VERSION CRDs cached"
+    return
+  fi
+  log "fetching the prometheus-operator $PROMETHEUS_OPERATOR_VERSION module (4 MiB) for its CRDs"
+  local module="github.com/prometheus-operator/prometheus-operator@${PROMETHEUS_OPERATOR_VERSION}"
+  local json src
+  # Outside any module: no go.mod here may pull the download into a build list.
+  json=$(cd "$(mktemp -d)" && go mod download -json "$module")
+  src=$(printf '%s' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -d "$src/example/prometheus-operator-crd" ] || { log "no CRDs in $module: $json"; exit 1; }
+  mkdir -p "$dir"
+  for name in "${names[@]}"; do cp "$src/example/prometheus-operator-crd/$name" "$dir/$name"; done
+}
+
 build_helm
+fetch_prometheus_operator_crds
 log "done"
 echo "$bin"

@@ -195,7 +195,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
            "no Events)", _boolean, RUN, switch=True),
     Option("--pod-deletion-cost", "pod_deletion_cost", "before a scale-down, mark the pods "
            "on nodes that left the eligible set with pod-deletion-cost so they go first (one "
-           "pod watch per target); off: no pod is read or written", _boolean, RUN,
+           "pod list per scale-down); off: no pod is read or written", _boolean, RUN,
            switch=True),
     Option("--workers", "workers", "targets reconciled concurrently (1 to 64)",
            _integer(1, 64), RUN, metavar="N"),

@@ -79,8 +79,9 @@ MAX_HEADERS: Final = 32
 RENDERS_PER_SECOND: Final = 5.0
 RENDER_BURST: Final = 10
 # Any string in /status is cut to this many characters (annotation values themselves are
-# already cut to ANNOTATION_VALUE_SHOWN; this bounds messages that quote them and API errors).
-STATUS_STRING_MAX: Final = 256
+# already cut to ANNOTATION_VALUE_SHOWN; the longest finding message is about 300 characters;
+# this bounds API errors and messages that quote several values).
+STATUS_STRING_MAX: Final = 1024
 # asyncio's own error reports (accept failures, handshake errors) logged per minute; the
 # rest are counted and summarised.
 LOOP_ERRORS_LOGGED_PER_MINUTE: Final = 10

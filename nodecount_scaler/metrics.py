@@ -6,6 +6,7 @@ leader_election_master_status); the service's own metrics carry the nodecount_sc
 
 from __future__ import annotations
 
+import contextlib
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -216,6 +217,47 @@ EVENT_LOOP_LAG: Final = Gauge(
     "How late the last event-loop heartbeat ran.",
     registry=REGISTRY,
 )
+
+
+class TargetGauges:
+    """One target's series of the per-target gauges, looked up once: `labels()` costs a
+    lock, a tuple and a dict lookup per call, and a reconcile sets five of them.
+
+    A removed series is looked up again when next set (prometheus-client's child of a
+    removed series is no longer exported)."""
+
+    __slots__ = ("_labels", "conflicts", "current", "desired", "eligible", "invalid")
+
+    def __init__(self, labels: tuple[str, str, str]) -> None:
+        self._labels = labels
+        self.current = CURRENT_REPLICAS.labels(*labels)
+        self.invalid = TARGET_INVALID.labels(*labels)
+        self.conflicts = CONFLICTING_AUTOSCALERS.labels(*labels)
+        self.eligible: Gauge | None = None
+        self.desired: Gauge | None = None
+
+    def set_counts(self, eligible: int, desired: int) -> None:
+        if self.eligible is None or self.desired is None:
+            self.eligible = ELIGIBLE_NODES.labels(*self._labels)
+            self.desired = DESIRED_REPLICAS.labels(*self._labels)
+        self.eligible.set(eligible)
+        self.desired.set(desired)
+
+    def remove_counts(self) -> None:
+        """No eligible or desired count exists (an invalid target): no stale series."""
+        if self.eligible is None:
+            return
+        for gauge in (ELIGIBLE_NODES, DESIRED_REPLICAS):
+            with contextlib.suppress(KeyError):
+                gauge.remove(*self._labels)
+        self.eligible = self.desired = None
+
+    def remove(self) -> None:
+        """The target is gone: every series of it."""
+        for gauge in PER_TARGET:
+            with contextlib.suppress(KeyError):
+                gauge.remove(*self._labels)
+        self.eligible = self.desired = None
 
 
 def catalog() -> dict[str, tuple[str, ...]]:

@@ -48,7 +48,7 @@ class Settings:
     # The global cap on any target's replicas, whatever its annotations say.
     replica_cap: int = 1000
     workers: int = 4
-    # Steer scale-downs with pod-deletion-cost (one pod watch per target); off: no pod
+    # Steer scale-downs with pod-deletion-cost (one pod list per scale-down); off: no pod
     # is read or written at all.
     pod_deletion_cost: bool = True
     watch_inactivity_timeout: float = 120.0

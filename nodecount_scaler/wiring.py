@@ -9,7 +9,6 @@ from typing import Any
 
 from nodecount_scaler.control.controller import Controller
 from nodecount_scaler.control.events import EventRecorder
-from nodecount_scaler.control.podcache import PodCaches
 from nodecount_scaler.control.reconciler import Reconciler
 from nodecount_scaler.control.sinks import Sinks
 from nodecount_scaler.kube import discovery, resources
@@ -92,13 +91,14 @@ def build_controller(
     guard = ScaleDownGuard(
         GuardPolicy(settings.guard_share, settings.guard_min_drop, settings.guard_delay)
     )
-    # A dry run writes no pod annotation, so it needs no pod watch either.
-    pods = (
-        PodCaches(client, inactivity_timeout=settings.watch_inactivity_timeout)
-        if settings.pod_deletion_cost and not settings.dry_run
-        else None
-    )
     reconciler = Reconciler(
-        client, state, events, settings.replica_cap, settings.dry_run, pods=pods, guard=guard
+        client,
+        state,
+        events,
+        settings.replica_cap,
+        settings.dry_run,
+        # A dry run writes no pod annotation, so it reads no pod either.
+        steer_pods=settings.pod_deletion_cost and not settings.dry_run,
+        guard=guard,
     )
     return Controller(state, reconciler, workers=settings.workers)

@@ -1,20 +1,27 @@
-"""The shipped manifests, rendered as kubectl renders them (no cluster needed)."""
+"""The shipped manifests, rendered as kubectl renders them (no cluster needed): the kustomize
+directories with `kubectl kustomize`, the Helm chart with `helm template`."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import pytest
 import yaml
 
+from tests.helm import helm
+
 REPO: Final = Path(__file__).resolve().parents[1]
 BASE: Final = REPO / "manifests"
 EXAMPLES: Final = BASE / "examples"
 NAMESPACED: Final = BASE / "overlays" / "namespaced"
 NO_POD_DELETION_COST: Final = BASE / "overlays" / "no-pod-deletion-cost"
+CHART: Final = REPO / "charts" / "nodecount-scaler"
 NAMESPACE: Final = "nodecount-scaler"
 SERVICE_ACCOUNT: Final = "nodecount-scaler"
 USERNAME: Final = f"system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}"
@@ -60,7 +67,85 @@ PERMISSION_KINDS: Final = frozenset(
 )
 
 
-def render(directory: Path) -> list[dict[str, Any]]:
+# The labels the chart adds to every object's metadata beside the base's name label.
+HELM_LABELS: Final = frozenset(
+    {
+        "app.kubernetes.io/instance",
+        "app.kubernetes.io/version",
+        "app.kubernetes.io/managed-by",
+        "helm.sh/chart",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Chart:
+    """The chart as `helm template nodecount-scaler charts/nodecount-scaler -n NAMESPACE
+    -f VALUES` renders it. `values` is JSON text (so that a Chart is hashable)."""
+
+    values: str = "{}"
+    namespace: str = NAMESPACE
+
+    def __str__(self) -> str:
+        return f"chart -n {self.namespace} {self.values}"
+
+
+def chart(*, release_namespace: str = NAMESPACE, **values: Any) -> Chart:
+    """The chart with these values (keyword per top-level key), installed in
+    `release_namespace`."""
+    return Chart(json.dumps(values, sort_keys=True), release_namespace)
+
+
+Source = Path | Chart
+
+# Every value of the chart turned from its default (for lint and the server's dry run).
+CHART_EVERY_OPTION: Final[dict[str, Any]] = {
+    "namespace": {"create": False},
+    "image": {"repository": "registry.example/ncs", "tag": "9.9", "pullPolicy": "Always"},
+    "replicas": 1,
+    "namespaces": ["team-a"],
+    "podDeletionCost": False,
+    "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
+    "logFormat": "console",
+    "unreadyGrace": 45,
+    "extraArgs": ["--replica-cap=50"],
+    "nodeSelector": {"kubernetes.io/os": "linux"},
+    "tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}],
+    "affinity": {"podAntiAffinity": None},
+    "networkPolicy": {"scrapers": {"namespaces": ["monitoring", "observability"]}},
+    "metricsReaders": [{"kind": "ServiceAccount", "name": "prometheus", "namespace": "monitoring"}],
+    "serviceMonitor": {"enabled": True, "labels": {"release": "kps"}, "interval": "30s"},
+    "prometheusRule": {"enabled": True, "labels": {"release": "kps"}},
+}
+
+
+def render(source: Source) -> list[dict[str, Any]]:
+    """The objects of a kustomize directory or of the chart, one dict each."""
+    return render_chart(source) if isinstance(source, Chart) else render_kustomize(source)
+
+
+def render_chart(source: Chart) -> list[dict[str, Any]]:
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as values:
+        values.write(source.values)
+        values.flush()
+        result = helm(
+            "template", "nodecount-scaler", str(CHART), "-n", source.namespace, "-f", values.name
+        )
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def without_helm_labels(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`docs` with the chart's own labels taken out of each object's metadata."""
+    out = []
+    for doc in docs:
+        labels = {
+            k: v for k, v in doc["metadata"].get("labels", {}).items() if k not in HELM_LABELS
+        }
+        out.append({**doc, "metadata": {**doc["metadata"], "labels": labels}})
+    return out
+
+
+def render_kustomize(directory: Path) -> list[dict[str, Any]]:
     """`kubectl kustomize DIRECTORY`, one dict per object."""
     kubectl = shutil.which("kubectl")
     if kubectl is None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
-import json
 from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
@@ -23,7 +21,6 @@ from aiohttp.test_utils import TestServer
 from kubernetes_asyncio.client import Configuration
 
 from nodecount_scaler.control.events import EventRecorder
-from nodecount_scaler.control.podcache import PodCaches
 from nodecount_scaler.control.reconciler import Reconciler
 from nodecount_scaler.kube.client import JsonObject, KubeClient
 from nodecount_scaler.model.state import ClusterState
@@ -82,8 +79,6 @@ class ScriptedApi:
     calls: list[Call] = field(default_factory=list)
     completed: list[Call] = field(default_factory=list)  # answered with a 2xx
     pods: list[JsonObject] = field(default_factory=list)  # what a pod list returns
-    # What a pod watch streams, one watch event per item; None ends the stream.
-    pod_events: asyncio.Queue[JsonObject | None] = field(default_factory=asyncio.Queue)
     _script: dict[tuple[str, str], list[Reply]] = field(default_factory=dict)
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -123,8 +118,6 @@ class ScriptedApi:
         )
         self.calls.append(call)
         self._arrived.set()
-        if call.method == "GET" and ("watch", "1") in call.query:
-            return await self._stream_pod_events(request)
         reply = self._reply(call.method, call.path)
         if reply.delay:
             await asyncio.sleep(reply.delay)
@@ -144,20 +137,6 @@ class ScriptedApi:
             )
         self.completed.append(call)
         return web.json_response(reply.body or self._default_body(call), status=reply.status)
-
-    async def _stream_pod_events(self, request: web.Request) -> web.StreamResponse:
-        """A watch stream of `pod_events`, held open until None or the client goes away."""
-        response = web.StreamResponse()
-        await response.prepare(request)
-        while request.transport is not None and not request.transport.is_closing():
-            try:
-                event = await asyncio.wait_for(self.pod_events.get(), 0.05)
-            except TimeoutError:
-                continue
-            if event is None:
-                break
-            await response.write(json.dumps(event).encode() + b"\n")
-        return response
 
     def _default_body(self, call: Call) -> JsonObject:
         if call.method == "GET" and call.path.endswith("/pods"):
@@ -227,18 +206,6 @@ async def until(predicate: Callable[[], object], timeout: float = 5.0) -> None:
     raise AssertionError(f"timed out after {timeout}s")
 
 
-@asynccontextmanager
-async def running(caches: PodCaches) -> AsyncIterator[asyncio.Task[None]]:
-    """The pod caches' run() as a task (as the leader runs it), cancelled on exit."""
-    task = asyncio.create_task(caches.run())
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 class FakeClock:
     """A monotonic clock that moves only when told to."""
 
@@ -275,11 +242,10 @@ def make_reconciler(
     dry_run: bool = False,
     replica_cap: int = 1000,
     clock: FakeClock | None = None,
-    pods: PodCaches | bool | None = True,
+    pods: bool = True,
 ) -> Reconciler:
-    """A reconciler on the scripted API. `pods`: True for pod caches that are not running
-    (every scale-down lists pods once), False for steering off, or the caches to use."""
+    """A reconciler on the scripted API. `pods`: pod-deletion-cost steering on (every
+    scale-down lists the target's pods once) or off."""
     clock = clock or FakeClock()
     events = EventRecorder(api.client, instance="test-0", dry_run=dry_run, clock=clock)
-    caches = PodCaches(api.client) if pods is True else pods or None
-    return Reconciler(api.client, state, events, replica_cap, dry_run, pods=caches, clock=clock)
+    return Reconciler(api.client, state, events, replica_cap, dry_run, steer_pods=pods, clock=clock)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Final
@@ -27,6 +28,12 @@ log = structlog.get_logger(__name__)
 
 QUEUE_NAME: Final = "targets"
 CONTROLLER_NAME: Final = "nodecount-scaler"
+# This controller's series, looked up once (labels() is not free on the hot path).
+RECONCILE_TIME: Final = metrics.RECONCILE_TIME.labels(CONTROLLER_NAME)
+RECONCILE_RESULTS: Final = {
+    result: metrics.RECONCILE_TOTAL.labels(CONTROLLER_NAME, result)
+    for result in ("success", "error", "requeue")
+}
 
 
 class Controller:
@@ -40,8 +47,6 @@ class Controller:
     ) -> None:
         self.state = state
         self.reconciler = reconciler
-        # The reconciler's pod caches (None: steering off); kept in step with the targets.
-        self.pod_caches = reconciler.pods
         self.queue: WorkQueue[TargetKey] = WorkQueue(QUEUE_NAME)
         self.workers = workers
         self._clock = clock
@@ -49,6 +54,7 @@ class Controller:
         # Wakes the blast-radius guard's confirmation when a target is held.
         self._held = asyncio.Event()
         self._stopping = False
+        self._leading = False
         self._active = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -107,8 +113,6 @@ class Controller:
             self.enqueue(released)
 
     def _targets_stored(self) -> None:
-        if self.pod_caches is not None:
-            self.pod_caches.sync(self.state.targets)
         targets = self.state.targets.values()
         metrics.MANAGED_TARGETS.set(len(targets))
         metrics.INVALID_TARGETS.set(sum(1 for t in targets if not t.view.valid))
@@ -126,17 +130,28 @@ class Controller:
     async def run_workers(
         self, fresh_node_list: Callable[[], Awaitable[None]] | None = None
     ) -> None:
-        """Reconcile queued targets until cancelled (the leader's work); the pod caches
-        run alongside, so only the leader watches pods; `fresh_node_list` makes the node
-        reflector list afresh (the blast-radius guard's confirmation)."""
+        """Reconcile queued targets until cancelled (the leader's work); `fresh_node_list`
+        makes the node reflector list afresh (the blast-radius guard's confirmation)."""
         # Everything may have changed while another instance led: look at every target. The
         # changes it already answered are not this instance's reactions.
         self._changed_at.clear()
         self.enqueue_all()
+        # The synced caches (every Node and target view) live until the next relist and
+        # hold no reference cycles: out of the cyclic collector's full passes, which
+        # otherwise stop the loop for tens of milliseconds every few seconds of churn.
+        gc.freeze()
+        self._leading = True
+        try:
+            await self._run_leader_tasks(fresh_node_list)
+        finally:
+            self._leading = False
+
+    async def _run_leader_tasks(
+        self, fresh_node_list: Callable[[], Awaitable[None]] | None
+    ) -> None:
         async with asyncio.TaskGroup() as group:
-            if self.pod_caches is not None:
-                self.pod_caches.sync(self.state.targets)
-                group.create_task(self.pod_caches.run(), name="pod caches")
+            # Event series over their write budget are written by the leader only.
+            group.create_task(self.reconciler.events.run(), name="events")
             for _ in range(self.workers):
                 group.create_task(self._worker())
             if fresh_node_list is not None:
@@ -145,8 +160,16 @@ class Controller:
     async def drain(self, timeout: float) -> None:
         """Take no new keys and wait (bounded) for the reconciles in flight to finish."""
         self._stopping = True
+        deadline = self._clock() + timeout
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), timeout)
+            if not self._leading:
+                return
+            # The occurrences still held back by the Events' rate limit, in what time is left.
+            await asyncio.wait_for(
+                self.reconciler.events.flush_due(everything=True),
+                max(0.0, deadline - self._clock()),
+            )
 
     async def _worker(self) -> None:
         while not self._stopping:
@@ -164,9 +187,7 @@ class Controller:
                 if not self._active:
                     self._idle.set()
                 self.queue.done(key)
-                metrics.RECONCILE_TIME.labels(CONTROLLER_NAME).observe(
-                    time.perf_counter() - started
-                )
+                RECONCILE_TIME.observe(time.perf_counter() - started)
 
     async def _process(self, key: TargetKey) -> None:
         """One reconcile and what its outcome means for the queue (controller-runtime's
@@ -176,7 +197,7 @@ class Controller:
         except ApiError as exc:
             # A 429 or 503 says how long to stay away: at least that long, then.
             delay = self.queue.retry(key, exc.retry_after or 0.0)
-            metrics.RECONCILE_TOTAL.labels(CONTROLLER_NAME, "error").inc()
+            RECONCILE_RESULTS["error"].inc()
             log.warning(
                 "reconcile failed, will retry", target=str(key), error=str(exc), retry_in=delay
             )
@@ -184,7 +205,7 @@ class Controller:
         except Exception:
             # A bug must not take the worker (and with it every target) down.
             delay = self.queue.retry(key)
-            metrics.RECONCILE_TOTAL.labels(CONTROLLER_NAME, "error").inc()
+            RECONCILE_RESULTS["error"].inc()
             log.exception("reconcile crashed", target=str(key), retry_in=round(delay, 3))
             return
         self.queue.forget(key)
@@ -195,9 +216,9 @@ class Controller:
             metrics.REACTION_TIME.observe(max(0.0, result.wrote_at - changed_at))
         if result.requeue_after is not None:
             self.queue.add_after(key, result.requeue_after)
-            metrics.RECONCILE_TOTAL.labels(CONTROLLER_NAME, "requeue").inc()
+            RECONCILE_RESULTS["requeue"].inc()
         else:
-            metrics.RECONCILE_TOTAL.labels(CONTROLLER_NAME, "success").inc()
+            RECONCILE_RESULTS["success"].inc()
 
     def status(self) -> list[TargetStatus]:
         """Every target's status, as `/status` shows it."""

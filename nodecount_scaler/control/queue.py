@@ -29,6 +29,11 @@ class WorkQueue(Generic[K]):
         self._dirty: set[K] = set()  # added while processing
         self._failures: dict[K, int] = {}
         self._timers: dict[K, asyncio.TimerHandle] = {}
+        # The series of this queue, looked up once (labels() is not free).
+        self._adds = metrics.WORKQUEUE_ADDS.labels(name)
+        self._depth = metrics.WORKQUEUE_DEPTH.labels(name)
+        self._retries = metrics.WORKQUEUE_RETRIES.labels(name)
+        self._waited = metrics.WORKQUEUE_QUEUE_DURATION.labels(name)
 
     def __len__(self) -> int:
         return len(self._queued)
@@ -41,8 +46,8 @@ class WorkQueue(Generic[K]):
             return
         self._queued[key] = time.monotonic()
         self._queue.put_nowait(key)
-        metrics.WORKQUEUE_ADDS.labels(self.name).inc()
-        metrics.WORKQUEUE_DEPTH.labels(self.name).set(len(self._queued))
+        self._adds.inc()
+        self._depth.set(len(self._queued))
 
     def add_after(self, key: K, delay: float) -> None:
         if key in self._timers:
@@ -60,7 +65,7 @@ class WorkQueue(Generic[K]):
         failures = self._failures.get(key, 0)
         self._failures[key] = failures + 1
         delay: float = max(at_least, min(self.max_delay, self.base_delay * 2.0**failures))
-        metrics.WORKQUEUE_RETRIES.labels(self.name).inc()
+        self._retries.inc()
         self.add_after(key, delay)
         return delay
 
@@ -72,8 +77,8 @@ class WorkQueue(Generic[K]):
         key = await self._queue.get()
         queued_at = self._queued.pop(key)
         self._processing.add(key)
-        metrics.WORKQUEUE_DEPTH.labels(self.name).set(len(self._queued))
-        metrics.WORKQUEUE_QUEUE_DURATION.labels(self.name).observe(time.monotonic() - queued_at)
+        self._depth.set(len(self._queued))
+        self._waited.observe(time.monotonic() - queued_at)
         return key
 
     def done(self, key: K) -> None:

@@ -9,7 +9,6 @@ manifests/base/policies/ let this service account make no other change with them
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
 import time
@@ -22,18 +21,17 @@ from structlog.contextvars import bound_contextvars
 
 from nodecount_scaler import metrics
 from nodecount_scaler.control.events import EventRecorder, Reason
-from nodecount_scaler.control.podcache import PodCaches
+from nodecount_scaler.control.podlist import list_target_pods
 from nodecount_scaler.kube import resources
 from nodecount_scaler.kube.client import ApiError, KubeClient
+from nodecount_scaler.kube.watch import StreamError
 from nodecount_scaler.model.guard import ScaleDownGuard
 from nodecount_scaler.model.kinds import Removal
-from nodecount_scaler.model.objects import ProjectionError
 from nodecount_scaler.model.pods import (
     DELETION_COST_ANNOTATION,
     PodView,
     deletion_cost_patches,
     ordinal_scale_down_problem,
-    project_pod,
 )
 from nodecount_scaler.model.policy import Action, Cause, ScalePlan, plan_scale
 from nodecount_scaler.model.state import ClusterState, TargetState
@@ -57,6 +55,7 @@ class TargetRecord:
     expected_until: float = 0.0
     last_change: Change | None = None
     last_error: str | None = None
+    gauges: metrics.TargetGauges | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +80,9 @@ class Reconciler:
     events: EventRecorder
     replica_cap: int
     dry_run: bool
-    # None: pod-deletion-cost steering is off (--no-pod-deletion-cost); no pod is read or
-    # written.
-    pods: PodCaches | None = None
+    # False: pod-deletion-cost steering is off (--no-pod-deletion-cost, or a dry run); no
+    # pod is read or written.
+    steer_pods: bool = False
     clock: Callable[[], float] = time.monotonic
     records: dict[TargetKey, TargetRecord] = field(default_factory=dict)
     # None: no blast-radius guard (the command line always sets one).
@@ -105,38 +104,42 @@ class Reconciler:
         record.last_error = None
         return result
 
-    def observe(self, view: TargetView) -> None:
+    def observe(self, view: TargetView) -> bool:
         """The watch delivered a version of the target (call for every one, in order).
 
         An expectation is met when the cache shows the written count, as client-go's
         ControllerExpectations are lowered by the informer's handlers: checking only at the
         next reconcile would miss our write when a later change (a hand edit) arrives
         before that reconcile runs, and then the edit would be taken for our stale write.
+        Returns True when this version shows the expected write (its echo).
         """
         record = self.records.get(view.key)
-        if record is not None and record.expected == view.replicas:
-            record.expected = None
+        if record is None or record.expected != view.replicas:
+            return False
+        record.expected = None
+        if record.gauges is not None:
+            record.gauges.current.set(view.replicas)
+        return True
 
     def _forget(self, key: TargetKey) -> None:
-        self.records.pop(key, None)
+        record = self.records.pop(key, None)
         if self.guard is not None:
             self.guard.forget(key)
         self.events.forget(key)
-        for gauge in metrics.PER_TARGET:
-            with contextlib.suppress(KeyError):
-                gauge.remove(*metric_labels(key))
+        gauges = record.gauges if record is not None else None
+        (gauges or metrics.TargetGauges(metric_labels(key))).remove()
 
     async def _reconcile(self, target: TargetState, record: TargetRecord) -> Result:
         view = target.view
         key = view.key
-        labels = metric_labels(key)
-        metrics.CURRENT_REPLICAS.labels(*labels).set(view.replicas)
-        metrics.TARGET_INVALID.labels(*labels).set(0 if view.valid else 1)
+        if record.gauges is None:
+            record.gauges = metrics.TargetGauges(metric_labels(key))
+        gauges = record.gauges
+        gauges.current.set(view.replicas)
+        gauges.invalid.set(0 if view.valid else 1)
         if not view.valid or view.config is None or view.placement is None:
             # No eligible or desired count exists for an invalid target: no stale value either.
-            for gauge in (metrics.ELIGIBLE_NODES, metrics.DESIRED_REPLICAS):
-                with contextlib.suppress(KeyError):
-                    gauge.remove(*labels)
+            gauges.remove_counts()
             await self._report_invalid(view)
             return DONE
         for finding in (*view.findings, *topology_findings(target)):
@@ -164,9 +167,8 @@ class Reconciler:
             last_applied=record.last_applied,
             hpas=self.state.hpas_for(key),
         )
-        metrics.ELIGIBLE_NODES.labels(*labels).set(len(target.eligible))
-        metrics.DESIRED_REPLICAS.labels(*labels).set(plan.desired)
-        metrics.CONFLICTING_AUTOSCALERS.labels(*labels).set(len(plan.hpas))
+        gauges.set_counts(len(target.eligible), plan.desired)
+        gauges.conflicts.set(len(plan.hpas))
 
         if plan.action is Action.NONE:
             record.last_applied = plan.desired
@@ -227,6 +229,8 @@ class Reconciler:
                 Reason.INVALID_ANNOTATION,
                 message,
                 topic=f"{error.key}={error.digest}",
+                # One Event per annotation key: a new bad value of it raises its count.
+                series=error.key,
             ):
                 metrics.INVALID_ANNOTATIONS.labels(error.key).inc()
                 log.error(
@@ -316,16 +320,12 @@ class Reconciler:
         StatefulSet removes its highest ordinals whatever the cost, so a stranded pod is
         reported instead; a custom controller is left alone.
 
-        The pods come from the target's pod cache. Before that cache has synced (just after
-        this instance became leader, or the target appeared) one LIST with the target's
-        selector stands in: skipping would let the ReplicaSet remove a pod on a healthy node
-        at exactly the moment nodes are changing, and the LIST needs no permission the
-        watch does not.
+        The pods come from one LIST with the target's selector, made now (control/podlist.py).
 
         Best effort: a failure here is logged and the scale-down still happens (the count
         is right either way; only the choice of pod is at stake)."""
         removal = view.workload.removal
-        if self.pods is None or view.pod_selector is None or removal is Removal.UNKNOWN:
+        if not self.steer_pods or view.pod_selector is None or removal is Removal.UNKNOWN:
             return
         pods = await self._target_pods(view)
         if pods is None:
@@ -341,17 +341,8 @@ class Reconciler:
         await self._mark_leaving_pods(view.key, pods, keeps)
 
     async def _target_pods(self, view: TargetView) -> list[PodView] | None:
-        key = view.key
-        cached = self.pods.pods(key) if self.pods is not None else None
-        if cached is not None:
-            return cached
-        log.info("pod cache not synced yet; listing the target's pods once")
         try:
-            listing = await self.client.request(
-                "GET",
-                resources.pods_path(key.namespace),
-                query=[("labelSelector", str(view.pod_selector))],
-            )
+            return await list_target_pods(self.client, view.key, str(view.pod_selector))
         except ApiError as exc:
             metrics.DELETION_COST_PATCHES.labels("error").inc()
             log.error(
@@ -359,10 +350,10 @@ class Reconciler:
                 error=str(exc),
                 hint="the service account needs list on pods" if exc.forbidden else None,
             )
-            return None
-        raw_items = listing.get("items")
-        projected = [project_pod(p) for p in raw_items] if isinstance(raw_items, list) else []
-        return [p for p in projected if not isinstance(p, ProjectionError)]
+        except StreamError as exc:
+            metrics.DELETION_COST_PATCHES.labels("error").inc()
+            log.error("could not list pods to steer the scale-down", error=str(exc))
+        return None
 
     async def _mark_leaving_pods(
         self, key: TargetKey, pods: list[PodView], keeps: Callable[[str], bool]

@@ -8,7 +8,7 @@ decision happens later, in the reconcile.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nodecount_scaler.model.nodes import NodeView
 from nodecount_scaler.model.state import ClusterState, HpaKey
@@ -23,14 +23,19 @@ def _ignore(*args: object) -> None:
     return None
 
 
+def _not_own(view: TargetView) -> bool:
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class Hooks:
     """Called after the state changed. `targets_changed` gets every key whose eligible set,
     view or conflicts moved; `target_seen` gets every delivered version of a target, in
-    order (for write expectations); the others are for gauges and timers."""
+    order (for write expectations), and says whether it is the echo of this service's own
+    replica write; the others are for gauges and timers."""
 
     targets_changed: Callable[[Iterable[TargetKey]], None] = _ignore_keys
-    target_seen: Callable[[TargetView], None] = _ignore
+    target_seen: Callable[[TargetView], bool] = _not_own
     nodes_stored: Callable[[], None] = _ignore
     targets_stored: Callable[[], None] = _ignore
     target_removed: Callable[[TargetKey], None] = _ignore
@@ -78,8 +83,14 @@ class TargetSink:
         self._hooks.targets_stored()
 
     def upsert(self, key: TargetKey, view: TargetView) -> None:
-        self._hooks.target_seen(view)
-        if self._state.upsert_target(view, self._clock()):
+        own_write = self._hooks.target_seen(view)
+        stored = self._state.targets.get(key)
+        before = stored.view if stored is not None else None
+        if self._state.upsert_target(view, self._clock()) and not (
+            own_write and before is not None and replace(before, replicas=view.replicas) == view
+        ):
+            # The echo of our own write, with nothing else changed, needs no reconcile:
+            # the write was its answer. Anything else is looked at again.
             self._hooks.targets_changed((key,))
         self._hooks.targets_stored()
 

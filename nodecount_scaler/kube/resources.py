@@ -12,7 +12,7 @@ from nodecount_scaler.model.nodes import NodeView, project_node
 from nodecount_scaler.model.objects import ProjectionError, object_name
 from nodecount_scaler.model.pods import PodView, project_pod
 from nodecount_scaler.model.state import HpaKey
-from nodecount_scaler.model.targets import TargetKey, TargetView, project_target
+from nodecount_scaler.model.targets import TargetKey, TargetProjector, TargetView
 
 NODES_PATH: Final = "/api/v1/nodes"
 
@@ -62,7 +62,10 @@ def _node_key(obj: object) -> str | ProjectionError:
 
 
 def target_projection(workload: WorkloadKind) -> Projection[TargetKey, TargetView]:
-    """How objects of one workload kind become targets."""
+    """How objects of one workload kind become targets (for one watch: with a memo of the
+    last view of each target, model.targets.TargetProjector, so a status-only update or
+    the echo of a replica write costs a decode and a comparison)."""
+    project = TargetProjector(workload)
 
     def key(obj: object) -> TargetKey | ProjectionError:
         named = object_name(obj, workload.kind)
@@ -72,7 +75,7 @@ def target_projection(workload: WorkloadKind) -> Projection[TargetKey, TargetVie
         # Workloads cannot be filtered by annotation on the server; the ones that have not
         # opted in project to nothing and are never stored.
         if not isinstance(obj, Mapping):
-            return project_target(obj, workload)
+            return project(obj)
         metadata = obj.get("metadata")
         annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
         if not isinstance(annotations, Mapping) or not is_enabled(annotations):
@@ -81,7 +84,7 @@ def target_projection(workload: WorkloadKind) -> Projection[TargetKey, TargetVie
             # A Deployment's ReplicaSets carry copies of its annotations; the owner is the
             # target, and scaling what another controller owns would fight it.
             return None
-        return project_target(obj, workload)
+        return project(obj)
 
     return Projection(key, view)
 

@@ -277,6 +277,11 @@ class Backoff:
         self.attempt = 0
 
 
+# The reasons a watch is re-opened that every running reflector exports from the start (an
+# unexpected HTTP status adds "http_<code>" when it happens).
+RESTART_REASONS: Final = ("closed", "expired", "limit", "stream_error", "connection", "forbidden")
+
+
 class Reflector(Generic[K, V]):
     """Keeps a Sink equal to the server's state of one resource collection."""
 
@@ -348,6 +353,9 @@ class Reflector(Generic[K, V]):
         self.last_progress = self._clock()
 
     async def run(self) -> None:
+        # Exported at 0 from the start, so a rate of restarts reads 0, not "no data".
+        for reason in RESTART_REASONS:
+            metrics.WATCH_RESTARTS.labels(self.name, reason)
         need_list = True
         list_reason = "initial"
         while True:

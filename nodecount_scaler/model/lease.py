@@ -123,6 +123,13 @@ class LeaseRecord:
         return (self.holder_identity, self.renew_time, self.resource_version)
 
 
+def holder_pod(identity: str) -> str:
+    """The pod name in a holder identity: control/leader.py's default_identity() writes
+    POD_NAME + "_" + random hex, and a pod name (a DNS subdomain) has no "_"."""
+    pod, sep, _ = identity.rpartition("_")
+    return pod if sep else identity
+
+
 def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) else None
 

@@ -170,6 +170,31 @@ def ladder_step(steps: Sequence[Step], count: int | Fraction) -> Step:
     return chosen
 
 
+def _wanted(rule: ScalingRule, basis: Basis, count: int | Fraction) -> int:
+    """The replicas one basis asks for: ceil(count / per-replica), or the ladder step's."""
+    if isinstance(rule.scheme, Linear):
+        linear = rule.scheme
+        per = linear.nodes_per_replica if basis is Basis.NODES else linear.cores_per_replica
+        assert per is not None  # only bases the rule has reach here
+        if isinstance(count, int) and per.denominator == 1:
+            return -(-count // per.numerator)
+        return math.ceil(Fraction(count) / per)
+    steps = rule.scheme.nodes_to_replicas if basis is Basis.NODES else rule.scheme.cores_to_replicas
+    assert steps is not None
+    return ladder_step(steps, count).replicas
+
+
+def _clamp(rule: ScalingRule, proportional: int, nodes: int) -> int:
+    """min, then max, then prevent-single-point-failure, as explain() does in words (a
+    property test holds the two equal)."""
+    result = max(proportional, rule.min_replicas)
+    if rule.max_replicas is not None:
+        result = min(result, rule.max_replicas)
+    if rule.prevent_single_point_failure and nodes > 1 and result < SPOF_FLOOR:
+        result = SPOF_FLOOR
+    return result
+
+
 def _term(rule: ScalingRule, basis: Basis, count: int | Fraction) -> Term:
     shown = format_decimal(Fraction(count))
     unit = basis.value[:-1] if count == 1 else basis.value
@@ -177,7 +202,7 @@ def _term(rule: ScalingRule, basis: Basis, count: int | Fraction) -> Term:
         linear = rule.scheme
         per = linear.nodes_per_replica if basis is Basis.NODES else linear.cores_per_replica
         assert per is not None  # only bases the rule has reach here
-        wanted = math.ceil(Fraction(count) / per)
+        wanted = _wanted(rule, basis, count)
         return Term(basis, wanted, f"ceil({shown}/{format_decimal(per)})={wanted} {basis}")
     steps = rule.scheme.nodes_to_replicas if basis is Basis.NODES else rule.scheme.cores_to_replicas
     assert steps is not None
@@ -212,11 +237,14 @@ def explain(rule: ScalingRule, nodes: int, cores: Fraction) -> Explanation:
 
 
 def replicas(rule: ScalingRule, nodes: int, cores: Fraction) -> int:
-    """Replicas for `nodes` eligible nodes holding `cores` allocatable CPU.
+    """Replicas for `nodes` eligible nodes holding `cores` allocatable CPU: explain()'s
+    number without its words (a reconcile needs only the number, on every node change).
 
     The service's global cap is not applied here: the caller takes min(this, cap).
     """
-    return explain(rule, nodes, cores).replicas
+    counts: dict[Basis, int | Fraction] = {Basis.NODES: nodes, Basis.CORES: cores}
+    proportional = max((_wanted(rule, b, counts[b]) for b in rule.bases), default=0)
+    return _clamp(rule, proportional, nodes)
 
 
 # --- annotations ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, NamedTuple
 
 from nodecount_scaler.model.annotations import AnnotationError, TargetConfig, parse_config
@@ -298,3 +298,111 @@ def resolved_max_surge(spec: Mapping[str, Any], replicas: int) -> int:
         return 0 if isinstance(percent, NumberError) else math.ceil(percent * replicas / 100)
     value = parse_int(text)
     return 0 if isinstance(value, NumberError) else value
+
+
+@dataclass(frozen=True, slots=True)
+class _Memo:
+    """The inputs a TargetView was projected from (besides name and namespace)."""
+
+    uid: object
+    annotations: object
+    selector: object
+    template: object
+    strategy: object
+    replicas: object
+    view: TargetView
+
+
+class TargetProjector:
+    """project_target with a memo per Deployment, for the watch.
+
+    Most versions of a target differ from the previous one only in status (the Deployment
+    and ReplicaSet controllers report progress) or in spec.replicas (this service's own
+    write, echoed by the watch). The view depends on metadata.uid, metadata.annotations and
+    spec's replicas, selector, template and strategy only: when those equal the last
+    version's (a dict comparison, done in C), the last view is reused, and when only
+    replicas moved it is copied with the new count, unless the template findings read it
+    (a percentage maxSurge resolves against replicas). Anything else is projected afresh.
+    At most `limit` targets are remembered. Only Deployments are memoised (the inputs
+    above are a Deployment's); other kinds are projected afresh every time.
+    """
+
+    __slots__ = ("_memo", "limit", "workload")
+
+    def __init__(self, workload: WorkloadKind = DEPLOYMENT, limit: int = 10_000) -> None:
+        self.workload = workload
+        self.limit = limit
+        self._memo: dict[tuple[str, str], _Memo] = {}
+
+    def __call__(self, obj: object) -> TargetView | ProjectionError:
+        inputs = _memo_inputs(obj) if self.workload == DEPLOYMENT else None
+        if inputs is None:
+            return project_target(obj, self.workload)
+        key, uid, annotations, spec = inputs
+        replicas = spec.get("replicas")
+        selector, template, strategy = (
+            spec.get("selector"),
+            spec.get("template"),
+            spec.get("strategy"),
+        )
+        last = self._memo.get(key)
+        if (
+            last is not None
+            and last.uid == uid
+            and last.annotations == annotations
+            and last.selector == selector
+            and last.template == template
+            and last.strategy == strategy
+        ):
+            if last.replicas == replicas:
+                return last.view
+            reused = _with_replicas(last.view, spec, last.replicas, replicas)
+            if reused is not None:
+                self._remember(
+                    key, _Memo(uid, annotations, selector, template, strategy, replicas, reused)
+                )
+                return reused
+        view = project_target(obj, self.workload)
+        if isinstance(view, TargetView):
+            self._remember(
+                key, _Memo(uid, annotations, selector, template, strategy, replicas, view)
+            )
+        return view
+
+    def __len__(self) -> int:
+        return len(self._memo)
+
+    def _remember(self, key: tuple[str, str], memo: _Memo) -> None:
+        if key not in self._memo and len(self._memo) >= self.limit:
+            self._memo.clear()
+        self._memo[key] = memo
+
+
+def _memo_inputs(
+    obj: object,
+) -> tuple[tuple[str, str], object, object, Mapping[str, Any]] | None:
+    """(namespace, name), uid, annotations and spec of a Deployment-shaped object; None for
+    anything else (project_target then says what is wrong with it)."""
+    named = object_name(obj, "Deployment")
+    if isinstance(named, ProjectionError):
+        return None
+    assert isinstance(obj, Mapping)
+    metadata, spec = obj.get("metadata"), obj.get("spec")
+    if not isinstance(metadata, Mapping) or not isinstance(spec, Mapping):
+        return None
+    return named, metadata.get("uid"), metadata.get("annotations"), spec
+
+
+def _with_replicas(
+    view: TargetView, spec: Mapping[str, Any], before: object, after: object
+) -> TargetView | None:
+    """The view with the new spec.replicas, when nothing else in it reads replicas: a valid
+    integer either way, and the same resolved maxSurge (the only finding that reads it)."""
+    if not isinstance(after, int) or isinstance(after, bool) or not isinstance(before, int):
+        return None
+    try:
+        if resolved_max_surge(spec, before) != resolved_max_surge(spec, after):
+            return None
+    except ShapeError:
+        return None
+    return replace(view, replicas=after)

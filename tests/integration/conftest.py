@@ -6,6 +6,8 @@
 - ``nodes`` (function): creates kwok Nodes with unique names; deletes them after the test.
 - ``prometheus`` (function): starts real Prometheus servers (devcluster/prometheus.py),
   stopped after the test; Prometheus missing fails the test.
+- ``metrics_token`` (function): a file with the token of a ServiceAccount in ``namespace``
+  bound to the shipped ClusterRole nodecount-scaler-metrics-reader (Prometheus's identity).
 
 Every test in this directory gets the ``integration`` marker. ``DEVCLUSTER_KEEP=1`` keeps the
 cluster's workdir (logs, audit log, etcd data) after the session.
@@ -21,6 +23,7 @@ from typing import Any
 import pytest
 
 from devcluster import Cluster, ClusterStartError
+from devcluster.credentials import metrics_reader_token
 from devcluster.namespaces import dns_label
 from devcluster.prometheus import Prometheus, PrometheusError
 from devcluster.scaler import ScalerFactory
@@ -97,3 +100,11 @@ def prometheus(tmp_path: Path) -> Iterator[Callable[..., Prometheus]]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def metrics_token(cluster: Cluster, namespace: str, tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "prometheus-token"
+    binding = metrics_reader_token(cluster.api, namespace, path, "prometheus")
+    yield path
+    cluster.api.delete(f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{binding}")

@@ -3,7 +3,9 @@ invalid target and a target whose replica writes are denied go pending, then fir
 healthy target raises nothing.
 
 The rules are monitoring/alerts.yaml with every `for:` cut to HOLD (expressions unchanged),
-so the whole cycle takes seconds instead of minutes.
+so the whole cycle takes seconds instead of minutes. The service runs as shipped: /metrics over
+HTTPS behind delegated authentication, scraped with the token of a ServiceAccount bound to
+nodecount-scaler-metrics-reader.
 """
 
 from __future__ import annotations
@@ -38,16 +40,22 @@ def test_invalid_and_stuck_targets_go_pending_then_firing(
     nodes: NodeFactory,
     scalers: ScalerFactory,
     prometheus: Callable[..., Prometheus],
+    metrics_token: Path,
     tmp_path: Path,
 ) -> None:
     """Each per-target alert fires for exactly its target; failing writes fire too."""
     create_targets(cluster, namespace, nodes)
     with denied_scale_writes(cluster, namespace, STUCK):
         scaler = scalers.start(
-            "--namespace", namespace, "--leader-elect", "--leader-election-namespace", namespace
+            "--namespace",
+            namespace,
+            "--leader-elect",
+            "--leader-election-namespace",
+            namespace,
+            secure=True,
         )
         rules = rules_with_short_for(ALERTS, tmp_path / "alerts.yaml", HOLD)
-        prom = prometheus([scrape_job(f"127.0.0.1:{scaler.port}")], [rules])
+        prom = prometheus([scrape_job(scaler.metrics_address, metrics_token)], [rules])
         started = time.monotonic()
         seen: dict[str, set[str]] = {alert: set() for alert in PER_TARGET}
 

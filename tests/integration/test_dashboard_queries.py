@@ -2,10 +2,11 @@
 running service, returns data: each panel's expression at least one finite sample, each
 template variable the values the board's dropdowns need.
 
-The service runs with leader election and a 3 s watch inactivity timeout (quiet watches then
-reopen, so the watch-restart panel has something to show); the namespace holds the healthy,
+The service runs with leader election (its watch-restart counters are exported at 0 from the
+start, so that panel has data without a restart); the namespace holds the healthy,
 invalid and stuck targets of tests/integration/monitored.py, and one node is added once
-Prometheus scrapes, so a reaction (watch event -> write) is timed.
+Prometheus scrapes, so a reaction (watch event -> write) is timed. /metrics is read as
+shipped: HTTPS, with the token of a ServiceAccount bound to nodecount-scaler-metrics-reader.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from devcluster import Cluster
 from devcluster.polling import wait_until
@@ -40,6 +42,7 @@ def test_every_dashboard_query_returns_data(
     nodes: NodeFactory,
     scalers: ScalerFactory,
     prometheus: Callable[..., Prometheus],
+    metrics_token: Path,
 ) -> None:
     """No panel stays empty and every dropdown lists the job, namespace and targets."""
     targets = create_targets(cluster, namespace, nodes)
@@ -51,14 +54,14 @@ def test_every_dashboard_query_returns_data(
             "--leader-elect",
             "--leader-election-namespace",
             namespace,
-            "--watch-inactivity-timeout",
-            "3",
+            secure=True,
         )
-        prom = prometheus([scrape_job(f"127.0.0.1:{scaler.port}")])
+        prom = prometheus([scrape_job(scaler.metrics_address, metrics_token)])
         wait_until(prom.targets_up, timeout=30, describe="prometheus scraping the service")
         nodes.add_many(1, labels=dict([targets.label]))
+        # Read through Prometheus: the listener answers only callers with a credential.
         wait_until(
-            lambda: scaler.metric("nodecount_scaler_reaction_seconds_count"),
+            lambda: [v for _, v in prom.query("nodecount_scaler_reaction_seconds_count") if v],
             timeout=30,
             describe="a timed reaction to the new node",
         )

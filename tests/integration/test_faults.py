@@ -166,16 +166,6 @@ def test_compaction_forces_relist_and_converges(
     apply(cluster, _target(namespace, "web", group))
     scaler = scalers.start("--namespace", namespace)
     _wait_replicas(cluster, namespace, "web", 2, 30)
-    # The leader opens the target's pod watch a moment after the other watches: wait until
-    # it delivers, or a compaction now could meet it still connecting from its list's
-    # version (a 410 that this first step means to rule out).
-    wait_until(
-        lambda: scaler.metric_sum(
-            "nodecount_scaler_watch_events_total", resource=f"pods/{namespace}/web"
-        ),
-        timeout=30,
-        describe="the pod watch delivering events",
-    )
     relists = "nodecount_scaler_watch_relists_total"
     assert scaler.metric_sum(relists, reason="expired") == 0
 

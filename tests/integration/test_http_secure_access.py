@@ -20,7 +20,12 @@ import pytest
 import yaml
 
 from devcluster import Cluster
-from devcluster.credentials import bind_cluster_role, service_account_token, token_kubeconfig
+from devcluster.credentials import (
+    bind_cluster_role,
+    may_get,
+    service_account_token,
+    token_kubeconfig,
+)
 from devcluster.pki import client_cert
 from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory, ScalerProcess
@@ -63,22 +68,6 @@ class Secured:
             return exc.code
 
 
-def may_get(cluster: Cluster, user: str, groups: list[str], path: str) -> bool:
-    review = cluster.api.post(
-        "/apis/authorization.k8s.io/v1/subjectaccessreviews",
-        {
-            "apiVersion": "authorization.k8s.io/v1",
-            "kind": "SubjectAccessReview",
-            "spec": {
-                "user": user,
-                "groups": groups,
-                "nonResourceAttributes": {"path": path, "verb": "get"},
-            },
-        },
-    )
-    return bool(review["status"].get("allowed"))
-
-
 def bind_reader(cluster: Cluster, name: str, subject: dict[str, str]) -> None:
     bind_cluster_role(cluster.api, name, READER_ROLE, [subject])
 
@@ -96,8 +85,8 @@ def make_callers(cluster: Cluster, namespace: str, tmp: Path) -> dict[str, Calle
     bind_reader(cluster, cert_user, {"kind": "User", "name": cert_user})
     sa_user = f"system:serviceaccount:{namespace}:reader"
     for path in PATHS:
-        wait_until(lambda: may_get(cluster, sa_user, [], path), 15, describe="RBAC")  # noqa: B023
-        wait_until(lambda: may_get(cluster, cert_user, [], path), 15, describe="RBAC")  # noqa: B023
+        wait_until(lambda: may_get(cluster.api, sa_user, [], path), 15, describe="RBAC")  # noqa: B023
+        wait_until(lambda: may_get(cluster.api, cert_user, [], path), 15, describe="RBAC")  # noqa: B023
     return {
         "anonymous": Caller(),
         "bogus-token": Caller(token="not-a-token"),

@@ -1,4 +1,6 @@
-"""The shipped manifests install on a real API server (server-side dry run).
+"""The shipped manifests install on a real API server (server-side dry run): the kustomize
+base and overlays, and the Helm chart's renders (its ServiceMonitor and PrometheusRule
+against the pinned Prometheus Operator's CRDs, installed for real).
 
 `kubectl apply -k manifests/ --dry-run=server` cannot succeed on a cluster where the
 namespace `nodecount-scaler` does not exist yet: a dry-run create of the Namespace does not
@@ -12,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -20,20 +21,27 @@ import pytest
 import yaml
 
 from devcluster import Cluster
+from devcluster.versions import prometheus_operator_crds_dir
 from nodecount_scaler.cli import parse_settings
+from tests.helm import build_tools
 from tests.manifests import (
     BASE,
     BASE_KINDS,
+    CHART_EVERY_OPTION,
     EXAMPLES,
     NAMESPACE,
     NAMESPACED,
     NO_POD_DELETION_COST,
+    Source,
+    chart,
     render,
 )
 
+Objects = list[dict[str, Any]]
 
-def ensure_namespace(cluster: Cluster, objects: list[dict[str, Any]], name: str) -> None:
-    """Apply the Namespace object of the kustomize output for real (waits out a namespace
+
+def ensure_namespace(cluster: Cluster, objects: Objects, name: str) -> None:
+    """Apply the Namespace object of the rendered manifests for real (waits out a namespace
     that another test is deleting)."""
     deadline = time.monotonic() + 60
     while True:
@@ -43,8 +51,33 @@ def ensure_namespace(cluster: Cluster, objects: list[dict[str, Any]], name: str)
         assert time.monotonic() < deadline, f"namespace {name} stuck in Terminating"
         time.sleep(0.5)
     namespace = [o for o in objects if o["kind"] == "Namespace" and o["metadata"]["name"] == name]
-    assert len(namespace) == 1, f"kustomize output has no Namespace {name}"
+    assert len(namespace) == 1, f"the manifests have no Namespace {name}"
     cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(namespace[0]))
+
+
+def ensure_namespaces(cluster: Cluster, objects: Objects) -> None:
+    """The manifests' own Namespaces applied for real; every other namespace they name
+    (watched namespaces, a release namespace they do not create) created if missing."""
+    own = {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"}
+    for name in sorted(own):
+        ensure_namespace(cluster, objects, name)
+    for name in {o["metadata"].get("namespace") for o in objects} - own - {None}:
+        if cluster.api.get_or_none(f"/api/v1/namespaces/{name}") is None:
+            cluster.kubectl("create", "namespace", name)
+
+
+@pytest.fixture(scope="module")
+def operator_crds(cluster: Cluster) -> None:
+    """The pinned Prometheus Operator's ServiceMonitor and PrometheusRule CRDs, installed
+    (hack/build-tools.sh fetches them from the operator's Go module)."""
+    build_tools()
+    crds = sorted(prometheus_operator_crds_dir().glob("*.yaml"))
+    assert len(crds) == 2, crds
+    for crd in crds:
+        # Server-side: the CRDs are too large for the last-applied annotation.
+        cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crd))
+    names = [f"crd/{yaml.safe_load(c.read_text())['metadata']['name']}" for c in crds]
+    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", *names)
 
 
 def listed(stdout: str) -> set[str]:
@@ -66,20 +99,21 @@ def expected_names(objects: list[dict[str, Any]]) -> set[str]:
     return names
 
 
-def server_dry_run(cluster: Cluster, directory: Path) -> tuple[str, list[dict[str, Any]]]:
-    """Dry-run apply of the kustomization with strict server-side field validation; return
-    kubectl's listing and the objects as the server would have stored them."""
+def server_dry_run(cluster: Cluster, objects: Objects) -> tuple[str, Objects]:
+    """Dry-run apply with strict server-side field validation; return kubectl's listing and
+    the objects as the server would have stored them."""
+    manifest = yaml.safe_dump_all(objects)
     plain = cluster.kubectl(
-        "apply", "-k", str(directory), "--dry-run=server", "--validate=strict", check=False
+        "apply", "-f", "-", "--dry-run=server", "--validate=strict", input=manifest, check=False
     )
     assert plain.returncode == 0, f"server dry run rejected:\n{plain.stderr}"
     # Admission warnings (e.g. Pod Security "would violate") and unknown-field warnings.
     assert plain.stderr.strip() == "", f"warnings from the server:\n{plain.stderr}"
     as_json = cluster.kubectl(
-        "apply", "-k", str(directory), "--dry-run=server", "--validate=strict", "-o", "json"
+        "apply", "-f", "-", "--dry-run=server", "--validate=strict", "-o", "json", input=manifest
     )
     body = json.loads(as_json.stdout)
-    items: list[dict[str, Any]] = body["items"] if body.get("kind") == "List" else [body]
+    items: Objects = body["items"] if body.get("kind") == "List" else [body]
     return plain.stdout, items
 
 
@@ -89,12 +123,13 @@ def by_kind(items: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return found[0]
 
 
-def test_base_accepted_by_apiserver(cluster: Cluster) -> None:
-    objects = render(BASE)
+@pytest.mark.parametrize("source", [BASE, chart()], ids=["kustomize", "chart"])
+def test_base_accepted_by_apiserver(cluster: Cluster, source: Source) -> None:
+    objects = render(source)
     assert sorted(o["kind"] for o in objects) == sorted(BASE_KINDS)
     ensure_namespace(cluster, objects, NAMESPACE)
 
-    stdout, stored = server_dry_run(cluster, BASE)
+    stdout, stored = server_dry_run(cluster, objects)
     assert listed(stdout) == expected_names(objects)
 
     # Fields an API server drops silently when a feature gate is off must survive.
@@ -106,17 +141,24 @@ def test_base_accepted_by_apiserver(cluster: Cluster) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    "directory", [NAMESPACED, NO_POD_DELETION_COST], ids=["namespaced", "no-pod-deletion-cost"]
-)
-def test_variant_accepted_by_apiserver(cluster: Cluster, directory: Path) -> None:
-    """Each overlay of the base installs as rendered (its target namespaces exist first)."""
-    objects = render(directory)
-    ensure_namespace(cluster, objects, NAMESPACE)
-    for name in {o["metadata"].get("namespace") for o in objects} - {None, NAMESPACE}:
-        if cluster.api.get_or_none(f"/api/v1/namespaces/{name}") is None:
-            cluster.kubectl("create", "namespace", name)
-    stdout, _ = server_dry_run(cluster, directory)
+VARIANTS = {
+    "namespaced": NAMESPACED,
+    "no-pod-deletion-cost": NO_POD_DELETION_COST,
+    "chart-namespaced": chart(namespaces=["team-a", "team-b"]),
+    "chart-no-pod-deletion-cost": chart(podDeletionCost=False),
+    # Another release namespace (the policies name its account), the operator's objects.
+    "chart-every-option": chart(release_namespace="ncs-every-option", **CHART_EVERY_OPTION),
+}
+
+
+@pytest.mark.parametrize("source", VARIANTS.values(), ids=list(VARIANTS))
+@pytest.mark.usefixtures("operator_crds")
+def test_variant_accepted_by_apiserver(cluster: Cluster, source: Source) -> None:
+    """Each overlay of the base and each chart variant installs as rendered (the
+    namespaces it names exist first)."""
+    objects = render(source)
+    ensure_namespaces(cluster, objects)
+    stdout, _ = server_dry_run(cluster, objects)
     assert listed(stdout) == expected_names(objects)
 
 
@@ -186,7 +228,7 @@ def test_examples_accepted_by_apiserver(cluster: Cluster) -> None:
     for name in namespaces:
         if cluster.api.get_or_none(f"/api/v1/namespaces/{name}") is None:
             cluster.kubectl("create", "namespace", name)
-    stdout, stored = server_dry_run(cluster, EXAMPLES)
+    stdout, stored = server_dry_run(cluster, objects)
     assert listed(stdout) == expected_names(objects)
     for deployment in stored:
         annotations = deployment["metadata"]["annotations"]

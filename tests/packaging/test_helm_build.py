@@ -1,31 +1,33 @@
 """hack/build-tools.sh builds helm from its Go module at the version pinned in
-hack/versions.env (or finds it cached outside the checkout), and the binary runs."""
+hack/versions.env (or finds it cached outside the checkout), and the binary runs; it also
+fetches the pinned Prometheus Operator's CRDs."""
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
+import yaml
 
-from devcluster.versions import REPO_ROOT, cache_root, read_pins
+from devcluster.versions import cache_root, prometheus_operator_crds_dir, read_pins
+from tests.helm import build_tools, helm
 
 
 def test_build_tools_yields_the_pinned_helm() -> None:
     """`helm version` of the built binary reports exactly the pinned version."""
     pinned = read_pins()["HELM_VERSION"]
-    # Cold, this compiles helm (minutes); warm it only checks the cached binary.
-    build = subprocess.run(
-        ["bash", str(REPO_ROOT / "hack" / "build-tools.sh")],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    assert build.returncode == 0, build.stderr[-3000:]
-    bin_dir = Path(build.stdout.strip().splitlines()[-1])
-    assert bin_dir.is_relative_to(cache_root()), "helm must be cached outside the checkout"
-    helm = bin_dir / "helm"
-    shown = subprocess.run(
-        [str(helm), "version"], capture_output=True, text=True, timeout=60, check=True
-    ).stdout
+    assert build_tools().is_relative_to(cache_root()), "helm must be cached outside the checkout"
+    shown = helm("version").stdout
     assert f'Version:"{pinned}"' in shown, shown
     assert 'GitTreeState:"clean"' in shown, shown
+
+
+def test_build_tools_fetches_the_pinned_operator_crds() -> None:
+    """The ServiceMonitor and PrometheusRule CRDs of the pinned module version, served as v1."""
+    build_tools()
+    version = read_pins()["PROMETHEUS_OPERATOR_VERSION"]
+    crds = prometheus_operator_crds_dir()
+    assert crds.is_relative_to(cache_root())
+    kinds = {}
+    for path in sorted(crds.glob("*.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        assert crd["metadata"]["annotations"]["operator.prometheus.io/version"] == version[1:]
+        kinds[crd["spec"]["names"]["kind"]] = [v["name"] for v in crd["spec"]["versions"]]
+    assert kinds == {"ServiceMonitor": ["v1"], "PrometheusRule": ["v1"]}

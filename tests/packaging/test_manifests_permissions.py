@@ -1,19 +1,16 @@
-"""What the service account may do in each shipped variant: the RBAC grants (resolved
-through the bindings) and the admission policies, rendered and checked as data."""
+"""What the service account may do in each shipped variant, from the kustomize directories
+and from the chart with the values that stand for them: the RBAC grants (resolved through
+the bindings) and the admission policies, rendered and checked as data."""
 
 from __future__ import annotations
 
-import os
 import re
-from unittest import mock
 
 import pytest
 
-from nodecount_scaler.cli import parse_settings
 from nodecount_scaler.control.events import COMPONENT
 from nodecount_scaler.model.annotations import ENABLED
 from nodecount_scaler.model.pods import DELETION_COST_ANNOTATION, LEAVING_NODE_DELETION_COST
-from nodecount_scaler.settings import Settings
 from tests.manifests import (
     BASE,
     NAMESPACE,
@@ -23,37 +20,24 @@ from tests.manifests import (
     SERVICE_ACCOUNT,
     USERNAME,
     Obj,
+    Source,
+    chart,
     one,
     render,
     rule_tuples,
 )
+from tests.permissions import (
+    AUTH,
+    CLUSTER,
+    LEASE,
+    NODES,
+    PODS,
+    TARGETS,
+    grants,
+    scoped,
+    settings_of,
+)
 
-VARIANTS = {"base": BASE, "namespaced": NAMESPACED, "no-pod-deletion-cost": NO_POD_DELETION_COST}
-CLUSTER = "*"  # the scope of a ClusterRoleBinding's grants
-
-Rule = tuple[str, str, str, str | None]  # group, resource, verb, resourceName or None
-NODES: set[Rule] = {("", "nodes", "list", None), ("", "nodes", "watch", None)}
-TARGETS: set[Rule] = {
-    *(
-        (("apps", resource, verb, None))
-        for resource in ("deployments", "statefulsets", "replicasets")
-        for verb in ("list", "watch", "patch")
-    ),
-    ("autoscaling", "horizontalpodautoscalers", "list", None),
-    ("autoscaling", "horizontalpodautoscalers", "watch", None),
-    ("", "events", "create", None),
-    ("", "events", "patch", None),
-}
-PODS: set[Rule] = {
-    ("", "pods", "list", None),
-    ("", "pods", "watch", None),
-    ("", "pods", "patch", None),
-}
-LEASE: set[Rule] = {
-    ("coordination.k8s.io", "leases", "create", None),
-    ("coordination.k8s.io", "leases", "get", "nodecount-scaler"),
-    ("coordination.k8s.io", "leases", "update", "nodecount-scaler"),
-}
 # Each apps/v1 kind's spec: every field but replicas must come out of a write unchanged.
 SPEC_FIELDS = {
     ("nodecount-scaler-replicas", "deployments"): (
@@ -84,82 +68,31 @@ SPEC_FIELDS = {
     ),
 }
 
-Grant = tuple[str, str, str, str, str | None]  # scope, group, resource, verb, name
-
-# The two built-in roles the delegated-authentication bindings name, with the rules the API
-# server's bootstrap policy gives them (plugin/pkg/auth/authorizer/rbac/bootstrappolicy).
-BUILT_IN: dict[tuple[str, str | None, str], list[Obj]] = {
-    ("ClusterRole", None, "system:auth-delegator"): [
-        {
-            "apiGroups": ["authentication.k8s.io"],
-            "resources": ["tokenreviews"],
-            "verbs": ["create"],
-        },
-        {
-            "apiGroups": ["authorization.k8s.io"],
-            "resources": ["subjectaccessreviews"],
-            "verbs": ["create"],
-        },
-    ],
-    ("Role", "kube-system", "extension-apiserver-authentication-reader"): [
-        {
-            "apiGroups": [""],
-            "resources": ["configmaps"],
-            "resourceNames": ["extension-apiserver-authentication"],
-            "verbs": ["get", "list", "watch"],
-        }
-    ],
+KUSTOMIZE: dict[str, Source] = {
+    "base": BASE,
+    "namespaced": NAMESPACED,
+    "no-pod-deletion-cost": NO_POD_DELETION_COST,
 }
-AUTH: set[Grant] = {
-    (CLUSTER, "authentication.k8s.io", "tokenreviews", "create", None),
-    (CLUSTER, "authorization.k8s.io", "subjectaccessreviews", "create", None),
-    *(
-        ("kube-system", "", "configmaps", verb, "extension-apiserver-authentication")
-        for verb in ("get", "list", "watch")
-    ),
+# The chart's values that stand for each kustomize variant (test_chart_parity.py).
+CHART: dict[str, Source] = {
+    "base": chart(),
+    "namespaced": chart(namespaces=["team-a", "team-b"]),
+    "no-pod-deletion-cost": chart(podDeletionCost=False),
 }
+SOURCES = {"kustomize": KUSTOMIZE, "chart": CHART}
+VARIANTS = [(source, name) for source, variants in SOURCES.items() for name in variants]
 
 
-@pytest.fixture(scope="module", params=list(VARIANTS), ids=list(VARIANTS))
+@pytest.fixture(scope="module", params=VARIANTS, ids=[f"{s}-{n}" for s, n in VARIANTS])
 def variant(request: pytest.FixtureRequest) -> tuple[str, list[Obj]]:
-    return request.param, render(VARIANTS[request.param])
+    source, name = request.param
+    return name, render(SOURCES[source][name])
 
 
-@pytest.fixture(scope="module")
-def rendered() -> dict[str, list[Obj]]:
-    return {name: render(path) for name, path in VARIANTS.items()}
-
-
-def grants(docs: list[Obj]) -> set[Grant]:
-    """Everything the service account is granted, through every binding that names it."""
-    roles = {
-        (d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]): d["rules"]
-        for d in docs
-        if d["kind"] in ("ClusterRole", "Role")
-    } | BUILT_IN
-    out: set[Grant] = set()
-    for binding in (d for d in docs if d["kind"] in ("ClusterRoleBinding", "RoleBinding")):
-        subject = {"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": NAMESPACE}
-        if subject not in binding["subjects"]:
-            continue
-        scope = binding["metadata"].get("namespace", CLUSTER)
-        ref = binding["roleRef"]
-        role_ns = None if ref["kind"] == "ClusterRole" else scope
-        rules = roles[(ref["kind"], role_ns, ref["name"])]
-        out |= {(scope, *grant) for grant in rule_tuples(rules)}
-    return out
-
-
-def scoped(scope: str, *sets: set[Rule]) -> set[Grant]:
-    return {(scope, *grant) for grants in sets for grant in grants}
-
-
-def settings_of(docs: list[Obj]) -> Settings:
-    """The service's settings as the container's args and env give them."""
-    container = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
-    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
-    with mock.patch.dict(os.environ, env, clear=True):
-        return parse_settings(container["args"])[1]
+@pytest.fixture(scope="module", params=list(SOURCES))
+def rendered(request: pytest.FixtureRequest) -> dict[str, list[Obj]]:
+    """Each variant of one source: the kustomize directories, or the chart."""
+    return {name: render(source) for name, source in SOURCES[request.param].items()}
 
 
 # ---- RBAC --------------------------------------------------------------------------

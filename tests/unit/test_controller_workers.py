@@ -37,7 +37,7 @@ async def running(controller: Controller) -> AsyncIterator[asyncio.Task[None]]:
 
 
 def controller_for(api: ScriptedApi, *names: str) -> Controller:
-    """Workers over scale-ups only; steering off, so the pod caches add no requests."""
+    """Workers over scale-ups only; steering off, so no pod list adds requests."""
     state = seeded_state(NODES, [deployment(n, replicas=1) for n in names])
     controller = Controller(state, make_reconciler(api, state, pods=False))
     controller.queue.base_delay = BASE_DELAY

@@ -1,4 +1,5 @@
-"""EventRecorder: the core/v1 Event it creates, the repeat window, dry run and failures."""
+"""EventRecorder: the core/v1 Event it creates, the repeat window, dry run and failures
+(aggregation and the write budget: test_events_correlation.py)."""
 
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ async def test_long_message_is_truncated(api: ScriptedApi) -> None:
 
 
 async def test_warning_is_sent_once_per_window(api: ScriptedApi) -> None:
-    """The same warning within the window is not sent again; after it, it is."""
+    """The same warning within the window is not sent again; after it, its Event's count
+    goes up."""
     clock = FakeClock()
     events = recorder(api, clock)
     assert await events.warn_once(KEY, "uid-1", FindingKind.NO_SPREAD_CONSTRAINT, "m")
@@ -61,11 +63,13 @@ async def test_warning_is_sent_once_per_window(api: ScriptedApi) -> None:
     assert not await events.warn_once(KEY, "uid-1", FindingKind.NO_SPREAD_CONSTRAINT, "m")
     clock.advance(1)
     assert await events.warn_once(KEY, "uid-1", FindingKind.NO_SPREAD_CONSTRAINT, "m")
-    assert api.lines == [("POST", events_path())] * 2
+    assert api.lines == [("POST", events_path()), ("PATCH", events_path() + "/d.")]
+    assert api.calls[1].body["count"] == 2
 
 
 async def test_window_is_per_target_reason_and_topic(api: ScriptedApi) -> None:
-    """A different target, reason or topic is a different warning."""
+    """A different target, reason or topic is a different warning; each is written when
+    it starts its own Event (series) or its target's write budget allows."""
     events = recorder(api)
     other = TargetKey("ns", "e")
     cases: list[tuple[TargetKey, EventReason, str]] = [
@@ -75,7 +79,7 @@ async def test_window_is_per_target_reason_and_topic(api: ScriptedApi) -> None:
         (KEY, Reason.INVALID_ANNOTATION, "max=x"),
     ]
     for target, reason, topic in cases:
-        assert await events.warn_once(target, "uid", reason, "m", topic=topic)
+        assert await events.warn_once(target, "uid", reason, "m", topic=topic, series=topic)
     assert len(api.calls) == 4
 
 
@@ -98,12 +102,16 @@ async def test_forget_lets_the_warning_out_again(api: ScriptedApi) -> None:
     assert len(api.calls) == 2
 
 
-async def test_normal_events_are_never_suppressed(api: ScriptedApi) -> None:
-    """Every replica change is recorded, even with the same message."""
-    events = recorder(api)
+async def test_normal_events_are_counted_not_dropped(api: ScriptedApi) -> None:
+    """Every replica change is recorded: repeats raise the one Event's count."""
+    clock = FakeClock()
+    events = recorder(api, clock)
     for _ in range(3):
         await events.emit(KEY, "uid-1", "Normal", Reason.RESCALED, "Scaled from 1 to 3")
-    assert len(api.calls) == 3
+    clock.advance(300)
+    assert await events.flush_due() == 1
+    assert api.lines == [("POST", events_path()), ("PATCH", events_path() + "/d.")]
+    assert api.calls[1].body["count"] == 3
 
 
 async def test_dry_run_sends_nothing_and_logs(api: ScriptedApi) -> None:

@@ -75,10 +75,10 @@ def test_unreadable_mounted_files_are_a_clear_error(tmp_path: Path) -> None:
     ("value", "expected"),
     [
         ("short", "short"),
-        ("x" * 300, "x" * 256 + "...(44 more)"),
+        ("x" * 1100, "x" * 1024 + "...(76 more)"),
         (
-            {"k" * 300: ["y" * 257, 3, None]},
-            {"k" * 256 + "...(44 more)": ["y" * 256 + "...(1 more)", 3, None]},
+            {"k" * 1100: ["y" * 1025, 3, None]},
+            {"k" * 1024 + "...(76 more)": ["y" * 1024 + "...(1 more)", 3, None]},
         ),
         ((1, "z"), [1, "z"]),
     ],

@@ -1,10 +1,12 @@
-"""kubectl's flags, as `kubectl nodecount` receives them, become nodecount-scaler plan's."""
+"""kubectl's flags, as `kubectl nodecount` receives them, become nodecount-scaler plan's, or
+the options of `status`."""
 
 from __future__ import annotations
 
 import pytest
 
-from nodecount_scaler.kubectl_plugin import plan_arguments
+from nodecount_scaler.kubectl_plugin import parse
+from nodecount_scaler.kubectl_status import StatusOptions
 
 QUIET = ["--log-level", "warning"]
 CASES = [
@@ -34,12 +36,49 @@ CASES = [
 @pytest.mark.parametrize(("argv", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_kubectl_flags_map_onto_plan(argv: list[str], expected: list[str]) -> None:
     """Each kubectl spelling lands on the one plan flag."""
-    assert plan_arguments(argv) == expected
+    assert parse(argv) == expected
+
+
+STATUS = [
+    ("bare: the default namespace", ["status"], StatusOptions()),
+    (
+        "every flag",
+        [
+            "status",
+            "-n",
+            "ops",
+            "--kubeconfig",
+            "/k",
+            "--context=prod",
+            "-o",
+            "json",
+            "--timeout",
+            "5",
+        ],
+        StatusOptions("/k", "prod", "ops", 5.0, "json"),
+    ),
+    (
+        "-n=NAME and -ojson",
+        ["status", "-n=ops", "-ojson"],
+        StatusOptions(namespace="ops", output="json"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "expected"), [c[1:] for c in STATUS], ids=[c[0] for c in STATUS])
+def test_status_flags(argv: list[str], expected: StatusOptions) -> None:
+    """status takes kubectl's spellings too; -n is where nodecount-scaler runs."""
+    assert parse(argv) == expected
 
 
 BAD = [
     ("no command", []),
-    ("status is not offered", ["status"]),
+    ("an unknown command", ["stats"]),
+    ("status: a timeout of 0", ["status", "--timeout", "0"]),
+    ("status: a timeout that is no number", ["status", "--timeout", "soon"]),
+    ("status: a namespace that is no name", ["status", "-n", "a/b"]),
+    ("status: an output it does not have", ["status", "-o", "yaml"]),
+    ("status: -A makes no sense", ["status", "-A"]),
     ("-n with -A", ["plan", "-n", "web", "-A"]),
     ("a flag kubectl plugins do not get", ["plan", "--server", "https://x"]),
     ("-v not a number", ["plan", "-v", "loud"]),
@@ -52,7 +91,7 @@ def test_bad_command_lines_exit_2_with_one_line(
 ) -> None:
     """A usage error is exit code 2 and one line naming `kubectl nodecount`."""
     with pytest.raises(SystemExit) as exited:
-        plan_arguments(argv)
+        parse(argv)
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("kubectl nodecount"), err

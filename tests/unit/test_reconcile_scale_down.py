@@ -6,7 +6,6 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
-from nodecount_scaler.control.podcache import PodCaches
 from tests.builders import deployment, node, node_view
 from tests.scripted_api import (
     KEY,
@@ -17,9 +16,7 @@ from tests.scripted_api import (
     events_path,
     make_reconciler,
     pod_path,
-    running,
     seeded_state,
-    until,
 )
 
 COST = "controller.kubernetes.io/pod-deletion-cost"
@@ -45,8 +42,8 @@ def cordon_n3_of_three() -> Any:
 async def test_pod_on_leaving_node_gets_low_cost_before_the_scale_write(
     api: ScriptedApi,
 ) -> None:
-    """Pod cache not synced yet: one LIST with the target's selector, mark the pod on the
-    cordoned node, then write the replicas."""
+    """One paged LIST with the target's selector, mark the pod on the cordoned node, then
+    write the replicas."""
     api.pods = [pod("p1", "n1"), pod("p2", "n2"), pod("p3", "n3")]
     await make_reconciler(api, cordon_n3_of_three()).reconcile(KEY)
     assert api.lines == [
@@ -56,7 +53,7 @@ async def test_pod_on_leaving_node_gets_low_cost_before_the_scale_write(
         ("POST", events_path()),
     ]
     listing, mark, scale = api.calls[:3]
-    assert listing.query == (("labelSelector", "app=d"),)
+    assert listing.query == (("labelSelector", "app=d"), ("limit", "500"))
     assert mark.content_type == MERGE_PATCH
     assert mark.query == (("fieldManager", "nodecount-scaler"),)
     assert mark.body == {"metadata": {"annotations": {COST: "-1000"}}}
@@ -121,22 +118,24 @@ async def test_scale_up_touches_no_pod(api: ScriptedApi) -> None:
     assert api.lines == [("PATCH", deployment_path()), ("POST", events_path())]
 
 
-async def test_synced_pod_cache_steers_without_a_list(api: ScriptedApi) -> None:
-    """With the target's pod cache synced, a scale-down reads no pod from the API at all:
-    only the one pod that needs a cost is patched, then the replicas are written."""
-    api.pods = [pod("p1", "n1"), pod("p2", "n2"), pod("p3", "n3"), pod("p4", "n3", cost="-1000")]
-    state = cordon_n3_of_three()
-    caches = PodCaches(api.client)
-    caches.sync(state.targets)
-    async with running(caches):
-        await until(lambda: caches.pods(KEY) is not None)
-        api.clear()
-        await make_reconciler(api, state, pods=caches).reconcile(KEY)
+async def test_pods_are_read_page_by_page(api: ScriptedApi) -> None:
+    """The pod list follows continue tokens: a pod on the second page is steered too."""
+    page = {"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"}}
+    api.script(
+        "GET",
+        PODS,
+        Reply(body={**page, "metadata": {"continue": "next"}, "items": [pod("p1", "n1")]}),
+        Reply(body={**page, "items": [pod("p2", "n2"), pod("p3", "n3")]}),
+    )
+    await make_reconciler(api, cordon_n3_of_three()).reconcile(KEY)
     assert api.lines == [
+        ("GET", PODS),
+        ("GET", PODS),
         ("PATCH", pod_path("p3")),
         ("PATCH", deployment_path()),
         ("POST", events_path()),
     ]
+    assert ("continue", "next") in api.calls[1].query
 
 
 async def test_steering_off_reads_and_writes_no_pod(api: ScriptedApi) -> None:

@@ -53,7 +53,8 @@ async def test_hpa_warning_is_repeated_after_the_window(api: ScriptedApi) -> Non
     await reconciler.reconcile(KEY)
     clock.advance(WINDOW)
     await reconciler.reconcile(KEY)
-    assert api.lines == [("POST", events_path())] * 2
+    assert api.lines == [("POST", events_path()), ("PATCH", events_path() + "/d.")]
+    assert api.calls[1].body["count"] == 2
 
 
 INVALID = [
