@@ -75,7 +75,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         soak = set_up(cluster, args.nodes, workdir)
         for scaler in soak.scalers:
             stack.callback(scaler.stop)
-        print(f"set up in {time.monotonic() - started:.0f} s; load for {args.minutes:g} min")
+        print(
+            f"set up in {time.monotonic() - started:.0f} s; load for {args.minutes:g} min",
+            flush=True,
+        )
         tenant, churn = Tenant(soak), Churn(soak, timeout=3 * args.churn_every)
         tenant.create()
         health = [stack.enter_context(HealthSampler(s.url, interval=0.5)) for s in soak.scalers]
@@ -91,6 +94,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         while time.monotonic() < deadline:
             try:
                 recorder.tick()
+                print(recorder.progress(), flush=True)
             except (ApiError, OSError) as exc:
                 print(f"sample skipped: {exc}"[:300], file=sys.stderr)
             dead = [s.exit_reason() for s in soak.scalers if s.exit_reason()]

@@ -24,6 +24,8 @@ from tests.integration.workloads import nginx_everywhere
 P: Final = "nodecount-scaler.io/"
 LEASE: Final = "nodecount-scaler"
 REPLICA_CAP: Final = 1000  # --replica-cap default
+# Open descriptors allowed each replica, as in a container (the slow-loris load aims at it).
+FD_LIMIT: Final = 1024
 # Nodes labelled into each pool at the start; the rest of the nodes are in no pool.
 POOLS: Final = {"a": 12, "b": 12, "gpu": 6}
 # Good target -> its annotations ({suite} is the suite label's value). Replica counts stay
@@ -109,7 +111,8 @@ def set_up(cluster: Cluster, nodes: int, workdir: Path) -> Soak:
         create_target(cluster, soak.good, name, filled)
     factory = ScalerFactory(cluster.kubeconfig, workdir)
     scope = ("--namespace", soak.good, "--namespace", soak.hostile)
-    soak.scalers = [factory.start(*scope, *fast_election(soak.good)) for _ in range(2)]
+    election = fast_election(soak.good)
+    soak.scalers = [factory.start(*scope, *election, fd_limit=FD_LIMIT) for _ in range(2)]
     wait_until(
         lambda: ready_nodes(cluster, soak.good) >= nodes, 300, interval=2, describe="nodes Ready"
     )

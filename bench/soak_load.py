@@ -5,9 +5,7 @@ step followed by the time every affected good target takes to converge."""
 
 from __future__ import annotations
 
-import itertools
 import random
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +13,7 @@ from typing import Any, Final
 
 from bench.soak_cluster import P, Soak, create_target, replicas_and_expected
 from devcluster.api import ApiError
+from devcluster.sampling import Ticker
 from tests.builders import absent_keys_selector
 
 HUGE_REQUIREMENTS: Final = 32_000
@@ -32,30 +31,24 @@ class Loop:
     and keeps the text of the last few errors (the soak goes on through API errors)."""
 
     def __init__(self, name: str, every: float, step: Callable[[int], None]) -> None:
-        self.name, self.every, self._step = name, every, step
+        self.name, self._step = name, step
         self.steps = 0
         self.errors: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._ticker = Ticker(self._once, every, name=name)
 
-    def _run(self) -> None:
-        for n in itertools.count():
-            started = time.monotonic()
-            try:
-                self._step(n)
-                self.steps += 1
-            except (ApiError, OSError, TimeoutError) as exc:
-                self.errors = [*self.errors[-9:], f"{type(exc).__name__}: {exc}"[:300]]
-            if self._stop.wait(max(0.0, self.every - (time.monotonic() - started))):
-                return
+    def _once(self) -> None:
+        try:
+            self._step(self.steps)
+        except (ApiError, OSError, TimeoutError) as exc:
+            self.errors = [*self.errors[-9:], f"{type(exc).__name__}: {exc}"[:300]]
+        self.steps += 1
 
     def start(self) -> Loop:
-        self._thread.start()
+        self._ticker.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(60)
+        self._ticker.stop(timeout=60)
 
 
 @dataclass

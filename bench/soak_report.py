@@ -59,6 +59,16 @@ class Recorder:
             }
         )
 
+    def progress(self) -> str:
+        """The last sample as one line, for the console while the soak runs."""
+        last = self.samples[-1]
+        converged = last["converged"]
+        return (
+            f"t={last['t']:.0f}s rss={last['rss_mib']} MiB log={last['log_bytes']} B "
+            f"transitions={last['lease_transitions']} healthz p99={last['healthz_p99_ms']} ms "
+            f"converged={sum(converged.values())}/{len(converged)}"
+        )
+
 
 def _spread(values: Sequence[float]) -> dict[str, float]:
     if not values:

@@ -9,8 +9,10 @@ import statistics
 import threading
 import time
 import urllib.request
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Self
 
 from devcluster.process import rss_kib
 
@@ -25,29 +27,50 @@ def quantile(values: Sequence[float], q: float) -> float:
 
 
 class Ticker:
-    """Calls `fn` every `interval` seconds on a daemon thread until stopped."""
+    """Calls `fn` every `interval` seconds (start to start; at once again when a call takes
+    longer) on a daemon thread until stopped."""
 
-    def __init__(self, fn: Callable[[], None], interval: float) -> None:
+    def __init__(self, fn: Callable[[], None], interval: float, name: str | None = None) -> None:
         self._fn, self._interval = fn, interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            started = time.monotonic()
             self._fn()
-            self._stop.wait(self._interval)
+            self._stop.wait(max(0.0, self._interval - (time.monotonic() - started)))
 
     def start(self) -> Ticker:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
-        self._thread.join(5)
+        self._thread.join(timeout)
+
+
+class Sampling(ABC):
+    """A context manager that calls `sample()` every `interval` seconds while it is open."""
+
+    interval: float
+    _ticker: Ticker | None = None
+
+    @abstractmethod
+    def sample(self) -> None:
+        """Take one sample."""
+
+    def __enter__(self) -> Self:
+        self._ticker = Ticker(self.sample, self.interval).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._ticker is not None
+        self._ticker.stop()
 
 
 @dataclass
-class HealthSampler:
+class HealthSampler(Sampling):
     """GETs `url`/healthz every `interval` seconds; records each answer's status (None: no
     answer within the budget) and latency."""
 
@@ -65,16 +88,6 @@ class HealthSampler:
         except OSError:
             status = None
         self.samples.append((status, time.monotonic() - started))
-
-    _ticker: Ticker | None = None
-
-    def __enter__(self) -> HealthSampler:
-        self._ticker = Ticker(self.sample, self.interval).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._ticker is not None
-        self._ticker.stop()
 
     def latencies(self) -> list[float]:
         return [latency for _, latency in self.samples]
@@ -97,7 +110,7 @@ class HealthSampler:
 
 
 @dataclass
-class RssSampler:
+class RssSampler(Sampling):
     """The RSS (MiB) of each process `pids()` names, every `interval` seconds; a process
     that is gone reads 0 and is left out."""
 
@@ -108,16 +121,6 @@ class RssSampler:
     def sample(self) -> None:
         now = {pid: rss_kib(pid) / 1024 for pid in self.pids()}
         self.samples.append({pid: mib for pid, mib in now.items() if mib})
-
-    _ticker: Ticker | None = None
-
-    def __enter__(self) -> RssSampler:
-        self._ticker = Ticker(self.sample, self.interval).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._ticker is not None
-        self._ticker.stop()
 
     def peak(self, pid: int | None = None) -> float:
         """The highest RSS seen, of one process or of any."""
