@@ -28,6 +28,17 @@ from devcluster.process import rss_kib
 PROBE_PATHS = ("/healthz", "/livez", "/readyz")
 
 
+def fast_election(namespace: str) -> tuple[str, ...]:
+    """Leader election with a 4 s lease, a 3 s renew deadline and 0.5 s retries, the Lease in
+    `namespace`: a starved leader loses its lease within seconds, so a test or the soak sees
+    it happen."""
+    return (
+        *("--leader-elect", "--leader-election-namespace", namespace),
+        *("--leader-election-lease-duration", "4", "--leader-election-renew-deadline", "3"),
+        *("--leader-election-retry-period", "0.5"),
+    )
+
+
 def scaler_executable() -> str:
     """The console script of the running interpreter's environment (the venv under test),
     else the one on PATH."""

@@ -154,3 +154,9 @@ def deployment(
             "template": {"metadata": {"labels": {"app": name}}, "spec": spec_pod},
         },
     }
+
+
+def absent_keys_selector(count: int) -> str:
+    """`!k00000,!k00001,...`: a node selector of `count` requirements, each a key no node has
+    (issue 13's hostile annotation: 32,000 of them fit in the API's 256 KiB)."""
+    return ",".join(f"!k{i:05d}" for i in range(count))

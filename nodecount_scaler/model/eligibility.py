@@ -90,7 +90,11 @@ class Eligibility:
         key = (
             self._get_values(node),
             node.name if self._uses_name else "",
-            node.taints,
+            # The taint rule's answer, not the taints: a taint with a value unique to each
+            # node (Cluster Autoscaler's ToBeDeletedByClusterAutoscaler=<timestamp>) would
+            # make every entry unique and keep each one's taints alive, ~12 MiB per target
+            # before the memo starts over.
+            self.placement.first_untolerated_taint(node) is None,
             node.unschedulable,
             node.deleting,
             ready,

@@ -7,12 +7,9 @@ followed) and the log quiet."""
 
 from __future__ import annotations
 
-import statistics
-import threading
 import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +17,8 @@ import pytest
 
 from devcluster import Cluster, load
 from devcluster.polling import wait_until
-from devcluster.scaler import ScalerFactory, ScalerProcess
+from devcluster.sampling import HealthSampler
+from devcluster.scaler import ScalerFactory, ScalerProcess, fast_election
 from devcluster.workloads import replicas
 from nodecount_scaler import limits
 from tests.integration.workloads import nginx_everywhere
@@ -28,7 +26,6 @@ from tests.integration.workloads import nginx_everywhere
 TARGETS = 500
 FD_LIMIT = 1024
 LEASE = "nodecount-scaler"
-HEALTHZ_BUDGET = 2.0
 # Open descriptors past the idle count: both listeners full, plus slack for the moment a
 # displaced connection is closed and for watch reconnects.
 FD_HEADROOM = limits.METRICS_MAX_CONNECTIONS + limits.PROBE_MAX_CONNECTIONS + 24
@@ -79,11 +76,7 @@ def fleet(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     label = f"hostile-{namespace[-5:]}"
     create_targets(cluster, namespace, label)
     factory = ScalerFactory(cluster.kubeconfig, tmp_path_factory.mktemp("hostile"))
-    election = (
-        *("--leader-elect", "--leader-election-namespace", namespace),
-        *("--leader-election-lease-duration", "4", "--leader-election-renew-deadline", "3"),
-        *("--leader-election-retry-period", "0.5"),
-    )
+    election = fast_election(namespace)
     try:
         started = [
             factory.start("--namespace", namespace, *election, fd_limit=FD_LIMIT) for _ in range(2)
@@ -105,51 +98,6 @@ def fleet(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         bad = [(p.log_path, code) for p, code in factory.stop_all() if code not in (0, None)]
         cluster.delete_namespace(namespace, wait=False)
         assert not bad, f"nodecount-scaler did not exit 0 on SIGTERM: {bad}"
-
-
-@dataclass
-class HealthSampler:
-    """GETs /healthz every 0.25 s on a thread; records each answer's status and latency."""
-
-    url: str
-    samples: list[tuple[int | None, float]] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            started = time.monotonic()
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=HEALTHZ_BUDGET) as r:
-                    r.read()
-                    status: int | None = r.status
-            except OSError:
-                status = None
-            self.samples.append((status, time.monotonic() - started))
-            self._stop.wait(0.25)
-
-    def __enter__(self) -> HealthSampler:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        assert self._thread is not None
-        self._thread.join(5)
-
-    def figures(self) -> str:
-        latencies = sorted(latency for _, latency in self.samples)
-        p99 = latencies[int(0.99 * (len(latencies) - 1))]
-        return (
-            f"/healthz n={len(latencies)} p50={statistics.median(latencies) * 1000:.0f} ms "
-            f"p99={p99 * 1000:.0f} ms max={latencies[-1] * 1000:.0f} ms"
-        )
-
-    def assert_always_answered(self) -> None:
-        assert len(self.samples) > 20, self.samples
-        late = [s for s in self.samples if s[0] != 200 or s[1] >= HEALTHZ_BUDGET]
-        assert not late, f"/healthz failed or was late: {late[:10]} ({self.figures()})"
 
 
 def test_a_flood_of_metrics_and_status_costs_no_lease(fleet: Fleet) -> None:

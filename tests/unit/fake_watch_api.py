@@ -207,7 +207,7 @@ def make_reflector(
     return reflector
 
 
-def running(reflector: Reflector[str, str]) -> AbstractAsyncContextManager[asyncio.Task[None]]:
+def running(reflector: Reflector[Any, Any]) -> AbstractAsyncContextManager[asyncio.Task[None]]:
     return running_task(reflector.run())
 
 

@@ -6,9 +6,11 @@ import re
 import subprocess
 from pathlib import Path
 
-from nodecount_scaler import metrics
+from nodecount_scaler import limits, metrics
 from nodecount_scaler.cli import OPTIONS, shown_default
+from nodecount_scaler.control import events
 from nodecount_scaler.control.events import EVENT_REASONS
+from nodecount_scaler.model import nodes
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -56,6 +58,21 @@ def test_documented_label_values_are_emitted_by_the_code() -> None:
 def test_event_table_matches_the_reasons() -> None:
     """Every Event reason the service can write, and no other."""
     assert {row[1] for row in table("Events")} == set(EVENT_REASONS)
+
+
+def test_limit_table_names_every_limit() -> None:
+    """Every bound of limits.py in the Limits table, and no name there the code lacks."""
+    section = README.split("\n## Limits\n", 1)[1].split("\n#", 1)[0]
+    documented = {
+        name
+        for line in section.splitlines()
+        if line.startswith("|")
+        for name in re.findall(r"`([A-Z][A-Z_]+)`", line.split("|")[2])
+    }
+    bounds = {name for name in vars(limits) if name.isupper()}
+    assert bounds <= documented, bounds - documented
+    known = bounds | set(vars(events)) | set(vars(nodes))
+    assert documented <= known, documented - known
 
 
 def test_nothing_points_outside_the_repository() -> None:
