@@ -237,7 +237,11 @@ async def run_service(settings: Settings) -> int:
             except (ValueError, TlsError) as exc:
                 log.error("invalid settings", error=str(exc))
                 return 2
-            stopped_by_signal = await service.run(stop)
+            try:
+                stopped_by_signal = await service.run(stop)
+            except TlsError as exc:  # the self-signed certificate could not be made
+                log.error("cannot serve the metrics listener", error=str(exc))
+                return 2
     finally:
         if writer is not None:
             await writer.close()

@@ -107,14 +107,14 @@ def metrics_app(
     return app
 
 
-def _peer_certificate(request: web.Request) -> bytes | None:
-    """The client certificate, only when the handshake verified it against the client CA."""
+def _peer_certificate(request: web.Request) -> dict[str, Any] | None:
+    """The client certificate (decoded by ssl), only when the handshake verified it against
+    the client CA: ssl decodes a peer certificate only once it is verified."""
     transport = request.transport
     tls = transport.get_extra_info("ssl_object") if transport is not None else None
     if not isinstance(tls, ssl.SSLObject) or tls.context.verify_mode == ssl.CERT_NONE:
         return None
-    der = tls.getpeercert(binary_form=True)
-    return der or None
+    return tls.getpeercert() or None
 
 
 def _refuse(listener: BoundedListener, status: int, reason: str, text: str) -> web.Response:
@@ -129,9 +129,9 @@ def _auth_middleware(listener: BoundedListener, auth: DelegatedAuth) -> Any:
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
-            der = _peer_certificate(request)
-            if der is not None:
-                user = user_of_certificate(der)
+            peer = _peer_certificate(request)
+            if peer is not None:
+                user = user_of_certificate(peer)
             else:
                 token = bearer_token(request.headers.get("Authorization"))
                 user = await auth.token_user(token) if token else None

@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
 import structlog
-from cryptography import x509
-from cryptography.x509.oid import NameOID
 
 from nodecount_scaler import limits, metrics
 from nodecount_scaler.http.cache import TokenBucket, TtlLru
@@ -58,15 +56,21 @@ class ReviewUnavailable(Exception):
         self.status = status
 
 
-def certificate_user(der: bytes) -> User | None:
+def certificate_user(peer: Mapping[str, Any]) -> User | None:
     """The user of a verified client certificate, as the API server's x509 authenticator
-    names it: CN is the user, each O a group. None without a CN."""
-    try:
-        subject = x509.load_der_x509_certificate(der).subject
-    except ValueError:
-        return None
-    names = [str(a.value) for a in subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    groups = [str(a.value) for a in subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    names it: CN is the user, each O a group. None without a CN. `peer` is the decoded form
+    of ssl's getpeercert(): the subject as relative distinguished names of (attribute, value)
+    pairs."""
+    names: list[str] = []
+    groups: list[str] = []
+    subject = peer.get("subject", ())
+    for rdn in subject if isinstance(subject, tuple) else ():
+        for pair in rdn if isinstance(rdn, tuple) else ():
+            if isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[1], str):
+                if pair[0] == "commonName":
+                    names.append(pair[1])
+                elif pair[0] == "organizationName":
+                    groups.append(pair[1])
     if not names or not names[0]:
         return None
     return User(names[0], groups=(*groups, AUTHENTICATED))

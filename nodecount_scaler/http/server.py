@@ -54,6 +54,7 @@ class Endpoints:
     async def start(self, health_addr: str, metrics_addr: str) -> None:
         await self.probes.start(probe_app(self.probes, self._probes), health_addr)
         if self.tls is not None:
+            await self.tls.ready()
             # Read before serving, so the first scrape with a client certificate works.
             await self.refresh_client_ca()
             self._refresh = asyncio.create_task(self._refresh_loop(), name="client-ca")

@@ -11,11 +11,11 @@ context current at their accept, so a change applies to new connections only.
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
+import asyncio
 import os
-import socket
 import ssl
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,16 +24,14 @@ from pathlib import Path
 from typing import Final
 
 import structlog
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from nodecount_scaler import limits
 
 log = structlog.get_logger(__name__)
 
-SELF_SIGNED_VALIDITY: Final = datetime.timedelta(days=365)
+# The child starts an interpreter and imports cryptography: about 0.25 s on 2 cores.
+SELF_SIGNED_TIMEOUT: Final = 30.0
+KEY_MARKER: Final = b"-----BEGIN PRIVATE KEY-----"
 
 
 class TlsError(Exception):
@@ -46,39 +44,31 @@ class KeyPair:
     key_pem: bytes
 
 
+def start_self_signed(names: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+    """Start generating a self-signed pair in a child process (http/selfsigned.py: the
+    cryptography library stays out of this process)."""
+    command = [sys.executable, "-m", "nodecount_scaler.http.selfsigned", *names]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def finish_self_signed(child: subprocess.Popen[bytes]) -> KeyPair:
+    """The pair the child wrote; TlsError if it failed or took too long."""
+    try:
+        out, err = child.communicate(timeout=SELF_SIGNED_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        raise TlsError(f"no self-signed certificate within {SELF_SIGNED_TIMEOUT:g} s") from None
+    cert, marker, key = out.partition(KEY_MARKER)
+    if child.returncode != 0 or not marker:
+        problem = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+        raise TlsError(f"generating the self-signed certificate failed: {problem[0]:.300}")
+    return KeyPair(cert, marker + key)
+
+
 def self_signed(names: tuple[str, ...] = ()) -> KeyPair:
-    """A P-256 certificate signed by its own key, for localhost, the loopback addresses,
-    the host name and `names` (a port-forward reaches it as localhost)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    host = socket.gethostname()
-    dns = list(dict.fromkeys(("localhost", host, *names)))
-    ips = [ipaddress.ip_address(a) for a in ("127.0.0.1", "::1")]
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"nodecount-scaler@{host}")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + SELF_SIGNED_VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName(n) for n in dns] + [x509.IPAddress(ip) for ip in ips]
-            ),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return KeyPair(cert.public_bytes(serialization.Encoding.PEM), key_pem)
+    """A self-signed pair for localhost, the loopback addresses, the host name and `names`."""
+    return finish_self_signed(start_self_signed(names))
 
 
 def server_context(pair: KeyPair, client_ca: bytes | None) -> ssl.SSLContext:
@@ -124,8 +114,25 @@ class ServingTls:
         self._client_ca: bytes | None = None
         self._stamps: tuple[tuple[int, int, int], ...] = ()
         self._checked = clock()
-        self._pair = self._read_files() if self._files else self_signed()
-        self._context = server_context(self._pair, None)
+        # Generated meanwhile by a child process; settled on first use or by ready().
+        self._child = None if self._files else start_self_signed()
+        self._pair = self._read_files() if self._files else KeyPair(b"", b"")
+        self._context: ssl.SSLContext | None = (
+            None if self._child else server_context(self._pair, None)
+        )
+
+    async def ready(self) -> None:
+        """Wait, off the event loop, for the self-signed pair (if one is being made)."""
+        if self._child is not None:
+            await asyncio.to_thread(self._settle)
+
+    def _settle(self) -> ssl.SSLContext:
+        if self._child is not None:
+            child, self._child = self._child, None
+            self._pair = finish_self_signed(child)
+            self._context = server_context(self._pair, self._client_ca)
+        assert self._context is not None
+        return self._context
 
     @property
     def client_ca(self) -> bytes | None:
@@ -144,6 +151,7 @@ class ServingTls:
     def set_client_ca(self, bundle: bytes | None) -> None:
         """Use `bundle` (PEM) for client certificates from the next connection on; a bad
         bundle raises TlsError and leaves the current one in force."""
+        self._settle()
         if bundle == self._client_ca:
             return
         self._context = server_context(self._pair, bundle)
@@ -156,7 +164,7 @@ class ServingTls:
         if self._files is not None and now - self._checked >= limits.SERVING_CERT_RECHECK:
             self._checked = now
             self._reload()
-        return self._context
+        return self._settle()
 
     def _reload(self) -> None:
         assert self._files is not None

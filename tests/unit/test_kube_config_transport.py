@@ -52,6 +52,22 @@ def test_service_import_leaves_the_generated_client_out() -> None:
     )
 
 
+def test_serving_tls_leaves_cryptography_out_of_the_process() -> None:
+    """The self-signed certificate is made by a child process: the service, its kubeconfig
+    loaders and a ready metrics TLS context load no cryptography module (about 9 MiB)."""
+    loaded = fresh_python(
+        """
+        import sys
+        import nodecount_scaler.service
+        import kubernetes_asyncio.config
+        from nodecount_scaler.http.tls import ServingTls
+        context = ServingTls(None, None).context()
+        print(context.verify_mode.name, [m for m in sys.modules if m.startswith("cryptography")])
+        """
+    )
+    assert loaded == "CERT_NONE []"
+
+
 def test_run_help_imports_no_http_or_kubernetes_code() -> None:
     """`nodecount-scaler run --help` parses flags without importing aiohttp, kubernetes-asyncio
     or the service."""
