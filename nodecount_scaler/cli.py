@@ -191,9 +191,12 @@ OPTIONS: Final[tuple[Option, ...]] = (
     Option("--dry-run", "dry_run", "decide and log everything, write nothing (no patches, "
            "no Events)", _boolean, RUN, switch=True),
     Option("--pod-deletion-cost", "pod_deletion_cost", "before a scale-down, mark the pods "
-           "on nodes that left the eligible set with pod-deletion-cost so they go first (one "
-           "pod list per scale-down); off: no pod is read or written", _boolean, RUN,
-           switch=True),
+           "on nodes that left the eligible set with pod-deletion-cost so they go first; off: "
+           "no pod is read or written", _boolean, RUN, switch=True),
+    Option("--pod-watches", "pod_watches", "targets whose pods stay watched after a "
+           "scale-down, so the next one reads no pod from the API (least recently used out "
+           "first, 10 idle minutes out; their own connection pool of this size); 0: each "
+           "scale-down lists the target's pods once", _integer(0, 1000), RUN, metavar="N"),
     Option("--workers", "workers", "targets reconciled concurrently (1 to 64)",
            _integer(1, 64), RUN, metavar="N"),
     Option("--watch-inactivity-timeout", "watch_inactivity_timeout", "seconds of silence "

@@ -50,6 +50,17 @@ RETRY_AFTER_MAX: Final = 60.0
 # minWatchTimeout (5 minutes), so that many watches do not reconnect together.
 WATCH_MIN_TIMEOUT: Final = 300.0
 
+# --- pod watches (pod-deletion-cost steering) -------------------------------------------
+# A target's pod cache (list+watch of its pods, leader only) that no scale-down has read
+# for this long is stopped: a target that scaled down once and then stays put must not
+# hold a connection for ever; its next scale-down starts the cache again with one list,
+# the request a cache-less scale-down makes anyway.
+POD_WATCH_IDLE: Final = 600.0
+# How long a scale-down waits for a pod cache it has just started to be synced (its first
+# list). Steering is best effort and the scale write waits for it: past this the scale-down
+# lists the pods once on the main client instead (control/podcache.py).
+POD_WATCH_SYNC_TIMEOUT: Final = 5.0
+
 # --- HTTP listeners ---------------------------------------------------------------------
 # Each listener (probes, metrics) has its own bounds, so a flood of one never takes the
 # other's connections. Past a cap a new connection first displaces the oldest one that has

@@ -94,6 +94,11 @@ DELETION_COST_PATCHES: Final = Counter(
     ("result",),
     registry=REGISTRY,
 )
+POD_WATCHES: Final = Gauge(
+    "nodecount_scaler_pod_watches",
+    "Targets whose pods are cached (list+watch) for pod-deletion-cost, at most --pod-watches.",
+    registry=REGISTRY,
+)
 EVENTS_EMITTED: Final = Counter(
     "nodecount_scaler_events_total",
     "Kubernetes Events emitted, by type and reason.",

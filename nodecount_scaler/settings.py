@@ -48,9 +48,12 @@ class Settings:
     # The global cap on any target's replicas, whatever its annotations say.
     replica_cap: int = 1000
     workers: int = 4
-    # Steer scale-downs with pod-deletion-cost (one pod list per scale-down); off: no pod
-    # is read or written at all.
+    # Steer scale-downs with pod-deletion-cost; off: no pod is read or written at all.
     pod_deletion_cost: bool = True
+    # Targets whose pods are kept in a cache (list+watch) between scale-downs, least
+    # recently used out first, on a connection pool of their own of this size; 0: no pod
+    # watch, each scale-down lists the target's pods once.
+    pod_watches: int = 64
     watch_inactivity_timeout: float = 120.0
     leader_elect: bool = False
     # None: the pod's namespace (POD_NAMESPACE or the service account's), else "default".

@@ -9,6 +9,7 @@ from typing import Any
 
 from nodecount_scaler.control.controller import Controller
 from nodecount_scaler.control.events import EventRecorder
+from nodecount_scaler.control.podcache import PodCaches
 from nodecount_scaler.control.reconciler import Reconciler
 from nodecount_scaler.control.sinks import Sinks
 from nodecount_scaler.kube import discovery, resources
@@ -91,14 +92,23 @@ def build_controller(
     guard = ScaleDownGuard(
         GuardPolicy(settings.guard_share, settings.guard_min_drop, settings.guard_delay)
     )
+    # A dry run writes no pod annotation, so it reads no pod either.
+    steer = settings.pod_deletion_cost and not settings.dry_run
+    pod_caches = (
+        PodCaches.beside(
+            client, settings.pod_watches, inactivity_timeout=settings.watch_inactivity_timeout
+        )
+        if steer and settings.pod_watches
+        else None
+    )
     reconciler = Reconciler(
         client,
         state,
         events,
         settings.replica_cap,
         settings.dry_run,
-        # A dry run writes no pod annotation, so it reads no pod either.
-        steer_pods=settings.pod_deletion_cost and not settings.dry_run,
+        steer_pods=steer,
+        pod_caches=pod_caches,
         guard=guard,
     )
     return Controller(state, reconciler, workers=settings.workers)

@@ -28,6 +28,7 @@ TARGETS: set[Rule] = {
 }
 PODS: set[Rule] = {
     ("", "pods", "list", None),
+    ("", "pods", "watch", None),
     ("", "pods", "patch", None),
 }
 LEASE: set[Rule] = {

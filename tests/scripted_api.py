@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
@@ -20,11 +21,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from nodecount_scaler.control.events import EventRecorder
+from nodecount_scaler.control.podcache import PodCaches
 from nodecount_scaler.control.reconciler import Reconciler
 from nodecount_scaler.kube.client import JsonObject, KubeClient
 from nodecount_scaler.model.state import ClusterState
 from nodecount_scaler.model.targets import TargetKey
 from tests.builders import node_view, target_view
+from tests.tasks import running_task
 
 MERGE_PATCH = "application/merge-patch+json"
 KEY = TargetKey("ns", "d")
@@ -79,6 +82,10 @@ class ScriptedApi:
     calls: list[Call] = field(default_factory=list)
     completed: list[Call] = field(default_factory=list)  # answered with a 2xx
     pods: list[JsonObject] = field(default_factory=list)  # what a pod list returns
+    # What a watch streams, one watch event per item; None ends one stream.
+    watch_events: asyncio.Queue[JsonObject | None] = field(default_factory=asyncio.Queue)
+    open_watches: int = 0  # watch streams being served now
+    most_watches: int = 0  # the most at any one time
     _script: dict[tuple[str, str], list[Reply]] = field(default_factory=dict)
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -118,6 +125,8 @@ class ScriptedApi:
         )
         self.calls.append(call)
         self._arrived.set()
+        if call.method == "GET" and ("watch", "1") in call.query:
+            return await self._stream(request)
         reply = self._reply(call.method, call.path)
         if reply.delay:
             await asyncio.sleep(reply.delay)
@@ -137,6 +146,25 @@ class ScriptedApi:
             )
         self.completed.append(call)
         return web.json_response(reply.body or self._default_body(call), status=reply.status)
+
+    async def _stream(self, request: web.Request) -> web.StreamResponse:
+        """A watch stream of `watch_events`, held open until None or the client goes away."""
+        response = web.StreamResponse()
+        await response.prepare(request)
+        self.open_watches += 1
+        self.most_watches = max(self.most_watches, self.open_watches)
+        try:
+            while request.transport is not None and not request.transport.is_closing():
+                try:
+                    event = await asyncio.wait_for(self.watch_events.get(), 0.05)
+                except TimeoutError:
+                    continue
+                if event is None:
+                    break
+                await response.write(json.dumps(event).encode() + b"\n")
+        finally:
+            self.open_watches -= 1
+        return response
 
     def _default_body(self, call: Call) -> JsonObject:
         if call.method == "GET" and call.path.endswith("/pods"):
@@ -237,6 +265,14 @@ async def until(predicate: Callable[[], object], timeout: float = 5.0) -> None:
     raise AssertionError(f"timed out after {timeout}s")
 
 
+@asynccontextmanager
+async def running(caches: PodCaches) -> AsyncIterator[None]:
+    """The pod caches' run() for the block, as the leader runs it."""
+    async with running_task(caches.run()):
+        await asyncio.sleep(0)  # run() has begun: the caches take targets
+        yield
+
+
 class FakeClock:
     """A monotonic clock that moves only when told to."""
 
@@ -274,9 +310,19 @@ def make_reconciler(
     replica_cap: int = 1000,
     clock: FakeClock | None = None,
     pods: bool = True,
+    caches: PodCaches | None = None,
 ) -> Reconciler:
-    """A reconciler on the scripted API. `pods`: pod-deletion-cost steering on (every
-    scale-down lists the target's pods once) or off."""
+    """A reconciler on the scripted API. `pods`: pod-deletion-cost steering on or off;
+    without `caches` every scale-down lists the target's pods once (--pod-watches 0)."""
     clock = clock or FakeClock()
     events = EventRecorder(api.client, instance="test-0", dry_run=dry_run, clock=clock)
-    return Reconciler(api.client, state, events, replica_cap, dry_run, steer_pods=pods, clock=clock)
+    return Reconciler(
+        api.client,
+        state,
+        events,
+        replica_cap,
+        dry_run,
+        steer_pods=pods,
+        pod_caches=caches,
+        clock=clock,
+    )

@@ -152,6 +152,9 @@ class Controller:
         async with asyncio.TaskGroup() as group:
             # Event series over their write budget are written by the leader only.
             group.create_task(self.reconciler.events.run(), name="events")
+            # Pods are read only to steer the leader's scale-downs: a follower watches none.
+            if self.reconciler.pod_caches is not None:
+                group.create_task(self.reconciler.pod_caches.run(), name="pod caches")
             for _ in range(self.workers):
                 group.create_task(self._worker())
             if fresh_node_list is not None:

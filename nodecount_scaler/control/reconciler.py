@@ -21,6 +21,7 @@ from structlog.contextvars import bound_contextvars
 
 from nodecount_scaler import metrics
 from nodecount_scaler.control.events import EventRecorder, Reason
+from nodecount_scaler.control.podcache import PodCaches
 from nodecount_scaler.control.podlist import list_target_pods
 from nodecount_scaler.kube import resources
 from nodecount_scaler.kube.client import ApiError, KubeClient
@@ -83,6 +84,9 @@ class Reconciler:
     # False: pod-deletion-cost steering is off (--no-pod-deletion-cost, or a dry run); no
     # pod is read or written.
     steer_pods: bool = False
+    # The targets' pod caches (leader only; control/podcache.py); None: every scale-down
+    # lists the target's pods once (--pod-watches 0, or steering off).
+    pod_caches: PodCaches | None = None
     clock: Callable[[], float] = time.monotonic
     records: dict[TargetKey, TargetRecord] = field(default_factory=dict)
     # None: no blast-radius guard (the command line always sets one).
@@ -123,6 +127,8 @@ class Reconciler:
 
     def _forget(self, key: TargetKey) -> None:
         record = self.records.pop(key, None)
+        if self.pod_caches is not None:
+            self.pod_caches.retain(key, None)
         if self.guard is not None:
             self.guard.forget(key)
         self.events.forget(key)
@@ -137,6 +143,8 @@ class Reconciler:
         gauges = record.gauges
         gauges.current.set(view.replicas)
         gauges.invalid.set(0 if view.valid else 1)
+        if self.pod_caches is not None:
+            self.pod_caches.retain(key, view)
         if not view.valid or view.config is None or view.placement is None:
             # No eligible or desired count exists for an invalid target: no stale value either.
             gauges.remove_counts()
@@ -316,7 +324,8 @@ class Reconciler:
         StatefulSet removes its highest ordinals whatever the cost, so a stranded pod is
         reported instead; a custom controller is left alone.
 
-        The pods come from one LIST with the target's selector, made now (control/podlist.py).
+        The pods come from the target's pod cache (control/podcache.py), else from one
+        LIST with the target's selector, made now (control/podlist.py).
 
         Best effort: a failure here is logged and the scale-down still happens (the count
         is right either way; only the choice of pod is at stake)."""
@@ -337,8 +346,13 @@ class Reconciler:
         await self._mark_leaving_pods(view.key, pods, keeps)
 
     async def _target_pods(self, view: TargetView) -> list[PodView] | None:
+        selector = str(view.pod_selector)
         try:
-            return await list_target_pods(self.client, view.key, str(view.pod_selector))
+            if self.pod_caches is not None:
+                cached = await self.pod_caches.pods(view.key, selector)
+                if cached is not None:
+                    return cached
+            return await list_target_pods(self.client, view.key, selector)
         except ApiError as exc:
             metrics.DELETION_COST_PATCHES.labels("error").inc()
             log.error(

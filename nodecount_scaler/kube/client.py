@@ -51,6 +51,8 @@ RETRY_AFTER_STATUSES: Final = frozenset({429, 503})
 # (a node or load balancer gone without a reset) stops answering probes: about 60 s
 # (30 s idle, then 3 probes 10 s apart) until the read fails, whatever the silence.
 KEEPALIVE: Final = (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3))
+# Connections one client holds at most (aiohttp's TCPConnector default).
+DEFAULT_CONNECTION_LIMIT: Final = 100
 
 
 class ApiError(Exception):
@@ -116,12 +118,26 @@ class KubeClient:
     """Raw-JSON requests against the API server, with a timeout on every call.
 
     Built from a kubernetes-asyncio Configuration; for a plain-HTTP test server,
-    `KubeClient.for_url("http://127.0.0.1:PORT")`."""
+    `KubeClient.for_url("http://127.0.0.1:PORT")`.
 
-    def __init__(self, configuration: Configuration, *, request_timeout: float = 10.0) -> None:
+    `connection_limit` bounds the connections of its pool (aiohttp's default, 100): a
+    client of its own with a smaller pool keeps a group of streams (the pod watches) from
+    ever taking a connection another client's requests need."""
+
+    def __init__(
+        self,
+        configuration: Configuration,
+        *,
+        request_timeout: float = 10.0,
+        connection_limit: int = DEFAULT_CONNECTION_LIMIT,
+    ) -> None:
+        if connection_limit < 1:
+            # aiohttp reads a limit of 0 as "no limit": never what a caller means here.
+            raise ValueError(f"connection_limit must be at least 1, not {connection_limit}")
         self.configuration = configuration
         self.endpoint: Endpoint = endpoint(configuration)
         self.request_timeout = request_timeout
+        self.connection_limit = connection_limit
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
@@ -145,6 +161,7 @@ class KubeClient:
             connector = aiohttp.TCPConnector(
                 ssl=self.endpoint.ssl if self.endpoint.ssl is not None else True,
                 socket_factory=_keepalive_socket,
+                limit=self.connection_limit,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,

@@ -352,11 +352,13 @@ class Reflector(Generic[K, V]):
     def _progress(self) -> None:
         self.last_progress = self._clock()
 
-    async def run(self) -> None:
+    async def run(self, *, listed: bool = False) -> None:
+        """List and watch until cancelled; `listed`: the sink already holds a list_once()
+        of this reflector, so start by watching from its version."""
         # Exported at 0 from the start, so a rate of restarts reads 0, not "no data".
         for reason in RESTART_REASONS:
             metrics.WATCH_RESTARTS.labels(self.name, reason)
-        need_list = True
+        need_list = not listed
         list_reason = "initial"
         while True:
             delay = 0.0

@@ -3,7 +3,7 @@
 The ServiceAccount, ClusterRoles(Bindings), Role(Binding) and admission policies of
 `manifests/` are applied for real; the service runs with a TokenRequest token of that
 ServiceAccount. With the shipped rules and policies in force it does everything (scale up
-and down, pod-deletion-cost from a list of the target's pods, Events, Lease). Then each
+and down, pod-deletion-cost from a list+watch of the target's pods, Events, Lease). Then each
 rule, and each verb whose loss shows differently, is removed in turn: the service must say
 so in an error log line that names the missing permission, and the capability must not
 happen (while the others still do).
@@ -77,6 +77,7 @@ NEEDED = (
     Perm("watch", "replicasets", "apps"),
     Perm("patch", "replicasets", "apps"),
     Perm("list", "pods"),
+    Perm("watch", "pods"),
     Perm("patch", "pods"),
     Perm("list", "horizontalpodautoscalers", "autoscaling"),
     Perm("watch", "horizontalpodautoscalers", "autoscaling"),
@@ -100,7 +101,6 @@ NOT_GRANTED = (
     Perm("patch", "statefulsets", "apps", "scale"),
     Perm("patch", "replicasets", "apps", "scale"),
     Perm("get", "pods"),
-    Perm("watch", "pods"),
     Perm("update", "pods"),
     Perm("delete", "pods"),
     Perm("create", "pods"),
@@ -333,7 +333,8 @@ def test_shipped_rbac_does_the_whole_job(
     assert held["spec"]["holderIdentity"] == identity
     assert leader_metric(scaler) == 1.0
 
-    # Scale-down on a cordon: steered from one list of the target's pods, written, reported.
+    # Scale-down on a cordon: steered from one list of the target's pods (the start of its
+    # pod cache), written, reported.
     wait_until(lambda: scaler.target(namespace, APP), timeout=10, describe="target known")
     assert replicas(cluster, namespace, APP) == 2
     assert [line for line in scaler.log_events("listed") if line["resource"] == "pods"] == []
@@ -466,6 +467,18 @@ def expect_steer_failed(
     return check
 
 
+def expect_pod_watch_forbidden(
+    cluster: Cluster, namespace: str, setup: Setup, scaler: ScalerProcess
+) -> None:
+    """List allowed, watch forbidden: the scale-down is still steered from the pod cache's
+    first list; the watch's 403 is logged naming pods (later scale-downs list again)."""
+    line = error_line(scaler, "list/watch failed", resource="pods")
+    assert line["hint"] == "the service account needs list and watch on pods"
+    assert "403" in line["error"]
+    wait_until(lambda: replicas(cluster, namespace, APP) == 1, timeout=20, describe="2 -> 1")
+    assert steered(scaler) == [(setup.leaving_pod, "-1000")]
+
+
 def expect_no_events(cluster: Cluster, namespace: str, setup: Setup, scaler: ScalerProcess) -> None:
     """Scaling and steering still work; the Event is not there and the log says why."""
     line = error_line(scaler, "could not emit event", reason="Rescaled")
@@ -510,13 +523,14 @@ CASES = {
     "nodes-watch": Case(Drop(CR, ("nodes",), ("watch",)), expect_unready_after_list),
     "deployments": Case(Drop(CR, ("deployments",)), expect_unready("deployments/{ns}")),
     "deployments-patch": Case(Drop(CR, ("deployments",), ("patch",)), expect_scale_forbidden),
-    # The scale-down's one pod LIST is refused.
+    # The pod cache's first LIST (what a scale-down reads pods from) is refused.
     "pods": Case(
         Drop(CR, ("pods",)),
         expect_steer_failed(
             "could not list pods to steer the scale-down", "the service account needs list on pods"
         ),
     ),
+    "pods-watch": Case(Drop(CR, ("pods",), ("watch",)), expect_pod_watch_forbidden),
     "pods-patch": Case(
         Drop(CR, ("pods",), ("patch",)),
         expect_steer_failed(
