@@ -1,5 +1,6 @@
 """A cordoned node stops counting, and the pod removed by the scale-down is the one on the
-cordoned node (pod-deletion-cost -1000 set first); uncordon brings the replica back."""
+cordoned node (pod-deletion-cost -1000 set first, from the target's pod cache); uncordon
+brings the replica back."""
 
 from __future__ import annotations
 
@@ -117,3 +118,7 @@ def test_cordon_removes_the_pod_on_the_cordoned_node_every_time(
     ]
     assert tolerant_writes == [(1, 3)]
     assert replicas(cluster, namespace, TOLERANT) == 3
+    # The three scale-downs were steered from one pod cache: one list and one watch at the
+    # first, no pod read from the API at the other two (--pod-watches).
+    assert len(scaler.log_events("watching pods")) == 1
+    assert scaler.metric("nodecount_scaler_pod_watches") == 1
