@@ -106,9 +106,19 @@ def test_cordon_removes_the_pod_on_the_cordoned_node_every_time(
             timeout=60,
             describe=f"a pod Running again on uncordoned {cordoned}",
         )
-        up = scaler.log_events("rescaled")[-1]
-        assert (up["from"], up["to"], up["eligible"]) == (2, 3, 3)
-        assert _running_pods(cluster, namespace).items() >= survivors.items()
+        # The uncordon costs exactly one write (2 -> 3) and marks no pod: nothing the scaler
+        # does in between could make the ReplicaSet remove a survivor. (Whether the
+        # ReplicaSet keeps the survivors through a scale-up is its own business: once in
+        # about twenty runs of the full tier one was replaced meanwhile, with no write or
+        # mark from the scaler.)
+        since = scaler.logs()[mark:]
+        ups = [
+            (line["from"], line["to"], line["eligible"])
+            for line in since
+            if line.get("event") == "rescaled" and line.get("target") == APP
+        ]
+        assert ups == [(2, 3, 3)]
+        assert [line for line in since if line.get("event") == "set pod-deletion-cost"] == []
 
     # Only the adoption write (1 -> 3) for the target that tolerates the cordon.
     tolerant_writes = [
