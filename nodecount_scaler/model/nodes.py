@@ -32,6 +32,12 @@ from nodecount_scaler.model.quantity import QuantityError, parse_quantity
 READINESS_TAINT_KEYS: Final = frozenset(
     {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"}
 )
+# The node lifecycle controller derives this taint from `spec.unschedulable`, and it lags
+# the field both ways: after an uncordon it can stay, or even be put back by a controller
+# working from a stale cache, for a moment. Counted as a taint it would take an
+# uncordoned node out and back, and the scale-down in between deletes a running pod. So
+# it is not kept with the taints: the cordon rule reads the field, as the scheduler's
+# NodeUnschedulable filter does.
 UNSCHEDULABLE_TAINT_KEY: Final = "node.kubernetes.io/unschedulable"
 # PreferNoSchedule only lowers a node's score; it never rejects a pod (TaintToleration plugin).
 SCHEDULING_EFFECTS: Final = frozenset({"NoSchedule", "NoExecute"})
@@ -115,6 +121,8 @@ def _view(obj: Mapping[str, Any], name: str) -> NodeView:
         key = string(t, "key", f"spec.taints[{i}].key")
         if key in READINESS_TAINT_KEYS:
             readiness_taint = True
+            continue
+        if key == UNSCHEDULABLE_TAINT_KEY:
             continue
         taints.append(_taint(key, string(t, "value", f"spec.taints[{i}].value"), effect))
     taint_tuple = tuple(taints)

@@ -106,11 +106,9 @@ def test_cordon_removes_the_pod_on_the_cordoned_node_every_time(
             timeout=60,
             describe=f"a pod Running again on uncordoned {cordoned}",
         )
-        # The uncordon costs exactly one write (2 -> 3) and marks no pod: nothing the scaler
-        # does in between could make the ReplicaSet remove a survivor. (Whether the
-        # ReplicaSet keeps the survivors through a scale-up is its own business: once in
-        # about twenty runs of the full tier one was replaced meanwhile, with no write or
-        # mark from the scaler.)
+        # The uncordon costs exactly one write (2 -> 3) and marks no pod, and every survivor
+        # is still running: a cordon taint that the node lifecycle controller removes (or
+        # re-adds from a stale cache) after the uncordon must not take the node out again.
         since = scaler.logs()[mark:]
         ups = [
             (line["from"], line["to"], line["eligible"])
@@ -119,6 +117,7 @@ def test_cordon_removes_the_pod_on_the_cordoned_node_every_time(
         ]
         assert ups == [(2, 3, 3)]
         assert [line for line in since if line.get("event") == "set pod-deletion-cost"] == []
+        assert _running_pods(cluster, namespace).items() >= survivors.items()
 
     # Only the adoption write (1 -> 3) for the target that tolerates the cordon.
     tolerant_writes = [
@@ -132,3 +131,27 @@ def test_cordon_removes_the_pod_on_the_cordoned_node_every_time(
     # first, no pod read from the API at the other two (--pod-watches).
     assert len(scaler.log_events("watching pods")) == 1
     assert scaler.metric("nodecount_scaler_pod_watches") == 1
+
+
+def test_a_cordon_taint_left_on_an_uncordoned_node_takes_nothing_away(
+    cluster: Cluster, namespace: str, nodes: NodeFactory, scalers: ScalerFactory
+) -> None:
+    """The node lifecycle controller derives `node.kubernetes.io/unschedulable:NoSchedule`
+    from `spec.unschedulable` and can put it on (or leave it on) a node that is no longer
+    cordoned, for a moment. Here it is put on by hand, as a stale controller would: the node
+    still counts, so no scale-down deletes its pod; a node added afterwards is the marker
+    that the scaler has read past the taint."""
+    label = {"suite": namespace}
+    first = nodes.add_many(2, labels=label)
+    obj = nginx_everywhere(namespace, **{"nodecount-scaler.io/node-selector": f"suite={namespace}"})
+    obj["spec"]["template"]["spec"]["nodeSelector"] = label
+    apply(cluster, obj)
+    scaler = scalers.start("--namespace", namespace)
+    wait_until(lambda: replicas(cluster, namespace, APP) == 2, timeout=30, describe="2 replicas")
+
+    cluster.kubectl("taint", "node", first[0], "node.kubernetes.io/unschedulable:NoSchedule")
+    nodes.add(labels=label)
+    wait_until(lambda: replicas(cluster, namespace, APP) == 3, timeout=30, describe="3 replicas")
+
+    writes = [(line["from"], line["to"]) for line in scaler.log_events("rescaled")]
+    assert writes == [(1, 2), (2, 3)], "the stale cordon taint must not take the node out"

@@ -92,6 +92,11 @@ CASES = [
         None,
         pod_spec={"tolerations": [toleration(operator="Exists")]},
     ),
+    Case(
+        "uncordoned, the lifecycle controller's cordon taint not yet gone",
+        node(taints=[taint("node.kubernetes.io/unschedulable")]),
+        None,
+    ),
     Case("custom NoSchedule taint", node(taints=[taint("dedicated", value="db")]), Rule.TAINT),
     Case(
         "custom NoSchedule taint tolerated (Equal)",
