@@ -292,9 +292,11 @@ def seeded_state(
     *,
     unready_grace: float = 0.0,
     now: float = 0.0,
+    settle: float = 0.0,
 ) -> ClusterState:
-    """ClusterState filled from Node and Deployment JSON, as the reflectors would fill it."""
-    state = ClusterState(unready_grace)
+    """ClusterState filled from Node and Deployment JSON, as the reflectors would fill it;
+    new targets settle for `settle` seconds (none unless a test is about settling)."""
+    state = ClusterState(unready_grace, settle)
     for obj in nodes:
         state.upsert_node(node_view(obj), now)
     for obj in deployments:

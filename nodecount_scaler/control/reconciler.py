@@ -175,6 +175,11 @@ class Reconciler:
             record.last_applied = None
             await self._report_conflict(target, plan)
             return result
+        settling = target.settles_at - self.clock()
+        if settling > 0:
+            # Too new to write: an HPA applied with it may still be on its way
+            # (model/state.py NEW_TARGET_SETTLE). Looked at again once it has settled.
+            return Result(min(settling, result.requeue_after or settling))
         if await self._held(target, plan):
             return Result(result.requeue_after, held=True)
         wrote_at = await self._scale(target, record, plan)

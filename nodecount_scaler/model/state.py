@@ -6,6 +6,9 @@ returns the targets whose outcome may have changed, so the caller enqueues exact
 Readiness grace: a node that was Ready and turns NotReady keeps counting for
 `unready_grace` seconds (a short flap causes no write at all); every other way of leaving
 the eligible set takes effect at once. A node first seen NotReady never counts.
+
+Settling: a target is not written until NEW_TARGET_SETTLE seconds after it was first
+stored (see `TargetState.settles_at`).
 """
 
 from __future__ import annotations
@@ -13,13 +16,29 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from nodecount_scaler.model.eligibility import Eligibility, Rule, explain
 from nodecount_scaler.model.index import NodeIndex, label_keys
 from nodecount_scaler.model.nodes import NodeView
 from nodecount_scaler.model.tally import Tally
 from nodecount_scaler.model.targets import TargetKey, TargetView
+
+# Nothing is written to a target until this long after this process first stored it (or
+# stored it with a new uid). A workload and its HorizontalPodAutoscaler applied together (one
+# `kubectl apply -f` of a file holding both, one Helm release) are created milliseconds
+# apart, in either order, and reach this service on two watch streams that are not ordered
+# with each other: the workload's event can be handled before the HPA's, and a write made
+# then would fight the HPA. "The HPA cache is synced" must therefore mean "synced up to a
+# moment after the target's creation", and no watch tells that: resourceVersions are opaque
+# and must not be compared across resources (API concepts, "Resource versions"), and an
+# HPA created just after its target is newer than the target anyway, so waiting for the HPA
+# watch to pass the target's version would not see it either. A short settle covers both
+# orders; an HPA created later than this is a new conflict, reported as one after at most
+# one write. The wait delays only a target's writes in its first seconds here (a new
+# target, or every target right after this process started); a new leader's targets were
+# stored long before, while it followed.
+NEW_TARGET_SETTLE: Final = 2.0
 
 
 class HpaKey(NamedTuple):
@@ -36,6 +55,8 @@ class TargetState:
     tally: Tally | None = None
     # The label keys it holds indexed (NodeIndex.retain) while it is stored.
     label_keys: frozenset[str] = frozenset()
+    # Monotonic time before which nothing is written to it (NEW_TARGET_SETTLE).
+    settles_at: float = 0.0
 
     def admit(self, node: NodeView) -> None:
         self.eligible.add(node.name)
@@ -71,8 +92,9 @@ def _tally_for(view: TargetView) -> Tally | None:
 
 
 class ClusterState:
-    def __init__(self, unready_grace: float) -> None:
+    def __init__(self, unready_grace: float, settle: float = NEW_TARGET_SETTLE) -> None:
         self.unready_grace = unready_grace
+        self.settle = settle
         self.nodes: dict[str, NodeView] = {}
         self.targets: dict[TargetKey, TargetState] = {}
         self._index = NodeIndex(self.nodes)
@@ -198,6 +220,9 @@ class ClusterState:
         old = self.targets.get(view.key)
         if old is not None and old.view == view:
             return False
+        settles_at = (
+            old.settles_at if old is not None and old.view.uid == view.uid else now + self.settle
+        )
         if (
             old is not None
             and old.eligibility is not None
@@ -207,8 +232,9 @@ class ClusterState:
         ):
             # Only replicas, findings or the uid moved: the eligible set still holds.
             old.view = view
+            old.settles_at = settles_at
             return True
-        state = TargetState(view, None, tally=_tally_for(view))
+        state = TargetState(view, None, tally=_tally_for(view), settles_at=settles_at)
         if view.config is not None and view.placement is not None:
             state.eligibility = Eligibility(view.config, view.placement)
             state.label_keys = label_keys(view.config, view.placement)

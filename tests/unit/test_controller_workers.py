@@ -32,7 +32,9 @@ def running(controller: Controller) -> AbstractAsyncContextManager[asyncio.Task[
 def controller_for(api: ScriptedApi, *names: str) -> Controller:
     """Workers over scale-ups only; steering off, so no pod list adds requests."""
     state = seeded_state(NODES, [deployment(n, replicas=1) for n in names])
-    controller = Controller(state, make_reconciler(api, state, pods=False))
+    reconciler = make_reconciler(api, state, pods=False)
+    # One clock: a target stored by the controller's sinks settles on the reconciler's time.
+    controller = Controller(state, reconciler, clock=reconciler.clock)
     controller.queue.base_delay = BASE_DELAY
     return controller
 
