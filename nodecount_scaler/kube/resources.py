@@ -15,6 +15,8 @@ from nodecount_scaler.model.state import HpaKey
 from nodecount_scaler.model.targets import TargetKey, TargetProjector, TargetView
 
 NODES_PATH: Final = "/api/v1/nodes"
+# The field manager of every write (managedFields show who owns spec.replicas).
+FIELD_MANAGER: Final = "nodecount-scaler"
 
 
 def hpas_path(namespace: str | None) -> str:

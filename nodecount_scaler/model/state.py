@@ -13,7 +13,7 @@ stored (see `TargetState.settles_at`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Final, NamedTuple
@@ -44,6 +44,15 @@ NEW_TARGET_SETTLE: Final = 2.0
 class HpaKey(NamedTuple):
     namespace: str
     name: str
+
+
+class Domains(NamedTuple):
+    """The topology domains a target counts: the label, its counted values, and a node's
+    value of it (None: no such node, or no such label)."""
+
+    label: str
+    counted: frozenset[str]
+    of: Callable[[str], str | None]
 
 
 @dataclass(slots=True)
@@ -328,6 +337,20 @@ class ClusterState:
         if target.tally is None or not target.tally.domains or node is None:
             return False
         return all(node.labels.get(k) in d for k, d in target.tally.domains.items())
+
+    def domains(self, key: TargetKey) -> Domains | None:
+        """The domains the target counts; None when it counts nodes (or is not stored)."""
+        target = self.targets.get(key)
+        label = target.tally.counted_key() if target is not None and target.tally else None
+        if target is None or target.tally is None or label is None:
+            return None
+        nodes = self.nodes
+
+        def of(node_name: str) -> str | None:
+            node = nodes.get(node_name)
+            return None if node is None else node.labels.get(label)
+
+        return Domains(label, frozenset(target.tally.domains[label]), of)
 
     # -- explanations ------------------------------------------------------------------
 

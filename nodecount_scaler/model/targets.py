@@ -56,6 +56,9 @@ class FindingKind(enum.StrEnum):
     NODES_WITHOUT_TOPOLOGY_KEY = "NodesWithoutTopologyKey"
     # A StatefulSet scale-down removes the highest ordinals, not the pods on leaving nodes.
     SCALE_DOWN_BY_ORDINAL = "ScaleDownByOrdinal"
+    # A counted topology domain holds no pod of the target while another holds several (a
+    # node relabelled into another domain took its pod along): nothing will move one.
+    DOMAIN_WITHOUT_POD = "DomainWithoutPod"
 
 
 @dataclass(frozen=True, slots=True)
