@@ -1,14 +1,16 @@
 """The kinds of workload a target can be: the apps/v1 ones, and custom resources with a scale
 subresource named on the command line (`--workload group/version/resource[:template.path]`).
 
-What differs per kind: where its API is, where its pod template sits, how its replicas are
-written, and how its controller picks the pod a scale-down removes.
+What differs per kind: where its API is, where its pod template sits, where its replicas
+are read and how they are written, and how its controller picks the pod a scale-down
+removes.
 """
 
 from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -39,6 +41,12 @@ class WorkloadKind:
     # Why targets of this kind cannot be scaled (a custom resource without /scale); every
     # such target is reported invalid with it, the rest go on.
     problem: str | None = None
+    # Where the object keeps the replicas its scale subresource reads and writes, and what
+    # an absent field means: apps/v1 defaults spec.replicas to 1; a custom resource's is
+    # its CustomResourceDefinition's specReplicasPath, and the API server's Scale of it
+    # reads an absent field as 0.
+    replicas_path: tuple[str, ...] = ("spec", "replicas")
+    replicas_default: int = 1
 
     @property
     def api_version(self) -> str:
@@ -62,6 +70,10 @@ class WorkloadKind:
     def template_where(self) -> str:
         return ".".join(self.template_path)
 
+    @property
+    def replicas_where(self) -> str:
+        return ".".join(self.replicas_path)
+
 
 DEPLOYMENT: Final = WorkloadKind("Deployment", "apps", "v1", "deployments")
 STATEFULSET: Final = WorkloadKind(
@@ -84,7 +96,12 @@ class CustomWorkload:
     resource: str
     template_path: tuple[str, ...]
 
-    def with_kind(self, kind: str, problem: str | None = None) -> WorkloadKind:
+    def with_kind(
+        self,
+        kind: str,
+        problem: str | None = None,
+        replicas_path: tuple[str, ...] = ("spec", "replicas"),
+    ) -> WorkloadKind:
         return WorkloadKind(
             kind,
             self.group,
@@ -94,10 +111,46 @@ class CustomWorkload:
             Removal.UNKNOWN,
             builtin=False,
             problem=problem,
+            replicas_path=replicas_path,
+            replicas_default=0,
         )
+
+    @property
+    def definition(self) -> str:
+        """The name of its CustomResourceDefinition: plural.group."""
+        return f"{self.resource}.{self.group}"
 
     def __str__(self) -> str:
         return f"{self.group}/{self.version}/{self.resource}:{'.'.join(self.template_path)}"
+
+
+_SIMPLE_PATH_RE: Final = re.compile(r"(\.[^.\[\]]+)+")
+
+
+def scale_replicas_path(definition: object, version: str) -> tuple[str, ...] | str:
+    """Where a CustomResourceDefinition's scale subresource keeps the replicas of `version`
+    (its specReplicasPath, ".spec.size" -> ("spec", "size")), or the problem. The API
+    server admits only a simple path of fields under .spec there (no index, no wildcard)."""
+    spec = definition.get("spec") if isinstance(definition, Mapping) else None
+    versions = spec.get("versions") if isinstance(spec, Mapping) else None
+    entry = next(
+        (
+            v
+            for v in (versions if isinstance(versions, list) else ())
+            if isinstance(v, Mapping) and v.get("name") == version
+        ),
+        None,
+    )
+    if entry is None:
+        return f"its CustomResourceDefinition has no version {version!r:.80}"
+    subresources = entry.get("subresources")
+    scale = subresources.get("scale") if isinstance(subresources, Mapping) else None
+    path = scale.get("specReplicasPath") if isinstance(scale, Mapping) else None
+    if not isinstance(path, str):
+        return f"its CustomResourceDefinition has no scale subresource in version {version}"
+    if len(path) > 256 or _SIMPLE_PATH_RE.fullmatch(path) is None or not path.startswith(".spec."):
+        return f"specReplicasPath {path!r:.80} is not a path of fields under .spec"
+    return tuple(path[1:].split("."))
 
 
 def parse_workload(text: str) -> CustomWorkload | str:

@@ -22,6 +22,7 @@ from nodecount_scaler.model.objects import (
     integer,
     items,
     mapping,
+    nested,
     object_name,
     string,
     string_map,
@@ -112,8 +113,11 @@ def project_target(
         metadata = mapping(obj, "metadata", "metadata")
         annotations = string_map(metadata, "annotations", "metadata.annotations")
         spec = mapping(obj, "spec", "spec")
-        # spec.replicas defaults to 1 (apps/v1 defaulting); the server always fills it in.
-        replicas = integer(spec, "replicas", "spec.replicas", 1)
+        # Where the kind keeps them (spec.replicas, or a CRD's specReplicasPath).
+        *parents, field = workload.replicas_path
+        replicas = integer(
+            nested(obj, parents), field, workload.replicas_where, workload.replicas_default
+        )
         uid = string(metadata, "uid", "metadata.uid")
         raw_selector = mapping(spec, "selector", "spec.selector")
     except ShapeError as exc:
@@ -183,10 +187,7 @@ def _project_template(
 
 def _template(obj: Mapping[str, Any], workload: WorkloadKind) -> Mapping[str, Any]:
     """The pod template at the kind's path; a custom resource without one says so."""
-    found: Mapping[str, Any] = obj
-    for depth, step in enumerate(workload.template_path):
-        path = ".".join(workload.template_path[: depth + 1])
-        found = mapping(found, step, path)
+    found = nested(obj, workload.template_path)
     if not found and not workload.builtin:
         raise TemplateError(workload.template_where, "no pod template at this path")
     return found

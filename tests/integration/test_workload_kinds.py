@@ -1,7 +1,9 @@
 """Every workload with a scale subresource: a StatefulSet and a ReplicaSet follow node add,
 cordon and delete like a Deployment (the StatefulSet's highest-ordinal scale-down is
 reported when it strands a pod); a custom resource with /scale named by --workload follows
-the count; one without /scale is reported while a Deployment in the same run converges."""
+the count, read where its CustomResourceDefinition's scale subresource says (`.spec.size`,
+say) and set back after a hand edit there; one without /scale is reported while a
+Deployment in the same run converges."""
 
 from __future__ import annotations
 
@@ -115,7 +117,9 @@ def test_statefulset_and_replicaset_follow_nodes(
     assert {t["kind"] for t in scaler.status()["targets"]} >= {"StatefulSet", "ReplicaSet"}
 
 
-def crd(group: str, plural: str, *, scale: bool) -> dict[str, Any]:
+def crd(
+    group: str, plural: str, *, scale: bool, replicas: str = ".spec.replicas"
+) -> dict[str, Any]:
     version: dict[str, Any] = {
         "name": "v1",
         "served": True,
@@ -127,7 +131,7 @@ def crd(group: str, plural: str, *, scale: bool) -> dict[str, Any]:
     if scale:
         version["subresources"] = {
             "scale": {
-                "specReplicasPath": ".spec.replicas",
+                "specReplicasPath": replicas,
                 "statusReplicasPath": ".status.replicas",
                 "labelSelectorPath": ".status.selector",
             }
@@ -228,6 +232,50 @@ def test_custom_resources_with_and_without_scale(
             cluster.kubectl(
                 "delete", "crd", definition["metadata"]["name"], "--wait=false", check=False
             )
+
+
+def test_custom_resource_replicas_at_the_scale_subresource_path(
+    cluster: Cluster, namespace: str, nodes: NodeFactory, scalers: ScalerFactory
+) -> None:
+    """A CRD whose scale subresource keeps replicas at `.spec.size` (0 here, and no
+    spec.replicas at all): the first write says "from 0", and a hand edit of spec.size is
+    set back (DriftCorrected)."""
+    group = f"{namespace}.example.com"
+    definition = crd(group, "sizeds", scale=True, replicas=".spec.size")
+    apply(cluster, definition)
+    cluster.kubectl("wait", "--for=condition=Established", f"crd/sizeds.{group}", "--timeout=60s")
+    try:
+        nodes.add_many(2, labels={"suite": namespace})
+        obj = custom_object(namespace, group, "Sized", "sized")
+        del obj["spec"]["replicas"]
+        obj["spec"]["size"] = 0
+        apply(cluster, obj)
+        path = f"/apis/{group}/v1/namespaces/{namespace}/sizeds/sized"
+
+        def size() -> int:
+            return int(cluster.api.get(path)["spec"].get("size", -1))
+
+        scalers.start("--namespace", namespace, "--workload", f"{group}/v1/sizeds")
+        wait_until(lambda: size() == 2, timeout=60, describe="spec.size 2")
+        (rescaled,) = wait_until(
+            lambda: events(cluster, namespace, "Rescaled"), timeout=30, describe="a Rescaled Event"
+        )
+        assert "Scaled from 0 to 2 replicas" in rescaled["message"], rescaled["message"]
+        assert "replicas" not in cluster.api.get(path)["spec"]
+
+        cluster.kubectl(
+            "-n", namespace, "patch", f"sizeds.{group}", "sized", "--type=merge",
+            "-p", '{"spec":{"size":7}}',
+        )  # fmt: skip
+        (drift,) = wait_until(
+            lambda: events(cluster, namespace, "DriftCorrected"),
+            timeout=30,
+            describe="a DriftCorrected Event",
+        )
+        assert "from 7 to 2" in drift["message"], drift["message"]
+        assert size() == 2
+    finally:
+        cluster.kubectl("delete", "crd", f"sizeds.{group}", "--wait=false", check=False)
 
 
 def readme_rbac_snippet(group: str, plural: str) -> list[dict[str, Any]]:
