@@ -160,9 +160,10 @@ OPTIONS: Final[tuple[Option, ...]] = (
            shown="the current context"),
     Option("--namespace", "namespaces", "watch targets only in this namespace; repeatable",
            _namespace, BOTH, metavar="NAME", repeatable=True, shown="all namespaces"),
-    Option("--kind", "kinds", "watch this apps/v1 kind for targets: Deployment, StatefulSet "
-           "or ReplicaSet; repeatable", _choice(BUILTIN_KINDS), BOTH, metavar="KIND",
-           repeatable=True, shown="Deployment, StatefulSet, ReplicaSet"),
+    Option("--kind", "kinds", "watch this apps/v1 kind for targets: "
+           f"{', '.join(BUILTIN_KINDS[:-1])} or {BUILTIN_KINDS[-1]}; repeatable",
+           _choice(BUILTIN_KINDS), BOTH, metavar="KIND", repeatable=True,
+           shown=", ".join(BUILTIN_KINDS)),
     Option("--workload", "workloads", "also watch this custom resource for targets and scale it "
            "through its /scale subresource: GROUP/VERSION/RESOURCE[:TEMPLATE.PATH] (template "
            "path default spec.template); repeatable", _custom_workload, BOTH,

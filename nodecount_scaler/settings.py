@@ -29,8 +29,9 @@ class Settings:
     kubeconfig: str | None = None
     context: str | None = None
     namespaces: tuple[str, ...] = ()
-    # The apps/v1 workload kinds watched for opted-in targets.
-    kinds: tuple[str, ...] = ("Deployment", "StatefulSet", "ReplicaSet")
+    # The apps/v1 workload kinds watched for opted-in targets, by kind name; None: every
+    # built-in kind (model/kinds.py BUILTIN).
+    kinds: tuple[str, ...] | None = None
     # Custom resources with a scale subresource: group/version/resource[:template.path].
     workloads: tuple[str, ...] = ()
     # Probes, plain HTTP: /healthz, /livez, /readyz.

@@ -19,7 +19,7 @@ from devcluster.scaler import ScalerFactory
 from devcluster.testing import NodeFactory
 from devcluster.workloads import events, running_per_node
 from tests.integration.shipped import NS, SA, installed, service_account_kubeconfig
-from tests.integration.workloads import apply, nginx_everywhere
+from tests.integration.workloads import apply, nginx_everywhere, plan
 from tests.manifests import BASE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -276,6 +276,36 @@ def test_custom_resource_replicas_at_the_scale_subresource_path(
         assert size() == 2
     finally:
         cluster.kubectl("delete", "crd", f"sizeds.{group}", "--wait=false", check=False)
+
+
+def test_plan_shows_every_kind_the_flags_name(
+    cluster: Cluster, namespace: str, nodes: NodeFactory
+) -> None:
+    """`plan` watches what `run` watches: every apps/v1 kind and each --workload by default,
+    only the --kind ones when given."""
+    group = f"{namespace}.example.com"
+    apply(cluster, crd(group, "agents", scale=True))
+    cluster.kubectl("wait", "--for=condition=Established", f"crd/agents.{group}", "--timeout=60s")
+    try:
+        nodes.add_many(2, labels={"suite": namespace})
+        items = [
+            confined(namespace, "web"),
+            statefulset(namespace, "sts"),
+            replicaset(namespace, "rs"),
+            custom_object(namespace, group, "Agent", "agent"),
+        ]
+        apply(cluster, {"apiVersion": "v1", "kind": "List", "items": items})
+        everything = plan(cluster, "--namespace", namespace, "--workload", f"{group}/v1/agents")
+        assert sorted((t["kind"], t["name"], t["desired"]) for t in everything) == [
+            ("Agent", "agent", 2),
+            ("Deployment", "web", 2),
+            ("ReplicaSet", "rs", 2),
+            ("StatefulSet", "sts", 2),
+        ]
+        only = plan(cluster, "--namespace", namespace, "--kind", "StatefulSet")
+        assert [(t["kind"], t["name"]) for t in only] == [("StatefulSet", "sts")]
+    finally:
+        cluster.kubectl("delete", "crd", f"agents.{group}", "--wait=false", check=False)
 
 
 def readme_rbac_snippet(group: str, plural: str) -> list[dict[str, Any]]:

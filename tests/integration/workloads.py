@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
+import subprocess
 from typing import Any
 
 import yaml
 
 from devcluster import Cluster
+from devcluster.scaler import scaler_executable
 from tests.manifests import EXAMPLES
 
 EXAMPLE = EXAMPLES / "nginx-everywhere.yaml"
@@ -57,3 +60,18 @@ def log_time(line: dict[str, Any]) -> float:
     """Wall-clock seconds of a scaler JSON log line."""
     stamp = str(line["timestamp"]).replace("Z", "+00:00")
     return dt.datetime.fromisoformat(stamp).timestamp()
+
+
+def plan(cluster: Cluster, *args: str) -> list[dict[str, Any]]:
+    """`nodecount-scaler plan --output json` with these flags, on the cluster: its targets."""
+    command = [scaler_executable(), "plan", "--kubeconfig", str(cluster.kubeconfig)]
+    done = subprocess.run(
+        [*command, "--output", "json", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    found: list[dict[str, Any]] = json.loads(done.stdout)
+    return found
