@@ -30,7 +30,7 @@ from nodecount_scaler.kube.client import KubeClient
 from nodecount_scaler.kube.config import Configuration
 from nodecount_scaler.kube.watch import Reflector
 from nodecount_scaler.model.guard import GuardPolicy, ScaleDownGuard
-from nodecount_scaler.model.kinds import BUILTIN, WorkloadKind
+from nodecount_scaler.model.kinds import WorkloadKind, builtin_kinds
 from nodecount_scaler.model.lease import LeaderElectionConfig
 from nodecount_scaler.model.nodes import NodeView
 from nodecount_scaler.model.state import ClusterState, HpaKey
@@ -91,8 +91,7 @@ class Process:
 async def watched_kinds(client: KubeClient, settings: Settings) -> tuple[WorkloadKind, ...]:
     """The apps/v1 kinds of --kind (every one by default), then the custom ones of
     --workload that discovery found."""
-    builtin = [w for w in BUILTIN if settings.kinds is None or w.kind in settings.kinds]
-    return (*builtin, *await discovery.resolve(client, settings.workloads))
+    return (*builtin_kinds(settings.kinds), *await discovery.resolve(client, settings.workloads))
 
 
 async def observe(client: KubeClient, settings: Settings) -> Observed:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Final, NoReturn
 
 from nodecount_scaler import __version__
-from nodecount_scaler.model.kinds import BUILTIN, parse_workload
+from nodecount_scaler.model.kinds import BUILTIN, builtin_kinds, parse_workload
 from nodecount_scaler.model.numbers import NumberError, parse_int
 from nodecount_scaler.settings import (
     DEFAULTS,
@@ -117,6 +117,7 @@ def _custom_workload(text: str) -> str:
 
 
 BUILTIN_KINDS: Final = tuple(w.kind for w in BUILTIN)
+DEFAULT_KINDS: Final = tuple(w.kind for w in builtin_kinds(None))
 
 _namespace = _name(_DNS_LABEL, "namespace name (a DNS label: a-z, 0-9, '-', at most 63)")
 _lease_name = _name(_DNS_SUBDOMAIN, "Lease name (a DNS subdomain)")
@@ -163,7 +164,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
     Option("--kind", "kinds", "watch this apps/v1 kind for targets: "
            f"{', '.join(BUILTIN_KINDS[:-1])} or {BUILTIN_KINDS[-1]}; repeatable",
            _choice(BUILTIN_KINDS), BOTH, metavar="KIND", repeatable=True,
-           shown=", ".join(BUILTIN_KINDS)),
+           shown=", ".join(DEFAULT_KINDS)),
     Option("--workload", "workloads", "also watch this custom resource for targets and scale it "
            "through its /scale subresource: GROUP/VERSION/RESOURCE[:TEMPLATE.PATH] (template "
            "path default spec.template); repeatable", _custom_workload, BOTH,

@@ -287,7 +287,7 @@ class Reconciler:
             return None
         if plan.scaling_down:
             await self.steering.before_scale_down(view, plan.desired)
-        path = resources.replicas_path(key, view.workload)
+        path = view.workload.write_path(key.namespace, key.name)
         # Expected before it is sent: the watch may deliver the write before the response.
         record.expected = plan.desired
         record.expected_until = self.clock() + EXPECTATION_TTL
@@ -365,7 +365,7 @@ def _write_failed(exc: ApiError, view: TargetView, fields: dict[str, object]) ->
     log.error(
         "scale write failed",
         error=str(exc),
-        hint=write_hint(exc, resources.written_resource(view.workload)),
+        hint=write_hint(exc, view.workload.written_resource),
         **fields,
     )
     return False

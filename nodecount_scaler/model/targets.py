@@ -1,4 +1,4 @@
-"""The view of an opted-in Deployment (a target) and its projection from JSON.
+"""The view of an opted-in workload (a target) and its projection from JSON.
 
 Besides configuration and placement, the projection records template findings: shapes of
 the pod template under which "replicas == eligible nodes" does not mean one pod per node,
@@ -14,12 +14,11 @@ from dataclasses import dataclass, replace
 from typing import Any, Final, NamedTuple
 
 from nodecount_scaler.model.annotations import AnnotationError, TargetConfig, parse_config
-from nodecount_scaler.model.kinds import DEPLOYMENT, WorkloadKind
+from nodecount_scaler.model.kinds import DEPLOYMENT, WorkloadKind, shown_name
 from nodecount_scaler.model.numbers import NumberError, parse_int
 from nodecount_scaler.model.objects import (
     ProjectionError,
     ShapeError,
-    integer,
     items,
     mapping,
     nested,
@@ -41,12 +40,10 @@ DEFAULT_MAX_SURGE: Final = "25%"
 class TargetKey(NamedTuple):
     namespace: str
     name: str
-    kind: str = "Deployment"
+    kind: str = DEPLOYMENT.kind
 
     def __str__(self) -> str:
-        if self.kind == "Deployment":
-            return f"{self.namespace}/{self.name}"
-        return f"{self.namespace}/{self.kind.lower()}/{self.name}"
+        return f"{self.namespace}/{shown_name(self.kind, self.name)}"
 
 
 class FindingKind(enum.StrEnum):
@@ -113,13 +110,11 @@ def project_target(
         metadata = mapping(obj, "metadata", "metadata")
         annotations = string_map(metadata, "annotations", "metadata.annotations")
         spec = mapping(obj, "spec", "spec")
-        # Where the kind keeps them (spec.replicas, or a CRD's specReplicasPath).
-        *parents, field = workload.replicas_path
-        replicas = integer(
-            nested(obj, parents), field, workload.replicas_where, workload.replicas_default
-        )
+        replicas = workload.replicas(obj)
         uid = string(metadata, "uid", "metadata.uid")
         raw_selector = mapping(spec, "selector", "spec.selector")
+        if workload.selector_is_map:
+            raw_selector = {"matchLabels": string_map(spec, "selector", "spec.selector")}
     except ShapeError as exc:
         return ProjectionError("bad-field", str(exc))
     key = TargetKey(*named, workload.kind)
@@ -175,8 +170,9 @@ def _project_template(
         placement = placement_from_pod_spec(pod_spec)
         anti_keys = self_anti_affinity_keys(pod_spec, pod_labels, namespace)
         topology = choose_topology(config.topology_key if config else None, anti_keys)
-        # Only a Deployment surges; a StatefulSet or ReplicaSet replaces pods in place.
-        surge = resolved_max_surge(spec, replicas) if workload == DEPLOYMENT else 0
+        # Only a kind that surges (a Deployment) adds pods in a rollout; others replace
+        # them in place.
+        surge = resolved_max_surge(spec, replicas) if workload.surges else 0
         findings = template_findings(
             pod_spec, pod_labels, surge=surge, anti_keys=anti_keys, topology=topology
         )
@@ -331,17 +327,16 @@ class _Memo:
 
 
 class TargetProjector:
-    """project_target with a memo per Deployment, for the watch.
+    """project_target with a memo per target, for the watch of one kind.
 
-    Most versions of a target differ from the previous one only in status (the Deployment
-    and ReplicaSet controllers report progress) or in spec.replicas (this service's own
-    write, echoed by the watch). The view depends on metadata.uid, metadata.annotations and
-    spec's replicas, selector, template and strategy only: when those equal the last
-    version's (a dict comparison, done in C), the last view is reused, and when only
-    replicas moved it is copied with the new count, unless the template findings read it
-    (a percentage maxSurge resolves against replicas). Anything else is projected afresh.
-    At most `limit` targets are remembered. Only Deployments are memoised (the inputs
-    above are a Deployment's); other kinds are projected afresh every time.
+    Most versions of a target differ from the previous one only in status (the workload's
+    controller reports progress) or in its replicas (this service's own write, echoed by
+    the watch). The view depends on metadata.uid, metadata.annotations, spec.selector, the
+    pod template and the replicas at the kind's paths, and spec.strategy of a kind that
+    surges, only: when those equal the last version's (a dict comparison, done in C), the
+    last view is reused, and when only replicas moved it is copied with the new count,
+    unless the template findings read it (a percentage maxSurge resolves against replicas).
+    Anything else is projected afresh. At most `limit` targets are remembered.
     """
 
     __slots__ = ("_memo", "limit", "workload")
@@ -352,16 +347,14 @@ class TargetProjector:
         self._memo: dict[tuple[str, str], _Memo] = {}
 
     def __call__(self, obj: object) -> TargetView | ProjectionError:
-        inputs = _memo_inputs(obj) if self.workload == DEPLOYMENT else None
+        workload = self.workload
+        inputs = _memo_inputs(obj, workload.kind)
         if inputs is None:
-            return project_target(obj, self.workload)
+            return project_target(obj, workload)
         key, uid, annotations, spec = inputs
-        replicas = spec.get("replicas")
-        selector, template, strategy = (
-            spec.get("selector"),
-            spec.get("template"),
-            spec.get("strategy"),
-        )
+        replicas = _raw(obj, workload.replicas_path)
+        selector, template = spec.get("selector"), _raw(obj, workload.template_path)
+        strategy = spec.get("strategy") if workload.surges else None
         last = self._memo.get(key)
         if (
             last is not None
@@ -373,13 +366,13 @@ class TargetProjector:
         ):
             if last.replicas == replicas:
                 return last.view
-            reused = _with_replicas(last.view, spec, last.replicas, replicas)
+            reused = _with_replicas(last.view, spec, last.replicas, replicas, workload.surges)
             if reused is not None:
                 self._remember(
                     key, _Memo(uid, annotations, selector, template, strategy, replicas, reused)
                 )
                 return reused
-        view = project_target(obj, self.workload)
+        view = project_target(obj, workload)
         if isinstance(view, TargetView):
             self._remember(
                 key, _Memo(uid, annotations, selector, template, strategy, replicas, view)
@@ -396,11 +389,11 @@ class TargetProjector:
 
 
 def _memo_inputs(
-    obj: object,
+    obj: object, kind: str
 ) -> tuple[tuple[str, str], object, object, Mapping[str, Any]] | None:
-    """(namespace, name), uid, annotations and spec of a Deployment-shaped object; None for
+    """(namespace, name), uid, annotations and spec of an object of the kind; None for
     anything else (project_target then says what is wrong with it)."""
-    named = object_name(obj, "Deployment")
+    named = object_name(obj, kind)
     if isinstance(named, ProjectionError):
         return None
     assert isinstance(obj, Mapping)
@@ -410,15 +403,26 @@ def _memo_inputs(
     return named, metadata.get("uid"), metadata.get("annotations"), spec
 
 
+def _raw(obj: object, path: tuple[str, ...]) -> object:
+    """The JSON value at a path of object fields, as it is (None where one is missing)."""
+    found: object = obj
+    for step in path:
+        if not isinstance(found, Mapping):
+            return None
+        found = found.get(step)
+    return found
+
+
 def _with_replicas(
-    view: TargetView, spec: Mapping[str, Any], before: object, after: object
+    view: TargetView, spec: Mapping[str, Any], before: object, after: object, surges: bool
 ) -> TargetView | None:
-    """The view with the new spec.replicas, when nothing else in it reads replicas: a valid
-    integer either way, and the same resolved maxSurge (the only finding that reads it)."""
+    """The view with the new replicas, when nothing else in it reads them: a valid integer
+    either way, and (a kind that surges) the same resolved maxSurge, the only finding that
+    reads them."""
     if not isinstance(after, int) or isinstance(after, bool) or not isinstance(before, int):
         return None
     try:
-        if resolved_max_surge(spec, before) != resolved_max_surge(spec, after):
+        if surges and resolved_max_surge(spec, before) != resolved_max_surge(spec, after):
             return None
     except ShapeError:
         return None

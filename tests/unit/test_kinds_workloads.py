@@ -7,12 +7,7 @@ from typing import Any
 
 import pytest
 
-from nodecount_scaler.kube.resources import (
-    hpa_projection,
-    replicas_path,
-    scale_path,
-    target_projection,
-)
+from nodecount_scaler.kube.resources import hpa_projection, target_projection
 from nodecount_scaler.model.kinds import (
     BUILTIN,
     DEPLOYMENT,
@@ -85,7 +80,7 @@ def test_builtin_kinds_project_alike(workload: Any) -> None:
     assert view.valid
     assert view.workload is workload
     assert (
-        scale_path(view.key, workload) == f"/apis/apps/v1/namespaces/ns/{workload.resource}/d/scale"
+        workload.scale_path("ns", "d") == f"/apis/apps/v1/namespaces/ns/{workload.resource}/d/scale"
     )
 
 
@@ -131,9 +126,8 @@ def test_custom_template_path_and_missing_template() -> None:
 def test_custom_resources_are_written_through_scale() -> None:
     """A custom resource has no admission policy of ours: /scale is the narrowest write."""
     rollouts = ROLLOUTS.with_kind("Rollout")
-    key = TargetKey("ns", "r", "Rollout")
     expected = "/apis/argoproj.io/v1alpha1/namespaces/ns/rollouts/r/scale"
-    assert replicas_path(key, rollouts) == scale_path(key, rollouts) == expected
+    assert rollouts.write_path("ns", "r") == rollouts.scale_path("ns", "r") == expected
 
 
 def test_custom_resource_without_scale_is_invalid_with_the_reason() -> None:
