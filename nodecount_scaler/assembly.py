@@ -89,7 +89,7 @@ class Process:
 
 
 async def watched_kinds(client: KubeClient, settings: Settings) -> tuple[WorkloadKind, ...]:
-    """The apps/v1 kinds of --kind (every one by default), then the custom ones of
+    """The built-in kinds of --kind (the default ones without it), then the custom ones of
     --workload that discovery found."""
     return (*builtin_kinds(settings.kinds), *await discovery.resolve(client, settings.workloads))
 

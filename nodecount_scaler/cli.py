@@ -161,7 +161,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
            shown="the current context"),
     Option("--namespace", "namespaces", "watch targets only in this namespace; repeatable",
            _namespace, BOTH, metavar="NAME", repeatable=True, shown="all namespaces"),
-    Option("--kind", "kinds", "watch this apps/v1 kind for targets: "
+    Option("--kind", "kinds", "watch this built-in kind for targets: "
            f"{', '.join(BUILTIN_KINDS[:-1])} or {BUILTIN_KINDS[-1]}; repeatable",
            _choice(BUILTIN_KINDS), BOTH, metavar="KIND", repeatable=True,
            shown=", ".join(DEFAULT_KINDS)),

@@ -29,8 +29,8 @@ class Settings:
     kubeconfig: str | None = None
     context: str | None = None
     namespaces: tuple[str, ...] = ()
-    # The apps/v1 workload kinds watched for opted-in targets, by kind name; None: every
-    # built-in kind (model/kinds.py BUILTIN).
+    # The built-in workload kinds watched for opted-in targets, by kind name; None: the
+    # default ones (model/kinds.py BUILTIN, by_default).
     kinds: tuple[str, ...] | None = None
     # Custom resources with a scale subresource: group/version/resource[:template.path].
     workloads: tuple[str, ...] = ()

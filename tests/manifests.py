@@ -14,6 +14,7 @@ from typing import Any, Final
 import pytest
 import yaml
 
+from nodecount_scaler.model.kinds import BUILTIN
 from tests.helm import helm
 
 REPO: Final = Path(__file__).resolve().parents[1]
@@ -27,9 +28,7 @@ SERVICE_ACCOUNT: Final = "nodecount-scaler"
 USERNAME: Final = f"system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}"
 # The admission policies of the base (each with a binding of the same name).
 POLICIES: Final = (
-    "nodecount-scaler-replicas",
-    "nodecount-scaler-replicas-statefulsets",
-    "nodecount-scaler-replicas-replicasets",
+    *(kind.policy for kind in BUILTIN),
     "nodecount-scaler-pod-deletion-cost",
     "nodecount-scaler-events",
 )

@@ -103,7 +103,7 @@ class Steering:
             return None
         if now < coverage.due:
             return coverage.due - now
-        pods = await self._pods(view)
+        pods = await self._pods(view, "check the counted domains")
         keeps = functools.partial(self.state.keeps, view.key)
         found = None
         if pods is not None:
@@ -132,7 +132,7 @@ class Steering:
         removal = view.workload.removal
         if not self.enabled or view.pod_selector is None or removal is Removal.UNKNOWN:
             return
-        pods = await self._pods(view)
+        pods = await self._pods(view, "steer the scale-down")
         if pods is None:
             return
         keeps = functools.partial(self.state.keeps, view.key)
@@ -146,7 +146,7 @@ class Steering:
         domains = self.state.domains(view.key)
         await self._mark(view.key, pods, keeps, None if domains is None else domains.of)
 
-    async def _pods(self, view: TargetView) -> list[PodView] | None:
+    async def _pods(self, view: TargetView, purpose: str) -> list[PodView] | None:
         selector = str(view.pod_selector)
         try:
             if self.pod_caches is not None:
@@ -157,13 +157,13 @@ class Steering:
         except ApiError as exc:
             metrics.DELETION_COST_PATCHES.labels("error").inc()
             log.error(
-                "could not list the target's pods",
+                f"could not list pods to {purpose}",
                 error=str(exc),
                 hint="the service account needs list on pods" if exc.forbidden else None,
             )
         except StreamError as exc:
             metrics.DELETION_COST_PATCHES.labels("error").inc()
-            log.error("could not list the target's pods", error=str(exc))
+            log.error(f"could not list pods to {purpose}", error=str(exc))
         return None
 
     async def _mark(

@@ -210,8 +210,18 @@ REPLICASET: Final = WorkloadKind(
     policy="nodecount-scaler-replicas-replicasets",
     fixed_spec=("minReadySeconds",),
 )
+REPLICATIONCONTROLLER: Final = WorkloadKind(
+    "ReplicationController",
+    "",
+    "v1",
+    "replicationcontrollers",
+    selector_is_map=True,
+    by_default=False,
+    policy="nodecount-scaler-replicas-replicationcontrollers",
+    fixed_spec=("minReadySeconds",),
+)
 # The built-in kinds, in the order they are shown and watched.
-BUILTIN: Final = (DEPLOYMENT, STATEFULSET, REPLICASET)
+BUILTIN: Final = (DEPLOYMENT, STATEFULSET, REPLICASET, REPLICATIONCONTROLLER)
 _SHOWN_BARE: Final = frozenset(k.kind for k in BUILTIN if k.shown_bare)
 
 
@@ -310,7 +320,7 @@ def parse_workload(text: str) -> CustomWorkload | str:
     if len(group) > 253 or _GROUP_RE.fullmatch(group) is None or "." not in group:
         return f"{group!r:.80} is not an API group of a custom resource (a DNS subdomain)"
     if group.endswith(".k8s.io") or group == "apps":
-        return f"{group!r} is a built-in group; StatefulSets and ReplicaSets are watched already"
+        return f"{group!r} is a built-in group; its workload kinds are built in (--kind)"
     if _NAME_RE.fullmatch(version) is None or len(version) > 63:
         return f"{version!r:.80} is not an API version"
     if _NAME_RE.fullmatch(resource) is None or len(resource) > 63:

@@ -427,7 +427,13 @@ def expect_unready_after_list(
     assert "403" in line["error"]
     wait_until(lambda: scaler.probe("/readyz") == 503, timeout=5, describe="/readyz 503")
     wait_until(lambda: became_leader(scaler), timeout=10, describe="leading")
-    time.sleep(SETTLE)  # the initial reconcile, from the listed snapshot
+    # The initial reconcile, from the listed snapshot (its write waits for the new target
+    # to settle: model/state.py NEW_TARGET_SETTLE).
+    wait_until(
+        lambda: (s := scaler.target(namespace, APP)) is not None and s["current"] == s["desired"],
+        timeout=10,
+        describe="the initial reconcile written",
+    )
     before = replicas(cluster, namespace, APP)
     setup.factory.add(labels=setup.label)
     time.sleep(SETTLE * 2)

@@ -50,10 +50,26 @@ def replicaset(namespace: str, name: str) -> dict[str, Any]:
     return obj
 
 
+def replicationcontroller(namespace: str, name: str) -> dict[str, Any]:
+    """The core/v1 kind: spec.selector a plain map of labels."""
+    obj = confined(namespace, name)
+    return {
+        "apiVersion": "v1",
+        "kind": "ReplicationController",
+        "metadata": obj["metadata"],
+        "spec": {
+            "replicas": 1,
+            "selector": obj["spec"]["selector"]["matchLabels"],
+            "template": obj["spec"]["template"],
+        },
+    }
+
+
 def replicas_of(
     cluster: Cluster, namespace: str, resource: str, name: str, group: str = "apps/v1"
 ) -> int:
-    path = f"/apis/{group}/namespaces/{namespace}/{resource}/{name}"
+    api = "/api/v1" if group == "v1" else f"/apis/{group}"  # the core group, or a named one
+    path = f"{api}/namespaces/{namespace}/{resource}/{name}"
     return int(cluster.api.get(path)["spec"].get("replicas", 1))
 
 
@@ -115,6 +131,48 @@ def test_statefulset_and_replicaset_follow_nodes(
     nodes.delete(next(n for n in names if n != lowest))
     wait_until(lambda: both(1), timeout=60, describe="delete: 1 replica each")
     assert {t["kind"] for t in scaler.status()["targets"]} >= {"StatefulSet", "ReplicaSet"}
+
+
+def test_replication_controller_with_the_shipped_permissions(
+    cluster: Cluster, namespace: str, nodes: NodeFactory, scalers: ScalerFactory, tmp_path: Path
+) -> None:
+    """--kind ReplicationController, with a TokenRequest token of the shipped service account
+    under the shipped RBAC and admission policies (generated from its row of the kind
+    table): it follows the nodes, and a cordon removes the pod on the cordoned node."""
+    suite = {"suite": namespace}
+    with installed(cluster, BASE):
+        names = nodes.add_many(3, labels=suite)
+        apply(cluster, replicationcontroller(namespace, "rc"))
+        kubeconfig = service_account_kubeconfig(cluster, tmp_path)
+        scaler = scalers.start(
+            "--namespace", namespace, "--kind", "ReplicationController", kubeconfig=kubeconfig
+        )
+
+        def rc() -> int:
+            return replicas_of(cluster, namespace, "replicationcontrollers", "rc", "v1")
+
+        wait_until(lambda: rc() == 3, timeout=60, describe="3 nodes: 3 replicas")
+        wait_until(
+            lambda: running_per_node(cluster, namespace, "rc") == dict.fromkeys(names, 1),
+            timeout=90,
+            describe="one pod per node",
+        )
+        cluster.kubectl("cordon", names[0])
+        wait_until(lambda: rc() == 2, timeout=60, describe="cordon: 2 replicas")
+        wait_until(
+            lambda: set(running_per_node(cluster, namespace, "rc")) == set(names[1:]),
+            timeout=90,
+            describe="the pod on the cordoned node removed",
+        )
+        assert [line["pod"] for line in scaler.log_events("set pod-deletion-cost")]
+        assert scaler.log_events("scale write failed") == []
+        (status,) = scaler.status()["targets"]
+        assert (status["kind"], status["current"], status["desired"]) == (
+            "ReplicationController",
+            2,
+            2,
+        )
+        assert events(cluster, namespace, "Rescaled"), "the Events policy admits the kind"
 
 
 def crd(

@@ -38,7 +38,7 @@ from tests.permissions import (
     settings_of,
 )
 
-# Each apps/v1 kind's spec: every field but replicas must come out of a write unchanged.
+# Each built-in kind's spec: every field but replicas must come out of a write unchanged.
 SPEC_FIELDS = {
     ("nodecount-scaler-replicas", "deployments"): (
         "selector",
@@ -62,6 +62,11 @@ SPEC_FIELDS = {
         "revisionHistoryLimit",
     ),
     ("nodecount-scaler-replicas-replicasets", "replicasets"): (
+        "selector",
+        "template",
+        "minReadySeconds",
+    ),
+    ("nodecount-scaler-replicas-replicationcontrollers", "replicationcontrollers"): (
         "selector",
         "template",
         "minReadySeconds",
