@@ -16,12 +16,15 @@ import os
 import re
 import shlex
 import sys
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Final, NoReturn
 
 from nodecount_scaler import __version__
+from nodecount_scaler.model.keys import REGISTRY
 from nodecount_scaler.model.kinds import BUILTIN, builtin_kinds, parse_workload
+from nodecount_scaler.model.lease import FLAG_NAMES, timing_problems
 from nodecount_scaler.model.numbers import NumberError, parse_int
 from nodecount_scaler.settings import (
     DEFAULTS,
@@ -315,6 +318,23 @@ def _add(parser: argparse.ArgumentParser, option: Option) -> None:
     )
 
 
+def annotation_help() -> str:
+    """The annotations a workload is read by (model/keys.py REGISTRY), for `plan --help`."""
+    lines = ["annotations, on each workload's metadata.annotations:"]
+    for annotation in REGISTRY:
+        value, default = (text.replace("`", "") for text in (annotation.value, annotation.default))
+        lines.append(f"  {annotation.key}")
+        lines.extend(
+            textwrap.wrap(
+                f"{value} (default: {default})",
+                88,
+                initial_indent=" " * 4,
+                subsequent_indent=" " * 4,
+            )
+        )
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="nodecount-scaler",
@@ -325,7 +345,10 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = {
         "run": commands.add_parser("run", help="run the controller"),
         "plan": commands.add_parser(
-            "plan", help="show every target's eligible nodes and replicas; write nothing"
+            "plan",
+            help="show every target's eligible nodes and replicas; write nothing",
+            epilog=annotation_help(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         ),
         "migrate-cpa": commands.add_parser(
             "migrate-cpa",
@@ -372,7 +395,15 @@ def parse_command(
             values[repeated] = tuple(dict.fromkeys(values[repeated]))
     known = {f.name for f in fields(Settings)}
     settings = Settings(**{k: v for k, v in values.items() if k in known})
-    for problem in settings.problems():
+    problems = settings.problems()
+    if settings.leader_elect:
+        problems += timing_problems(
+            settings.leader_election_lease_duration,
+            settings.leader_election_renew_deadline,
+            settings.leader_election_retry_period,
+            FLAG_NAMES,
+        )
+    for problem in problems:
         parser.error(problem)
     return command, settings, {k: v for k, v in values.items() if k not in known}
 

@@ -86,6 +86,13 @@ def folded(text: str, indent: int) -> str:
     )
 
 
+def commented(text: str) -> str:
+    """A paragraph as YAML comment lines."""
+    return textwrap.fill(
+        text, WIDTH + 8, initial_indent="# ", subsequent_indent="# ", break_on_hyphens=False
+    )
+
+
 def listed(words: Sequence[str], last: str = "or") -> str:
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {last} {words[-1]}"
 
@@ -163,7 +170,9 @@ def replicas_policy(flavour: Flavour, kind: WorkloadKind) -> str:
         "scale subresource (a Scale carries no annotations, so the opt-in cannot be checked "
         "there)"
     )
-    opted_in = f'nodecount-scaler may change replicas only of a {name} annotated {ENABLED}: "true"'
+    opted_in = (
+        f'nodecount-scaler may change replicas only of a {name} annotated {ENABLED.key}: "true"'
+    )
     metadata = (
         f"nodecount-scaler may not change a {name}'s labels, annotations, ownerReferences or "
         "finalizers"
@@ -176,7 +185,7 @@ def replicas_policy(flavour: Flavour, kind: WorkloadKind) -> str:
         resources=flow([kind.resource, f"{kind.resource}/scale"]),
         match_conditions=flavour.match_conditions,
         name=name,
-        enabled=ENABLED,
+        enabled=ENABLED.key,
         only_update=folded(only_update, 8),
         opted_in=folded(opted_in, 8),
         metadata=folded(metadata, 8),
@@ -187,13 +196,15 @@ def replicas_policy(flavour: Flavour, kind: WorkloadKind) -> str:
 
 def replicas_policies(flavour: Flavour) -> str:
     names = listed([k.kind for k in BUILTIN])
-    header = f"""{flavour.header("policies/replicas.yaml")}\
-# Admission guards on the only write to workloads: a merge patch of spec.replicas on the
-# {names} itself. RBAC grants `patch` on every one in scope;
-# these policies narrow it, for this service account only, to a change of spec.replicas
-# on a workload that carries {ENABLED}: "true". Everything else must
-# come out equal. One policy per kind: each compares that kind's own spec fields, which
-# CEL type-checks against the kind's schema.
+    guards = (
+        "Admission guards on the only write to workloads: a merge patch of spec.replicas on "
+        f"the {names} itself. RBAC grants `patch` on every one in scope; these policies "
+        "narrow it, for this service account only, to a change of spec.replicas on a "
+        f'workload that carries {ENABLED.key}: "true". Everything else must come out equal. '
+        "One policy per kind: each compares that kind's own spec fields, which CEL "
+        "type-checks against the kind's schema."
+    )
+    header = f"""{flavour.header("policies/replicas.yaml")}{commented(guards)}
 #
 # The scale subresource is refused outright: its Scale object carries only name,
 # namespace, uid, resourceVersion and creationTimestamp (scaleFromDeployment in

@@ -17,7 +17,7 @@ target's selector, made then (control/podlist.py).
   and the scheduler have acted, and a counted domain with no pod while another holds
   several stays so for good, since the scheduler never moves a running pod. That is a
   Warning DomainWithoutPod and a finding in /status. Pods still pending or being deleted are
-  looked at again, at most DOMAIN_CHECK_TRIES times per move.
+  looked at again, at most limits.DOMAIN_CHECK_TRIES times per move.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Final
 
 import structlog
 
-from nodecount_scaler import metrics
+from nodecount_scaler import limits, metrics
 from nodecount_scaler.control.events import EventRecorder
 from nodecount_scaler.control.podcache import PodCaches
 from nodecount_scaler.control.podlist import list_target_pods
@@ -54,9 +54,6 @@ log = structlog.get_logger(__name__)
 # Seconds after the counted domains moved before the pods are looked at: a scale write's
 # pods have been created or removed and scheduled by then.
 DOMAIN_CHECK_DELAY: Final = 10.0
-# Looks per move of the domains while pods are still pending or being deleted: each is one
-# read of the target's pods, so a target whose pods never settle costs no more than this.
-DOMAIN_CHECK_TRIES: Final = 3
 
 
 @dataclass(slots=True)
@@ -112,7 +109,7 @@ class Steering:
             )
         if found is None or not found.settled:
             coverage.tries += 1
-            if coverage.tries < DOMAIN_CHECK_TRIES:
+            if coverage.tries < limits.DOMAIN_CHECK_TRIES:
                 coverage.due = now + DOMAIN_CHECK_DELAY
                 return DOMAIN_CHECK_DELAY
             coverage.due = None

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Final, NamedTuple
 
-from nodecount_scaler.model.eligibility import Eligibility, Rule, explain
-from nodecount_scaler.model.index import NodeIndex, label_keys
+from nodecount_scaler.model.eligibility import Eligibility, Rule, explain, label_keys
+from nodecount_scaler.model.index import NodeIndex
 from nodecount_scaler.model.nodes import NodeView
 from nodecount_scaler.model.tally import Tally
 from nodecount_scaler.model.targets import TargetKey, TargetView

@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final, NamedTuple
 
-from nodecount_scaler.model.annotations import AnnotationError, TargetConfig, parse_config
+from nodecount_scaler.limits import PROJECTION_MEMO_ENTRIES
+from nodecount_scaler.model.annotations import TargetConfig, parse_config
+from nodecount_scaler.model.keys import AnnotationError
 from nodecount_scaler.model.kinds import DEPLOYMENT, WorkloadKind, shown_name
 from nodecount_scaler.model.numbers import NumberError, parse_int
 from nodecount_scaler.model.objects import (
@@ -341,7 +343,9 @@ class TargetProjector:
 
     __slots__ = ("_memo", "limit", "workload")
 
-    def __init__(self, workload: WorkloadKind = DEPLOYMENT, limit: int = 10_000) -> None:
+    def __init__(
+        self, workload: WorkloadKind = DEPLOYMENT, limit: int = PROJECTION_MEMO_ENTRIES
+    ) -> None:
         self.workload = workload
         self.limit = limit
         self._memo: dict[tuple[str, str], _Memo] = {}

@@ -1,7 +1,8 @@
 """The docs are the truth: their flag, metric, Event and limit tables equal what the code has.
 
-Each table is read under its `## heading` in the file it lives in: flags, metrics and Events in
-docs/operations.md, limits in docs/security.md, workload kinds in docs/annotations.md."""
+Each table is read under its `## heading` in the file it lives in: the annotations in the
+README, flags, metrics and Events in docs/operations.md, limits in docs/security.md, workload
+kinds in docs/annotations.md."""
 
 from __future__ import annotations
 
@@ -13,15 +14,15 @@ import yaml
 
 from nodecount_scaler import limits, metrics
 from nodecount_scaler.cli import OPTIONS, shown_default
-from nodecount_scaler.control import events
 from nodecount_scaler.control.events import EVENT_REASONS
-from nodecount_scaler.model import nodes
+from nodecount_scaler.model.keys import REGISTRY
 from nodecount_scaler.model.kinds import BUILTIN, CustomWorkload
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATIONS = (ROOT / "docs" / "operations.md").read_text()
 SECURITY = (ROOT / "docs" / "security.md").read_text()
 ANNOTATIONS = (ROOT / "docs" / "annotations.md").read_text()
+README = (ROOT / "README.md").read_text()
 
 
 def section(document: str, heading: str) -> str:
@@ -76,7 +77,8 @@ def test_event_table_matches_the_reasons() -> None:
 
 
 def test_limit_table_names_every_limit() -> None:
-    """Every bound of limits.py in the Limits table, and no name there the code lacks."""
+    """Every bound of limits.py in the Limits table, and no name there that limits.py lacks
+    (every bound lives there)."""
     limits_text = section(SECURITY, "Limits").split("\n#", 1)[0]
     documented = {
         name
@@ -86,8 +88,14 @@ def test_limit_table_names_every_limit() -> None:
     }
     bounds = {name for name in vars(limits) if name.isupper()}
     assert bounds <= documented, bounds - documented
-    known = bounds | set(vars(events)) | set(vars(nodes))
-    assert documented <= known, documented - known
+    assert documented <= bounds, documented - bounds
+
+
+def test_annotation_table_is_the_registry() -> None:
+    """The README's annotation table: one row per record of model/keys.py, in its order,
+    with the record's own lines for what a value may be and what absence means."""
+    rows = table("The annotations", raw=True, document=README)
+    assert rows == [[f"`{a.key}`", a.value, a.default] for a in REGISTRY]
 
 
 def test_workload_kind_table_has_every_builtin_kind() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from nodecount_scaler.control.steering import DOMAIN_CHECK_DELAY, DOMAIN_CHECK_TRIES
+from nodecount_scaler.control.steering import DOMAIN_CHECK_DELAY
+from nodecount_scaler.limits import DOMAIN_CHECK_TRIES
 from nodecount_scaler.model.state import ClusterState
 from tests.builders import deployment, node, node_view, target_view
 from tests.scripted_api import (
