@@ -19,7 +19,7 @@ from nodecount_scaler.model.keys import (
     NODES_PER_REPLICA,
 )
 from nodecount_scaler.model.targets import TargetView, project_target
-from tests.builders import anti_affinity, expr, required_affinity, term, toleration
+from testkit.builders import anti_affinity, expr, required_affinity, term, toleration
 
 Json = dict[str, Any]
 FAMILIES: Final = 10

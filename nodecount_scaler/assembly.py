@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from nodecount_scaler.control.controller import Controller
+from nodecount_scaler.control.election import default_identity, default_lease_namespace
 from nodecount_scaler.control.events import EventRecorder
-from nodecount_scaler.control.leader import default_identity, default_lease_namespace
-from nodecount_scaler.control.leadership import LeaderOnlyClient, LeaseThread
+from nodecount_scaler.control.lease_thread import LeaderOnlyClient, LeaseThread
 from nodecount_scaler.control.podcache import PodCaches
 from nodecount_scaler.control.reconciler import Reconciler
 from nodecount_scaler.control.sinks import Hooks, Sinks

@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from nodecount_scaler import __version__, metrics
 from nodecount_scaler.control.controller import Controller
-from nodecount_scaler.control.leadership import LeaseThread
+from nodecount_scaler.control.lease_thread import LeaseThread
 from nodecount_scaler.http.app import Check, Probes
 from nodecount_scaler.kube.watch import Reflector
 from nodecount_scaler.report import status_json

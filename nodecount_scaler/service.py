@@ -2,7 +2,7 @@
 
 Threads: the main event loop runs the watches, the controller (the leader's work) and both
 HTTP listeners; leader election runs on a thread of its own with its own loop and client
-(control/leadership.py), so no load on the main loop can cost the Lease.
+(control/lease_thread.py), so no load on the main loop can cost the Lease.
 
 Shutdown order on SIGTERM/SIGINT: stop taking new work and let an in-flight reconcile
 finish (its write must not be cut in half), give up leadership (the lease is released so a

@@ -19,7 +19,6 @@ from tests.helm import helm
 
 REPO: Final = Path(__file__).resolve().parents[1]
 BASE: Final = REPO / "manifests"
-EXAMPLES: Final = BASE / "examples"
 NAMESPACED: Final = BASE / "overlays" / "namespaced"
 NO_POD_DELETION_COST: Final = BASE / "overlays" / "no-pod-deletion-cost"
 CHART: Final = REPO / "charts" / "nodecount-scaler"

@@ -26,7 +26,7 @@ from nodecount_scaler.control.reconciler import Reconciler
 from nodecount_scaler.kube.client import JsonObject, KubeClient
 from nodecount_scaler.model.state import ClusterState
 from nodecount_scaler.model.targets import TargetKey
-from tests.builders import node_view, target_view
+from testkit.builders import node_view, target_view
 from tests.tasks import running_task
 
 MERGE_PATCH = "application/merge-patch+json"

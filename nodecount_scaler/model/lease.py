@@ -2,7 +2,7 @@
 
 After client-go's leaderelection package, split as client-go splits `leaderelection.go`
 from `resourcelock/leaselock.go`: here, whether a lease has expired, whether we may take
-it and what we write; `control/leader.py` is the asyncio shell that reads and writes.
+it and what we write; `control/election.py` is the asyncio shell that reads and writes.
 
 Safety rests on two clocks that never meet. The leader measures its renew deadline on its
 own monotonic clock from the *start* of its last successful renewal; a follower measures
@@ -146,7 +146,7 @@ class LeaseRecord:
 
 
 def holder_pod(identity: str) -> str:
-    """The pod name in a holder identity: control/leader.py's default_identity() writes
+    """The pod name in a holder identity: control/election.py's default_identity() writes
     POD_NAME + "_" + random hex, and a pod name (a DNS subdomain) has no "_"."""
     pod, sep, _ = identity.rpartition("_")
     return pod if sep else identity

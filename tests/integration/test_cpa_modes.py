@@ -19,7 +19,8 @@ from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory
 from devcluster.testing import NodeFactory
 from devcluster.workloads import replicas
-from tests.integration.workloads import apply, nginx_everywhere, plan
+from testkit.workloads import nginx_everywhere
+from tests.integration.workloads import apply, plan
 
 P = "nodecount-scaler.io/"
 SCALER = str(Path(sys.executable).with_name("nodecount-scaler"))

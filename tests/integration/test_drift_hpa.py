@@ -18,7 +18,8 @@ from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory
 from devcluster.testing import NodeFactory
 from devcluster.workloads import deployment, events, replicas
-from tests.integration.workloads import apply, log_time, nginx_everywhere, replica_writes
+from testkit.workloads import nginx_everywhere
+from tests.integration.workloads import apply, log_time, replica_writes
 
 APP = "nginx-everywhere"
 MANAGER = "nodecount-scaler"

@@ -29,8 +29,9 @@ from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
 from devcluster.workloads import replicas
+from testkit.workloads import nginx_everywhere
 from tests.integration.tcpproxy import TcpProxy
-from tests.integration.workloads import apply, log_time, nginx_everywhere, replica_writes
+from tests.integration.workloads import apply, log_time, replica_writes
 
 APP = "nginx-everywhere"
 LEASE = "handover"

@@ -30,6 +30,7 @@ from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
 from devcluster.workloads import events, pods, replicas
+from testkit.workloads import nginx_everywhere
 from tests.integration.shipped import (
     LEASE,
     NS,
@@ -43,7 +44,7 @@ from tests.integration.shipped import (
     service_account_kubeconfig,
     wait_authorized,
 )
-from tests.integration.workloads import apply, nginx_everywhere
+from tests.integration.workloads import apply
 from tests.manifests import BASE
 
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"

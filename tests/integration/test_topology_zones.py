@@ -19,7 +19,8 @@ from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
 from devcluster.workloads import events, pending, replicas, running
-from tests.integration.workloads import apply, nginx_everywhere
+from testkit.workloads import nginx_everywhere
+from tests.integration.workloads import apply
 
 P = "nodecount-scaler.io/"
 ZONE = "topology.kubernetes.io/zone"

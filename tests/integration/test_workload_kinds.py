@@ -18,8 +18,9 @@ from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory
 from devcluster.testing import NodeFactory
 from devcluster.workloads import events, running_per_node
+from testkit.workloads import nginx_everywhere
 from tests.integration.shipped import NS, SA, installed, service_account_kubeconfig
-from tests.integration.workloads import apply, nginx_everywhere, plan
+from tests.integration.workloads import apply, plan
 from tests.manifests import BASE
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,9 +1,9 @@
-"""The article's Deployment and the log timestamps shared by the integration tests
-(observations of Deployments and pods live in devcluster/workloads.py)."""
+"""What the integration tests share: applying objects, the service's writes in the audit
+log, log timestamps, `plan` (the article's Deployment is testkit/workloads.py's;
+observations of Deployments and pods live in devcluster/workloads.py)."""
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 import subprocess
@@ -13,27 +13,6 @@ import yaml
 
 from devcluster import Cluster
 from devcluster.scaler import scaler_executable
-from tests.manifests import EXAMPLES
-
-EXAMPLE = EXAMPLES / "nginx-everywhere.yaml"
-
-
-def nginx_everywhere(
-    namespace: str, name: str = "nginx-everywhere", **annotations: str
-) -> dict[str, Any]:
-    """The article's Deployment from manifests/examples, in the test's namespace."""
-    obj: dict[str, Any] = copy.deepcopy(yaml.safe_load(EXAMPLE.read_text()))
-    obj["metadata"]["namespace"] = namespace
-    if name != "nginx-everywhere":
-        obj["metadata"]["name"] = name
-        obj["spec"]["selector"]["matchLabels"] = {"app": name}
-        obj["spec"]["template"]["metadata"]["labels"] = {"app": name}
-        term = obj["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"][
-            "requiredDuringSchedulingIgnoredDuringExecution"
-        ][0]
-        term["labelSelector"]["matchLabels"] = {"app": name}
-    obj["metadata"].setdefault("annotations", {}).update(annotations)
-    return obj
 
 
 def apply(cluster: Cluster, obj: dict[str, Any]) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.manifests import BASE, BASE_KINDS, EXAMPLES, NAMESPACE, Obj, one, render
+from testkit.workloads import EXAMPLES
+from tests.manifests import BASE, BASE_KINDS, NAMESPACE, Obj, one, render
 
 NAME = "nodecount-scaler"
 HOSTNAME = "kubernetes.io/hostname"

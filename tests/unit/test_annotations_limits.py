@@ -16,7 +16,7 @@ from nodecount_scaler.limits import (
 from nodecount_scaler.model.annotations import parse_config
 from nodecount_scaler.model.keys import NODE_SELECTOR
 from nodecount_scaler.model.state import ClusterState
-from tests.builders import absent_keys_selector, deployment, node_view, target_view
+from testkit.builders import absent_keys_selector, deployment, node_view, target_view
 from tests.unit.test_index_label_keys import label_rich_nodes, per_event_seconds
 
 # The API server refuses more than 256 KiB of annotations on one object (TotalAnnotationSizeLimitB,

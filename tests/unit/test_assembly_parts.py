@@ -4,7 +4,7 @@ the same watches; only the service's hold a way to write."""
 from __future__ import annotations
 
 from nodecount_scaler.assembly import assemble, observe
-from nodecount_scaler.control.leadership import LeaderOnlyClient
+from nodecount_scaler.control.lease_thread import LeaderOnlyClient
 from nodecount_scaler.settings import Settings
 from tests.scripted_api import ScriptedApi
 

@@ -14,7 +14,7 @@ from nodecount_scaler.model.index import SET_RATIO, NodeIndex
 from nodecount_scaler.model.nodes import NodeView
 from nodecount_scaler.model.placement import PodPlacement, placement_from_pod_spec
 from nodecount_scaler.model.selector import parse_selector
-from tests.builders import expr, node, node_view, required_affinity, taint, term, toleration
+from testkit.builders import expr, node, node_view, required_affinity, taint, term, toleration
 from tests.unit.test_eligibility_rules import CASES, Case
 
 KEYS = ("pool", "zone", "cores")

@@ -10,7 +10,7 @@ import pytest
 from nodecount_scaler.kube import discovery
 from nodecount_scaler.model.kinds import CustomWorkload, scale_replicas_path
 from nodecount_scaler.model.targets import TargetView, project_target
-from tests.builders import deployment
+from testkit.builders import deployment
 from tests.scripted_api import Reply, ScriptedApi
 
 AGENTS = CustomWorkload("example.com", "v1", "agents", ("spec", "template"))

@@ -21,7 +21,7 @@ from nodecount_scaler.model.kinds import (
 from nodecount_scaler.model.objects import ProjectionError
 from nodecount_scaler.model.state import ClusterState, HpaKey
 from nodecount_scaler.model.targets import FindingKind, TargetKey, TargetView, project_target
-from tests.builders import deployment, node, node_view, workload
+from testkit.builders import deployment, node, node_view, workload
 
 ROLLOUTS = CustomWorkload("argoproj.io", "v1alpha1", "rollouts", ("spec", "template"))
 

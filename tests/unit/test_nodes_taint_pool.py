@@ -10,7 +10,7 @@ import tracemalloc
 
 from nodecount_scaler.limits import TAINT_POOL_LIMIT
 from nodecount_scaler.model.state import ClusterState
-from tests.builders import deployment, node, node_view, taint, target_view
+from testkit.builders import deployment, node, node_view, taint, target_view
 
 NODES = 500
 ROUNDS = 40  # 20,000 distinct taints: five times the pools' bound

@@ -21,7 +21,7 @@ from nodecount_scaler.model.objects import ProjectionError
 from nodecount_scaler.model.pods import PodView, project_pod
 from nodecount_scaler.model.selector import LabelSelector, SelectorError, parse_selector
 from nodecount_scaler.model.targets import TargetView, project_target
-from tests.builders import (
+from testkit.builders import (
     deployment,
     expr,
     node,

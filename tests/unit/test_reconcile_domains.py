@@ -8,7 +8,7 @@ from typing import Any
 from nodecount_scaler.control.steering import DOMAIN_CHECK_DELAY
 from nodecount_scaler.limits import DOMAIN_CHECK_TRIES
 from nodecount_scaler.model.state import ClusterState
-from tests.builders import deployment, node, node_view, target_view
+from testkit.builders import deployment, node, node_view, target_view
 from tests.scripted_api import (
     KEY,
     FakeClock,

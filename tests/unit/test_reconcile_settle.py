@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from nodecount_scaler.model.state import NEW_TARGET_SETTLE, HpaKey
-from tests.builders import deployment, node, target_view
+from testkit.builders import deployment, node, target_view
 from tests.scripted_api import (
     KEY,
     FakeClock,
