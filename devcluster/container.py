@@ -18,18 +18,19 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Self
+from typing import IO, Any, Self
 
 from devcluster.cluster import Cluster
 from devcluster.credentials import service_account_token
 from devcluster.pki import SERVICE_CLUSTER_IP_RANGE
-from devcluster.podspec import PodRun
+from devcluster.podspec import Placement, PodRun, pod_run
 from devcluster.polling import wait_until
 from devcluster.process import log_tail, rss_kib
 from devcluster.scaler import ScalerEndpoints
@@ -286,3 +287,22 @@ class ContainerScaler(ScalerEndpoints):
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
+
+
+def deployment_pod(
+    cluster: Cluster,
+    deployment: dict[str, Any],
+    network: PodNetwork,
+    directory: Path,
+    args: list[str] | None = None,
+) -> ContainerScaler:
+    """A new pod of the Deployment (a pod-like name), not started yet: its service account's
+    token volume and its log in `directory`; `args` in place of the Deployment's."""
+    spec = deployment["spec"]["template"]["spec"]
+    namespace = deployment["metadata"]["namespace"]
+    name = f"{deployment['metadata']['name']}-{secrets.token_hex(5)}"
+    gid = int(spec.get("securityContext", {}).get("fsGroup", 0))
+    account = spec.get("serviceAccountName", "default")
+    token = service_account_volume(cluster, directory / f"{name}-sa", namespace, account, gid)
+    where = Placement(name, network.name, network.service_host, network.service_port, token)
+    return ContainerScaler(pod_run(deployment, where, args), directory / f"{name}.log")

@@ -254,6 +254,13 @@ class ScalerProcess(ScalerEndpoints):
         tail = "\n".join(self.log_path.read_text().splitlines()[-30:])
         return f"nodecount-scaler exited with {code}; log tail:\n{tail}"
 
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
     def open_fds(self) -> int:
         """File descriptors the process has open now."""
         assert self.proc is not None

@@ -15,9 +15,9 @@ The cluster fixtures are the integration tier's. Every test here gets the ``imag
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,9 +27,8 @@ from devcluster.container import (
     PodmanError,
     PodNetwork,
     build_image,
-    service_account_volume,
+    deployment_pod,
 )
-from devcluster.podspec import Placement, pod_run
 from tests.integration import conftest as integration
 from tests.integration.shipped import Objects, installed
 from tests.manifests import BASE, one, render
@@ -78,7 +77,7 @@ def image() -> str:
 
 
 @pytest.fixture(scope="session")
-def deployment() -> dict[str, object]:
+def deployment() -> dict[str, Any]:
     return one(render(BASE), "Deployment")
 
 
@@ -97,7 +96,7 @@ def pod_network(cluster: Cluster, image: str) -> Iterator[PodNetwork]:
 @pytest.fixture
 def pods(
     cluster: Cluster,
-    deployment: dict[str, object],
+    deployment: dict[str, Any],
     permissions: Objects,
     pod_network: PodNetwork,
     tmp_path: Path,
@@ -105,22 +104,9 @@ def pods(
     """`pods(args=None, wait_ready=True)`: a pod of the Deployment (a new pod-like name each
     time), started, and ready unless told otherwise."""
     started: list[ContainerScaler] = []
-    spec = deployment["spec"]["template"]["spec"]  # type: ignore[index]
-    namespace = str(deployment["metadata"]["namespace"])  # type: ignore[index]
 
-    def start(args: Sequence[str] | None = None, wait_ready: bool = True) -> ContainerScaler:
-        name = f"{deployment['metadata']['name']}-{secrets.token_hex(5)}"  # type: ignore[index]
-        token = service_account_volume(
-            cluster,
-            tmp_path / f"{name}-sa",
-            namespace,
-            spec["serviceAccountName"],
-            spec["securityContext"]["fsGroup"],
-        )
-        where = Placement(
-            name, pod_network.name, pod_network.service_host, pod_network.service_port, token
-        )
-        pod = ContainerScaler(pod_run(deployment, where, args), tmp_path / f"{name}.log")
+    def start(args: list[str] | None = None, wait_ready: bool = True) -> ContainerScaler:
+        pod = deployment_pod(cluster, deployment, pod_network, tmp_path, args)
         started.append(pod)
         return pod.start(wait_ready=wait_ready)
 

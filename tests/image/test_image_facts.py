@@ -96,6 +96,12 @@ def test_version_from_the_image(image: str) -> None:
     )
 
 
+def test_the_deployments_image_is_this_image(image: str, deployment: dict[str, Any]) -> None:
+    """The shipped Deployment's image reference (a short name) resolves to the built image."""
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert inspect("image", container["image"])["Id"] == inspect("image", image)["Id"]
+
+
 def test_no_compiler_on_the_image(rootfs: Path, config: dict[str, Any]) -> None:
     path = dict(e.split("=", 1) for e in config["Config"]["Env"])["PATH"].split(":")
     found = [
