@@ -36,9 +36,11 @@ install_engine() {
     exit 1
   fi
   log "apt-get install ${missing[*]} (about 25 s)"
+  local started=$SECONDS
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends podman runc mmdebstrap >/dev/null
+  log "installed in $((SECONDS - started)) s: $(podman --version)"
 }
 
 # ---- the base -----------------------------------------------------------------------------
@@ -77,9 +79,11 @@ build_base() {
   if podman image exists "$tag"; then log "base $tag cached"; echo "$tag"; return; fi
   if [ ! -s "$tarball" ]; then
     log "mmdebstrap $suite ($base_packages; about 90 s)"
+    local started=$SECONDS
     mkdir -p "$cache"
     mmdebstrap --quiet --format=tar "${base_options[@]}" "$suite" "$tarball.part" "${sources[@]}" >&2
     mv "$tarball.part" "$tarball"
+    log "made $tarball in $((SECONDS - started)) s"
   fi
   podman import --quiet --change 'CMD ["python3"]' "$tarball" "$tag" >/dev/null
   log "base $tag imported ($(du -m "$tarball" | cut -f1) MB)"
