@@ -2,7 +2,7 @@
 # Packs a release of the version written in nodecount_scaler/__init__.py into
 # dist/nodecount-scaler-<version>/:
 #   nodecount-scaler-<version>-image.tar.gz  the image (podman save, docker-archive, gzip):
-#                                            `docker load -i` or `podman load -i` it
+#                                            `docker load -i FILE`, `gunzip -c FILE | podman load`
 #   nodecount-scaler-<version>.tgz           the Helm chart (helm package)
 #   SHA256SUMS                               `sha256sum -c SHA256SUMS` checks both
 # The image packed is the one the image tier ran: it is built (hack/build-image.sh), the
@@ -36,7 +36,12 @@ out="dist/nodecount-scaler-$version"
 rm -rf "$out"
 mkdir -p "$out"
 log "podman save $ref"
-podman save --format docker-archive "$ref" | gzip -n >"$out/nodecount-scaler-$version-image.tar.gz"
+archive="$out/nodecount-scaler-$version-image.tar.gz"
+podman save --format docker-archive "$ref" | gzip -n >"$archive"
+# The archive loads back as the tested image (podman 4.3 reads no gzip with -i: a pipe).
+gunzip -c "$archive" | podman load >/dev/null
+[ "$(podman image inspect --format '{{.Id}}' "$ref")" = "$tested" ] \
+  || fail "$archive does not load as the tested image"
 helm=$(hack/build-tools.sh | tail -n1)/helm
 "$helm" package charts/nodecount-scaler --destination "$out" >&2
 (cd "$out" && sha256sum -- *.tar.gz *.tgz >SHA256SUMS)
