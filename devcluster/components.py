@@ -103,6 +103,7 @@ class Layout:
     """Everything the argv of the components depends on."""
 
     bins: Path
+    minor: int  # of the Kubernetes release: flags differ between releases
     stages: Path
     files: Files
     pki: Pki
