@@ -1,10 +1,10 @@
 """Bookmarks from a real API server with its watch cache on (as every production API
-server runs): a watch that asked for them gets one shortly before its deadline, once the
-cache has seen an event of the resource (cacheWatcher.nextBookmarkTime: two seconds before
-the deadline, at most a minute apart), and the reflector resumes from the bookmark's version
-instead of relisting. The session cluster runs without the watch cache (so that a
-compaction answers 410 at once); this test starts a second one, of the same release, with
-it on."""
+server runs): a watch that asked for them gets one two seconds before its deadline
+(cacheWatcher.nextBookmarkTime), provided the cache's version of the resource moved past the
+watch's own (a bookmark never repeats the version the watch started from, so a collection
+nobody writes to gets none: Reflector._watch); the reflector then resumes from the
+bookmark's version. The session cluster runs without the watch cache (so that a compaction
+answers 410 at once); this test starts a second one, of the same release, with it on."""
 
 from __future__ import annotations
 
@@ -48,13 +48,32 @@ def events(resource: str, kind: str) -> float:
     return sample or 0.0
 
 
+async def busy(cluster: Cluster, namespace: str, stop: asyncio.Event) -> int:
+    """Relabel an HPA in another namespace every second: the cache's version of HPAs moves,
+    the watched namespace sees no event of it."""
+    path = f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers/h"
+    writes = 0
+    while not stop.is_set():
+        body = {"metadata": {"labels": {"write": str(writes)}}}
+        await asyncio.to_thread(cluster.api.merge_patch, path, body)
+        writes += 1
+        await asyncio.sleep(1.0)
+    return writes
+
+
 async def test_bookmarks_carry_the_watch_across_its_deadlines(cached: Cluster) -> None:
-    """HPA watches of 4-8 s for 30 s: each ends with a bookmark, the next one resumes from
-    its version (restarts are "closed", never "expired"), and no warning is logged."""
-    namespace = cached.create_namespace("bookmarks")
+    """HPA watches of 4-8 s of a namespace for 30 s while HPAs elsewhere change: each ends
+    with a bookmark, the next resumes from its version (restarts are "closed", never
+    "expired"), and no warning is logged."""
+    namespace, elsewhere = cached.create_namespace("bookmarks"), cached.create_namespace("busy")
     created = cached.api.post(
         f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers", hpa(namespace)
     )
+    cached.api.post(
+        f"/apis/autoscaling/v2/namespaces/{elsewhere}/horizontalpodautoscalers", hpa(elsewhere)
+    )
+    stop = asyncio.Event()
+    writer = asyncio.create_task(busy(cached, elsewhere, stop))
     name = f"horizontalpodautoscalers/{namespace}"
     async with await KubeClient.connect(str(cached.kubeconfig)) as client:
         sink = HpaRecord()
@@ -68,11 +87,11 @@ async def test_bookmarks_carry_the_watch_across_its_deadlines(cached: Cluster) -
                 assert reflector.connected
             finally:
                 task.cancel()
+                stop.set()
+    assert await writer >= 20
     assert [e for e in logs if e["log_level"] in WARNING_LEVELS] == []
     assert len(sink.items) == 1
     assert events(name, "BOOKMARK") >= 2
     assert restarts(name, "closed") >= 2
     assert restarts(name, "expired") == 0
-    # No HPA changed after it was created: only bookmarks move the version past it (the
-    # kwok Leases and Nodes keep the cluster's version rising).
     assert int(reflector.resource_version) > int(created["metadata"]["resourceVersion"])
