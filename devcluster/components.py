@@ -103,7 +103,6 @@ class Layout:
     """Everything the argv of the components depends on."""
 
     bins: Path
-    minor: int  # of the Kubernetes release: flags differ between releases
     stages: Path
     files: Files
     pki: Pki

@@ -212,7 +212,6 @@ class ControlPlane:
         self._ports = Ports.pick()
         layout = Layout(
             bins=bins,
-            minor=self.versions.minor,
             stages=self._stages_dir or bins.parent / "kwok-stages",
             files=self.files,
             pki=pki,

@@ -19,11 +19,6 @@ class Versions:
     kwok: str
 
     @property
-    def minor(self) -> int:
-        """18 of v1.18.3: what per-release differences in the control plane key on."""
-        return int(self.kubernetes.removeprefix("v").split(".")[1])
-
-    @property
     def cache_key(self) -> str:
         """Same key as hack/build-control-plane.sh."""
         return f"k8s-{self.kubernetes}_etcd-{self.etcd}_kwok-{self.kwok}"
