@@ -30,6 +30,7 @@ from nodecount_scaler.http.server import Endpoints
 from nodecount_scaler.http.tls import TlsError
 from nodecount_scaler.kube.client import ConfigError, KubeClient
 from nodecount_scaler.kube.config import load_configuration
+from nodecount_scaler.kube.version import admit, read_server_version
 from nodecount_scaler.model.kinds import DEPLOYMENT, WorkloadKind
 from nodecount_scaler.model.lease import LeaderElectionConfig
 from nodecount_scaler.report import status_json
@@ -229,6 +230,11 @@ async def run_service(settings: Settings) -> int:
     writer = LeaderOnlyClient(configuration, term_left=lease.term_left) if lease else None
     try:
         async with KubeClient(configuration) as client:
+            version = await read_server_version(client, stop)
+            if version is None:  # stopped before the API server answered
+                return 0
+            if not admit(version):
+                return 2
             try:
                 kinds = await workloads(client, settings)
                 service = Service(

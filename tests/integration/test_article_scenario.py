@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from devcluster import Cluster
 from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory
@@ -12,6 +14,7 @@ from devcluster.workloads import pending, replicas, running_per_node
 from tests.integration.workloads import apply, log_time, nginx_everywhere
 
 
+@pytest.mark.compat
 def test_one_pod_per_node_follows_nodes(
     cluster: Cluster, namespace: str, nodes: NodeFactory, scalers: ScalerFactory
 ) -> None:

@@ -302,6 +302,7 @@ def report(title: str, **seconds: float) -> None:
     print(f"\n{title}: {parts}")
 
 
+@pytest.mark.compat
 def test_one_leader_one_writer_then_kill9_handover(pair: Pair) -> None:
     leader, follower = steady_state(pair)
 
@@ -325,6 +326,7 @@ def test_one_leader_one_writer_then_kill9_handover(pair: Pair) -> None:
     pair.assert_single_writer()
 
 
+@pytest.mark.compat
 def test_sigterm_releases_lease_and_hands_over_within_2s(pair: Pair) -> None:
     leader, follower = steady_state(pair)
 
