@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,6 @@ from devcluster.versions import (
     BUILD_SCRIPT,
     Versions,
     bin_dir,
-    cache_root,
     kwok_stages_dir,
     read_versions,
 )
@@ -59,36 +57,33 @@ def missing_binaries(versions: Versions | None = None, directory: Path | None = 
     return missing
 
 
-def ensure_binaries(*, force: bool = False, quiet: bool = False) -> Path:
-    """Return the bin dir holding the pinned binaries, running hack/build-control-plane.sh
-    first when one is missing or reports another version (the script itself skips
-    components that are already built). A file lock keeps concurrent callers from
-    building twice. The build's output goes to stderr unless ``quiet``."""
-    versions = read_versions()
-    target = bin_dir(versions)
-    if not force and not missing_binaries(versions):
+def ensure_binaries(
+    versions: Versions | None = None, *, force: bool = False, quiet: bool = False
+) -> Path:
+    """Return the bin dir holding the binaries of ``versions`` (default: read_versions()),
+    running hack/build-control-plane.sh first when one is missing or reports another
+    version (the script skips components already built, and holds a lock per version, so
+    concurrent callers never build one version twice). The build's output goes to stderr
+    unless ``quiet``."""
+    v = versions or read_versions()
+    target = bin_dir(v)
+    if not force and not missing_binaries(v):
         return target
-    lock_path = cache_root() / "control-plane" / ".build.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not force and not missing_binaries(versions):
-            return target  # somebody else built it while we waited
-        proc = subprocess.run(
-            ["bash", str(BUILD_SCRIPT)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE if quiet else None,
-            text=True,
-            check=False,
-        )
-        if proc.returncode != 0:
-            tail = "\n".join((proc.stderr or "").splitlines()[-30:]) if quiet else ""
-            raise BuildError(f"{BUILD_SCRIPT} failed with exit code {proc.returncode}\n{tail}")
-        if not quiet:
-            sys.stderr.write(proc.stdout)
+    proc = subprocess.run(
+        ["bash", str(BUILD_SCRIPT), v.kubernetes],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE if quiet else None,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or "").splitlines()[-30:]) if quiet else ""
+        raise BuildError(f"{BUILD_SCRIPT} failed with exit code {proc.returncode}\n{tail}")
+    if not quiet:
+        sys.stderr.write(proc.stdout)
     lines = proc.stdout.strip().splitlines()
     built = Path(lines[-1]) if lines else target
-    still_missing = missing_binaries(versions, built)
+    still_missing = missing_binaries(v, built)
     if still_missing:
         raise BuildError(f"after the build, still missing or mismatched: {still_missing}")
     return built

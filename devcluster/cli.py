@@ -20,7 +20,14 @@ from devcluster.build import COMPONENTS, binary_version, ensure_binaries
 from devcluster.cluster import Cluster
 from devcluster.polling import wait_until
 from devcluster.process import pid_alive
-from devcluster.versions import REPO_ROOT
+from devcluster.versions import (
+    REPO_ROOT,
+    VERSION_ENV,
+    Versions,
+    read_pins,
+    read_versions,
+    supported,
+)
 
 STATE_FILE = "state.json"
 MARKER = ".devcluster"
@@ -57,9 +64,18 @@ def _parse_labels(items: Sequence[str]) -> dict[str, str]:
 # --------------------------------------------------------------------------- build
 
 
+def _versions(args: argparse.Namespace) -> Versions:
+    """The pins of --version (default: $NODECOUNT_SCALER_KUBERNETES_VERSION, else the
+    pinned default); an unpinned version exits with the list of pinned ones."""
+    try:
+        return read_versions(requested=args.version)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
-    bins = ensure_binaries(force=args.force)
+    bins = ensure_binaries(_versions(args), force=args.force)
     elapsed = time.monotonic() - t0
     for c in COMPONENTS:
         first = (binary_version(bins / c) or "?").strip().splitlines()[0]
@@ -81,15 +97,8 @@ def _prepare_dir(d: Path) -> None:
     (d / MARKER).write_text("created by python -m devcluster up\n")
 
 
-def cmd_up(args: argparse.Namespace) -> int:
-    d = Path(args.dir or default_dir()).resolve()
-    state = _read_state(d)
-    if state and pid_alive(int(state.get("supervisor_pid", 0))):
-        print(f"already running (supervisor pid {state['supervisor_pid']}) in {d}")
-        print(f"export KUBECONFIG={state['kubeconfig']}")
-        return 1
-    _prepare_dir(d)
-    ensure_binaries()  # in the foreground, so that a build is visible
+def _supervisor_argv(d: Path, args: argparse.Namespace, versions: Versions) -> list[str]:
+    """`python -m devcluster _supervise` with the options of `up`."""
     argv = [
         sys.executable,
         "-m",
@@ -99,11 +108,27 @@ def cmd_up(args: argparse.Namespace) -> int:
         str(d),
         "--nodes",
         str(args.nodes),
+        "--version",
+        versions.kubernetes,
     ]
     for label in args.node_label:
         argv += ["--node-label", label]
     if args.watch_cache:
         argv.append("--watch-cache")
+    return argv
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    d = Path(args.dir or default_dir()).resolve()
+    state = _read_state(d)
+    if state and pid_alive(int(state.get("supervisor_pid", 0))):
+        print(f"already running (supervisor pid {state['supervisor_pid']}) in {d}")
+        print(f"export KUBECONFIG={state['kubeconfig']}")
+        return 1
+    versions = _versions(args)
+    _prepare_dir(d)
+    ensure_binaries(versions)  # in the foreground, so that a build is visible
+    argv = _supervisor_argv(d, args, versions)
     pythonpath = [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in pythonpath if p)}
     t0 = time.monotonic()
@@ -136,7 +161,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"cluster failed to start: {st.get('error')}", file=sys.stderr)
         print(f"logs: {d / 'supervisor.log'}, {d / 'logs'}", file=sys.stderr)
         return 1
-    print(f"cluster up in {time.monotonic() - t0:.1f}s: {st['server']} ({len(st['nodes'])} nodes)")
+    print(
+        f"Kubernetes {versions.kubernetes} up in {time.monotonic() - t0:.1f}s: "
+        f"{st['server']} ({len(st['nodes'])} nodes)"
+    )
     print(f"workdir: {d}  (stop with: python -m devcluster down --dir {d})")
     print(f"kubeconfig: {st['kubeconfig']}")
     print(f"export KUBECONFIG={st['kubeconfig']}")
@@ -152,7 +180,7 @@ def cmd_supervise(args: argparse.Namespace) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, on_signal)
-    cluster = Cluster(workdir=d, keep=True, watch_cache=args.watch_cache)
+    cluster = Cluster(workdir=d, keep=True, watch_cache=args.watch_cache, version=args.version)
     base: dict[str, Any] = {"supervisor_pid": os.getpid(), "dir": str(d)}
     _write_state(d, {**base, "status": "starting", "kubeconfig": str(cluster.kubeconfig)})
     try:
@@ -255,10 +283,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_measure(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
-    ensure_binaries()
-    print(f"binaries checked/built in {time.monotonic() - t0:.1f}s")
+    versions = _versions(args)
+    ensure_binaries(versions)
+    print(
+        f"Kubernetes {versions.kubernetes}: binaries checked/built in {time.monotonic() - t0:.1f}s"
+    )
     for label in ("cold", "warm"):
-        c = Cluster(start_timeout=120)
+        c = Cluster(start_timeout=120, version=versions.kubernetes)
         try:
             t = time.monotonic()
             c.start()
@@ -285,12 +316,22 @@ def cmd_measure(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- main
 
 
+def _add_version(parser: argparse.ArgumentParser) -> None:
+    pinned = ", ".join(v.kubernetes for v in supported().values())
+    parser.add_argument(
+        "--version",
+        help=f"Kubernetes release pinned in hack/versions.env ({pinned}; or a minor: 1.34); "
+        f"default ${VERSION_ENV}, else {read_pins()['KUBERNETES_VERSION']}",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m devcluster", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
 
     b = sub.add_parser("build", help="build or verify the pinned binaries; print the bin dir")
     b.add_argument("--force", action="store_true", help="run the build script even if cached")
+    _add_version(b)
     b.set_defaults(fn=cmd_build)
 
     up = sub.add_parser("up", help="start a cluster in the background")
@@ -299,6 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     up.add_argument("--dir", help=f"state/work directory (default {default_dir()})")
     up.add_argument("--watch-cache", action="store_true", help="enable the apiserver watch cache")
     up.add_argument("--timeout", type=float, default=180.0)
+    _add_version(up)
     up.set_defaults(fn=cmd_up)
 
     sv = sub.add_parser("_supervise", help=argparse.SUPPRESS)
@@ -306,6 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sv.add_argument("--nodes", type=int, default=3)
     sv.add_argument("--node-label", action="append", default=[])
     sv.add_argument("--watch-cache", action="store_true")
+    sv.add_argument("--version")
     sv.set_defaults(fn=cmd_supervise)
 
     down = sub.add_parser("down", help="stop the background cluster")
@@ -320,6 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     m = sub.add_parser("measure", help="cold/warm start time and RSS with N nodes")
     m.add_argument("--nodes", type=int, default=3)
     m.add_argument("--settle", type=float, default=10.0, help="seconds before reading RSS")
+    _add_version(m)
     m.set_defaults(fn=cmd_measure)
 
     args = p.parse_args(argv)

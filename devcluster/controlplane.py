@@ -54,6 +54,8 @@ class ControlPlane:
     ``workdir``: where PKI, kubeconfig, etcd data, logs (``logs/<component>.log``) and the
     audit log (``audit.log``) go; a fresh temp dir when omitted. ``keep``: leave the workdir
     on disk after stop() (a workdir that was passed in is never removed).
+    ``version``: a Kubernetes release pinned in hack/versions.env (``v1.34.4`` or ``1.34``);
+    default ``$NODECOUNT_SCALER_KUBERNETES_VERSION``, else the pinned default.
     ``watch_cache``: the apiserver watch cache is OFF by default so that an etcd compaction
     makes every watch or exact list from an older resourceVersion answer 410 Gone, as etcd
     does; turn it on for production-like caching (old resourceVersions inside the cache
@@ -72,8 +74,9 @@ class ControlPlane:
         node_monitor_period: int = 2,
         start_timeout: float = 90.0,
         extra_args: Mapping[str, Sequence[str]] | None = None,
+        version: str | None = None,
     ) -> None:
-        self.versions: Versions = read_versions()
+        self.versions: Versions = read_versions(requested=version)
         self._own_workdir = workdir is None
         self.workdir = workdirs.new_workdir() if workdir is None else Path(workdir).resolve()
         self.keep = keep
@@ -138,7 +141,7 @@ class ControlPlane:
     @property
     def bin_dir(self) -> Path:
         if self._bin_dir is None:
-            self._bin_dir = ensure_binaries()
+            self._bin_dir = ensure_binaries(self.versions)
         return self._bin_dir
 
     @property

@@ -1,26 +1,48 @@
 #!/usr/bin/env bash
 # Builds etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok from Go
 # modules into a cache directory outside the checkout, keyed by version. A component whose
-# binary already reports the pinned version is not rebuilt.
+# binary already reports the pinned version is not rebuilt. One build of a version at a
+# time: a second caller (another worktree, a test tier) waits on that version's lock file
+# and then finds the binaries cached.
 #
-# Usage: hack/build-control-plane.sh            (prints the bin directory on the last line)
+# Usage: hack/build-control-plane.sh [VERSION]   (prints the bin directory on the last line)
+#   VERSION  a supported Kubernetes release pinned in hack/versions.env: v1.34.4, 1.34 or
+#            v1.34 (the pinned patch of that minor); default: $NODECOUNT_SCALER_KUBERNETES_VERSION,
+#            else KUBERNETES_VERSION of hack/versions.env
 # Env:   NODECOUNT_SCALER_CACHE  cache root (default ~/.cache/nodecount-scaler)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
 . "$here/versions.env"
 
+log() { printf '[build-control-plane] %s\n' "$*" >&2; }
+
+requested=${1:-${NODECOUNT_SCALER_KUBERNETES_VERSION:-$KUBERNETES_VERSION}}
+if [[ ! $requested =~ ^v?1\.([0-9]+)(\.[0-9]+)?$ ]]; then
+  log "not a Kubernetes version: '$requested' (expected v1.NN.P, v1.NN or 1.NN)"; exit 2
+fi
+k8s_minor=${BASH_REMATCH[1]}
+pin_k8s="KUBERNETES_1_$k8s_minor" pin_etcd="ETCD_1_$k8s_minor" pin_kwok="KWOK_1_$k8s_minor"
+KUBERNETES_VERSION=${!pin_k8s:-} ETCD_VERSION=${!pin_etcd:-} KWOK_VERSION=${!pin_kwok:-}
+if [ -z "$KUBERNETES_VERSION" ] || [ -z "$ETCD_VERSION" ] || [ -z "$KWOK_VERSION" ] ||
+   { [ -n "${BASH_REMATCH[2]}" ] && [ "v${requested#v}" != "$KUBERNETES_VERSION" ]; }; then
+  pinned=$(compgen -v KUBERNETES_1_ | while read -r v; do printf ' %s' "${!v}"; done)
+  log "Kubernetes $requested is not pinned in hack/versions.env (pinned:$pinned)"; exit 2
+fi
+
 cache=${NODECOUNT_SCALER_CACHE:-$HOME/.cache/nodecount-scaler}
 key="k8s-${KUBERNETES_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}"
 bin="$cache/control-plane/$key/bin"
 work="$cache/control-plane/$key/src"
 mkdir -p "$bin" "$work"
+exec 9>"$cache/control-plane/$key.lock"
+if ! flock --nonblock 9; then
+  log "another build of $key is running; waiting for it"
+  flock 9
+fi
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 
-k8s_minor=${KUBERNETES_VERSION#v1.}; k8s_minor=${k8s_minor%%.*}
 staging_version="v0.${KUBERNETES_VERSION#v1.}"
-
-log() { printf '[build-control-plane] %s\n' "$*" >&2; }
 
 has_version() { # binary expected-substring
   # Capture first: `--version | grep -q` under pipefail fails at random (SIGPIPE, 141).

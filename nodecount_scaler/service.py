@@ -25,6 +25,7 @@ from nodecount_scaler.assembly import Process, assemble
 from nodecount_scaler.http.tls import TlsError
 from nodecount_scaler.kube.client import ConfigError, KubeClient
 from nodecount_scaler.kube.config import load_configuration
+from nodecount_scaler.kube.version import admit, read_server_version
 from nodecount_scaler.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -110,6 +111,11 @@ async def run_service(settings: Settings) -> int:
         log.error("cannot load Kubernetes configuration", error=str(exc))
         return 2
     async with KubeClient(configuration) as client:
+        version = await read_server_version(client, stop)
+        if version is None:  # stopped before the API server answered
+            return 0
+        if not admit(version):
+            return 2
         try:
             parts = await assemble(settings, configuration, client)
         except (ValueError, TlsError) as exc:

@@ -107,6 +107,11 @@ class TermEnd(Enum):
         return self in (TermEnd.WORK_RETURNED, TermEnd.WORK_FAILED, TermEnd.WORK_CANCELLED)
 
 
+def released(lease: JsonObject) -> JsonObject:
+    """The lease handed over: no holder, a one-second duration (client-go's release)."""
+    return updated_lease(lease, release_spec(LeaseRecord.from_lease(lease), _utc_now()))
+
+
 def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
@@ -381,6 +386,21 @@ class LeaderElector:
     async def _put(self, lease: JsonObject, budget: float) -> JsonObject:
         return await self._client.request("PUT", self._path, body=lease, timeout=budget)
 
+    async def _put_released(self, lease: JsonObject, budget: float) -> JsonObject:
+        """PUT the released lease. On 409, read it again and release it as read if it is
+        still ours: a renewal the shutdown cut short can land after our record of our last
+        write, and the lease would be left to expire for nothing (client-go's release, too,
+        reads before it writes). Held by another, the 409 stands."""
+        try:
+            return await self._put(released(lease), budget)
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+            current = await self._client.request("GET", self._path, timeout=budget)
+            if LeaseRecord.from_lease(current).holder_identity != self._config.identity:
+                raise
+        return await self._put(released(current), budget)
+
     def _saw(self, record: LeaseRecord, lease: JsonObject) -> None:
         previous = self._observation
         self._observation = observe(previous, record, self._clock())
@@ -410,10 +430,9 @@ class LeaderElector:
             # now could make two leaders; let it expire instead.
             self._log.warning("leader work still running; leaving the lease to expire")
             return
-        spec = release_spec(LeaseRecord.from_lease(lease), _utc_now())
         try:
             async with asyncio.timeout(budget):
-                written = await self._put(updated_lease(lease, spec), budget)
+                written = await self._put_released(lease, budget)
         except ApiError as exc:
             if exc.status == 409:
                 self._log.info("lease changed since our last write; not releasing")

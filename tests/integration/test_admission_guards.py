@@ -23,6 +23,10 @@ from tests.integration.shipped import NS, SA, event, installed
 from tests.integration.workloads import apply
 from tests.manifests import BASE
 
+# The server-dependent part that runs on every supported release (hack/test.sh compat).
+pytestmark = pytest.mark.compat
+
+
 COST = "controller.kubernetes.io/pod-deletion-cost"
 ON, OFF = "opted-in", "not-opted-in"
 REPLICAS = "ValidatingAdmissionPolicy 'nodecount-scaler-replicas'"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from devcluster import Cluster
 from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory
@@ -13,6 +15,7 @@ from testkit.workloads import nginx_everywhere
 from tests.integration.workloads import apply, log_time
 
 
+@pytest.mark.compat
 def test_one_pod_per_node_follows_nodes(
     cluster: Cluster, namespace: str, nodes: NodeFactory, scalers: ScalerFactory
 ) -> None:

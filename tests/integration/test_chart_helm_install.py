@@ -28,6 +28,10 @@ from tests.integration.shipped import (
 )
 from tests.manifests import CHART, chart, render
 
+# The server-dependent part that runs on every supported release (hack/test.sh compat).
+pytestmark = pytest.mark.compat
+
+
 RELEASE = "nodecount-scaler"
 NAMESPACE = "ncs-helm"
 CLUSTER_SCOPED = {

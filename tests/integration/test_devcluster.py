@@ -7,9 +7,14 @@ import secrets
 import time
 from typing import Any
 
+import pytest
+
 from devcluster import TAINT_NOT_READY, TAINT_UNREACHABLE, Cluster, read_versions
 from devcluster.polling import wait_until
 from devcluster.testing import NodeFactory
+
+# The server-dependent part that runs on every supported release (hack/test.sh compat).
+pytestmark = pytest.mark.compat
 
 
 def _ready(node: dict[str, Any]) -> str | None:

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from devcluster import Cluster
@@ -108,6 +109,7 @@ class Prober:
 # --------------------------------------------------------------------------- (a)
 
 
+@pytest.mark.compat
 def test_apiserver_restart_drops_readiness_and_recovers(
     cluster: Cluster, namespace: str, nodes: NodeFactory, scalers: ScalerFactory
 ) -> None:
@@ -148,6 +150,7 @@ def test_apiserver_restart_drops_readiness_and_recovers(
 # --------------------------------------------------------------------------- (b)
 
 
+@pytest.mark.compat
 def test_compaction_forces_relist_and_converges(
     cluster: Cluster, namespace: str, nodes: NodeFactory, scalers: ScalerFactory
 ) -> None:

@@ -31,6 +31,10 @@ from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory, ScalerProcess
 from tests.manifests import BASE, render
 
+# The server-dependent part that runs on every supported release (hack/test.sh compat).
+pytestmark = pytest.mark.compat
+
+
 NS = "nodecount-scaler"
 SA = "nodecount-scaler"
 READER_ROLE = "nodecount-scaler-metrics-reader"

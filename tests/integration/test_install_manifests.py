@@ -37,6 +37,10 @@ from tests.manifests import (
     render,
 )
 
+# The server-dependent part that runs on every supported release (hack/test.sh compat).
+pytestmark = pytest.mark.compat
+
+
 Objects = list[dict[str, Any]]
 
 

@@ -27,10 +27,10 @@ import pytest
 from devcluster import Cluster
 from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory, ScalerProcess
+from devcluster.tcpproxy import TcpProxy
 from devcluster.testing import NodeFactory
 from devcluster.workloads import replicas
 from testkit.workloads import nginx_everywhere
-from tests.integration.tcpproxy import TcpProxy
 from tests.integration.workloads import apply, log_time, replica_writes
 
 APP = "nginx-everywhere"
@@ -303,6 +303,7 @@ def report(title: str, **seconds: float) -> None:
     print(f"\n{title}: {parts}")
 
 
+@pytest.mark.compat
 def test_one_leader_one_writer_then_kill9_handover(pair: Pair) -> None:
     leader, follower = steady_state(pair)
 
@@ -326,6 +327,7 @@ def test_one_leader_one_writer_then_kill9_handover(pair: Pair) -> None:
     pair.assert_single_writer()
 
 
+@pytest.mark.compat
 def test_sigterm_releases_lease_and_hands_over_within_2s(pair: Pair) -> None:
     leader, follower = steady_state(pair)
 

@@ -33,12 +33,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from devcluster import Cluster
 from devcluster.api import ApiError
 from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
 from devcluster.workloads import pods
+
+# The server-dependent part that runs on every supported release (hack/test.sh compat).
+pytestmark = pytest.mark.compat
+
 
 STATE_LABEL = "oracle.test/state"
 POOL = "oracle.test/pool"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from structlog.testing import capture_logs
 
 from devcluster import Cluster
@@ -18,6 +19,10 @@ from nodecount_scaler.kube.watch import Reflector
 from nodecount_scaler.model.kinds import BUILTIN
 from nodecount_scaler.model.state import HpaKey
 from nodecount_scaler.model.targets import TargetKey
+
+# The server-dependent part that runs on every supported release (hack/test.sh compat).
+pytestmark = pytest.mark.compat
+
 
 WARNING_LEVELS = ("warning", "error", "critical")
 

@@ -11,6 +11,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from devcluster import Cluster
@@ -22,6 +23,10 @@ from testkit.workloads import nginx_everywhere
 from tests.integration.shipped import NS, SA, installed, service_account_kubeconfig
 from tests.integration.workloads import apply, plan
 from tests.manifests import BASE
+
+# The server-dependent part that runs on every supported release (hack/test.sh compat).
+pytestmark = pytest.mark.compat
+
 
 ROOT = Path(__file__).resolve().parents[2]
 

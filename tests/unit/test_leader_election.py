@@ -659,6 +659,38 @@ async def test_cancel_releases_the_lease_and_a_waiting_candidate_takes_over(
     assert cluster.store.spec()["holderIdentity"] == "b"
 
 
+async def test_cancel_releases_the_lease_after_an_unseen_write_of_it(cluster: Cluster) -> None:
+    """A write this elector never saw the answer of (a renewal the shutdown cut short; here a
+    label, as kubectl would write) moved the resourceVersion, the holder is still us: the
+    release PUT gets 409, reads the lease again and releases it rather than leave it to
+    expire (the compatibility tier caught the handover waiting a lease duration)."""
+    a = await cluster.leader("a")
+    await idle(1)
+    lease = cluster.store.get()
+    assert lease is not None
+    lease = copy.deepcopy(lease)
+    lease["metadata"]["labels"] = {"written": "unseen"}
+    cluster.store.store("PUT", NS, NAME, lease)
+    with captured() as logs:
+        await a.stop()
+    stored = cluster.store.get()
+    assert stored is not None
+    assert stored["spec"]["holderIdentity"] == ""
+    assert stored["metadata"]["labels"] == {"written": "unseen"}
+    assert events(logs)[-2:] == ["lost leadership", "lease released"]
+
+
+async def test_cancel_does_not_release_a_lease_another_took(cluster: Cluster) -> None:
+    """The 409 of the release stands when the lease, read again, has another holder."""
+    a = await cluster.leader("a")
+    await idle(1)
+    cluster.store.renew_as("usurper")
+    with captured() as logs:
+        await a.stop()
+    assert cluster.store.spec()["holderIdentity"] == "usurper"
+    assert "lease changed since our last write; not releasing" in events(logs)
+
+
 async def test_cancel_while_following_writes_nothing(cluster: Cluster) -> None:
     cluster.store.renew_as("other")
     a = await cluster.candidate("a")
