@@ -48,9 +48,11 @@ def start_up_phases(
 
 def print_report(result: dict[str, Any]) -> None:
     print(
-        f"run {result['label'] or '-'}: {result['nodes']} nodes x {result['targets']} "
-        f"targets, {'with' if result['pods'] else 'without'} pods, {result['rate']:g} "
-        f"change/s for {result['minutes']:g} min (setup {result['setup_s']} s)"
+        f"run {result['label'] or '-'} ({result.get('profile', 'families')}): "
+        f"{result['nodes']} nodes x {result['targets']} targets in "
+        f"{result.get('namespaces', 1)} namespaces, {'with' if result['pods'] else 'without'} "
+        f"pods, {result['rate']:g} change/s for {result['minutes']:g} min "
+        f"(setup {result['setup_s']} s)"
     )
     print(f"  node changes: {result['node_changes']}")
     print(f"  changes of a target's count: {result['count_changes']}")
@@ -79,8 +81,39 @@ def print_report(result: dict[str, Any]) -> None:
     )
     for cause, figures in result["latency_by_cause"].items():
         print(f"    after {cause}: {figures}")
+    _print_envelope(result)
     print(f"  start-up: {result['start_up']}")
     print(f"  converged after the churn: {result['converged_after']}")
+
+
+def _print_envelope(result: dict[str, Any]) -> None:
+    """The figures of the 5,000 x 2,000 work: CPU per write against the bare PATCH loop,
+    eligible -> written per target moved, the cluster's own lag for a new node, and the
+    endpoints."""
+    floor = result.get("patch_floor") or {}
+    print(
+        f"  scale writes: {result.get('scale_writes')}; CPU per write "
+        f"{result.get('cpu_ms_per_write')} ms; bare PATCH loop: {floor.get('cpu_ms_per_patch')} "
+        f"ms CPU ({floor.get('wall_ms_per_patch')} ms wall) per PATCH; ratio "
+        f"{result.get('cpu_per_write_over_floor')}"
+    )
+    moved = result.get("eligible_to_written")
+    if moved:
+        print(
+            f"  eligible at the API -> written, per target moved: {moved['all']} "
+            f"({moved['moved']} moved by {moved['changes_moving_targets']} changes, "
+            f"{moved['targets_per_change']} per change; unanswered {moved['unanswered']})"
+        )
+        for kind, figures in moved["by_change"].items():
+            print(f"    {kind}: {figures}")
+        print(f"  a new node: create -> eligible at the API: {result['add_to_eligible']}")
+    endpoints = result.get("endpoints")
+    if endpoints:
+        print(
+            f"  /metrics {endpoints['metrics_bytes']:,} bytes in {endpoints['metrics_ms']} ms "
+            f"(max {endpoints['metrics_max_ms']}); /status {endpoints['status_bytes']:,} bytes "
+            f"in {endpoints['status_ms']} ms (max {endpoints['status_max_ms']})"
+        )
 
 
 Cell = Callable[[dict[str, Any]], object]
