@@ -16,6 +16,7 @@ from fractions import Fraction
 from typing import NamedTuple
 
 from nodecount_scaler.model.eligibility import Eligibility, Rule, explain
+from nodecount_scaler.model.gates import TargetGates, gate_of
 from nodecount_scaler.model.index import NodeIndex, label_keys
 from nodecount_scaler.model.nodes import NodeView
 from nodecount_scaler.model.tally import Tally
@@ -76,6 +77,8 @@ class ClusterState:
         self.nodes: dict[str, NodeView] = {}
         self.targets: dict[TargetKey, TargetState] = {}
         self._index = NodeIndex(self.nodes)
+        # The targets a node event asks (model/gates.py): those with an eligibility test.
+        self._gates: TargetGates[TargetKey] = TargetGates()
         self._unready_since: dict[str, float] = {}
         # HPA -> the Deployment it scales (same namespace), for conflict detection.
         self._hpas: dict[HpaKey, TargetKey] = {}
@@ -170,7 +173,9 @@ class ClusterState:
         ready = self.node_counts_as_ready(node, now)
         name = node.name
         changed = []
-        for key, target in self.targets.items():
+        reached = self._gates.reached(node.labels if old is None else old.labels, node.labels)
+        for key in reached:
+            target = self.targets[key]
             check = target.eligibility
             if check is None:
                 continue
@@ -211,6 +216,7 @@ class ClusterState:
         state = TargetState(view, None, tally=_tally_for(view))
         if view.config is not None and view.placement is not None:
             state.eligibility = Eligibility(view.config, view.placement)
+            self._gates.put(view.key, gate_of(view.config, view.placement))
             state.label_keys = label_keys(view.config, view.placement)
             # Retained before the old keys are released: the keys both read stay indexed.
             self._index.retain(state.label_keys)
@@ -219,6 +225,8 @@ class ClusterState:
                 state.tally.reset(self.nodes[n] for n in state.eligible)
         if old is not None:
             self._index.release(old.label_keys)
+        if state.eligibility is None:
+            self._gates.remove(view.key)
         self.targets[view.key] = state
         return True
 
@@ -227,6 +235,7 @@ class ClusterState:
         if old is None:
             return False
         self._index.release(old.label_keys)
+        self._gates.remove(key)
         return True
 
     @property
