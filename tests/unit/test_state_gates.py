@@ -75,7 +75,7 @@ def test_gates_reach_the_targets_of_either_labels() -> None:
     assert gates.reached({"pool": "a"}, {"pool": "a"}) == set()
 
 
-TARGETS = (
+TARGETS: tuple[tuple[dict[str, str], dict[str, Any]], ...] = (
     ({SELECTOR: "pool=a"}, {}),
     ({SELECTOR: "pool in (a,b)"}, {"tolerations": [toleration("x")]}),
     ({}, {"nodeSelector": {"zone": "z1"}}),
