@@ -1,7 +1,7 @@
 """The floor under the scaler's CPU per write: a bare loop of merge PATCHes through the
 package's own client (KubeClient: aiohttp, TLS, orjson), one at a time, nothing else.
 
-    V/bin/python -m bench.patch_floor KUBECONFIG PATH COUNT
+    V/bin/python -I bench/patch_floor.py KUBECONFIG PATH COUNT
 
 prints one JSON line: the loop's CPU seconds and wall seconds per PATCH. The scale
 benchmark runs it against a Deployment that has not opted in, in the same run as the

@@ -62,7 +62,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--minutes", type=float, default=5.0, help="churn; 0: idle only")
     parser.add_argument("--pods", action="store_true", help="run the deployment controllers")
     parser.add_argument(
-        "--profile", choices=("families", "mix", "all"), default="families", help="the workload"
+        "--workload",
+        choices=("families", "mix", "all"),
+        default="families",
+        help="bench.scale_mix: the nodes, targets and churn",
     )
     parser.add_argument(
         "--replica-cap",
@@ -102,9 +105,10 @@ def import_seconds(venv: Path) -> dict[str, float]:
     imports, bare = [], []
     for _ in range(3):
         started = time.perf_counter()
-        subprocess.run([python, "-c", "pass"], check=True)
+        subprocess.run([python, "-I", "-c", "pass"], check=True)
         bare.append(time.perf_counter() - started)
-        out = subprocess.run([python, "-c", code], check=True, capture_output=True, text=True)
+        # -I: the venv's package, not this checkout's (the working directory is not searched).
+        out = subprocess.run([python, "-I", "-c", code], check=True, capture_output=True, text=True)
         imports.append(float(out.stdout))
     return {"interpreter_s": min(bare), "imports_s": min(imports)}
 
@@ -158,7 +162,7 @@ def _change(
 
 def run(args: argparse.Namespace, workdir: Path, plane: ControlPlane) -> dict[str, Any]:
     kubeconfig = scaler_kubeconfig(plane, workdir / "scaler.kubeconfig")
-    profile = Profile(args.profile)
+    profile = Profile(args.workload)
     started = time.monotonic()
     nodes = create_nodes(plane, args.nodes, profile)
     initial = {name: replace(model, labels=dict(model.labels)) for name, model in nodes.items()}
@@ -200,7 +204,7 @@ def run(args: argparse.Namespace, workdir: Path, plane: ControlPlane) -> dict[st
     changes = figures.pop("changes")
     return {
         "label": args.label,
-        "profile": args.profile,
+        "workload": args.workload,
         "nodes": args.nodes,
         "targets": args.targets,
         "namespaces": len({b["metadata"]["namespace"] for b in bodies}),
@@ -247,7 +251,7 @@ def _churn_window(
     nodes: dict[str, NodeModel],
     pid: int,
 ) -> dict[str, Any]:
-    profile = Profile(args.profile)
+    profile = Profile(args.workload)
     sequence = Churn(nodes, args.nodes, plane.versions.kubernetes, args.seed, profile)
     generations_before = generations(plane)
     node_events_before = _node_watch_events(scaler)

@@ -44,27 +44,37 @@ ETCD_QUOTA = 8 * 2**30
 # they own: off, their CPU is the scaler's and the API server's on 2 cores. The benchmark
 # needs nodelifecycle (it lifts a new Node's not-ready taint), namespace and
 # serviceaccount (targets' namespaces), and with pods deployment, replicaset, podgc.
-IDLE_CONTROLLERS = (
-    "-garbage-collector",
-    "-horizontalpodautoscaling",
-    "-cronjob",
-    "-job",
-    "-ttl-after-finished",
-    "-daemonset",
-    "-statefulset",
-    "-disruption",
-    "-endpoints",
-    "-endpointslice",
-    "-endpointslice-mirroring",
-    "-resourcequota",
-    "-replicationcontroller",
-    "-persistentvolume-binder",
-    "-attachdetach",
-    "-ephemeral-volume",
-    "-persistentvolume-expander",
-    "-pvc-protection",
-    "-pv-protection",
-    "-cloud-node-lifecycle",
+IDLE_CONTROLLERS = tuple(
+    f"-{name}-controller"
+    for name in (
+        "garbage-collector",
+        "horizontal-pod-autoscaler",
+        "cronjob",
+        "job",
+        "ttl-after-finished",
+        "daemonset",
+        "statefulset",
+        "disruption",
+        "endpoints",
+        "endpointslice",
+        "endpointslice-mirroring",
+        "resourcequota",
+        "replicationcontroller",
+        "persistentvolume-binder",
+        "persistentvolume-attach-detach",
+        "ephemeral-volume",
+        "persistentvolume-expander",
+        "persistentvolumeclaim-protection",
+        "persistentvolume-protection",
+        "cloud-node-lifecycle",
+        "resourceclaim",
+        "taint-eviction",
+        "validatingadmissionpolicy-status",
+        "storage-version-migrator",
+        "service-lb",
+        "node-route",
+        "node-ipam",
+    )
 )
 # The node lifecycle controller's client: its default 20 QPS lifts not-ready taints of new
 # Nodes one by one behind a queue shared with every other write it makes.
@@ -84,9 +94,10 @@ def bench_control_plane(workdir: Path, *, pods: bool) -> ControlPlane:
     # size steps (100, 500, 1,000, 2,000): thousands of Node updates, at its 20 a second,
     # for minutes after the Nodes are created. It serves kubelets' caches, which kwok has
     # none of; off, the Node writes in the window are the churn's.
-    controllers = "--controllers=*,-ttl," + ",".join(IDLE_CONTROLLERS)
+    controllers = "--controllers=*,-ttl-controller," + ",".join(IDLE_CONTROLLERS)
     if not pods:
-        controllers += ",-deployment,-replicaset,-podgc"
+        controllers += ",-deployment-controller,-replicaset-controller"
+        controllers += ",-pod-garbage-collector-controller"
     extra: dict[str, list[str]] = {
         # The last --audit-policy-file wins over the default one ControlPlane writes.
         "kube-apiserver": [f"--audit-policy-file={policy}"],

@@ -2,7 +2,7 @@
 Node carries, which opted-in Deployments exist (in how many namespaces), and which node
 changes the churn may make.
 
-Three profiles (`--profile`):
+Three workloads (`--workload`):
 
 - `families` (the default, bench.scale_workload): 10 equal pools, five families of
   selectors, every target in one namespace; up to 50 distinct targets.

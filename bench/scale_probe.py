@@ -52,9 +52,9 @@ def patch_floor(plane: ControlPlane, venv: Path, kubeconfig: Path, count: int) -
         if exc.status != 409:
             raise
     path = f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{FLOOR_DEPLOYMENT}"
-    command = [str(venv / "bin" / "python"), "-m", "bench.patch_floor", str(kubeconfig)]
-    out = subprocess.run(
-        [*command, path, str(count)], check=True, capture_output=True, text=True, cwd=REPO
-    )
+    # -I: the venv's package, not this checkout's (the script's folder is not searched).
+    script = str(REPO / "bench" / "patch_floor.py")
+    command = [str(venv / "bin" / "python"), "-I", script, str(kubeconfig), path, str(count)]
+    out = subprocess.run(command, check=True, capture_output=True, text=True)
     figures: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}

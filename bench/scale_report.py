@@ -48,7 +48,7 @@ def start_up_phases(
 
 def print_report(result: dict[str, Any]) -> None:
     print(
-        f"run {result['label'] or '-'} ({result.get('profile', 'families')}): "
+        f"run {result['label'] or '-'} ({result.get('workload', 'families')}): "
         f"{result['nodes']} nodes x {result['targets']} targets in "
         f"{result.get('namespaces', 1)} namespaces, {'with' if result['pods'] else 'without'} "
         f"pods, {result['rate']:g} change/s for {result['minutes']:g} min "

@@ -16,6 +16,21 @@ NODE_SELECTOR_MAX_REQUIREMENTS: Final = 64
 # How much of a bad value is quoted back in logs, Events and /status.
 ANNOTATION_VALUE_SHOWN: Final = 64
 
+# --- one target's pod template ------------------------------------------------------------
+# What one opted-in workload may cost, whatever its owner writes (the API server takes
+# objects up to about 1.5 MiB: a valid pod template can hold thousands of node-affinity
+# terms or tolerations). Past either bound the target is refused with an InvalidTemplate
+# Event and left untouched.
+# A workload's JSON past this is never decoded whole: only its skeleton (kube/wire.py:
+# name, annotations, replicas) is built, so such an object costs its bytes while they are
+# read, not the ~10x its decoded dicts would hold. Real Deployments are 5-50 KiB, with a
+# last-applied annotation and managedFields up to about three times their spec.
+MAX_TARGET_OBJECT_BYTES: Final = 512 * 1024
+# Node-affinity expressions and fields, tolerations and topology spread constraints of one
+# pod template, all together: each is held for as long as the target is and read for every
+# node event that reaches it. Real templates have a handful.
+MAX_TEMPLATE_TERMS: Final = 256
+
 # --- the API wire -----------------------------------------------------------------------
 # Sizes: a Node's JSON is 5-50 KiB in practice (labels, taints, conditions and at most 50
 # images, the kubelet's --node-status-max-images); etcd refuses a request above 1.5 MiB
