@@ -138,7 +138,9 @@ class Controller:
         self.enqueue_all()
         # The synced caches (every Node and target view) live until the next relist and
         # hold no reference cycles: out of the cyclic collector's full passes, which
-        # otherwise stop the loop for tens of milliseconds every few seconds of churn.
+        # otherwise stop the loop for tens of milliseconds every few seconds of churn. A
+        # collection first: cyclic garbage frozen with them would never be freed.
+        gc.collect()
         gc.freeze()
         self._leading = True
         try:
