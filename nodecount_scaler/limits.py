@@ -104,6 +104,18 @@ MAX_HEADERS: Final = 32
 # rendering (under a flood at most 0.2 s old).
 RENDERS_PER_SECOND: Final = 5.0
 RENDER_BURST: Final = 10
+# And each of them at most this share of one core: after a rendering that took c seconds
+# of CPU the next waits c / share (at 2,000 targets a /status took ~0.1 s: one a second).
+# The two together stay under a third of the event loop's time, so probes, watches and
+# writes keep the rest however many clients read.
+RENDER_CPU_SHARE: Final = 0.1
+# A response body is written in chunks of this size, each once the client has taken the
+# previous ones (the transport's buffer drained), so a reader holds at most about a chunk
+# and the transport's buffer of memory, not its whole answer...
+RESPONSE_CHUNK_BYTES: Final = 64 * 1024
+# ...and must take the whole answer within this many seconds, or the connection is
+# aborted: a reader that stops reading cannot hold its in-flight slot for ever.
+RESPONSE_WRITE_TIMEOUT: Final = 10.0
 # Any string in /status is cut to this many characters (annotation values themselves are
 # already cut to ANNOTATION_VALUE_SHOWN; the longest finding message is about 300 characters;
 # this bounds API errors and messages that quote several values).
