@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Final
 
 from nodecount_scaler import limits
+from nodecount_scaler.kube import wire
 from nodecount_scaler.kube.watch import Projection
 from nodecount_scaler.model.annotations import is_enabled
 from nodecount_scaler.model.kinds import DEPLOYMENT, WorkloadKind
@@ -147,7 +148,9 @@ def hpa_projection(workloads: Sequence[WorkloadKind]) -> Projection[HpaKey, Targ
     return Projection(_hpa_key, scales)
 
 
-NODE_PROJECTION: Final[Projection[str, NodeView]] = Projection(_node_key, project_node)
+NODE_PROJECTION: Final[Projection[str, NodeView]] = Projection(
+    _node_key, project_node, item_decoder=wire.node_fields, event_decoder=wire.node_event
+)
 TARGET_PROJECTION: Final = target_projection(DEPLOYMENT)
 # Pods of one target, keyed by name (one namespace): only what steering reads is kept.
 POD_PROJECTION: Final[Projection[str, PodView]] = Projection(_pod_key, project_pod)

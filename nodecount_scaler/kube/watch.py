@@ -65,6 +65,10 @@ class Projection(Generic[K, V]):
     # skeleton (kube/wire.py) and its size in bytes, and answers its view. None: no bound.
     max_object_bytes: int | None = None
     oversized: Callable[[object, int], V | ProjectionError | None] | None = None
+    # Decoders that build only what `view` reads (kube/wire.py): of one listed object, and
+    # of a watch line into (type, object). None: the whole object (orjson).
+    item_decoder: Callable[[msgspec.Raw], object] | None = None
+    event_decoder: Callable[[bytes], tuple[object, object]] | None = None
 
 
 # Watch event types of the protocol; anything else is counted and ignored.
@@ -162,8 +166,8 @@ def decode_list_page(
     service from serving every other one. A body that is not a list at all (a proxy's
     error page) raises StreamError. With a bound on objects, the page is split first and
     each object decoded alone (an object past the bound: its skeleton)."""
-    if projection.max_object_bytes is not None:
-        return _decode_split_page(raw, projection, projection.max_object_bytes, rejections)
+    if projection.max_object_bytes is not None or projection.item_decoder is not None:
+        return _decode_split_page(raw, projection, rejections)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -193,7 +197,7 @@ def decode_list_page(
 
 
 def _decode_split_page(
-    raw: bytes, projection: Projection[K, V], bound: int, rejections: Rejections
+    raw: bytes, projection: Projection[K, V], rejections: Rejections
 ) -> ListPage[K, V]:
     try:
         version, token, objects = wire.split_list(raw)
@@ -203,7 +207,7 @@ def _decode_split_page(
     skipped = 0
     for item in objects:
         try:
-            obj, size = _decoded(item, bound)
+            obj, size = _decoded(item, projection.max_object_bytes, projection.item_decoder)
         except (orjson.JSONDecodeError, wire.WireError) as exc:
             raise StreamError(f"undecodable list item: {exc}") from exc
         projected = project(projection, obj, with_view=True, size=size)
@@ -215,11 +219,16 @@ def _decode_split_page(
     return ListPage(items, version, token, skipped, len(objects))
 
 
-def _decoded(raw: msgspec.Raw, bound: int) -> tuple[object, int]:
-    """The object whole, with size 0; or past `bound`, its skeleton and its size."""
+def _decoded(
+    raw: msgspec.Raw, bound: int | None, decoder: Callable[[msgspec.Raw], object] | None = None
+) -> tuple[object, int]:
+    """The object (whole, or as `decoder` builds it), with size 0; or past `bound`, its
+    skeleton and its size."""
     size = len(raw)
-    if size > bound:
+    if bound is not None and size > bound:
         return wire.skeleton(raw), size
+    if decoder is not None:
+        return decoder(raw), 0
     return orjson.loads(memoryview(raw)), 0
 
 
@@ -289,14 +298,21 @@ class WatchEvent:
         return str(meta.get("resourceVersion", "")) if isinstance(meta, dict) else ""
 
 
-def parse_watch_line(line: bytes, max_object_bytes: int | None = None) -> WatchEvent:
+def parse_watch_line(
+    line: bytes,
+    max_object_bytes: int | None = None,
+    decoder: Callable[[bytes], tuple[object, object]] | None = None,
+) -> WatchEvent:
     """Decode one watch line; ERROR events become exceptions (410 -> ExpiredError). A line
     longer than `max_object_bytes` is split first, and its object decoded whole only if
-    it is within the bound (else: its skeleton)."""
+    it is within the bound (else: its skeleton); `decoder` decodes the line instead."""
     size = 0
     kind: Any
+    obj: Any
     try:
-        if max_object_bytes is not None and len(line) > max_object_bytes:
+        if decoder is not None:
+            kind, obj = decoder(line)
+        elif max_object_bytes is not None and len(line) > max_object_bytes:
             kind, raw = wire.split_event(line)
             obj, size = _decoded(raw, max_object_bytes)
         else:
@@ -639,7 +655,10 @@ class Reflector(Generic[K, V]):
             except LineTooLong as exc:
                 raise over_limit("watch_event_bytes", self.name, str(exc)) from exc
             for line in lines:
-                self._handle(parse_watch_line(line, self.projection.max_object_bytes))
+                projection = self.projection
+                self._handle(
+                    parse_watch_line(line, projection.max_object_bytes, projection.event_decoder)
+                )
                 if not events:
                     # A working stream ends a run of failures: the next one starts again
                     # from the shortest delay.
