@@ -167,14 +167,14 @@ def _create(api: ApiClient, path: str, body: dict[str, Any]) -> None:
 
 
 def create_nodes(
-    plane: ControlPlane, count: int, profile: Profile, threads: int = 4
+    plane: ControlPlane, count: int, profile: Profile, threads: int = 4, start: int = 0
 ) -> dict[str, NodeModel]:
     """`count` Ready kwok Nodes, created by a few threads at once, each without the
     `node.kubernetes.io/not-ready` taint that admission puts on a new Node (the node
     lifecycle controller would lift it only about one Node a second: at thousands of Nodes
     the churn would start while the cluster is still coming up)."""
     version = plane.versions.kubernetes
-    models = {f"bn-{i:05d}": NodeModel(profile.node_labels(i)) for i in range(count)}
+    models = {f"bn-{i:05d}": NodeModel(profile.node_labels(i)) for i in range(start, start + count)}
 
     def create(item: tuple[str, NodeModel]) -> None:
         name, model = item

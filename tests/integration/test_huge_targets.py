@@ -84,47 +84,15 @@ def test_huge_targets_cost_their_bytes_not_the_memory_limit(
     election = fast_election(namespace)
     fleet = [scalers.start("--namespace", namespace, *election, wait_ready=False) for _ in range(2)]
     pids = [s.proc.pid for s in fleet if s.proc is not None]
-    with (
-        RssSampler(lambda: pids) as rss,
-        HealthSampler(fleet[0].url, budget=HEALTHZ_BUDGET) as h0,
-        HealthSampler(fleet[1].url, budget=HEALTHZ_BUDGET) as h1,
-    ):
+    # RSS from the start (the lists of the huge objects), /healthz once each answers.
+    with RssSampler(lambda: pids) as rss:
         for scaler in fleet:
             scaler.wait_ready(timeout=120)
-        wait_until(
-            lambda: all(refused(s, namespace) == HUGE for s in fleet),
-            timeout=120,
-            describe=f"{HUGE} huge targets refused by both instances",
-            retry_on=(OSError, ValueError),
-        )
-        wait_until(
-            lambda: replicas(cluster, namespace, "normal") == 2,
-            timeout=60,
-            describe="the normal target scaled to its 2 nodes",
-        )
-        wait_until(
-            lambda: len(invalid_template_events(cluster, namespace)) == HUGE,
-            timeout=60,
-            describe="an InvalidTemplate Event for each huge target",
-        )
-        settled = {pid: rss.samples[-1].get(pid, 0.0) for pid in pids}
-        for round_ in range(3):
-            for i in range(HUGE):
-                cluster.api.merge_patch(
-                    f"{collection}/huge-{i:02d}",
-                    {"metadata": {"annotations": {"example.com/edit": str(round_)}}},
-                )
-        time.sleep(3)
-        for i in range(HUGE):
-            cluster.api.delete(f"{collection}/huge-{i:02d}")
-        wait_until(
-            lambda: all(refused(s, namespace) == 0 for s in fleet),
-            timeout=60,
-            describe="the huge targets gone from both instances",
-            retry_on=(OSError, ValueError),
-        )
-        time.sleep(3)
-        end = {pid: rss.samples[-1].get(pid, 0.0) for pid in pids}
+        with (
+            HealthSampler(fleet[0].url, budget=HEALTHZ_BUDGET) as h0,
+            HealthSampler(fleet[1].url, budget=HEALTHZ_BUDGET) as h1,
+        ):
+            settled, end = exercise(cluster, namespace, fleet, rss, pids)
     peaks = {pid: rss.peak(pid) for pid in pids}
     print(
         f"huge targets: RSS after start {settled}, peak {peaks}, after deletion {end} MiB "
@@ -137,3 +105,49 @@ def test_huge_targets_cost_their_bytes_not_the_memory_limit(
     for health in (h0, h1):
         health.assert_always_answered()
     assert replicas(cluster, namespace, "normal") == 2
+
+
+def exercise(
+    cluster: Cluster,
+    namespace: str,
+    fleet: list[ScalerProcess],
+    rss: RssSampler,
+    pids: list[int],
+) -> tuple[dict[int, float], dict[int, float]]:
+    """Wait until both instances refuse the huge targets, edit each three times, delete
+    them; the RSS once settled and after the deletion."""
+    collection = f"/apis/apps/v1/namespaces/{namespace}/deployments"
+    wait_until(
+        lambda: all(refused(s, namespace) == HUGE for s in fleet),
+        timeout=120,
+        describe=f"{HUGE} huge targets refused by both instances",
+        retry_on=(OSError, ValueError),
+    )
+    wait_until(
+        lambda: replicas(cluster, namespace, "normal") == 2,
+        timeout=60,
+        describe="the normal target scaled to its 2 nodes",
+    )
+    wait_until(
+        lambda: len(invalid_template_events(cluster, namespace)) == HUGE,
+        timeout=60,
+        describe="an InvalidTemplate Event for each huge target",
+    )
+    settled = {pid: rss.samples[-1].get(pid, 0.0) for pid in pids}
+    for round_ in range(3):
+        for i in range(HUGE):
+            cluster.api.merge_patch(
+                f"{collection}/huge-{i:02d}",
+                {"metadata": {"annotations": {"example.com/edit": str(round_)}}},
+            )
+    time.sleep(3)
+    for i in range(HUGE):
+        cluster.api.delete(f"{collection}/huge-{i:02d}")
+    wait_until(
+        lambda: all(refused(s, namespace) == 0 for s in fleet),
+        timeout=60,
+        describe="the huge targets gone from both instances",
+        retry_on=(OSError, ValueError),
+    )
+    time.sleep(3)
+    return settled, {pid: rss.samples[-1].get(pid, 0.0) for pid in pids}
