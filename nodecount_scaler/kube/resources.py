@@ -13,7 +13,7 @@ from nodecount_scaler.model.annotations import is_enabled
 from nodecount_scaler.model.kinds import DEPLOYMENT, WorkloadKind
 from nodecount_scaler.model.nodes import NodeView, project_node
 from nodecount_scaler.model.objects import ProjectionError, object_name
-from nodecount_scaler.model.pods import PodView, project_pod
+from nodecount_scaler.model.pods import NodePod, PodView, project_node_pod, project_pod
 from nodecount_scaler.model.state import HpaKey
 from nodecount_scaler.model.targets import TargetKey, TargetProjector, TargetView, project_target
 
@@ -119,6 +119,10 @@ def _pod_key(obj: object) -> str | ProjectionError:
     return named if isinstance(named, ProjectionError) else named[1]
 
 
+def _namespaced_pod_key(obj: object) -> tuple[str, str] | ProjectionError:
+    return object_name(obj, "Pod")
+
+
 def _hpa_key(obj: object) -> HpaKey | ProjectionError:
     named = object_name(obj, "HorizontalPodAutoscaler")
     return named if isinstance(named, ProjectionError) else HpaKey(*named)
@@ -154,3 +158,11 @@ NODE_PROJECTION: Final[Projection[str, NodeView]] = Projection(
 TARGET_PROJECTION: Final = target_projection(DEPLOYMENT)
 # Pods of one target, keyed by name (one namespace): only what steering reads is kept.
 POD_PROJECTION: Final[Projection[str, PodView]] = Projection(_pod_key, project_pod)
+# Pods on one node, any namespace, keyed by (namespace, name): control/nodepods.py.
+NODE_POD_PROJECTION: Final[Projection[tuple[str, str], NodePod]] = Projection(
+    _namespaced_pod_key, project_node_pod
+)
+
+
+def all_pods_path() -> str:
+    return "/api/v1/pods"

@@ -10,7 +10,7 @@ the eligible set takes effect at once. A node first seen NotReady never counts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import NamedTuple
@@ -21,6 +21,10 @@ from nodecount_scaler.model.index import NodeIndex, label_keys
 from nodecount_scaler.model.nodes import NodeView
 from nodecount_scaler.model.tally import Tally
 from nodecount_scaler.model.targets import TargetKey, TargetView
+
+# Nodes a target remembers having entered or left its eligible set since its pods were last
+# steered (control/nodepods.py lists the pods of those nodes); past this it remembers none.
+MOVED_NODES_KEPT = 8
 
 
 class HpaKey(NamedTuple):
@@ -37,17 +41,30 @@ class TargetState:
     tally: Tally | None = None
     # The label keys it holds indexed (NodeIndex.retain) while it is stored.
     label_keys: frozenset[str] = frozenset()
+    # Nodes that entered or left `eligible` since the pods were last steered; None: not
+    # known (a new target, a relist, more than MOVED_NODES_KEPT of them).
+    moved: set[str] | None = None
 
     def admit(self, node: NodeView) -> None:
         self.eligible.add(node.name)
+        self.note_moved((node.name,))
         if self.tally is not None:
             self.tally.add(node)
 
     def evict(self, counted: NodeView) -> None:
         """Drop a node; `counted` is the view the tally counted when it was admitted."""
         self.eligible.discard(counted.name)
+        self.note_moved((counted.name,))
         if self.tally is not None:
             self.tally.discard(counted)
+
+    def note_moved(self, names: Collection[str]) -> None:
+        if self.moved is None:
+            return
+        if len(self.moved) + len(names) > MOVED_NODES_KEPT:
+            self.moved = None
+        else:
+            self.moved.update(names)
 
     @property
     def count(self) -> int:
@@ -144,6 +161,8 @@ class ClusterState:
             eligible = self._index.eligible(target.view.config, target.view.placement)
             before = target.measure()
             moved_set = eligible != target.eligible
+            if moved_set:
+                target.note_moved(eligible ^ target.eligible)
             target.eligible = eligible
             if target.tally is not None:
                 # Labels and cores may have moved under an unchanged set: count afresh.
