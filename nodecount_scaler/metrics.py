@@ -217,6 +217,13 @@ AUTH_REVIEWS: Final = Counter(
     ("kind", "result"),
     registry=REGISTRY,
 )
+RENDER_SECONDS: Final = Gauge(
+    "nodecount_scaler_render_seconds",
+    "CPU seconds the last fresh rendering of /metrics or /status took (renderings are "
+    "shared within a budget: RENDER_CPU_SHARE).",
+    ("endpoint",),
+    registry=REGISTRY,
+)
 EVENT_LOOP_LAG: Final = Gauge(
     "nodecount_scaler_event_loop_lag_seconds",
     "How late the last event-loop heartbeat ran.",

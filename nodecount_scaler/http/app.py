@@ -92,12 +92,14 @@ def metrics_app(
         limits.RENDERS_PER_SECOND,
         limits.RENDER_BURST,
         limits.RENDER_CPU_SHARE,
+        report=metrics.RENDER_SECONDS.labels("metrics").set,
     )
     status = Rendered(
         lambda: _json_bytes(bounded_strings(probes.status())),
         limits.RENDERS_PER_SECOND,
         limits.RENDER_BURST,
         limits.RENDER_CPU_SHARE,
+        report=metrics.RENDER_SECONDS.labels("status").set,
     )
 
     async def get_metrics(request: web.Request) -> web.StreamResponse:

@@ -84,6 +84,8 @@ class Rendered:
     rate: float
     burst: float
     share: float = 1.0
+    # Told each rendering's CPU seconds (a gauge).
+    report: Callable[[float], None] = lambda seconds: None
     clock: Callable[[], float] = time.monotonic
     cpu_clock: Callable[[], float] = time.thread_time
     renders: int = 0
@@ -105,6 +107,7 @@ class Rendered:
             started = self.cpu_clock()
             self._body = self.render()
             self.cost = self.cpu_clock() - started
+            self.report(self.cost)
             self._next_at = self.clock() + self.cost / self.share
             self.renders += 1
         return self._body
