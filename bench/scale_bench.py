@@ -48,6 +48,7 @@ from bench.scale_workload import Churn, NodeModel
 from devcluster.api import ApiError
 from devcluster.controlplane import ControlPlane
 from devcluster.polling import wait_until
+from devcluster.sampling import HealthSampler, quantile
 from devcluster.scaler import ScalerProcess
 
 SETTLE_SECONDS = 3.0
@@ -259,7 +260,8 @@ def _churn_window(
     sampler = RssSampler(pid).start()
     profiler = _profiler(args, pid)
     window_start = time.time()
-    kinds, changes = churn(plane, sequence, args.rate, args.minutes * 60)
+    with HealthSampler(scaler.url) as health:
+        kinds, changes = churn(plane, sequence, args.rate, args.minutes * 60)
     window_end = time.time()
     time.sleep(SETTLE_SECONDS)
     cpu_after = cpu_seconds(pid)
@@ -278,6 +280,20 @@ def _churn_window(
         "rss_peak_mib": mib(max(samples, default=end["VmRSS"])),
         "rss_end_mib": mib(end["VmRSS"]),
         "rss_hwm_mib": mib(end["VmHWM"]),
+        "healthz": _healthz(health),
+    }
+
+
+def _healthz(health: HealthSampler) -> dict[str, float | int]:
+    """/healthz asked every 0.25 s through the churn: how long the loop kept a probe
+    waiting."""
+    seconds = health.latencies() or [0.0]
+    return {
+        "n": len(seconds),
+        "p50_ms": round(quantile(seconds, 0.5) * 1000, 1),
+        "p99_ms": round(quantile(seconds, 0.99) * 1000, 1),
+        "max_ms": round(max(seconds) * 1000, 1),
+        "failed": len(health.late()),
     }
 
 

@@ -97,7 +97,7 @@ def fit(points: list[dict[str, Any]], key: str) -> dict[str, float]:
 def _solve(a: list[list[float]], b: list[float]) -> list[float]:
     """Gaussian elimination with partial pivoting (3 unknowns)."""
     n = len(b)
-    m = [row[:] + [value] for row, value in zip(a, b, strict=True)]
+    m = [[*row, value] for row, value in zip(a, b, strict=True)]
     for col in range(n):
         pivot = max(range(col, n), key=lambda r: abs(m[r][col]))
         m[col], m[pivot] = m[pivot], m[col]

@@ -107,6 +107,8 @@ def _print_envelope(result: dict[str, Any]) -> None:
         for kind, figures in moved["by_change"].items():
             print(f"    {kind}: {figures}")
         print(f"  a new node: create -> eligible at the API: {result['add_to_eligible']}")
+    if result.get("healthz"):
+        print(f"  /healthz during the churn: {result['healthz']}")
     endpoints = result.get("endpoints")
     if endpoints:
         print(
