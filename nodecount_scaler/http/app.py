@@ -21,7 +21,7 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from nodecount_scaler import limits, metrics
 from nodecount_scaler.http.auth import DelegatedAuth, ReviewUnavailable, bearer_token
@@ -88,7 +88,7 @@ def metrics_app(
     """/metrics and /status, each rendered at most RENDERS_PER_SECOND times a second once
     RENDER_BURST renderings are spent."""
     exposition = Rendered(
-        lambda: generate_latest(metrics.REGISTRY),
+        metrics.metrics_bytes,
         limits.RENDERS_PER_SECOND,
         limits.RENDER_BURST,
         limits.RENDER_CPU_SHARE,
