@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from bench.scale_audit import StartUp, parse_time
 
 
@@ -107,6 +109,7 @@ def _print_envelope(result: dict[str, Any]) -> None:
         for kind, figures in moved["by_change"].items():
             print(f"    {kind}: {figures}")
         print(f"  a new node: create -> eligible at the API: {result['add_to_eligible']}")
+    print(f"  the chart's defaults: {chart_check(result)}")
     if result.get("healthz"):
         print(f"  /healthz during the churn: {result['healthz']}")
     endpoints = result.get("endpoints")
@@ -116,6 +119,34 @@ def _print_envelope(result: dict[str, Any]) -> None:
             f"(max {endpoints['metrics_max_ms']}); /status {endpoints['status_bytes']:,} bytes "
             f"in {endpoints['status_ms']} ms (max {endpoints['status_max_ms']})"
         )
+
+
+VALUES = Path(__file__).resolve().parent.parent / "charts" / "nodecount-scaler" / "values.yaml"
+
+
+def _mib(quantity: str) -> float:
+    units = {"Ki": 1 / 1024, "Mi": 1.0, "Gi": 1024.0}
+    for suffix, factor in units.items():
+        if quantity.endswith(suffix):
+            return float(quantity[: -len(suffix)]) * factor
+    return float(quantity) / 2**20
+
+
+def chart_check(result: dict[str, Any]) -> str:
+    """The chart's default requests and limit against the run's RSS and CPU."""
+    resources = yaml.safe_load(VALUES.read_text())["resources"]
+    request = _mib(resources["requests"]["memory"])
+    limit = _mib(resources["limits"]["memory"])
+    cpu = resources["requests"]["cpu"]
+    cores = float(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu)
+    start, end = result["window"]
+    used = result["cpu_s"] / max(end - start, 1e-9)
+    return (
+        f"memory request {request:g} MiB (idle RSS {result['rss_idle_mib']} MiB: "
+        f"{result['rss_idle_mib'] / request:.0%} of it), limit {limit:g} MiB (peak "
+        f"{result['rss_peak_mib']} MiB: {result['rss_peak_mib'] / limit:.0%} of it), CPU "
+        f"request {cores:g} cores (the churn used {used:.3f})"
+    )
 
 
 Cell = Callable[[dict[str, Any]], object]
