@@ -341,6 +341,7 @@ def _audit_figures(
             )
         ),
         "requests_by_verb_resource": audit.by_verb_and_resource(mine),
+        "failed_requests_by_code": dict(Counter(r.code for r in mine if r.code >= 300)),
         "requests_per_count_change": round(len(mine) / changes, 3) if changes else None,
         "event_writes": len(events),
         "event_writes_per_target_per_5min": round(len(events) / args.targets / fives, 2),

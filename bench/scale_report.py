@@ -67,6 +67,7 @@ def print_report(result: dict[str, Any]) -> None:
         per = count / result["count_changes"] if result["count_changes"] else float("nan")
         print(f"    {key:<40} {count:>7}  {per:7.3f} per count change")
     print(f"  requests per count change: {result['requests_per_count_change']}")
+    print(f"  failed requests by status code: {result.get('failed_requests_by_code')}")
     print(
         f"  Event writes: {result['event_writes']} "
         f"({result['event_writes_per_target_per_5min']} per target per 5 min)"
