@@ -166,6 +166,22 @@ COLUMNS: tuple[tuple[str, Cell], ...] = (
         lambda r: f"{r['rss_idle_mib']} / {r['rss_peak_mib']} / {r['rss_end_mib']}",
     ),
     ("p50 / p99 ms", lambda r: f"{r['latency_p50_ms']} / {r['latency_p99_ms']}"),
+    (
+        "eligible -> written p50 / p99 ms",
+        lambda r: (
+            "{p50_ms} / {p99_ms}".format(**r["eligible_to_written"]["all"])
+            if r.get("eligible_to_written")
+            else "-"
+        ),
+    ),
+    (
+        "CPU ms / write (x bare PATCH)",
+        lambda r: (
+            f"{r['cpu_ms_per_write']} ({r['cpu_per_write_over_floor']}x)"
+            if r.get("cpu_ms_per_write")
+            else "-"
+        ),
+    ),
     ("start -> first write s", lambda r: r["start_up"].get("to_first_write_s")),
 )
 
