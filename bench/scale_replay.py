@@ -19,7 +19,6 @@ known. Two moments come from the audit log, both server-side:
 
 from __future__ import annotations
 
-import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -123,13 +122,16 @@ def moments(
     return found, lags
 
 
+Moved = tuple[TargetKey, int | None, int | None]  # target, desired before, desired after
+
+
 def replay(
     initial_nodes: Iterable[NodeView],
     targets: Iterable[dict[str, Any]],
     steps: list[Moment],
     replica_cap: int,
-) -> list[tuple[Moment, list[TargetKey]]]:
-    """Each step with the targets whose desired count it moves."""
+) -> list[tuple[Moment, list[Moved]]]:
+    """Each step with the targets whose desired count it moves, from what to what."""
     state = ClusterState(unready_grace=30.0)
     state.replace_nodes(initial_nodes, 0.0)
     for view in _target_views(targets):
@@ -148,43 +150,78 @@ def replay(
             changed = state.delete_node(step.name)
         else:
             changed = state.upsert_node(step.node, step.at)
-        moved = []
+        moved: list[Moved] = []
         for key in changed:
             now = desired(key)
             if now != last[key]:
+                moved.append((key, last[key], now))
                 last[key] = now
-                moved.append(key)
         out.append((step, moved))
     return out
 
 
 def latencies(
-    replayed: list[tuple[Moment, list[TargetKey]]], requests: list[Request], scaler: str
+    replayed: list[tuple[Moment, list[Moved]]], requests: list[Request], scaler: str
 ) -> dict[str, Any]:
-    """Eligible at the API -> written, for every (change, target it moves)."""
+    """Eligible at the API -> written, for every (change, target it moves) that needs a
+    write. Per target, in time order: a scale write sets the held count to the desired one
+    of that moment and answers every change still waiting; a change back to the held count
+    (a node added, then deleted; a taint on, then off) answers itself and the ones waiting
+    with no write at all: those are counted apart, not timed against a later write."""
     writes: dict[tuple[str, str], list[float]] = defaultdict(list)
     for r in requests:
         if r.user == scaler and r.is_scale_write:
             writes[(r.namespace, r.name)].append(r.received)
+    steps: dict[TargetKey, list[tuple[float, str, int | None, int | None]]] = defaultdict(list)
+    for step, moved in replayed:
+        for key, before, after in moved:
+            steps[key].append((step.at, step.kind.split(" ")[0], before, after))
     by_kind: dict[str, list[float]] = defaultdict(list)
-    missed = 0
-    for step, keys in replayed:
-        for key in keys:
-            times = writes.get((key.namespace, key.name), [])
-            i = bisect.bisect_left(times, step.at - 0.05)
-            if i == len(times) or times[i] - step.at > ANSWER_WITHIN:
-                missed += 1
-                continue
-            by_kind[step.kind.split(" ")[0]].append(max(0.0, times[i] - step.at))
+    counts = {"undone": 0, "unanswered": 0}
+    for key, changes in steps.items():
+        _answer(changes, writes.get((key.namespace, key.name), []), by_kind, counts)
     every = [s for values in by_kind.values() for s in values]
     return {
-        "moved": sum(len(k) for _, k in replayed),
-        "unanswered": missed,
+        "moved": sum(len(m) for _, m in replayed),
+        "undone_before_written": counts["undone"],
+        "unanswered": counts["unanswered"],
         "all": _summary(every),
         "by_change": {kind: _summary(v) for kind, v in sorted(by_kind.items())},
-        "changes_moving_targets": sum(1 for _, k in replayed if k),
-        "targets_per_change": round(sum(len(k) for _, k in replayed) / max(1, len(replayed)), 1),
+        "changes_moving_targets": sum(1 for _, m in replayed if m),
+        "targets_per_change": round(sum(len(m) for _, m in replayed) / max(1, len(replayed)), 1),
     }
+
+
+def _answer(
+    changes: list[tuple[float, str, int | None, int | None]],
+    writes: list[float],
+    by_kind: dict[str, list[float]],
+    counts: dict[str, int],
+) -> None:
+    """One target's changes against its writes (see latencies)."""
+    held = changes[0][2]
+    desired = held
+    waiting: list[tuple[float, str]] = []
+    timeline = sorted(
+        [(t, 1, kind, after) for t, kind, _, after in changes] + [(t, 0, "", None) for t in writes]
+    )
+    for at, is_change, kind, after in timeline:
+        if not is_change:
+            held = desired
+            for since, what in waiting:
+                if at - since <= ANSWER_WITHIN:
+                    by_kind[what].append(max(0.0, at - since))
+                else:
+                    counts["unanswered"] += 1
+            waiting = []
+            continue
+        desired = after
+        if desired == held:
+            counts["undone"] += len(waiting) + 1
+            waiting = []
+        else:
+            waiting.append((at, kind))
+    counts["unanswered"] += len(waiting)
 
 
 def _summary(seconds: list[float]) -> dict[str, float | int | None]:

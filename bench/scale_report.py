@@ -105,7 +105,8 @@ def _print_envelope(result: dict[str, Any]) -> None:
         print(
             f"  eligible at the API -> written, per target moved: {moved['all']} "
             f"({moved['moved']} moved by {moved['changes_moving_targets']} changes, "
-            f"{moved['targets_per_change']} per change; unanswered {moved['unanswered']})"
+            f"{moved['targets_per_change']} per change; undone by a later change before "
+            f"written {moved.get('undone_before_written', 0)}; unanswered {moved['unanswered']})"
         )
         for kind, figures in moved["by_change"].items():
             print(f"    {kind}: {figures}")
