@@ -26,9 +26,9 @@ ANNOTATION_VALUE_SHOWN: Final = 64
 # read, not the ~10x its decoded dicts would hold. Real Deployments are 5-50 KiB, with a
 # last-applied annotation and managedFields up to about three times their spec.
 MAX_TARGET_OBJECT_BYTES: Final = 512 * 1024
-# Node-affinity expressions and fields, tolerations and topology spread constraints of one
-# pod template, all together: each is held for as long as the target is and read for every
-# node event that reaches it. Real templates have a handful.
+# nodeSelector pairs, node-affinity expressions and fields, tolerations and topology spread
+# constraints of one pod template, all together: each is held for as long as the target is
+# and read for every node event that reaches it. Real templates have a handful.
 MAX_TEMPLATE_TERMS: Final = 256
 
 # --- the API wire -----------------------------------------------------------------------

@@ -201,12 +201,14 @@ def _check_size(spec: Mapping[str, Any], terms: Sequence[Mapping[str, Any]]) -> 
         count += len(items(term, "matchExpressions", where + ".matchExpressions"))
         count += len(items(term, "matchFields", where + ".matchFields"))
     count += len(items(spec, "tolerations", _TEMPLATE + ".tolerations"))
+    count += len(mapping(spec, "nodeSelector", _TEMPLATE + ".nodeSelector"))
     where = _TEMPLATE + ".topologySpreadConstraints"
     count += len(items(spec, "topologySpreadConstraints", where))
     if count > limits.MAX_TEMPLATE_TERMS:
         raise TemplateError(
             _TEMPLATE,
-            f"{count} node-affinity expressions, tolerations and spread constraints, over "
+            f"{count} nodeSelector pairs, node-affinity expressions, tolerations and spread "
+            "constraints, over "
             f"the {limits.MAX_TEMPLATE_TERMS} this service evaluates per target",
         )
 
