@@ -116,6 +116,13 @@ RESPONSE_CHUNK_BYTES: Final = 64 * 1024
 # ...and must take the whole answer within this many seconds, or the connection is
 # aborted: a reader that stops reading cannot hold its in-flight slot for ever.
 RESPONSE_WRITE_TIMEOUT: Final = 10.0
+# Bytes of /metrics and /status answers sent, all readers together: a bucket of this rate
+# and burst; an answer past it is refused 503 with Retry-After. Encrypting and writing
+# them is the loop's work too: 100 readers took 250 MB/s of 1 MB answers and kept
+# /healthz waiting 0.4 s at the median. A Prometheus scraping every 15 s reads 1 MB at
+# 2,000 targets.
+RESPONSE_BYTES_PER_SECOND: Final = 16 * 2**20
+RESPONSE_BYTES_BURST: Final = 32 * 2**20
 # Any string in /status is cut to this many characters (annotation values themselves are
 # already cut to ANNOTATION_VALUE_SHOWN; the longest finding message is about 300 characters;
 # this bounds API errors and messages that quote several values).

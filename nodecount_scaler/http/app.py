@@ -5,7 +5,8 @@ Probes are cheap and answered on every request. /metrics and /status are rendere
 for a client that asks now and then; under a flood at most RENDERS_PER_SECOND times a
 second and within RENDER_CPU_SHARE of a core, and the same bytes go to every client in
 between. Each answer is written a chunk at a time as the client takes it (within
-RESPONSE_WRITE_TIMEOUT), and at most METRICS_MAX_IN_FLIGHT are written at once, so a
+RESPONSE_WRITE_TIMEOUT), at most METRICS_MAX_IN_FLIGHT at once and within a budget of
+bytes a second (RESPONSE_BYTES_PER_SECOND; past it 503 with Retry-After), so a
 flood costs a bounded share of the loop and a bounded amount of buffered memory whatever
 its size.
 """
@@ -26,7 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from nodecount_scaler import limits, metrics
 from nodecount_scaler.http.auth import DelegatedAuth, ReviewUnavailable, bearer_token
 from nodecount_scaler.http.auth import certificate_user as user_of_certificate
-from nodecount_scaler.http.cache import Rendered
+from nodecount_scaler.http.cache import Rendered, TokenBucket
 from nodecount_scaler.http.listener import BoundedListener
 
 PROBE_PATHS: Final = ("/healthz", "/livez", "/readyz")
@@ -102,11 +103,18 @@ def metrics_app(
         report=metrics.RENDER_SECONDS.labels("status").set,
     )
 
+    sent = TokenBucket(limits.RESPONSE_BYTES_PER_SECOND, limits.RESPONSE_BYTES_BURST)
+
+    async def answer(request: web.Request, body: bytes, content_type: str) -> web.StreamResponse:
+        if not sent.take(len(body)):
+            return _refuse(listener, 503, "bytes", "answers over their byte budget; retry")
+        return await send_chunked(listener, request, body, content_type)
+
     async def get_metrics(request: web.Request) -> web.StreamResponse:
-        return await send_chunked(listener, request, exposition.get(), CONTENT_TYPE_LATEST)
+        return await answer(request, exposition.get(), CONTENT_TYPE_LATEST)
 
     async def get_status(request: web.Request) -> web.StreamResponse:
-        return await send_chunked(listener, request, status.get(), "application/json")
+        return await answer(request, status.get(), "application/json")
 
     middlewares = [listener.middleware]
     if auth is not None:
