@@ -34,12 +34,13 @@ FD_LIMIT = 1024
 READERS = 100
 BOGUS = 50
 HEALTHZ_P99 = 1.0
-# RSS a 30-second flood may add: up to 128 TLS connections (each with OpenSSL's buffers),
+# RSS a 30-second flood may add (measured +56 and +76 MiB, given back to within +18 and +42
+# within seconds): up to 128 TLS connections, churned as 150 clients compete for them,
 # the rendered bodies still being written (at most METRICS_MAX_IN_FLIGHT answers, each a
 # chunk and the transport's buffer at a time), and a rendering's transient objects.
 # Before answers were written a chunk at a time within a byte budget, 40 clients took it
 # from 90 to 259 MiB and 100 to 440 MiB, never given back.
-FLOOD_RSS_MIB = 48
+FLOOD_RSS_MIB = 96
 # And in any case under twice the shipped memory request (96Mi).
 RSS_BOUND_MIB = 192
 LEASE = "nodecount-scaler"
@@ -170,7 +171,10 @@ def test_a_flood_of_metrics_and_status_costs_no_lease(fleet: Fleet) -> None:
         f"transitions {transitions}; {health.figures()}; leader RSS {rss_before:.0f} -> peak "
         f"{rss.peak():.0f} -> {leader.rss_mib():.0f} MiB"
     )
-    assert served["by_status"].get("200", 0) > 1000, served
+    # The byte budget (16 MiB/s, 32 MiB saved up) lets about 500 answers of 1 MB through in
+    # 30 s; the rest are told 503 with Retry-After.
+    assert served["by_status"].get("200", 0) >= 300, served
+    assert served["by_status"].get("503", 0) > served["by_status"]["200"], served
     assert after["holderIdentity"] == before["holderIdentity"]
     assert transitions == 0
     assert fleet.lost_leadership() == lost_before
