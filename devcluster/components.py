@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devcluster.nodes import KWOK_LABEL, KWOK_LABEL_VALUE
-from devcluster.pki import Pki
+from devcluster.pki import SERVICE_CLUSTER_IP_RANGE, Pki
 from devcluster.ports import Ports
 
 COMPONENT_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
@@ -144,7 +144,7 @@ def apiserver_argv(lo: Layout) -> list[str]:
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         f"--service-account-key-file={pki.sa_pub}",
         f"--service-account-signing-key-file={pki.sa_key}",
-        "--service-cluster-ip-range=10.0.0.0/24",
+        f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
         "--authorization-mode=RBAC",
         "--allow-privileged=true",
         f"--audit-policy-file={lo.files.audit_policy}",

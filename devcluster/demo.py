@@ -1,24 +1,36 @@
 """The demo: nodecount-scaler on a local control plane, narrated.
 
-    python -m devcluster.demo [--pause SECONDS] [--keep]
+    python -m devcluster.demo [--pause SECONDS] [--keep] [--image REF]
 
 Starts a cluster with three simulated nodes, applies the example Deployment from
 manifests/examples (nginx on every node, annotated), runs the real `nodecount-scaler run`
 process, then adds, cordons, taints and removes nodes, printing after each step the nodes,
-the eligible count, the replicas and where the pods run. Everything is torn down at the end.
+the eligible count, the replicas and where the pods run, and at the end the service's
+memory. Everything is torn down at the end.
+
+With --image, the service runs from the container image instead of the venv, as a pod of
+the shipped Deployment (devcluster/container.py): in-cluster configuration, the shipped
+ServiceAccount with the shipped RBAC and admission policies, the Deployment's security
+settings; only its args are the demo's (plain-HTTP metrics, a short NotReady grace).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
+import yaml
+
+from devcluster import shipped
 from devcluster.cluster import Cluster
+from devcluster.container import ContainerScaler, PodNetwork, deployment_pod
 from devcluster.polling import WaitAborted, WaitTimeout, wait_until
 from devcluster.prometheus import (
     ALERTS,
@@ -27,6 +39,7 @@ from devcluster.prometheus import (
     rules_with_short_for,
     scrape_job,
 )
+from devcluster.sampling import RssSampler
 from devcluster.scaler import ScalerProcess, scaler_executable
 from devcluster.versions import REPO_ROOT
 from devcluster.workloads import replicas, running
@@ -35,6 +48,8 @@ EXAMPLE = REPO_ROOT / "manifests" / "examples" / "nginx-everywhere.yaml"
 NAMESPACE = "default"
 APP = "nginx-everywhere"
 ALERT_HOLD = "2s"
+# A NotReady grace shorter than the shipped one, so the demo need not wait.
+UNREADY_GRACE = ("--unready-grace", "10")
 BOLD, DIM, GREEN, RESET = (
     ("\033[1m", "\033[2m", "\033[32m", "\033[0m") if sys.stdout.isatty() else ("", "", "", "")
 )
@@ -45,16 +60,15 @@ def say(text: str) -> None:
 
 
 class Demo:
-    def __init__(self, cluster: Cluster, pause: float) -> None:
+    def __init__(
+        self, cluster: Cluster, pause: float, scaler: ScalerProcess | ContainerScaler
+    ) -> None:
         self.cluster = cluster
         self.pause = pause
-        self.scaler = ScalerProcess(
-            kubeconfig=cluster.kubeconfig,
-            log_path=cluster.workdir / "nodecount-scaler.log",
-            args=("--unready-grace", "10"),
-        )
+        self.scaler = scaler
         self.prom: Prometheus | None = None
         self._log_offset = 0
+        self.rss_idle = 0.0
 
     # -- the service --------------------------------------------------------------------
 
@@ -66,7 +80,7 @@ class Demo:
             raise SystemExit(f"nodecount-scaler did not become ready: {e}") from None
 
     def stop_scaler(self) -> None:
-        if self.scaler.proc is None or self.scaler.proc.poll() is not None:
+        if not self.scaler.running():
             return
         started = time.monotonic()
         code = self.scaler.stop(10)
@@ -192,7 +206,23 @@ class Demo:
         self.start_scaler()
         self.start_prometheus()
         self.show(3)
+        self.rss_idle = self.scaler.rss_mib()
+        with RssSampler(lambda: [self.scaler.pid()]) as rss:
+            self.node_changes()
+        print(
+            f"\n  nodecount-scaler RSS: {self.rss_idle:.1f} MiB idle after the first sync, "
+            f"peak {rss.peak():.1f} MiB during the node changes"
+        )
 
+        say("Set min-replicas=-1: the target is invalid, left untouched, and the alert fires")
+        self.alert_on_bad_annotation()
+
+        self.show_plan_and_events()
+
+        say("Stop nodecount-scaler (SIGTERM) and tear the cluster down")
+        self.stop_scaler()
+
+    def node_changes(self) -> None:
         say("Add node-4: one more eligible node, one more replica, placed on it")
         self.cluster.add_node("node-4")
         self.show(4)
@@ -213,14 +243,6 @@ class Demo:
         say("Delete node-4")
         self.cluster.delete_node("node-4")
         self.show(3)
-
-        say("Set min-replicas=-1: the target is invalid, left untouched, and the alert fires")
-        self.alert_on_bad_annotation()
-
-        self.show_plan_and_events()
-
-        say("Stop nodecount-scaler (SIGTERM) and tear the cluster down")
-        self.stop_scaler()
 
     def show_plan_and_events(self) -> None:
         say("What `nodecount-scaler plan` says (one-shot, writes nothing)")
@@ -255,10 +277,36 @@ def _state(node: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+@contextlib.contextmanager
+def image_scaler(cluster: Cluster, image: str) -> Iterator[ContainerScaler]:
+    """The service as a pod of the shipped Deployment, from `image`, with the shipped
+    permissions applied; its args the demo's: metrics in plain HTTP (the demo reads /status
+    without credentials), the short NotReady grace."""
+    docs = shipped.render_kustomize()
+    objects = shipped.permission_objects(docs)
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(objects))
+    deployment = shipped.the_deployment(docs)
+    deployment["spec"]["template"]["spec"]["containers"][0]["image"] = image
+    args = ["run", "--no-metrics-secure", *UNREADY_GRACE]
+    with PodNetwork(cluster.ports.apiserver).start(image) as network:
+        yield deployment_pod(cluster, deployment, network, cluster.workdir, args)
+
+
+def venv_scaler(cluster: Cluster) -> contextlib.AbstractContextManager[ScalerProcess]:
+    return contextlib.nullcontext(
+        ScalerProcess(
+            kubeconfig=cluster.kubeconfig,
+            log_path=cluster.workdir / "nodecount-scaler.log",
+            args=UNREADY_GRACE,
+        )
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devcluster.demo", description=__doc__)
     parser.add_argument("--pause", type=float, default=2.0, help="seconds to pause after each step")
     parser.add_argument("--keep", action="store_true", help="keep the cluster's workdir (logs)")
+    parser.add_argument("--image", help="run the service from this image (hack/build-image.sh)")
     args = parser.parse_args(argv)
     os.environ.pop("KUBECONFIG", None)
 
@@ -266,12 +314,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     with Cluster(keep=args.keep, watch_cache=True) as cluster:
         print(f"  up in {time.monotonic() - started:.1f} s; kubeconfig {cluster.kubeconfig}")
-        demo = Demo(cluster, args.pause)
-        try:
-            demo.run()
-        finally:
-            demo.stop_prometheus()
-            demo.stop_scaler()
+        service = image_scaler(cluster, args.image) if args.image else venv_scaler(cluster)
+        with service as scaler:
+            demo = Demo(cluster, args.pause, scaler)
+            try:
+                demo.run()
+            finally:
+                demo.stop_prometheus()
+                demo.stop_scaler()
     print("\nDone: no process left behind.")
     return 0
 

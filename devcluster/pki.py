@@ -20,7 +20,10 @@ APISERVER_DNS_NAMES = (
     "kubernetes.default.svc",
     "kubernetes.default.svc.cluster.local",
 )
-APISERVER_IPS = ("127.0.0.1", "::1", "10.0.0.1")  # 10.0.0.1: first IP of 10.0.0.0/24
+# The Service range; its first address is the `kubernetes` Service's, which pods reach the
+# API server by (devcluster/container.py gives that address to the pods' network).
+SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
+APISERVER_IPS = ("127.0.0.1", "::1", "10.0.0.1")  # 10.0.0.1: first IP of SERVICE_CLUSTER_IP_RANGE
 
 _VALIDITY = datetime.timedelta(days=365)
 

@@ -64,82 +64,27 @@ def parse_metrics(text: str, name: str) -> list[tuple[dict[str, str], float]]:
     return found
 
 
-@dataclass
-class ScalerProcess:
-    kubeconfig: Path
+class ScalerEndpoints:
+    """What a running nodecount-scaler shows from outside: its probes and metrics listeners
+    and its JSON log. Shared by the local process (ScalerProcess) and the container
+    (devcluster.container.ContainerScaler), which say where those are."""
+
     log_path: Path
-    args: Sequence[str] = ()
-    env: dict[str, str] = field(default_factory=dict)
-    # The probes listener (plain HTTP) and the metrics listener (/metrics, /status): plain
-    # unless `secure`, for the tests that read them; the secure path has tests of its own.
-    port: int = field(default_factory=free_port)
-    metrics_port: int = field(default_factory=free_port)
-    secure: bool = False
-    # RLIMIT_NOFILE of the process (a container's usual 1024, say); None: inherited.
-    fd_limit: int | None = None
-    # The console script to run; None: the one of the running interpreter's environment.
-    executable: str | None = None
-    # A bearer token for the metrics listener of a `secure` process (a metrics reader's).
+    # A bearer token for the metrics listener of a secure service (a metrics reader's).
     token: str | None = None
-    proc: subprocess.Popen[bytes] | None = None
-    _log_file: IO[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
     def url(self) -> str:
         """The probes listener."""
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def metrics_address(self) -> str:
-        return f"127.0.0.1:{self.metrics_port}"
+        raise NotImplementedError
 
     @property
     def metrics_url(self) -> str:
-        return f"{'https' if self.secure else 'http'}://127.0.0.1:{self.metrics_port}"
+        raise NotImplementedError
 
-    @property
-    def command(self) -> list[str]:
-        return [
-            self.executable or scaler_executable(),
-            "run",
-            "--kubeconfig",
-            str(self.kubeconfig),
-            "--health-addr",
-            f"127.0.0.1:{self.port}",
-            "--metrics-addr",
-            f"127.0.0.1:{self.metrics_port}",
-            "--metrics-secure" if self.secure else "--no-metrics-secure",
-            "--log-format",
-            "json",
-            "--log-level",
-            "debug" if os.environ.get("SCALER_DEBUG") else "info",
-            *self.args,
-        ]
-
-    def start(self, *, wait_ready: bool = True, timeout: float = 30.0) -> ScalerProcess:
-        # Settings come from the flags alone, never from the caller's environment.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NODECOUNT_SCALER_")}
-        env.update(self.env)
-        self._log_file = self.log_path.open("ab")
-        limit = self.fd_limit
-
-        def limit_fds() -> None:
-            if limit is not None:
-                _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-                resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
-
-        self.proc = subprocess.Popen(
-            self.command,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            env=env,
-            preexec_fn=limit_fds if limit is not None else None,
-        )
-        if wait_ready:
-            self.wait_ready(timeout)
-        return self
-
-    # ----------------------------------------------------------------- HTTP endpoints
+    def exit_reason(self) -> str | None:
+        """None while the service runs; else how it ended and the tail of its log."""
+        raise NotImplementedError
 
     def get(self, path: str, timeout: float = 2.0) -> tuple[int, Any]:
         """GET a probe from the probes listener, anything else from the metrics listener
@@ -148,7 +93,7 @@ class ScalerProcess:
         request = urllib.request.Request(base + path)
         context = None
         if base.startswith("https:"):
-            # The self-signed certificate of the process, as `curl -k`.
+            # The self-signed certificate of the service, as `curl -k`.
             context = ssl.create_default_context()
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
@@ -236,6 +181,81 @@ class ScalerProcess:
 
         return wait_until(enough, timeout, describe=f"{count} {event!r} log lines")
 
+
+@dataclass
+class ScalerProcess(ScalerEndpoints):
+    kubeconfig: Path
+    log_path: Path
+    args: Sequence[str] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    # The probes listener (plain HTTP) and the metrics listener (/metrics, /status): plain
+    # unless `secure`, for the tests that read them; the secure path has tests of its own.
+    port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
+    secure: bool = False
+    # RLIMIT_NOFILE of the process (a container's usual 1024, say); None: inherited.
+    fd_limit: int | None = None
+    # The console script to run; None: the one of the running interpreter's environment.
+    executable: str | None = None
+    token: str | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    _log_file: IO[bytes] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        """The probes listener."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def metrics_address(self) -> str:
+        return f"127.0.0.1:{self.metrics_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"{'https' if self.secure else 'http'}://127.0.0.1:{self.metrics_port}"
+
+    @property
+    def command(self) -> list[str]:
+        return [
+            self.executable or scaler_executable(),
+            "run",
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "--health-addr",
+            f"127.0.0.1:{self.port}",
+            "--metrics-addr",
+            f"127.0.0.1:{self.metrics_port}",
+            "--metrics-secure" if self.secure else "--no-metrics-secure",
+            "--log-format",
+            "json",
+            "--log-level",
+            "debug" if os.environ.get("SCALER_DEBUG") else "info",
+            *self.args,
+        ]
+
+    def start(self, *, wait_ready: bool = True, timeout: float = 30.0) -> ScalerProcess:
+        # Settings come from the flags alone, never from the caller's environment.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NODECOUNT_SCALER_")}
+        env.update(self.env)
+        self._log_file = self.log_path.open("ab")
+        limit = self.fd_limit
+
+        def limit_fds() -> None:
+            if limit is not None:
+                _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+                resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+
+        self.proc = subprocess.Popen(
+            self.command,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+            preexec_fn=limit_fds if limit is not None else None,
+        )
+        if wait_ready:
+            self.wait_ready(timeout)
+        return self
+
     # ----------------------------------------------------------------- process
 
     def exit_reason(self) -> str | None:
@@ -246,6 +266,13 @@ class ScalerProcess:
             return None
         tail = "\n".join(self.log_path.read_text().splitlines()[-30:])
         return f"nodecount-scaler exited with {code}; log tail:\n{tail}"
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
 
     def open_fds(self) -> int:
         """File descriptors the process has open now."""

@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
-# The test command. Three tiers, each a directory and a marker:
+# The test command. Four tiers, each a directory and a marker:
 #   unit         tests/unit: pure; no network, no kubectl, no Go, no installs (< 30 s;
 #                on every core through pytest-xdist)
-#   packaging    tests/packaging: the Dockerfile's install steps against the locks (package
-#                index), the manifests rendered by `kubectl kustomize`, helm, promtool
+#   packaging    tests/packaging: what ships, rendered or checked by the real tools: the
+#                manifests by `kubectl kustomize`, the chart by helm, the alerts by promtool
 #   integration  tests/integration: against a real local control plane (built from Go
 #                modules on first use; the binaries are cached outside the checkout) and a
 #                real Prometheus
-# `hack/test.sh` runs every tier; `hack/test.sh unit` (or packaging, integration) runs one.
+#   image        tests/image: the container image built with podman (hack/build-image.sh,
+#                as root: it installs the engine from Debian's packages and caches the base),
+#                its facts, and the image run as the shipped Deployment runs it, in-cluster,
+#                against the local control plane
+# `hack/test.sh` runs every tier; `hack/test.sh unit` (or packaging, integration, image) runs one.
 # What a tier needs is installed or built first (cached): prometheus and promtool from
-# Debian's package, helm and the control plane from their Go modules.
+# Debian's package, helm and the control plane from their Go modules, the image with podman.
 # Further arguments go to pytest: `hack/test.sh unit -x -k selector`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tiers=(unit packaging integration)
+tiers=(unit packaging integration image)
 case "${1:-}" in
-  unit | packaging | integration) tiers=("$1"); shift ;;
+  unit | packaging | integration | image) tiers=("$1"); shift ;;
 esac
 hack/setup.sh >/dev/null
 # One pytest per tier: the unit tier runs on every core (pytest-xdist), the others in one
@@ -27,7 +31,8 @@ for tier in "${tiers[@]}"; do
     hack/install-prometheus.sh
     hack/build-tools.sh >/dev/null
   fi
-  [ "$tier" != integration ] || hack/build-control-plane.sh >/dev/null
+  case $tier in integration | image) hack/build-control-plane.sh >/dev/null ;; esac
+  [ "$tier" != image ] || hack/build-image.sh >/dev/null
   parallel=()
   [ "$tier" != unit ] || parallel=(--numprocesses auto)
   status=0

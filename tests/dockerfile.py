@@ -13,7 +13,9 @@ from typing import Final
 
 REPO: Final = Path(__file__).resolve().parents[1]
 DOCKERFILE: Final = REPO / "Dockerfile"
-BASE_IMAGE: Final = "python:3.11-slim"
+# The default of the BASE argument both stages are built on (hack/build-image.sh passes its
+# own base made from Debian's packages).
+BASE_IMAGE: Final = "docker.io/library/python:3.11-slim"
 VENV: Final = "/opt/venv"
 
 
@@ -72,7 +74,9 @@ def parse(text: str) -> list[Stage]:
             name = words[2] if len(words) == 3 and words[1].upper() == "AS" else None
             body = []
             continue
-        assert image is not None, f"{keyword} before the first FROM"
+        if image is None:
+            assert keyword == "ARG", f"{keyword} before the first FROM"
+            continue  # a global ARG: global_args() reads those
         body.append(Instruction(keyword, args))
     assert image is not None, "no FROM"
     stages.append(Stage(image, name, tuple(body)))
@@ -88,6 +92,22 @@ def env_pairs(stage: Stage) -> dict[str, str]:
             assert sep, f"ENV {args!r}: use the KEY=value form"
             pairs[key] = value
     return pairs
+
+
+def global_args(text: str) -> dict[str, str | None]:
+    """The ARGs before the first FROM (usable in FROM lines), with their defaults."""
+    found: dict[str, str | None] = {}
+    for line in logical_lines(text):
+        keyword, _, args = line.partition(" ")
+        if keyword.upper() == "FROM":
+            break
+        name, sep, default = args.strip().partition("=")
+        found[name] = default if sep else None
+    return found
+
+
+def read_global_args() -> dict[str, str | None]:
+    return global_args(DOCKERFILE.read_text())
 
 
 def read_stages() -> list[Stage]:

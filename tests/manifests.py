@@ -4,8 +4,6 @@ directories with `kubectl kustomize`, the Helm chart with `helm template`."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +12,7 @@ from typing import Any, Final
 import pytest
 import yaml
 
+from devcluster import shipped
 from tests.helm import helm
 
 REPO: Final = Path(__file__).resolve().parents[1]
@@ -53,18 +52,7 @@ BASE_KINDS: Final = (
     "NetworkPolicy",
 )
 # The objects that say what the service account may do.
-PERMISSION_KINDS: Final = frozenset(
-    {
-        "Namespace",
-        "ServiceAccount",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "Role",
-        "RoleBinding",
-        "ValidatingAdmissionPolicy",
-        "ValidatingAdmissionPolicyBinding",
-    }
-)
+PERMISSION_KINDS: Final = shipped.PERMISSION_KINDS
 
 
 # The labels the chart adds to every object's metadata beside the base's name label.
@@ -147,18 +135,10 @@ def without_helm_labels(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def render_kustomize(directory: Path) -> list[dict[str, Any]]:
     """`kubectl kustomize DIRECTORY`, one dict per object."""
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.fail("kubectl is not on PATH (it renders the kustomize manifests)")
-    result = subprocess.run(
-        [kubectl, "kustomize", str(directory)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, f"kubectl kustomize {directory}:\n{result.stderr}"
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    try:
+        return shipped.render_kustomize(directory)
+    except shipped.RenderError as e:
+        pytest.fail(str(e), pytrace=False)
 
 
 Obj = dict[str, Any]

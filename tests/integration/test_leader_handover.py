@@ -27,9 +27,9 @@ import pytest
 from devcluster import Cluster
 from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory, ScalerProcess
+from devcluster.tcpproxy import TcpProxy
 from devcluster.testing import NodeFactory
 from devcluster.workloads import replicas
-from tests.integration.tcpproxy import TcpProxy
 from tests.integration.workloads import apply, log_time, nginx_everywhere, replica_writes
 
 APP = "nginx-everywhere"

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from nodecount_scaler import __version__
 from tests.manifests import BASE, BASE_KINDS, EXAMPLES, NAMESPACE, Obj, one, render
 
 NAME = "nodecount-scaler"
@@ -97,7 +98,7 @@ def test_image_defaults_to_the_release_and_is_settable(tmp_path: Path) -> None:
     )
     (default,) = one(render(BASE), "Deployment")["spec"]["template"]["spec"]["containers"]
     (overridden,) = one(render(tmp_path), "Deployment")["spec"]["template"]["spec"]["containers"]
-    assert default["image"] == "nodecount-scaler:0.1.0"
+    assert default["image"] == f"nodecount-scaler:{__version__}"
     assert overridden["image"] == "registry.example/nodecount-scaler:9.9"
 
 

@@ -1,13 +1,25 @@
-"""The Dockerfile's structure, read as data (the install replay is in tests/packaging)."""
+"""The Dockerfile's structure, read as data (the image itself is built and checked by the
+image tier, tests/image)."""
 
 from __future__ import annotations
 
 import json
+import re
 import shlex
 
 import pytest
 
-from tests.dockerfile import BASE_IMAGE, REPO, VENV, Stage, env_pairs, read_stages
+from tests.dockerfile import (
+    BASE_IMAGE,
+    REPO,
+    VENV,
+    Stage,
+    env_pairs,
+    read_global_args,
+    read_stages,
+)
+
+BUILD_VENV = "/opt/build"
 
 
 @pytest.fixture(scope="module")
@@ -15,59 +27,57 @@ def stages() -> list[Stage]:
     return read_stages()
 
 
-def test_two_stages_on_the_pinned_python_slim_image(stages: list[Stage]) -> None:
-    """A named build stage and a runtime stage, both on python:3.11-slim."""
-    assert len(stages) == 2
-    assert [s.image for s in stages] == [BASE_IMAGE, BASE_IMAGE]
+def copied_sources(stage: Stage) -> set[str]:
+    """The build-context paths a stage COPYs (not those from another stage)."""
+    return {
+        source
+        for args in stage.all("COPY")
+        if not args.startswith("--from=")
+        for source in shlex.split(args)[:-1]
+    }
+
+
+def test_two_stages_on_one_base_argument_defaulting_to_upstream(stages: list[Stage]) -> None:
+    """Both stages on ${BASE} (the venv's interpreter is the base's), whose default is the
+    upstream python:3.11-slim; the runtime stage names it in a label."""
+    assert read_global_args() == {"BASE": BASE_IMAGE}
+    assert [s.image for s in stages] == ["${BASE}", "${BASE}"]
     assert stages[0].name
+    assert "BASE" in stages[1].all("ARG")
 
 
-def test_build_stage_builds_only_our_wheel(stages: list[Stage]) -> None:
-    """The build stage copies the package sources and runs `pip wheel --no-deps`."""
+def test_build_tools_and_runtime_dependencies_come_from_the_locks(stages: list[Stage]) -> None:
+    """hatchling into a build venv of its own, from the build lock; the runtime lock into
+    /opt/venv, made without pip and installed into by the build venv's pip; both
+    --require-hashes."""
     build = stages[0]
-    copied = {src for args in build.all("COPY") for src in shlex.split(args)[:-1]}
-    assert {"pyproject.toml", "README.md", "nodecount_scaler/"} <= copied
-    wheel = [r for r in build.all("RUN") if "pip wheel" in r]
-    assert len(wheel) == 1
-    assert "--no-deps" in wheel[0]
-    assert "--wheel-dir /wheels" in wheel[0]
+    assert {"requirements/build.txt", "requirements/runtime.txt"} <= copied_sources(build)
+    runs = " ".join(build.all("RUN"))
+    assert f"python3 -m venv {BUILD_VENV}" in runs
+    assert f"{BUILD_VENV}/bin/pip install --require-hashes -r requirements/build.txt" in runs
+    assert f"python3 -m venv --without-pip {VENV}" in runs
+    into_venv = f"{BUILD_VENV}/bin/pip --python {VENV}/bin/python install"
+    assert f"{into_venv} --require-hashes -r requirements/runtime.txt" in runs
 
 
-def test_build_backend_comes_from_the_build_lock(stages: list[Stage]) -> None:
-    """hatchling is installed with --require-hashes, and the wheel build uses it (no
-    isolated build environment resolved from the index)."""
+def test_build_stage_builds_and_installs_only_our_wheel(stages: list[Stage]) -> None:
+    """The package sources go in after the dependencies (their layer stays cached); the
+    wheel is built without an isolated build environment and installed with --no-deps."""
     build = stages[0]
-    copied = {src for args in build.all("COPY") for src in shlex.split(args)[:-1]}
-    assert {"requirements/build.txt", "requirements/runtime.txt"} <= copied
-    runs = build.all("RUN")
-    assert "pip install --no-cache-dir --require-hashes -r requirements/build.txt" in runs
-    (wheel,) = [r for r in runs if "pip wheel" in r]
-    assert "--no-build-isolation" in wheel
-    assert "cp requirements/runtime.txt /wheels/requirements.txt" in wheel
+    assert {"pyproject.toml", "README.md", "nodecount_scaler/"} <= copied_sources(build)
+    (wheel,) = [r for r in build.all("RUN") if "pip wheel" in r]
+    assert "--no-deps --no-build-isolation --wheel-dir /wheels" in wheel
+    assert f"--python {VENV}/bin/python install --no-deps /wheels/*.whl" in wheel
 
 
-def test_runtime_stage_installs_the_wheel_into_a_venv_and_leaves_no_cache(
-    stages: list[Stage],
-) -> None:
-    """The runtime stage takes only /wheels from the build stage (our wheel and the runtime
-    lock), installs the lock's hash-checked dependencies, then the wheel alone, and removes
-    /wheels after use."""
+def test_runtime_stage_takes_only_the_venv(stages: list[Stage]) -> None:
+    """The runtime stage copies /opt/venv from the build stage and installs nothing: no pip,
+    no package manager, no compiler step."""
     build, runtime = stages
-    assert runtime.all("COPY") == [f"--from={build.name} /wheels /wheels"]
-    install = [r for r in runtime.all("RUN") if "pip install" in r]
-    assert len(install) == 1
-    assert f"python -m venv {VENV}" in install[0]
-    lock = "--require-hashes -r /wheels/requirements.txt"
-    assert f"{VENV}/bin/pip install --no-cache-dir {lock}" in install[0]
-    assert f"{VENV}/bin/pip install --no-cache-dir --no-deps /wheels/*.whl" in install[0]
-    assert "rm -rf /wheels" in install[0]
-
-
-def test_runtime_stage_has_no_compiler_or_package_manager_step(stages: list[Stage]) -> None:
-    """Dependencies install from wheels: nothing is compiled, no apt caches are left."""
-    runtime_runs = " ".join(stages[1].all("RUN"))
-    for word in ("apt-get", "apt ", "gcc", "build-essential", "python3-dev"):
-        assert word not in runtime_runs
+    assert runtime.all("COPY") == [f"--from={build.name} {VENV} {VENV}"]
+    runs = " ".join(runtime.all("RUN"))
+    for word in ("pip", "apt-get", "apt ", "gcc", "build-essential", "python3-dev"):
+        assert word not in runs
 
 
 def test_runtime_environment(stages: list[Stage]) -> None:
@@ -94,10 +104,24 @@ def test_entrypoint_cmd_and_port(stages: list[Stage]) -> None:
 
 
 def test_oci_labels(stages: list[Stage]) -> None:
-    """The image says what it is."""
+    """The image says what it is, which version, and which base it was built on."""
     labels = " ".join(stages[1].all("LABEL"))
     for key in ("title", "description", "version", "licenses"):
         assert f"org.opencontainers.image.{key}=" in labels
+    assert 'org.opencontainers.image.version="${VERSION}"' in labels
+    assert 'org.opencontainers.image.base.name="${BASE}"' in labels
+
+
+def test_build_script_hashes_every_copied_source(stages: list[Stage]) -> None:
+    """hack/build-image.sh skips the build when the hash of its inputs is unchanged: every
+    file the Dockerfile copies from the context must be among them."""
+    script = (REPO / "hack" / "build-image.sh").read_text()
+    match = re.search(r"find (.*?) -type f", script, re.DOTALL)
+    assert match, "no `find ... -type f` in hack/build-image.sh"
+    hashed = {word.rstrip("/") for word in match[1].replace("\\\n", " ").split()}
+    copied = {source.rstrip("/") for stage in stages for source in copied_sources(stage)}
+    assert copied <= hashed
+    assert {"Dockerfile", ".dockerignore"} <= hashed
 
 
 def test_dockerignore_keeps_the_context_to_the_package() -> None:

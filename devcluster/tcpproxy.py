@@ -1,4 +1,5 @@
-"""A TCP forwarder on 127.0.0.1 that a test can cut: a network partition for one client.
+"""A TCP forwarder that a test can cut (a network partition for one client), and that stands
+in for kube-proxy in front of the API server for containers (devcluster/container.py).
 
     with TcpProxy("127.0.0.1", apiserver_port) as proxy:
         kubeconfig server = f"https://{proxy.address}"   # TLS passes through untouched
