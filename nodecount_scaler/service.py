@@ -22,7 +22,7 @@ from typing import Any, Final
 
 import structlog
 
-from nodecount_scaler import __version__, limits, metrics
+from nodecount_scaler import __version__, allocator, limits, metrics
 from nodecount_scaler.control.leader import default_identity, default_lease_namespace
 from nodecount_scaler.control.leadership import LeaderOnlyClient, LeaseThread
 from nodecount_scaler.http.app import Check, Probes
@@ -148,6 +148,8 @@ class Service:
     async def _lead(self) -> None:
         await asyncio.gather(*(r.synced.wait() for r in self.reflectors))
         log.info("caches synced; reconciling", targets=len(self.controller.state.targets))
+        # The lists' pages are decoded and dropped: hand their free pages back.
+        allocator.trim()
         # The first reflector watches the nodes (wiring.build_reflectors).
         await self.controller.run_workers(fresh_node_list=self.reflectors[0].fresh_list)
 
@@ -203,6 +205,7 @@ class Service:
 
 
 async def run_service(settings: Settings) -> int:
+    allocator.tune()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

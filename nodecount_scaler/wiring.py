@@ -9,6 +9,7 @@ from typing import Any
 
 from nodecount_scaler.control.controller import Controller
 from nodecount_scaler.control.events import EventRecorder
+from nodecount_scaler.control.nodepods import NodePods
 from nodecount_scaler.control.podcache import PodCaches
 from nodecount_scaler.control.reconciler import Reconciler
 from nodecount_scaler.control.sinks import Sinks
@@ -110,5 +111,6 @@ def build_controller(
         steer_pods=steer,
         pod_caches=pod_caches,
         guard=guard,
+        node_pods=NodePods(client, all_namespaces=not settings.namespaces) if steer else None,
     )
     return Controller(state, reconciler, workers=settings.workers)

@@ -21,6 +21,7 @@ from structlog.contextvars import bound_contextvars
 
 from nodecount_scaler import metrics
 from nodecount_scaler.control.events import EventRecorder, Reason
+from nodecount_scaler.control.nodepods import NodePods
 from nodecount_scaler.control.podcache import PodCaches
 from nodecount_scaler.control.podlist import list_target_pods
 from nodecount_scaler.kube import resources
@@ -91,6 +92,9 @@ class Reconciler:
     records: dict[TargetKey, TargetRecord] = field(default_factory=dict)
     # None: no blast-radius guard (the command line always sets one).
     guard: ScaleDownGuard | None = None
+    # Pods listed by node for the targets past the pod caches' room (control/nodepods.py);
+    # None: those list their own pods.
+    node_pods: NodePods | None = None
 
     async def reconcile(self, key: TargetKey) -> Result:
         """Raises ApiError on a retryable failure; the caller requeues with backoff."""
@@ -281,7 +285,7 @@ class Reconciler:
             log.info("would rescale (dry run)", **fields)
             return None
         if plan.scaling_down:
-            await self._steer_scale_down(view, plan.desired)
+            await self._steer_scale_down(target, plan.desired)
         path = resources.replicas_path(key, view.workload)
         # Expected before it is sent: the watch may deliver the write before the response.
         record.expected = plan.desired
@@ -317,24 +321,30 @@ class Reconciler:
         )
         return wrote_at
 
-    async def _steer_scale_down(self, view: TargetView, desired: int) -> None:
+    async def _steer_scale_down(self, target: TargetState, desired: int) -> None:
         """Before a scale-down, make the workload's controller remove the pods on nodes that
         no longer count (docs/eligibility.md). A ReplicaSet honours pod-deletion-cost, so
         those pods get a lower one (only pods whose annotation must change are patched); a
         StatefulSet removes its highest ordinals whatever the cost, so a stranded pod is
         reported instead; a custom controller is left alone.
 
-        The pods come from the target's pod cache (control/podcache.py), else from one
-        LIST with the target's selector, made now (control/podlist.py).
+        The pods come from the target's pod cache (control/podcache.py) while it has one or
+        there is room for one; else, when the target knows the few nodes it moved on since
+        its pods were last steered, from the lists of those nodes' pods, shared by every
+        target the same change scales down (control/nodepods.py); else from one LIST with
+        the target's selector, made now (control/podlist.py).
 
         Best effort: a failure here is logged and the scale-down still happens (the count
         is right either way; only the choice of pod is at stake)."""
+        view = target.view
         removal = view.workload.removal
         if not self.steer_pods or view.pod_selector is None or removal is Removal.UNKNOWN:
             return
-        pods = await self._target_pods(view)
+        pods = await self._target_pods(target)
         if pods is None:
             return
+        # What moved before this list is in it; what moves after is noted afresh.
+        target.moved = set()
         keeps = functools.partial(self.state.keeps, view.key)
         if removal is Removal.HIGHEST_ORDINAL:
             problem = ordinal_scale_down_problem(view.key.name, pods, keeps, desired)
@@ -345,13 +355,18 @@ class Reconciler:
             return
         await self._mark_leaving_pods(view.key, pods, keeps)
 
-    async def _target_pods(self, view: TargetView) -> list[PodView] | None:
+    async def _target_pods(self, target: TargetState) -> list[PodView] | None:
+        view = target.view
+        assert view.pod_selector is not None
         selector = str(view.pod_selector)
+        caches, moved = self.pod_caches, target.moved
         try:
-            if self.pod_caches is not None:
-                cached = await self.pod_caches.pods(view.key, selector)
+            if caches is not None and (self.node_pods is None or caches.can_hold(view.key)):
+                cached = await caches.pods(view.key, selector)
                 if cached is not None:
                     return cached
+            elif self.node_pods is not None and moved is not None:
+                return await self.node_pods.pods(view.key.namespace, view.pod_selector, moved)
             return await list_target_pods(self.client, view.key, selector)
         except ApiError as exc:
             metrics.DELETION_COST_PATCHES.labels("error").inc()

@@ -8,10 +8,13 @@ or under which a rollout cannot finish (docs/eligibility.md).
 from __future__ import annotations
 
 import enum
+import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final, NamedTuple
+
+import orjson
 
 from nodecount_scaler.model.annotations import AnnotationError, TargetConfig, parse_config
 from nodecount_scaler.model.kinds import DEPLOYMENT, WorkloadKind
@@ -315,15 +318,25 @@ def resolved_max_surge(spec: Mapping[str, Any], replicas: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class _Memo:
-    """The inputs a TargetView was projected from (besides name and namespace)."""
+    """What a TargetView was projected from (besides name and namespace): the uid, a digest
+    of the annotations, selector, template and strategy, and replicas. A digest, not the
+    decoded dicts: those would keep every target's whole pod template alive as Python
+    objects (tens of KiB for a plain one) for as long as it is watched."""
 
     uid: object
-    annotations: object
-    selector: object
-    template: object
-    strategy: object
+    digest: bytes
     replicas: object
     view: TargetView
+
+
+def _digest(*parts: object) -> bytes:
+    """A digest of JSON values (orjson keeps a dict's key order, which is the order the API
+    server writes them in, so equal objects from the API give equal bytes)."""
+    try:
+        encoded = orjson.dumps(parts)
+    except TypeError:
+        encoded = repr(parts).encode()
+    return hashlib.blake2b(encoded, digest_size=16).digest()
 
 
 class TargetProjector:
@@ -332,12 +345,12 @@ class TargetProjector:
     Most versions of a target differ from the previous one only in status (the Deployment
     and ReplicaSet controllers report progress) or in spec.replicas (this service's own
     write, echoed by the watch). The view depends on metadata.uid, metadata.annotations and
-    spec's replicas, selector, template and strategy only: when those equal the last
-    version's (a dict comparison, done in C), the last view is reused, and when only
-    replicas moved it is copied with the new count, unless the template findings read it
-    (a percentage maxSurge resolves against replicas). Anything else is projected afresh.
-    At most `limit` targets are remembered. Only Deployments are memoised (the inputs
-    above are a Deployment's); other kinds are projected afresh every time.
+    spec's replicas, selector, template and strategy only: when the digest of those (but
+    replicas) equals the last version's, the last view is reused, and when only replicas
+    moved it is copied with the new count, unless the template findings read it (a
+    percentage maxSurge resolves against replicas). Anything else is projected afresh. At
+    most `limit` targets are remembered. Only Deployments are memoised (the inputs above are
+    a Deployment's); other kinds are projected afresh every time.
     """
 
     __slots__ = ("_memo", "limit", "workload")
@@ -353,33 +366,20 @@ class TargetProjector:
             return project_target(obj, self.workload)
         key, uid, annotations, spec = inputs
         replicas = spec.get("replicas")
-        selector, template, strategy = (
-            spec.get("selector"),
-            spec.get("template"),
-            spec.get("strategy"),
+        digest = _digest(
+            annotations, spec.get("selector"), spec.get("template"), spec.get("strategy")
         )
         last = self._memo.get(key)
-        if (
-            last is not None
-            and last.uid == uid
-            and last.annotations == annotations
-            and last.selector == selector
-            and last.template == template
-            and last.strategy == strategy
-        ):
+        if last is not None and last.uid == uid and last.digest == digest:
             if last.replicas == replicas:
                 return last.view
             reused = _with_replicas(last.view, spec, last.replicas, replicas)
             if reused is not None:
-                self._remember(
-                    key, _Memo(uid, annotations, selector, template, strategy, replicas, reused)
-                )
+                self._remember(key, _Memo(uid, digest, replicas, reused))
                 return reused
         view = project_target(obj, self.workload)
         if isinstance(view, TargetView):
-            self._remember(
-                key, _Memo(uid, annotations, selector, template, strategy, replicas, view)
-            )
+            self._remember(key, _Memo(uid, digest, replicas, view))
         return view
 
     def __len__(self) -> int:
