@@ -23,10 +23,12 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bench import scale_audit as audit
+from bench import scale_replay as replay
 from bench.scale_cluster import (
     SCALER_USER,
     bench_control_plane,
@@ -36,13 +38,17 @@ from bench.scale_cluster import (
     generations,
     pods_settled,
     scaler_kubeconfig,
+    target_bodies,
 )
+from bench.scale_mix import Profile
+from bench.scale_probe import endpoint_figures, patch_floor
 from bench.scale_proc import RssSampler, cpu_seconds, memory_kib, mib
 from bench.scale_report import print_report, start_up_phases
-from bench.scale_workload import Churn
+from bench.scale_workload import Churn, NodeModel
 from devcluster.api import ApiError
 from devcluster.controlplane import ControlPlane
 from devcluster.polling import wait_until
+from devcluster.sampling import HealthSampler, quantile
 from devcluster.scaler import ScalerProcess
 
 SETTLE_SECONDS = 3.0
@@ -56,6 +62,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=1.0, help="node changes a second")
     parser.add_argument("--minutes", type=float, default=5.0, help="churn; 0: idle only")
     parser.add_argument("--pods", action="store_true", help="run the deployment controllers")
+    parser.add_argument(
+        "--workload",
+        choices=("families", "mix", "all"),
+        default="families",
+        help="bench.scale_mix: the nodes, targets and churn",
+    )
+    parser.add_argument(
+        "--replica-cap",
+        type=int,
+        default=10_000,
+        help="the scaler's --replica-cap (its default, 1,000, would hold every target of a "
+        "pool of more nodes still)",
+    )
+    parser.add_argument(
+        "--floor-patches", type=int, default=500, help="PATCHes of the bare loop (0: none)"
+    )
     parser.add_argument("--idle", type=float, default=10.0, help="idle seconds before churn")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--label", default="", help="a name for this run in the output")
@@ -84,9 +106,10 @@ def import_seconds(venv: Path) -> dict[str, float]:
     imports, bare = [], []
     for _ in range(3):
         started = time.perf_counter()
-        subprocess.run([python, "-c", "pass"], check=True)
+        subprocess.run([python, "-I", "-c", "pass"], check=True)
         bare.append(time.perf_counter() - started)
-        out = subprocess.run([python, "-c", code], check=True, capture_output=True, text=True)
+        # -I: the venv's package, not this checkout's (the working directory is not searched).
+        out = subprocess.run([python, "-I", "-c", code], check=True, capture_output=True, text=True)
         imports.append(float(out.stdout))
     return {"interpreter_s": min(bare), "imports_s": min(imports)}
 
@@ -96,13 +119,20 @@ def converged(scaler: ScalerProcess, plane: ControlPlane, count: int) -> bool:
     targets = scaler.status()["targets"]
     if len(targets) != count or any(t["desired"] != t["current"] for t in targets):
         return False
-    stored = {d["metadata"]["name"]: d["spec"].get("replicas") for d in deployments(plane)}
-    return all(stored.get(t["name"]) == t["desired"] for t in targets)
+    stored = {
+        (d["metadata"]["namespace"], d["metadata"]["name"]): d["spec"].get("replicas")
+        for d in deployments(plane)
+    }
+    return all(stored.get((t["namespace"], t["name"])) == t["desired"] for t in targets)
 
 
-def churn(plane: ControlPlane, sequence: Churn, rate: float, seconds: float) -> Counter[str]:
-    """Send one node change every 1/rate seconds for `seconds`; count them by kind."""
+def churn(
+    plane: ControlPlane, sequence: Churn, rate: float, seconds: float
+) -> tuple[Counter[str], list[replay.NodeChange]]:
+    """Send one node change every 1/rate seconds for `seconds`; count them by kind, and
+    record each as the node it leaves."""
     kinds: Counter[str] = Counter()
+    changes: list[replay.NodeChange] = []
     start = time.monotonic()
     sent = 0
     while time.monotonic() - start < seconds:
@@ -110,26 +140,41 @@ def churn(plane: ControlPlane, sequence: Churn, rate: float, seconds: float) -> 
         if delay > 0:
             time.sleep(delay)
         op = sequence.next_op()
+        changes.append(_change(op.kind, op.path, op.body, sequence.nodes))
         try:
             plane.api.request(op.method, op.path, op.body, content_type=op.content_type)
             kinds[op.kind] += 1
         except ApiError:
             kinds["failed"] += 1
         sent += 1
-    return kinds
+    return kinds, changes
+
+
+def _change(
+    kind: str, path: str, body: dict[str, Any] | None, nodes: dict[str, NodeModel]
+) -> replay.NodeChange:
+    name = body["metadata"]["name"] if kind == "add" and body else path.rpartition("/")[2]
+    model = nodes.get(name)
+    if model is None:
+        return replay.NodeChange(kind, name, None)
+    labels = dict(model.labels)
+    return replay.NodeChange(kind, name, labels, model.cordoned, model.maintenance)
 
 
 def run(args: argparse.Namespace, workdir: Path, plane: ControlPlane) -> dict[str, Any]:
     kubeconfig = scaler_kubeconfig(plane, workdir / "scaler.kubeconfig")
+    profile = Profile(args.workload)
     started = time.monotonic()
-    nodes = create_nodes(plane, args.nodes)
-    create_targets(plane, args.targets)
+    nodes = create_nodes(plane, args.nodes, profile)
+    initial = {name: replace(model, labels=dict(model.labels)) for name, model in nodes.items()}
+    bodies = target_bodies(args.targets, profile)
+    create_targets(plane, bodies)
     setup_s = time.monotonic() - started
     scaler = ScalerProcess(
         kubeconfig=kubeconfig,
         log_path=workdir / "scaler.log",
         executable=str(args.venv / "bin" / "nodecount-scaler"),
-        args=tuple(args.scaler_arg),
+        args=(f"--replica-cap={args.replica_cap}", *args.scaler_arg),
     )
     spawned = time.time()
     scaler.start(wait_ready=False)
@@ -138,26 +183,32 @@ def run(args: argparse.Namespace, workdir: Path, plane: ControlPlane) -> dict[st
     try:
         wait_until(
             lambda: converged(scaler, plane, args.targets),
-            300,
-            interval=0.2,
+            600,
+            interval=1.0,
             describe="every target answered",
             abort=scaler.exit_reason,
             retry_on=(OSError, ValueError, AssertionError),
         )
         if args.pods:
-            wait_until(lambda: pods_settled(plane), 600, interval=2, describe="pods settled")
+            wait_until(lambda: pods_settled(plane), 900, interval=2, describe="pods settled")
         time.sleep(args.idle)
         idle = memory_kib(pid)
         figures = _churn_window(args, plane, scaler, nodes, pid)
         figures["converged_after"] = converged(scaler, plane, args.targets)
+        figures["endpoints"] = endpoint_figures(scaler.metrics_url)
+        if args.floor_patches:
+            figures["patch_floor"] = patch_floor(plane, args.venv, kubeconfig, args.floor_patches)
     finally:
         scaler.stop()
     time.sleep(1.0)  # the audit log is written when each request (a watch too) ends
     requests = audit.read_requests(plane.audit_log)
+    changes = figures.pop("changes")
     return {
         "label": args.label,
+        "workload": args.workload,
         "nodes": args.nodes,
         "targets": args.targets,
+        "namespaces": len({b["metadata"]["namespace"] for b in bodies}),
         "pods": args.pods,
         "rate": args.rate,
         "minutes": args.minutes,
@@ -165,7 +216,32 @@ def run(args: argparse.Namespace, workdir: Path, plane: ControlPlane) -> dict[st
         "rss_idle_mib": mib(idle["VmRSS"]),
         **figures,
         **_audit_figures(args, figures, requests),
+        **_replayed(plane, profile, initial, bodies, changes, requests, args.replica_cap),
         "start_up": start_up_phases(audit.start_up(requests, SCALER_USER), scaler.logs(), spawned),
+    }
+
+
+def _replayed(
+    plane: ControlPlane,
+    profile: Profile,
+    initial: dict[str, NodeModel],
+    bodies: list[dict[str, Any]],
+    changes: list[replay.NodeChange],
+    requests: list[audit.Request],
+    replica_cap: int,
+) -> dict[str, Any]:
+    """Eligible at the API -> written, per (change, target it moves): bench.scale_replay."""
+    version = plane.versions.kubernetes
+    start = [
+        replay.NodeChange("initial", name, m.labels, m.cordoned, m.maintenance)
+        for name, m in initial.items()
+    ]
+    views = [replay.node_view(profile, c, version, not_ready=False) for c in start]
+    steps, lags = replay.moments(profile, changes, requests, version)
+    moved = replay.replay([v for v in views if v is not None], bodies, steps, replica_cap)
+    return {
+        "eligible_to_written": replay.latencies(moved, requests, SCALER_USER),
+        "add_to_eligible": replay.lag_summary(lags),
     }
 
 
@@ -173,17 +249,19 @@ def _churn_window(
     args: argparse.Namespace,
     plane: ControlPlane,
     scaler: ScalerProcess,
-    nodes: dict[str, Any],
+    nodes: dict[str, NodeModel],
     pid: int,
 ) -> dict[str, Any]:
-    sequence = Churn(nodes, args.nodes, plane.versions.kubernetes, args.seed)
+    profile = Profile(args.workload)
+    sequence = Churn(nodes, args.nodes, plane.versions.kubernetes, args.seed, profile)
     generations_before = generations(plane)
     node_events_before = _node_watch_events(scaler)
     cpu_before = cpu_seconds(pid)
     sampler = RssSampler(pid).start()
     profiler = _profiler(args, pid)
     window_start = time.time()
-    kinds = churn(plane, sequence, args.rate, args.minutes * 60)
+    with HealthSampler(scaler.url) as health:
+        kinds, changes = churn(plane, sequence, args.rate, args.minutes * 60)
     window_end = time.time()
     time.sleep(SETTLE_SECONDS)
     cpu_after = cpu_seconds(pid)
@@ -194,6 +272,7 @@ def _churn_window(
     return {
         "window": [window_start, window_end + SETTLE_SECONDS],
         "node_changes": dict(kinds),
+        "changes": changes,
         "count_changes": generations(plane) - generations_before,
         # Node watch events the scaler decoded: the churn's, and the other components'.
         "node_watch_events": _node_watch_events(scaler) - node_events_before,
@@ -201,6 +280,20 @@ def _churn_window(
         "rss_peak_mib": mib(max(samples, default=end["VmRSS"])),
         "rss_end_mib": mib(end["VmRSS"]),
         "rss_hwm_mib": mib(end["VmHWM"]),
+        "healthz": _healthz(health),
+    }
+
+
+def _healthz(health: HealthSampler) -> dict[str, float | int]:
+    """/healthz asked every 0.25 s through the churn: how long the loop kept a probe
+    waiting."""
+    seconds = health.latencies() or [0.0]
+    return {
+        "n": len(seconds),
+        "p50_ms": round(quantile(seconds, 0.5) * 1000, 1),
+        "p99_ms": round(quantile(seconds, 0.99) * 1000, 1),
+        "max_ms": round(max(seconds) * 1000, 1),
+        "failed": len(health.late()),
     }
 
 
@@ -230,7 +323,13 @@ def _audit_figures(
     answered = audit.reaction_latencies(window, SCALER_USER)
     latencies = [seconds for seconds, _ in answered]
     p50, p99 = audit.percentile(latencies, 0.50), audit.percentile(latencies, 0.99)
+    writes = sum(1 for r in mine if r.is_scale_write)
+    per_write = figures["cpu_s"] * 1000 / writes if writes else None
+    floor = (figures.get("patch_floor") or {}).get("cpu_ms_per_patch")
     return {
+        "scale_writes": writes,
+        "cpu_ms_per_write": None if per_write is None else round(per_write, 3),
+        "cpu_per_write_over_floor": round(per_write / floor, 2) if per_write and floor else None,
         "requests": len(mine),
         "node_writes_by_agent": dict(
             Counter(
@@ -242,6 +341,7 @@ def _audit_figures(
             )
         ),
         "requests_by_verb_resource": audit.by_verb_and_resource(mine),
+        "failed_requests_by_code": dict(Counter(r.code for r in mine if r.code >= 300)),
         "requests_per_count_change": round(len(mine) / changes, 3) if changes else None,
         "event_writes": len(events),
         "event_writes_per_target_per_5min": round(len(events) / args.targets / fives, 2),

@@ -15,12 +15,14 @@ own requests, the scaler's own identity, and the Nodes and targets of the worklo
 
 from __future__ import annotations
 
+import functools
 import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.scale_workload import NodeModel, node_body, node_labels, pool_taints, target_body
+from bench.scale_mix import BENCH_LABEL, Profile
+from bench.scale_workload import NodeModel, target_body
 from devcluster.api import ApiClient, ApiError
 from devcluster.audit import requests_policy
 from devcluster.build import ensure_binaries
@@ -35,6 +37,48 @@ SERVICE_ACCOUNT = "nodecount-scaler"
 SCALER_USER = f"system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}"
 TARGETS_NAMESPACE = "bench"
 NOT_READY = "node.kubernetes.io/not-ready"
+# etcd's backend quota: 8 GiB (the default 2 GiB is near at 5,000 Nodes with a few hours of
+# history between compactions; the API server compacts every 5 minutes).
+ETCD_QUOTA = 8 * 2**30
+# Controllers with nothing to do in the benchmark that still list, watch and resync what
+# they own: off, their CPU is the scaler's and the API server's on 2 cores. The benchmark
+# needs nodelifecycle (it lifts a new Node's not-ready taint), namespace and
+# serviceaccount (targets' namespaces), and with pods deployment, replicaset, podgc.
+IDLE_CONTROLLERS = tuple(
+    f"-{name}-controller"
+    for name in (
+        "garbage-collector",
+        "horizontal-pod-autoscaler",
+        "cronjob",
+        "job",
+        "ttl-after-finished",
+        "daemonset",
+        "statefulset",
+        "disruption",
+        "endpoints",
+        "endpointslice",
+        "endpointslice-mirroring",
+        "resourcequota",
+        "replicationcontroller",
+        "persistentvolume-binder",
+        "persistentvolume-attach-detach",
+        "ephemeral-volume",
+        "persistentvolume-expander",
+        "persistentvolumeclaim-protection",
+        "persistentvolume-protection",
+        "cloud-node-lifecycle",
+        "resourceclaim",
+        "taint-eviction",
+        "validatingadmissionpolicy-status",
+        "storage-version-migrator",
+        "service-lb",
+        "node-route",
+        "node-ipam",
+    )
+)
+# The node lifecycle controller's client: its default 20 QPS lifts not-ready taints of new
+# Nodes one by one behind a queue shared with every other write it makes.
+CONTROLLER_MANAGER_ARGS = ("--kube-api-qps=200", "--kube-api-burst=400")
 
 
 def bench_control_plane(workdir: Path, *, pods: bool) -> ControlPlane:
@@ -50,11 +94,15 @@ def bench_control_plane(workdir: Path, *, pods: bool) -> ControlPlane:
     # size steps (100, 500, 1,000, 2,000): thousands of Node updates, at its 20 a second,
     # for minutes after the Nodes are created. It serves kubelets' caches, which kwok has
     # none of; off, the Node writes in the window are the churn's.
-    controllers = "--controllers=*,-ttl" + ("" if pods else ",-deployment,-replicaset")
+    controllers = "--controllers=*,-ttl-controller," + ",".join(IDLE_CONTROLLERS)
+    if not pods:
+        controllers += ",-deployment-controller,-replicaset-controller"
+        controllers += ",-pod-garbage-collector-controller"
     extra: dict[str, list[str]] = {
         # The last --audit-policy-file wins over the default one ControlPlane writes.
         "kube-apiserver": [f"--audit-policy-file={policy}"],
-        "kube-controller-manager": [controllers],
+        "kube-controller-manager": [controllers, *CONTROLLER_MANAGER_ARGS],
+        "etcd": [f"--quota-backend-bytes={ETCD_QUOTA}"],
     }
     return ControlPlane(
         workdir / "cluster",
@@ -118,18 +166,20 @@ def _create(api: ApiClient, path: str, body: dict[str, Any]) -> None:
             raise
 
 
-def create_nodes(plane: ControlPlane, count: int, threads: int = 4) -> dict[str, NodeModel]:
+def create_nodes(
+    plane: ControlPlane, count: int, profile: Profile, threads: int = 4, start: int = 0
+) -> dict[str, NodeModel]:
     """`count` Ready kwok Nodes, created by a few threads at once, each without the
     `node.kubernetes.io/not-ready` taint that admission puts on a new Node (the node
     lifecycle controller would lift it only about one Node a second: at thousands of Nodes
     the churn would start while the cluster is still coming up)."""
     version = plane.versions.kubernetes
-    models = {f"bn-{i:05d}": NodeModel(node_labels(i)) for i in range(count)}
+    models = {f"bn-{i:05d}": NodeModel(profile.node_labels(i)) for i in range(start, start + count)}
 
     def create(item: tuple[str, NodeModel]) -> None:
         name, model = item
-        plane.api.post("/api/v1/nodes", node_body(name, model.labels, version))
-        taints = {"spec": {"taints": pool_taints(model.labels)}}
+        plane.api.post("/api/v1/nodes", profile.node_body(name, model.labels, version))
+        taints = {"spec": {"taints": profile.pool_taints(model.labels)}}
         plane.api.merge_patch(f"/api/v1/nodes/{name}", taints)
 
     with ThreadPoolExecutor(threads) as pool:
@@ -141,7 +191,7 @@ def create_nodes(plane: ControlPlane, count: int, threads: int = 4) -> dict[str,
 def not_ready_nodes(plane: ControlPlane) -> int:
     """Nodes that are not Ready or carry the not-ready taint."""
     count = 0
-    for node in plane.api.get("/api/v1/nodes")["items"]:
+    for node in _paged(plane, "/api/v1/nodes"):
         conditions = node.get("status", {}).get("conditions") or []
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
         tainted = any(t.get("key") == NOT_READY for t in node["spec"].get("taints") or [])
@@ -149,27 +199,55 @@ def not_ready_nodes(plane: ControlPlane) -> int:
     return count
 
 
-def create_targets(plane: ControlPlane, count: int) -> list[str]:
-    _create(plane.api, "/api/v1/namespaces", {"metadata": {"name": TARGETS_NAMESPACE}})
-    wait_until(
-        lambda: plane.api.get_or_none(
-            f"/api/v1/namespaces/{TARGETS_NAMESPACE}/serviceaccounts/default"
-        ),
-        60,
-        describe="the targets namespace's default ServiceAccount",
-    )
-    names = []
-    for t in range(count):
-        body = target_body(t, TARGETS_NAMESPACE)
-        plane.api.post(f"/apis/apps/v1/namespaces/{TARGETS_NAMESPACE}/deployments", body)
-        names.append(body["metadata"]["name"])
-    return names
+def target_bodies(count: int, profile: Profile) -> list[dict[str, Any]]:
+    if profile.name != "families":
+        return [profile.target(t, TARGETS_NAMESPACE) for t in range(count)]
+    bodies = [target_body(t, TARGETS_NAMESPACE) for t in range(count)]
+    for body in bodies:
+        body["metadata"].setdefault("labels", {})[BENCH_LABEL] = "true"
+    return bodies
+
+
+def create_targets(
+    plane: ControlPlane, bodies: list[dict[str, Any]], *, threads: int = 4
+) -> list[str]:
+    """The targets, each namespace created first (its default ServiceAccount awaited: a
+    pod needs it)."""
+    namespaces = sorted({b["metadata"]["namespace"] for b in bodies})
+    for namespace in namespaces:
+        _create(plane.api, "/api/v1/namespaces", {"metadata": {"name": namespace}})
+    for namespace in namespaces:
+        path = f"/api/v1/namespaces/{namespace}/serviceaccounts/default"
+        wait_until(
+            functools.partial(plane.api.get_or_none, path),
+            60,
+            describe=f"the default ServiceAccount of {namespace}",
+        )
+
+    def create(body: dict[str, Any]) -> str:
+        namespace = body["metadata"]["namespace"]
+        plane.api.post(f"/apis/apps/v1/namespaces/{namespace}/deployments", body)
+        return str(body["metadata"]["name"])
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(create, bodies))
+
+
+def _paged(plane: ControlPlane, path: str, query: str = "") -> list[dict[str, Any]]:
+    """Every item of a collection, 500 a page (a single LIST of 5,000 Nodes is slow)."""
+    items: list[dict[str, Any]] = []
+    token = ""
+    while True:
+        page = plane.api.get(f"{path}?limit=500{query}&continue={token}")
+        items.extend(page["items"])
+        token = page["metadata"].get("continue", "")
+        if not token:
+            return items
 
 
 def deployments(plane: ControlPlane) -> list[dict[str, Any]]:
-    listing = plane.api.get(f"/apis/apps/v1/namespaces/{TARGETS_NAMESPACE}/deployments")
-    items: list[dict[str, Any]] = listing["items"]
-    return items
+    """Every target of the benchmark, in every namespace."""
+    return _paged(plane, "/apis/apps/v1/deployments", f"&labelSelector={BENCH_LABEL}%3Dtrue")
 
 
 def generations(plane: ControlPlane) -> int:

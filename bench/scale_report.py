@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from bench.scale_audit import StartUp, parse_time
 
 
@@ -48,9 +50,11 @@ def start_up_phases(
 
 def print_report(result: dict[str, Any]) -> None:
     print(
-        f"run {result['label'] or '-'}: {result['nodes']} nodes x {result['targets']} "
-        f"targets, {'with' if result['pods'] else 'without'} pods, {result['rate']:g} "
-        f"change/s for {result['minutes']:g} min (setup {result['setup_s']} s)"
+        f"run {result['label'] or '-'} ({result.get('workload', 'families')}): "
+        f"{result['nodes']} nodes x {result['targets']} targets in "
+        f"{result.get('namespaces', 1)} namespaces, {'with' if result['pods'] else 'without'} "
+        f"pods, {result['rate']:g} change/s for {result['minutes']:g} min "
+        f"(setup {result['setup_s']} s)"
     )
     print(f"  node changes: {result['node_changes']}")
     print(f"  changes of a target's count: {result['count_changes']}")
@@ -63,6 +67,7 @@ def print_report(result: dict[str, Any]) -> None:
         per = count / result["count_changes"] if result["count_changes"] else float("nan")
         print(f"    {key:<40} {count:>7}  {per:7.3f} per count change")
     print(f"  requests per count change: {result['requests_per_count_change']}")
+    print(f"  failed requests by status code: {result.get('failed_requests_by_code')}")
     print(
         f"  Event writes: {result['event_writes']} "
         f"({result['event_writes_per_target_per_5min']} per target per 5 min)"
@@ -79,8 +84,71 @@ def print_report(result: dict[str, Any]) -> None:
     )
     for cause, figures in result["latency_by_cause"].items():
         print(f"    after {cause}: {figures}")
+    _print_envelope(result)
     print(f"  start-up: {result['start_up']}")
     print(f"  converged after the churn: {result['converged_after']}")
+
+
+def _print_envelope(result: dict[str, Any]) -> None:
+    """The figures of the 5,000 x 2,000 work: CPU per write against the bare PATCH loop,
+    eligible -> written per target moved, the cluster's own lag for a new node, and the
+    endpoints."""
+    floor = result.get("patch_floor") or {}
+    print(
+        f"  scale writes: {result.get('scale_writes')}; CPU per write "
+        f"{result.get('cpu_ms_per_write')} ms; bare PATCH loop: {floor.get('cpu_ms_per_patch')} "
+        f"ms CPU ({floor.get('wall_ms_per_patch')} ms wall) per PATCH; ratio "
+        f"{result.get('cpu_per_write_over_floor')}"
+    )
+    moved = result.get("eligible_to_written")
+    if moved:
+        print(
+            f"  eligible at the API -> written, per target moved: {moved['all']} "
+            f"({moved['moved']} moved by {moved['changes_moving_targets']} changes, "
+            f"{moved['targets_per_change']} per change; undone by a later change before "
+            f"written {moved.get('undone_before_written', 0)}; unanswered {moved['unanswered']})"
+        )
+        for kind, figures in moved["by_change"].items():
+            print(f"    {kind}: {figures}")
+        print(f"  a new node: create -> eligible at the API: {result['add_to_eligible']}")
+    print(f"  the chart's defaults: {chart_check(result)}")
+    if result.get("healthz"):
+        print(f"  /healthz during the churn: {result['healthz']}")
+    endpoints = result.get("endpoints")
+    if endpoints:
+        print(
+            f"  /metrics {endpoints['metrics_bytes']:,} bytes in {endpoints['metrics_ms']} ms "
+            f"(max {endpoints['metrics_max_ms']}); /status {endpoints['status_bytes']:,} bytes "
+            f"in {endpoints['status_ms']} ms (max {endpoints['status_max_ms']})"
+        )
+
+
+VALUES = Path(__file__).resolve().parent.parent / "charts" / "nodecount-scaler" / "values.yaml"
+
+
+def _mib(quantity: str) -> float:
+    units = {"Ki": 1 / 1024, "Mi": 1.0, "Gi": 1024.0}
+    for suffix, factor in units.items():
+        if quantity.endswith(suffix):
+            return float(quantity[: -len(suffix)]) * factor
+    return float(quantity) / 2**20
+
+
+def chart_check(result: dict[str, Any]) -> str:
+    """The chart's default requests and limit against the run's RSS and CPU."""
+    resources = yaml.safe_load(VALUES.read_text())["resources"]
+    request = _mib(resources["requests"]["memory"])
+    limit = _mib(resources["limits"]["memory"])
+    cpu = resources["requests"]["cpu"]
+    cores = float(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu)
+    start, end = result["window"]
+    used = result["cpu_s"] / max(end - start, 1e-9)
+    return (
+        f"memory request {request:g} MiB (idle RSS {result['rss_idle_mib']} MiB: "
+        f"{result['rss_idle_mib'] / request:.0%} of it), limit {limit:g} MiB (peak "
+        f"{result['rss_peak_mib']} MiB: {result['rss_peak_mib'] / limit:.0%} of it), CPU "
+        f"request {cores:g} cores (the churn used {used:.3f})"
+    )
 
 
 Cell = Callable[[dict[str, Any]], object]
@@ -99,6 +167,22 @@ COLUMNS: tuple[tuple[str, Cell], ...] = (
         lambda r: f"{r['rss_idle_mib']} / {r['rss_peak_mib']} / {r['rss_end_mib']}",
     ),
     ("p50 / p99 ms", lambda r: f"{r['latency_p50_ms']} / {r['latency_p99_ms']}"),
+    (
+        "eligible -> written p50 / p99 ms",
+        lambda r: (
+            "{p50_ms} / {p99_ms}".format(**r["eligible_to_written"]["all"])
+            if r.get("eligible_to_written")
+            else "-"
+        ),
+    ),
+    (
+        "CPU ms / write (x bare PATCH)",
+        lambda r: (
+            f"{r['cpu_ms_per_write']} ({r['cpu_per_write_over_floor']}x)"
+            if r.get("cpu_ms_per_write")
+            else "-"
+        ),
+    ),
     ("start -> first write s", lambda r: r["start_up"].get("to_first_write_s")),
 )
 

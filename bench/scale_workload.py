@@ -1,7 +1,8 @@
-"""The scale benchmark's cluster content: Nodes, opted-in Deployments, and the churn.
+"""The scale benchmark's `families` targets and the churn of every profile.
 
-Nodes carry a pool (10), a zone (3), a tier (a/b) and a rack (50) label; pools p8 and p9
-are tainted `bench/dedicated=<pool>:NoSchedule`. Targets come in five families of
+Nodes (bench.scale_mix.Profile) carry a pool (10), a zone (3), a tier (a/b) and a rack
+(50) label; pools p8 and p9 are tainted `bench/dedicated=<pool>:NoSchedule`. Targets come
+in five families of
 selectors, affinities and tolerations, each also excluding one rack, so every target's
 (selector, placement) is distinct for up to 50 targets and one node change moves a
 realistic subset of them: from about 2 % to 98 % of the nodes per target, about a third
@@ -15,11 +16,10 @@ taint, move one to another pool or rack. The node count stays around its start v
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from devcluster.nodes import kwok_node
+from bench.scale_mix import Profile
 from testkit.builders import deployment
 
 POOLS = 10
@@ -29,34 +29,6 @@ DEDICATED_POOLS = (8, 9)
 DEDICATED = "bench/dedicated"
 MAINTENANCE = "bench/maintenance"
 ANNOTATION = "nodecount-scaler.io/"
-OPS = ("add-or-delete", "add-or-delete", "cordon", "taint", "relabel")
-
-
-def node_labels(index: int) -> dict[str, str]:
-    return {
-        "bench/pool": f"p{index % POOLS}",
-        "bench/zone": f"z{index % ZONES}",
-        "bench/tier": "a" if index % 4 else "b",
-        "bench/rack": f"r{index % RACKS}",
-    }
-
-
-def pool_taints(labels: Mapping[str, str]) -> list[dict[str, str]]:
-    pool = labels["bench/pool"]
-    if int(pool[1:]) in DEDICATED_POOLS:
-        return [{"key": DEDICATED, "value": pool, "effect": "NoSchedule"}]
-    return []
-
-
-def node_body(name: str, labels: Mapping[str, str], kubelet_version: str) -> dict[str, Any]:
-    """A kwok Node that is Ready from its creation (nodes may set status on create), so an
-    add is one write and counts at once."""
-    body = kwok_node(name, kubelet_version, labels, pool_taints(labels))
-    body["status"]["conditions"] = [
-        {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "bench"}
-    ]
-    body["status"]["phase"] = "Running"
-    return body
 
 
 def _selector_and_placement(t: int) -> tuple[str, dict[str, Any]]:
@@ -128,6 +100,7 @@ class Churn:
     target_count: int
     kubelet_version: str
     seed: int = 1
+    profile: Profile = field(default_factory=lambda: Profile("families"))
     _rng: random.Random = field(init=False)
     _added: int = field(default=0, init=False)
 
@@ -135,7 +108,7 @@ class Churn:
         self._rng = random.Random(self.seed)
 
     def next_op(self) -> Op:
-        kind = self._rng.choice(OPS)
+        kind = self._rng.choice(self.profile.ops)
         if kind == "add-or-delete":
             return self._add() if len(self.nodes) <= self.target_count else self._delete()
         name = self._rng.choice(sorted(self.nodes))
@@ -146,7 +119,7 @@ class Churn:
             return Op("cordon", "PATCH", path, {"spec": {"unschedulable": node.cordoned}})
         if kind == "taint":
             node.maintenance = not node.maintenance
-            taints = pool_taints(node.labels)
+            taints = self.profile.pool_taints(node.labels)
             if node.maintenance:
                 taints.append({"key": MAINTENANCE, "value": "true", "effect": "NoSchedule"})
             if node.cordoned:
@@ -158,7 +131,9 @@ class Churn:
         if key == "bench/pool":
             # Stay within the untainted pools: a pool label and its taint move together
             # only on creation.
-            value = f"p{self._rng.randrange(8)}" if not pool_taints(node.labels) else None
+            pools = self.profile.open_pools()
+            tainted = self.profile.pool_taints(node.labels)
+            value = None if tainted else f"p{self._rng.choice(pools)}"
         else:
             value = f"r{self._rng.randrange(RACKS)}"
         if value is None:
@@ -169,9 +144,9 @@ class Churn:
     def _add(self) -> Op:
         self._added += 1
         name = f"bn-c{self._added:05d}"
-        labels = node_labels(self._rng.randrange(10_000))
+        labels = self.profile.node_labels(self._rng.randrange(10_000))
         self.nodes[name] = NodeModel(labels)
-        body = node_body(name, labels, self.kubelet_version)
+        body = self.profile.node_body(name, labels, self.kubelet_version)
         return Op("add", "POST", "/api/v1/nodes", body, "application/json")
 
     def _delete(self) -> Op:

@@ -46,18 +46,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--record-every", type=float, default=10.0, help="seconds between samples")
     add("--churn-every", type=float, default=10.0, help="seconds between churn steps")
     add("--tenant-every", type=float, default=5.0, help="seconds between hostile edits")
-    add("--flood-clients", type=int, default=50, help="concurrent /metrics,/status clients")
+    add("--flood-clients", type=int, default=100, help="authenticated /metrics,/status readers")
+    add("--bogus", type=int, default=50, help="more readers with random bearer tokens")
+    add("--filler", type=int, default=2000, help="targets that select no node (default 2,000)")
+    add("--huge", type=int, default=20, help="legal Deployments of about 1.4 MB (default 20)")
     add("--slowloris", type=int, default=300, help="slow-loris connections in all")
     return parser.parse_args(argv)
 
 
-def start_http_load(soak: Soak, seconds: float, clients: int, connections: int) -> list[Any]:
-    """The flood on both replicas' /metrics and /status, slow-loris on all four listeners."""
+def start_http_load(soak: Soak, seconds: float, args: argparse.Namespace) -> list[Any]:
+    """The flood on both replicas' /metrics and /status (authenticated readers and ones
+    with random tokens), slow-loris on all four listeners."""
     urls = [f"{s.metrics_url}{p}" for s in soak.scalers for p in ("/metrics", "/status")]
     ports = [str(p) for s in soak.scalers for p in (s.port, s.metrics_port)]
+    connections = args.slowloris
     flood = load.start(
         "flood", *[a for u in urls for a in ("--url", u)],
-        *("--clients", str(clients), "--seconds", str(seconds)),
+        *("--token-file", str(soak.token_file), "--bogus", str(args.bogus)),
+        *("--clients", str(args.flood_clients), "--seconds", str(seconds)),
     )  # fmt: skip
     loris = load.start(
         "slowloris", *[a for p in ports for a in ("--port", p)],
@@ -72,18 +78,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         workdir = cluster.workdir / "soak"
         workdir.mkdir()
         started = time.monotonic()
-        soak = set_up(cluster, args.nodes, workdir)
+        soak = set_up(cluster, args.nodes, workdir, args.filler)
         for scaler in soak.scalers:
             stack.callback(scaler.stop)
         print(
             f"set up in {time.monotonic() - started:.0f} s; load for {args.minutes:g} min",
             flush=True,
         )
-        tenant, churn = Tenant(soak), Churn(soak, timeout=3 * args.churn_every)
+        tenant, churn = Tenant(soak, args.huge), Churn(soak, timeout=3 * args.churn_every)
         tenant.create()
         health = [stack.enter_context(HealthSampler(s.url, interval=0.5)) for s in soak.scalers]
         recorder = Recorder(soak, health)
-        http = start_http_load(soak, seconds, args.flood_clients, args.slowloris)
+        http = start_http_load(soak, seconds, args)
         for process in http:
             stack.callback(process.kill)  # when the run ends early; a no-op after finish
         loops = [

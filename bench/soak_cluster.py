@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from devcluster import Cluster
+from devcluster.credentials import metrics_reader_token
 from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory, ScalerProcess, fast_election
 from devcluster.testing import NodeFactory
@@ -53,6 +55,10 @@ class Soak:
     nodes: NodeFactory
     pools: dict[str, list[str]] = field(default_factory=dict)
     scalers: list[ScalerProcess] = field(default_factory=list)
+    # Targets that select no node, so /metrics and /status are as large as a big cluster's.
+    filler: str = ""
+    # A reader of the metrics (the replicas serve them as shipped: HTTPS, delegated auth).
+    token_file: Path | None = None
 
     @property
     def suite(self) -> dict[str, str]:
@@ -94,15 +100,34 @@ def create_target(cluster: Cluster, namespace: str, name: str, notes: Mapping[st
     cluster.api.post(f"/apis/apps/v1/namespaces/{namespace}/deployments", obj)
 
 
-def set_up(cluster: Cluster, nodes: int, workdir: Path) -> Soak:
+def create_filler(cluster: Cluster, namespace: str, count: int) -> None:
+    """`count` targets at 0 replicas whose selector matches no node."""
+
+    def create(i: int) -> None:
+        obj = nginx_everywhere(namespace, f"f{i:04d}", **{P + "node-selector": "soak-none=yes"})
+        obj["spec"]["replicas"] = 0
+        cluster.api.post(f"/apis/apps/v1/namespaces/{namespace}/deployments", obj)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(create, range(count)))
+
+
+def set_up(cluster: Cluster, nodes: int, workdir: Path, filler: int = 0) -> Soak:
     """Namespaces, `nodes` nodes (the pools first, Ready; the rest while kwok catches up),
-    the good targets, and two scalers with leader election over both namespaces."""
+    the good targets, `filler` targets that select nothing, and two scalers with leader
+    election over the three namespaces, serving /metrics and /status as shipped (HTTPS,
+    delegated authentication) to a reader whose token is in `token_file`."""
     soak = Soak(
         cluster,
         cluster.create_namespace("soak-good"),
         cluster.create_namespace("soak-hostile"),
         NodeFactory(cluster, "soak"),
+        filler=cluster.create_namespace("soak-filler"),
+        token_file=workdir / "reader-token",
     )
+    assert soak.token_file is not None
+    metrics_reader_token(cluster.api, soak.good, soak.token_file, "reader")
+    create_filler(cluster, soak.filler, filler)
     for pool, count in POOLS.items():
         soak.add_nodes(count, pool)
     soak.add_nodes(nodes - sum(POOLS.values()), "", ready_wait=False)
@@ -110,9 +135,15 @@ def set_up(cluster: Cluster, nodes: int, workdir: Path) -> Soak:
         filled = {k: v.format(suite=soak.good) for k, v in notes.items()}
         create_target(cluster, soak.good, name, filled)
     factory = ScalerFactory(cluster.kubeconfig, workdir)
-    scope = ("--namespace", soak.good, "--namespace", soak.hostile)
+    scope = ("--namespace", soak.good, "--namespace", soak.hostile, "--namespace", soak.filler)
     election = fast_election(soak.good)
-    soak.scalers = [factory.start(*scope, *election, fd_limit=FD_LIMIT) for _ in range(2)]
+    soak.scalers = [
+        factory.start(*scope, *election, fd_limit=FD_LIMIT, secure=True, wait_ready=False)
+        for _ in range(2)
+    ]
+    for scaler in soak.scalers:
+        scaler.token = soak.token_file.read_text().strip()
+        scaler.wait_ready(timeout=120)
     wait_until(
         lambda: ready_nodes(cluster, soak.good) >= nodes, 300, interval=2, describe="nodes Ready"
     )

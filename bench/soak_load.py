@@ -15,6 +15,7 @@ from bench.soak_cluster import P, Soak, create_target, replicas_and_expected
 from devcluster.api import ApiError
 from devcluster.sampling import Ticker
 from testkit.builders import absent_keys_selector
+from testkit.workloads import nginx_everywhere
 
 HUGE_REQUIREMENTS: Final = 32_000
 VALUE_BYTES: Final = 200_000
@@ -54,14 +55,20 @@ class Loop:
 @dataclass
 class Tenant:
     """Two hostile Deployments, patched each step: one with a huge selector (alternating
-    between two, so each edit is a change), one with a fresh 200 KB invalid value."""
+    between two, so each edit is a change), one with a fresh 200 KB invalid value; and
+    `huge` legal Deployments of about 1.4 MB (15,000 tolerations), one of them edited each
+    step in turn."""
 
     soak: Soak
+    huge: int = 0
     edits: int = 0
 
     def create(self) -> None:
         for name in ("huge-selector", "big-value"):
             create_target(self.soak.cluster, self.soak.hostile, name, {P + "min-replicas": "x"})
+        collection = f"/apis/apps/v1/namespaces/{self.soak.hostile}/deployments"
+        for i in range(self.huge):
+            self.soak.cluster.api.post(collection, huge_target(self.soak.hostile, f"huge-{i:02d}"))
 
     def step(self, n: int) -> None:
         base = f"/apis/apps/v1/namespaces/{self.soak.hostile}/deployments"
@@ -76,6 +83,22 @@ class Tenant:
                 f"{base}/{name}", {"metadata": {"annotations": notes}}
             )
             self.edits += 1
+        if self.huge:
+            edit = {"metadata": {"annotations": {"soak/edit": str(n)}}}
+            self.soak.cluster.api.merge_patch(f"{base}/huge-{n % self.huge:02d}", edit)
+            self.edits += 1
+
+
+def huge_target(namespace: str, name: str) -> dict[str, Any]:
+    """A valid opted-in Deployment of about 1.4 MB: a pod template of 15,000 tolerations."""
+    obj = nginx_everywhere(namespace, name)
+    obj["spec"]["replicas"] = 0
+    obj["spec"]["template"]["spec"]["tolerations"] = [
+        {"key": f"example.com/k-{i:05d}", "operator": "Equal", "value": f"value-{i:05d}",
+         "effect": "NoSchedule"}
+        for i in range(15_000)
+    ]  # fmt: skip
+    return obj
 
 
 @dataclass

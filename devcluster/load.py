@@ -3,6 +3,8 @@ load does not share the test's interpreter: a flood of GETs from many concurrent
 and slow-loris connections that trickle a request head and never finish it.
 
     python -m devcluster.load flood --url http://127.0.0.1:P/metrics --clients 100 --seconds 30
+    python -m devcluster.load flood --url https://127.0.0.1:P/status --token-file T \
+        --clients 100 --bogus 50 --seconds 30
     python -m devcluster.load slowloris --port P --connections 1100 --seconds 20
 
 Loopback only (the addresses are 127.0.0.1), bounded in count and time, stops by itself;
@@ -15,11 +17,13 @@ import argparse
 import asyncio
 import json
 import resource
+import secrets
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -29,14 +33,22 @@ RECONNECT = 0.1
 
 
 async def _flood_client(
-    session: aiohttp.ClientSession, urls: Sequence[str], until: float, counts: Counter[str]
+    session: aiohttp.ClientSession,
+    urls: Sequence[str],
+    until: float,
+    counts: Counter[str],
+    token: str | None,
 ) -> None:
+    """GET the urls in turn until `until`; with `token` "" a fresh random bearer token
+    each time (a credential no TokenReview accepts)."""
     i = 0
     while time.monotonic() < until:
         url = urls[i % len(urls)]
         i += 1
+        bearer = secrets.token_urlsafe(24) if token == "" else token
+        headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
         try:
-            async with session.get(url) as response:
+            async with session.get(url, headers=headers) as response:
                 await response.read()
                 counts[str(response.status)] += 1
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -44,21 +56,38 @@ async def _flood_client(
             await asyncio.sleep(0.01)
 
 
-async def flood(urls: Sequence[str], clients: int, seconds: float) -> dict[str, Any]:
-    """`clients` concurrent clients, each with its own connection, GET the `urls` in turn
-    as fast as answers come, for `seconds`."""
+async def flood(
+    urls: Sequence[str],
+    clients: int,
+    seconds: float,
+    token: str | None = None,
+    bogus: int = 0,
+) -> dict[str, Any]:
+    """`clients` concurrent clients (with `token`, if any) and `bogus` ones with random
+    tokens, each with its own connection, GET the `urls` in turn as fast as answers come,
+    for `seconds`."""
     counts: Counter[str] = Counter()
+    bogus_counts: Counter[str] = Counter()
     until = time.monotonic() + seconds
     timeout = aiohttp.ClientTimeout(total=10)
     sessions = [
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1, ssl=False), timeout=timeout)
-        for _ in range(clients)
+        for _ in range(clients + bogus)
+    ]
+    runs = [
+        _flood_client(s, urls, until, counts, token)
+        if i < clients
+        else _flood_client(s, urls, until, bogus_counts, "")
+        for i, s in enumerate(sessions)
     ]
     try:
-        await asyncio.gather(*(_flood_client(s, urls, until, counts) for s in sessions))
+        await asyncio.gather(*runs)
     finally:
         await asyncio.gather(*(s.close() for s in sessions))
-    return {"requests": sum(counts.values()), "by_status": dict(counts)}
+    out = {"requests": sum(counts.values()), "by_status": dict(counts)}
+    if bogus:
+        out["bogus"] = {"requests": sum(bogus_counts.values()), "by_status": dict(bogus_counts)}
+    return out
 
 
 async def _loris(port: int, until: float, interval: float, counts: Counter[str]) -> None:
@@ -112,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     f.add_argument("--url", action="append", required=True)
     f.add_argument("--clients", type=int, default=100)
     f.add_argument("--seconds", type=float, default=30.0)
+    f.add_argument("--token-file", help="a bearer token for every client")
+    f.add_argument("--bogus", type=int, default=0, help="more clients with random tokens")
     s = commands.add_parser("slowloris")
     s.add_argument("--port", type=int, action="append", required=True)
     s.add_argument("--connections", type=int, default=1100)
@@ -119,9 +150,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     s.add_argument("--interval", type=float, default=1.0)
     args = parser.parse_args(argv)
     if args.command == "flood":
-        if not all(u.startswith(f"http://{LOOPBACK}:") for u in args.url):
-            parser.error(f"URLs must be http://{LOOPBACK}:PORT/...")
-        result = asyncio.run(flood(args.url, args.clients, args.seconds))
+        if not all(u.startswith((f"http://{LOOPBACK}:", f"https://{LOOPBACK}:")) for u in args.url):
+            parser.error(f"URLs must be http(s)://{LOOPBACK}:PORT/...")
+        token = Path(args.token_file).read_text().strip() if args.token_file else None
+        _raise_fd_limit(args.clients + args.bogus + 64)
+        result = asyncio.run(flood(args.url, args.clients, args.seconds, token, args.bogus))
     else:
         _raise_fd_limit(args.connections + 64)
         result = asyncio.run(slowloris(args.port, args.connections, args.seconds, args.interval))

@@ -12,6 +12,7 @@ import os
 import resource
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import urllib.error
@@ -69,6 +70,8 @@ class ScalerEndpoints:
     (devcluster.container.ContainerScaler), which say where those are."""
 
     log_path: Path
+    # A bearer token for the metrics listener of a secure service (a metrics reader's).
+    token: str | None = None
 
     @property
     def url(self) -> str:
@@ -85,10 +88,19 @@ class ScalerEndpoints:
 
     def get(self, path: str, timeout: float = 2.0) -> tuple[int, Any]:
         """GET a probe from the probes listener, anything else from the metrics listener
-        (plain HTTP: a secure process is read by its own tests, with credentials)."""
+        (a secure one with `token`)."""
         base = self.url if path in PROBE_PATHS else self.metrics_url
+        request = urllib.request.Request(base + path)
+        context = None
+        if base.startswith("https:"):
+            # The self-signed certificate of the service, as `curl -k`.
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            if self.token:
+                request.add_header("Authorization", f"Bearer {self.token}")
         try:
-            with urllib.request.urlopen(base + path, timeout=timeout) as r:
+            with urllib.request.urlopen(request, timeout=timeout, context=context) as r:
                 body = r.read()
                 status = r.status
         except urllib.error.HTTPError as e:
@@ -185,6 +197,7 @@ class ScalerProcess(ScalerEndpoints):
     fd_limit: int | None = None
     # The console script to run; None: the one of the running interpreter's environment.
     executable: str | None = None
+    token: str | None = None
     proc: subprocess.Popen[bytes] | None = None
     _log_file: IO[bytes] | None = field(default=None, init=False, repr=False)
 

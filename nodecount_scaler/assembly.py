@@ -21,6 +21,7 @@ from nodecount_scaler.control.controller import Controller
 from nodecount_scaler.control.election import default_identity, default_lease_namespace
 from nodecount_scaler.control.events import EventRecorder
 from nodecount_scaler.control.lease_thread import LeaderOnlyClient, LeaseThread
+from nodecount_scaler.control.nodepods import NodePods
 from nodecount_scaler.control.podcache import PodCaches
 from nodecount_scaler.control.reconciler import Reconciler
 from nodecount_scaler.control.sinks import Hooks, Sinks
@@ -222,6 +223,7 @@ def build_controller(
         steer_pods=steer,
         pod_caches=pod_caches,
         guard=guard,
+        node_pods=NodePods(writer, all_namespaces=not settings.namespaces) if steer else None,
     )
     return Controller(state, reconciler, workers=settings.workers)
 

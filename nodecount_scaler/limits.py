@@ -41,6 +41,21 @@ ELIGIBILITY_MEMO_ENTRIES: Final = 65536
 # The targets whose last projection a watch remembers (model/targets.py TargetProjector).
 PROJECTION_MEMO_ENTRIES: Final = 10_000
 
+# --- one target's pod template ------------------------------------------------------------
+# What one opted-in workload may cost, whatever its owner writes (the API server takes
+# objects up to about 1.5 MiB: a valid pod template can hold thousands of node-affinity
+# terms or tolerations). Past either bound the target is refused with an InvalidTemplate
+# Event and left untouched.
+# A workload's JSON past this is never decoded whole: only its skeleton (kube/wire.py:
+# name, annotations, replicas) is built, so such an object costs its bytes while they are
+# read, not the ~10x its decoded dicts would hold. Real Deployments are 5-50 KiB, with a
+# last-applied annotation and managedFields up to about three times their spec.
+MAX_TARGET_OBJECT_BYTES: Final = 512 * 1024
+# nodeSelector pairs, node-affinity expressions and fields, tolerations and topology spread
+# constraints of one pod template, all together: each is held for as long as the target is
+# and read for every node event that reaches it. Real templates have a handful.
+MAX_TEMPLATE_TERMS: Final = 256
+
 # --- the API wire -----------------------------------------------------------------------
 # Sizes: a Node's JSON is 5-50 KiB in practice (labels, taints, conditions and at most 50
 # images, the kubelet's --node-status-max-images); etcd refuses a request above 1.5 MiB
@@ -98,6 +113,13 @@ POD_WATCH_IDLE: Final = 600.0
 # list). Steering is best effort and the scale write waits for it: past this the scale-down
 # lists the pods once on the main client instead (control/podcache.py).
 POD_WATCH_SYNC_TIMEOUT: Final = 5.0
+# Nodes a target remembers having entered or left its eligible set since its pods were last
+# steered (control/nodepods.py lists the pods of those nodes); past this it remembers none
+# and its next scale-down lists its own pods.
+MOVED_NODES_KEPT: Final = 8
+# Lists of one node's pods kept for the scale-downs one node change causes (least recently
+# listed out first).
+NODE_POD_LISTS_KEPT: Final = 256
 # Reads of a target's pods per move of its counted topology domains while some are still
 # pending or being deleted (control/steering.py): a target whose pods never settle costs
 # no more than this.
@@ -131,6 +153,25 @@ MAX_HEADERS: Final = 32
 # rendering (under a flood at most 0.2 s old).
 RENDERS_PER_SECOND: Final = 5.0
 RENDER_BURST: Final = 10
+# And each of them at most this share of one core: after a rendering that took c seconds
+# of CPU the next waits c / share (at 2,000 targets a /status took ~0.1 s: one a second).
+# The two together stay under a third of the event loop's time, so probes, watches and
+# writes keep the rest however many clients read.
+RENDER_CPU_SHARE: Final = 0.1
+# A response body is written in chunks of this size, each once the client has taken the
+# previous ones (the transport's buffer drained), so a reader holds at most about a chunk
+# and the transport's buffer of memory, not its whole answer...
+RESPONSE_CHUNK_BYTES: Final = 64 * 1024
+# ...and must take the whole answer within this many seconds, or the connection is
+# aborted: a reader that stops reading cannot hold its in-flight slot for ever.
+RESPONSE_WRITE_TIMEOUT: Final = 10.0
+# Bytes of /metrics and /status answers sent, all readers together: a bucket of this rate
+# and burst; an answer past it is refused 503 with Retry-After. Encrypting and writing
+# them is the loop's work too: 100 readers took 250 MB/s of 1 MB answers and kept
+# /healthz waiting 0.4 s at the median. A Prometheus scraping every 15 s reads 1 MB at
+# 2,000 targets.
+RESPONSE_BYTES_PER_SECOND: Final = 16 * 2**20
+RESPONSE_BYTES_BURST: Final = 32 * 2**20
 # Any string in /status is cut to this many characters (annotation values themselves are
 # already cut to ANNOTATION_VALUE_SHOWN; the longest finding message is about 300 characters;
 # this bounds API errors and messages that quote several values).

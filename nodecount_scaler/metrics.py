@@ -6,47 +6,107 @@ leader_election_master_status); the service's own metrics carry the nodecount_sc
 
 from __future__ import annotations
 
-import contextlib
+from collections.abc import Iterator
 from typing import Final
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 REGISTRY: Final = CollectorRegistry(auto_describe=True)
 
 # A target is named by its namespace, its kind (Deployment, ...) and its name.
 TARGET_LABELS: Final = ("namespace", "kind", "name")
 
-ELIGIBLE_NODES: Final = Gauge(
-    "nodecount_scaler_eligible_nodes",
-    "Nodes where one pod of the target can run (docs/eligibility.md).",
-    TARGET_LABELS,
-    registry=REGISTRY,
+# The gauges with a series per target, rendered from one table of values (TargetFamilies)
+# rather than kept as prometheus-client children: at 2,000 targets those were 10,000
+# objects with a lock each, and formatting them took most of a /metrics rendering.
+TARGET_FAMILIES: Final = (
+    (
+        "nodecount_scaler_eligible_nodes",
+        "Nodes where one pod of the target can run (docs/eligibility.md).",
+    ),
+    ("nodecount_scaler_desired_replicas", "Replicas the target should have."),
+    ("nodecount_scaler_current_replicas", "spec.replicas of the target as last observed."),
+    (
+        "nodecount_scaler_target_invalid",
+        "1 while the target's annotations or pod template are invalid (it is left untouched), "
+        "else 0.",
+    ),
+    (
+        "nodecount_scaler_conflicting_autoscalers",
+        "HorizontalPodAutoscalers that scale the target; while above 0 nothing is written to it.",
+    ),
 )
-DESIRED_REPLICAS: Final = Gauge(
-    "nodecount_scaler_desired_replicas",
-    "Replicas the target should have.",
-    TARGET_LABELS,
-    registry=REGISTRY,
-)
-CURRENT_REPLICAS: Final = Gauge(
-    "nodecount_scaler_current_replicas",
-    "spec.replicas of the target as last observed.",
-    TARGET_LABELS,
-    registry=REGISTRY,
-)
-TARGET_INVALID: Final = Gauge(
-    "nodecount_scaler_target_invalid",
-    "1 while the target's annotations or pod template are invalid (it is left untouched), else 0.",
-    TARGET_LABELS,
-    registry=REGISTRY,
-)
-CONFLICTING_AUTOSCALERS: Final = Gauge(
-    "nodecount_scaler_conflicting_autoscalers",
-    "HorizontalPodAutoscalers that scale the target; while above 0 nothing is written to it.",
-    TARGET_LABELS,
-    registry=REGISTRY,
-)
+ELIGIBLE, DESIRED, CURRENT, INVALID, CONFLICTS = range(len(TARGET_FAMILIES))
+Labels = tuple[str, str, str]
+
+
+def _escape(value: str) -> str:
+    """A label value or help text in the text format: backslash, newline, double quote."""
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+class TargetFamilies(Collector):
+    """Every target's values of the per-target gauges: labels -> one value per family (None:
+    no series). `render` writes the families in the text format straight from the table;
+    `collect` serves prometheus-client's own readers (get_sample_value, describe)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[Labels, list[float | None]] = {}
+
+    def set(self, labels: Labels, family: int, value: float) -> None:
+        row = self._rows.get(labels)
+        if row is None:
+            row = self._rows[labels] = [None] * len(TARGET_FAMILIES)
+        row[family] = float(value)
+
+    def clear(self, labels: Labels, families: tuple[int, ...] | None = None) -> None:
+        row = self._rows.get(labels)
+        if row is None:
+            return
+        for family in range(len(row)) if families is None else families:
+            row[family] = None
+        if all(value is None for value in row):
+            del self._rows[labels]
+
+    def describe(self) -> list[Metric]:
+        return [GaugeMetricFamily(n, h, labels=TARGET_LABELS) for n, h in TARGET_FAMILIES]
+
+    def collect(self) -> Iterator[Metric]:
+        for family, (name, help_text) in enumerate(TARGET_FAMILIES):
+            gauge = GaugeMetricFamily(name, help_text, labels=TARGET_LABELS)
+            for labels, row in self._rows.items():
+                value = row[family]
+                if value is not None:
+                    gauge.add_metric(labels, value)
+            yield gauge
+
+    def render(self) -> bytes:
+        series = [
+            (f'{{namespace="{_escape(a)}",kind="{_escape(b)}",name="{_escape(c)}"}} ', row)
+            for (a, b, c), row in self._rows.items()
+        ]
+        lines: list[str] = []
+        for family, (name, help_text) in enumerate(TARGET_FAMILIES):
+            lines.append(f"# HELP {name} {_escape(help_text)}\n# TYPE {name} gauge\n")
+            for labels, row in series:
+                value = row[family]
+                if value is not None:
+                    lines.append(f"{name}{labels}{_number(value)}\n")
+        return "".join(lines).encode()
+
+
+def _number(value: float) -> str:
+    """A sample value as prometheus-client writes it (Go's float formatting)."""
+    text: str = floatToGoString(value)  # type: ignore[no-untyped-call]
+    return text
+
+
+TARGETS: Final = TargetFamilies()
+REGISTRY.register(TARGETS)
 SCALE_DOWNS_HELD: Final = Gauge(
     "nodecount_scaler_scale_downs_held",
     "Targets whose large node-caused scale-down waits for a fresh list of nodes (the "
@@ -57,14 +117,6 @@ INVALID_TARGETS: Final = Gauge(
     "nodecount_scaler_invalid_targets",
     "Opted-in targets whose annotations or pod template are invalid; they are left untouched.",
     registry=REGISTRY,
-)
-# Every gauge with a series per target, removed when the target goes.
-PER_TARGET: Final = (
-    ELIGIBLE_NODES,
-    DESIRED_REPLICAS,
-    CURRENT_REPLICAS,
-    TARGET_INVALID,
-    CONFLICTING_AUTOSCALERS,
 )
 INVALID_ANNOTATIONS: Final = Counter(
     "nodecount_scaler_invalid_annotations_total",
@@ -217,6 +269,13 @@ AUTH_REVIEWS: Final = Counter(
     ("kind", "result"),
     registry=REGISTRY,
 )
+RENDER_SECONDS: Final = Gauge(
+    "nodecount_scaler_render_seconds",
+    "CPU seconds the last fresh rendering of /metrics or /status took (renderings are "
+    "shared within a budget: RENDER_CPU_SHARE).",
+    ("endpoint",),
+    registry=REGISTRY,
+)
 EVENT_LOOP_LAG: Final = Gauge(
     "nodecount_scaler_event_loop_lag_seconds",
     "How late the last event-loop heartbeat ran.",
@@ -224,51 +283,52 @@ EVENT_LOOP_LAG: Final = Gauge(
 )
 
 
+class _Value:
+    """One family's series of one target."""
+
+    __slots__ = ("_family", "_labels")
+
+    def __init__(self, labels: Labels, family: int) -> None:
+        self._labels, self._family = labels, family
+
+    def set(self, value: float) -> None:
+        TARGETS.set(self._labels, self._family, value)
+
+
 class TargetGauges:
-    """One target's series of the per-target gauges, looked up once: `labels()` costs a
-    lock, a tuple and a dict lookup per call, and a reconcile sets five of them.
+    """One target's series of the per-target gauges."""
 
-    A removed series is looked up again when next set (prometheus-client's child of a
-    removed series is no longer exported)."""
+    __slots__ = ("_labels", "conflicts", "current", "invalid")
 
-    __slots__ = ("_labels", "conflicts", "current", "desired", "eligible", "invalid")
-
-    def __init__(self, labels: tuple[str, str, str]) -> None:
+    def __init__(self, labels: Labels) -> None:
         self._labels = labels
-        self.current = CURRENT_REPLICAS.labels(*labels)
-        self.invalid = TARGET_INVALID.labels(*labels)
-        self.conflicts = CONFLICTING_AUTOSCALERS.labels(*labels)
-        self.eligible: Gauge | None = None
-        self.desired: Gauge | None = None
+        self.current = _Value(labels, CURRENT)
+        self.invalid = _Value(labels, INVALID)
+        self.conflicts = _Value(labels, CONFLICTS)
 
     def set_counts(self, eligible: int, desired: int) -> None:
-        if self.eligible is None or self.desired is None:
-            self.eligible = ELIGIBLE_NODES.labels(*self._labels)
-            self.desired = DESIRED_REPLICAS.labels(*self._labels)
-        self.eligible.set(eligible)
-        self.desired.set(desired)
+        TARGETS.set(self._labels, ELIGIBLE, eligible)
+        TARGETS.set(self._labels, DESIRED, desired)
 
     def remove_counts(self) -> None:
         """No eligible or desired count exists (an invalid target): no stale series."""
-        if self.eligible is None:
-            return
-        for gauge in (ELIGIBLE_NODES, DESIRED_REPLICAS):
-            with contextlib.suppress(KeyError):
-                gauge.remove(*self._labels)
-        self.eligible = self.desired = None
+        TARGETS.clear(self._labels, (ELIGIBLE, DESIRED))
 
     def remove(self) -> None:
         """The target is gone: every series of it."""
-        for gauge in PER_TARGET:
-            with contextlib.suppress(KeyError):
-                gauge.remove(*self._labels)
-        self.eligible = self.desired = None
+        TARGETS.clear(self._labels)
+
+
+def metrics_bytes() -> bytes:
+    """The exposition of every metric: the registry's, with the per-target families
+    rendered from their table."""
+    return generate_latest(_OTHERS) + TARGETS.render()
 
 
 def catalog() -> dict[str, tuple[str, ...]]:
     """Every metric this process exports, by exposed name, with its label names: what the
     README's metrics table must list."""
-    found: dict[str, tuple[str, ...]] = {}
+    found: dict[str, tuple[str, ...]] = {name: TARGET_LABELS for name, _ in TARGET_FAMILIES}
     for value in globals().values():
         if isinstance(value, MetricWrapperBase):
             # prometheus-client keeps names and labels on the wrapper; the exposition adds
@@ -276,3 +336,14 @@ def catalog() -> dict[str, tuple[str, ...]]:
             name = value._name + ("_total" if value._type == "counter" else "")
             found[name] = tuple(value._labelnames)
     return found
+
+
+# Every family but the per-target ones, for the exposition (metrics_bytes).
+_OTHERS: Final = REGISTRY.restricted_registry(
+    [
+        sample
+        for collector in list(REGISTRY._collector_to_names)
+        if collector is not TARGETS
+        for sample in REGISTRY._collector_to_names[collector]
+    ]
+)

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 import structlog
 
-from nodecount_scaler import __version__, limits
+from nodecount_scaler import __version__, allocator, limits
 from nodecount_scaler.assembly import Process, assemble
 from nodecount_scaler.http.tls import TlsError
 from nodecount_scaler.kube.client import ConfigError, KubeClient
@@ -45,6 +45,8 @@ class Service:
         watches = self.parts.watches
         await asyncio.gather(*(r.synced.wait() for r in watches.every))
         log.info("caches synced; reconciling", targets=len(self.controller.state.targets))
+        # The lists' pages are decoded and dropped: hand their free pages back.
+        allocator.trim()
         await self.controller.run_workers(fresh_node_list=watches.nodes.fresh_list)
 
     async def _leader_loop(self) -> None:
@@ -100,6 +102,7 @@ class Service:
 
 
 async def run_service(settings: Settings) -> int:
+    allocator.tune()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -21,6 +21,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from nodecount_scaler.control.events import EventRecorder
+from nodecount_scaler.control.nodepods import NodePods
 from nodecount_scaler.control.podcache import PodCaches
 from nodecount_scaler.control.reconciler import Reconciler
 from nodecount_scaler.kube.client import JsonObject, KubeClient
@@ -313,6 +314,7 @@ def make_reconciler(
     clock: FakeClock | None = None,
     pods: bool = True,
     caches: PodCaches | None = None,
+    node_pods: NodePods | None = None,
 ) -> Reconciler:
     """A reconciler on the scripted API. `pods`: pod-deletion-cost steering on or off;
     without `caches` every scale-down lists the target's pods once (--pod-watches 0)."""
@@ -327,4 +329,5 @@ def make_reconciler(
         steer_pods=pods,
         pod_caches=caches,
         clock=clock,
+        node_pods=node_pods,
     )

@@ -27,6 +27,8 @@ from nodecount_scaler.model.targets import TargetKey
 log = structlog.get_logger(__name__)
 
 QUEUE_NAME: Final = "targets"
+# Seconds after leadership starts before the caches are frozen (see _freeze_caches).
+FREEZE_AFTER: Final = 2.0
 CONTROLLER_NAME: Final = "nodecount-scaler"
 # This controller's series, looked up once (labels() is not free on the hot path).
 RECONCILE_TIME: Final = metrics.RECONCILE_TIME.labels(CONTROLLER_NAME)
@@ -136,20 +138,28 @@ class Controller:
         # changes it already answered are not this instance's reactions.
         self._changed_at.clear()
         self.enqueue_all()
-        # The synced caches (every Node and target view) live until the next relist and
-        # hold no reference cycles: out of the cyclic collector's full passes, which
-        # otherwise stop the loop for tens of milliseconds every few seconds of churn.
-        gc.freeze()
         self._leading = True
         try:
             await self._run_leader_tasks(fresh_node_list)
         finally:
             self._leading = False
 
+    @staticmethod
+    async def _freeze_caches() -> None:
+        """The synced caches (every Node and target view) live until the next relist and
+        hold no reference cycles: out of the cyclic collector's full passes, which otherwise
+        stop the loop for tens of milliseconds every few seconds of churn. A collection
+        first (cyclic garbage frozen with them would never be freed), once the first writes
+        are out: at 5,000 nodes and 2,000 targets it takes about 0.15 s."""
+        await asyncio.sleep(FREEZE_AFTER)
+        gc.collect()
+        gc.freeze()
+
     async def _run_leader_tasks(
         self, fresh_node_list: Callable[[], Awaitable[None]] | None
     ) -> None:
         async with asyncio.TaskGroup() as group:
+            group.create_task(self._freeze_caches(), name="freeze")
             # Event series over their write budget are written by the leader only.
             group.create_task(self.reconciler.events.run(), name="events")
             # Pods are read only to steer the leader's scale-downs: a follower watches none.

@@ -51,7 +51,7 @@ log = structlog.get_logger(__name__)
 @dataclass(slots=True, eq=False)
 class _Cache:
     selector: str
-    sink: PodSink
+    sink: PodSink[str, PodView]
     reflector: Reflector[str, PodView]
     used_at: float
     # None while its first list is made (in the scale-down that started it).
@@ -125,6 +125,12 @@ class PodCaches:
         cache.used_at = self._clock()
         return list(cache.sink.pods.values()) if cache.ready else None
 
+    def can_hold(self, key: TargetKey) -> bool:
+        """Whether the target has a cache or one more fits without stopping another: past
+        that, evicting the least recently used one for every scale-down of a cluster of
+        thousands of targets cost a list, a watch and a TLS connection each time."""
+        return key in self._caches or len(self._caches) < self.capacity
+
     def retain(self, key: TargetKey, view: TargetView | None) -> None:
         """The target as stored now (None: gone); its cache stops unless the target is still
         steerable with the cache's selector."""
@@ -164,7 +170,7 @@ class PodCaches:
     async def _start(self, key: TargetKey, selector: str) -> list[PodView] | None:
         while len(self._caches) >= self.capacity:
             self._stop(next(iter(self._caches)), "least recently used")
-        sink = PodSink()
+        sink: PodSink[str, PodView] = PodSink()
         reflector = Reflector(
             self.client,
             "pods",

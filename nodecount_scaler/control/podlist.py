@@ -11,32 +11,38 @@ bytes: limits.py) and the same 410 fallback.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+from typing import Generic, TypeVar
+
 from nodecount_scaler.kube import resources
 from nodecount_scaler.kube.client import KubeClient
 from nodecount_scaler.kube.watch import Reflector
 from nodecount_scaler.model.pods import PodView
 from nodecount_scaler.model.targets import TargetKey
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
-class PodSink:
+
+class PodSink(Generic[K, V]):
     """The pods one list delivered."""
 
     def __init__(self) -> None:
-        self.pods: dict[str, PodView] = {}
+        self.pods: dict[K, V] = {}
 
-    def replace(self, items: dict[str, PodView]) -> None:
+    def replace(self, items: dict[K, V]) -> None:
         self.pods = dict(items)
 
-    def upsert(self, key: str, view: PodView) -> None:
+    def upsert(self, key: K, view: V) -> None:
         self.pods[key] = view
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: K) -> None:
         self.pods.pop(key, None)
 
 
 async def list_target_pods(client: KubeClient, key: TargetKey, selector: str) -> list[PodView]:
     """The target's pods now; raises ApiError or kube.watch.StreamError (a bound crossed)."""
-    sink = PodSink()
+    sink: PodSink[str, PodView] = PodSink()
     lister = Reflector(
         client,
         "pods",

@@ -20,6 +20,7 @@ from structlog.contextvars import bound_contextvars
 
 from nodecount_scaler import metrics
 from nodecount_scaler.control.events import EventRecorder, Reason
+from nodecount_scaler.control.nodepods import NodePods
 from nodecount_scaler.control.podcache import PodCaches
 from nodecount_scaler.control.steering import Coverage, Steering, write_hint
 from nodecount_scaler.kube import resources
@@ -82,11 +83,20 @@ class Reconciler:
     records: dict[TargetKey, TargetRecord] = field(default_factory=dict)
     # None: no blast-radius guard (the command line always sets one).
     guard: ScaleDownGuard | None = None
+    # Pods listed by node for the targets past the pod caches' room (control/nodepods.py);
+    # None: those list their own pods.
+    node_pods: NodePods | None = None
     steering: Steering = field(init=False)
 
     def __post_init__(self) -> None:
         self.steering = Steering(
-            self.client, self.state, self.events, self.steer_pods, self.pod_caches, self.clock
+            self.client,
+            self.state,
+            self.events,
+            self.steer_pods,
+            self.pod_caches,
+            self.node_pods,
+            self.clock,
         )
 
     async def reconcile(self, key: TargetKey) -> Result:
@@ -286,7 +296,7 @@ class Reconciler:
             log.info("would rescale (dry run)", **fields)
             return None
         if plan.scaling_down:
-            await self.steering.before_scale_down(view, plan.desired)
+            await self.steering.before_scale_down(target, plan.desired)
         path = view.workload.write_path(key.namespace, key.name)
         # Expected before it is sent: the watch may deliver the write before the response.
         record.expected = plan.desired

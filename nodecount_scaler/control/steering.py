@@ -2,8 +2,12 @@
 domain it counts still holds one.
 
 Pods are read only here, by the leader, with steering on (--pod-deletion-cost, and not a
-dry run): from the target's pod cache (control/podcache.py), else by one LIST with the
-target's selector, made then (control/podlist.py).
+dry run): from the target's pod cache (control/podcache.py) while it has one or there is
+room for one; else, for a scale-down of a target that counts nodes and knows the few nodes
+it moved on since its pods were last steered, from the lists of those nodes' pods, shared by
+every target the same change scales down (control/nodepods.py); else by one LIST with the
+target's selector, made then (control/podlist.py). A target that counts domains reads all
+its pods: a relabel doubles a domain whose other pod sits on a node that did not move.
 
 - Before a scale-down (`before_scale_down`) the workload's controller is made to remove the
   right pods (model/pods.py). A ReplicaSet honours pod-deletion-cost, so the surplus pods
@@ -32,6 +36,7 @@ import structlog
 
 from nodecount_scaler import limits, metrics
 from nodecount_scaler.control.events import EventRecorder
+from nodecount_scaler.control.nodepods import NodePods
 from nodecount_scaler.control.podcache import PodCaches
 from nodecount_scaler.control.podlist import list_target_pods
 from nodecount_scaler.kube import resources
@@ -46,7 +51,7 @@ from nodecount_scaler.model.pods import (
     domain_check,
     ordinal_scale_down_problem,
 )
-from nodecount_scaler.model.state import ClusterState
+from nodecount_scaler.model.state import ClusterState, TargetState
 from nodecount_scaler.model.targets import Finding, FindingKind, TargetKey, TargetView
 
 log = structlog.get_logger(__name__)
@@ -75,13 +80,22 @@ class Steering:
     # False: no pod is read or written (--no-pod-deletion-cost, or a dry run).
     enabled: bool
     pod_caches: PodCaches | None
+    # Pods listed by node for the targets past the pod caches' room; None: those list their
+    # own pods.
+    node_pods: NodePods | None
     clock: Callable[[], float] = time.monotonic
 
     def note_domains(self, view: TargetView, coverage: Coverage) -> None:
         """Remember the domains the target counts; when they moved since the last reconcile
         (or it is the first), a look at its pods is due DOMAIN_CHECK_DELAY from now."""
         domains = self.state.domains(view.key)
-        if not self.enabled or domains is None or view.workload.removal is Removal.UNKNOWN:
+        removal = view.workload.removal
+        if (
+            not self.enabled
+            or domains is None
+            or view.pod_selector is None
+            or removal is Removal.UNKNOWN
+        ):
             coverage.due = None
         elif domains.counted != coverage.domains:
             coverage.domains = domains.counted
@@ -100,7 +114,7 @@ class Steering:
             return None
         if now < coverage.due:
             return coverage.due - now
-        pods = await self._pods(view, "check the counted domains")
+        pods = await self._pods(view, None, "check the counted domains")
         keeps = functools.partial(self.state.keeps, view.key)
         found = None
         if pods is not None:
@@ -124,14 +138,19 @@ class Steering:
             log.warning("counted domain without a pod", problem=problem)
         return None
 
-    async def before_scale_down(self, view: TargetView, desired: int) -> None:
+    async def before_scale_down(self, target: TargetState, desired: int) -> None:
         """Make the workload's controller remove the surplus pods (see the module docstring)."""
+        view = target.view
         removal = view.workload.removal
         if not self.enabled or view.pod_selector is None or removal is Removal.UNKNOWN:
             return
-        pods = await self._pods(view, "steer the scale-down")
+        domains = self.state.domains(view.key)
+        moved = target.moved if domains is None else None
+        pods = await self._pods(view, moved, "steer the scale-down")
         if pods is None:
             return
+        # What moved before this list is in it; what moves after is noted afresh.
+        target.moved = set()
         keeps = functools.partial(self.state.keeps, view.key)
         if removal is Removal.HIGHEST_ORDINAL:
             problem = ordinal_scale_down_problem(view.key.name, pods, keeps, desired)
@@ -140,16 +159,23 @@ class Steering:
                 if await self.events.warn_once(view.key, view.uid, kind, problem):
                     log.warning("statefulset scale-down keeps a stranded pod", problem=problem)
             return
-        domains = self.state.domains(view.key)
         await self._mark(view.key, pods, keeps, None if domains is None else domains.of)
 
-    async def _pods(self, view: TargetView, purpose: str) -> list[PodView] | None:
+    async def _pods(
+        self, view: TargetView, moved: set[str] | None, purpose: str
+    ) -> list[PodView] | None:
+        """The target's pods (see the module docstring); `moved`: the nodes whose pods are
+        enough (None: every pod of the target is needed)."""
+        assert view.pod_selector is not None
         selector = str(view.pod_selector)
+        caches, node_pods = self.pod_caches, self.node_pods
         try:
-            if self.pod_caches is not None:
-                cached = await self.pod_caches.pods(view.key, selector)
+            if caches is not None and (node_pods is None or caches.can_hold(view.key)):
+                cached = await caches.pods(view.key, selector)
                 if cached is not None:
                     return cached
+            elif node_pods is not None and moved is not None:
+                return await node_pods.pods(view.key.namespace, view.pod_selector, moved)
             return await list_target_pods(self.client, view.key, selector)
         except ApiError as exc:
             metrics.DELETION_COST_PATCHES.labels("error").inc()

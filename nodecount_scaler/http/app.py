@@ -3,12 +3,17 @@ with delegated authentication and authorization unless --no-metrics-secure).
 
 Probes are cheap and answered on every request. /metrics and /status are rendered afresh
 for a client that asks now and then; under a flood at most RENDERS_PER_SECOND times a
-second, and the same bytes go to every client in between, so the cost of a flood does not
-grow with its size.
+second and within RENDER_CPU_SHARE of a core, and the same bytes go to every client in
+between. Each answer is written a chunk at a time as the client takes it (within
+RESPONSE_WRITE_TIMEOUT), at most METRICS_MAX_IN_FLIGHT at once and within a budget of
+bytes a second (RESPONSE_BYTES_PER_SECOND; past it 503 with Retry-After), so a
+flood costs a bounded share of the loop and a bounded amount of buffered memory whatever
+its size.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,12 +22,12 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from nodecount_scaler import limits, metrics
 from nodecount_scaler.http.auth import DelegatedAuth, ReviewUnavailable, bearer_token
 from nodecount_scaler.http.auth import certificate_user as user_of_certificate
-from nodecount_scaler.http.cache import Rendered
+from nodecount_scaler.http.cache import Rendered, TokenBucket
 from nodecount_scaler.http.listener import BoundedListener
 
 PROBE_PATHS: Final = ("/healthz", "/livez", "/readyz")
@@ -84,19 +89,32 @@ def metrics_app(
     """/metrics and /status, each rendered at most RENDERS_PER_SECOND times a second once
     RENDER_BURST renderings are spent."""
     exposition = Rendered(
-        lambda: generate_latest(metrics.REGISTRY), limits.RENDERS_PER_SECOND, limits.RENDER_BURST
+        metrics.metrics_bytes,
+        limits.RENDERS_PER_SECOND,
+        limits.RENDER_BURST,
+        limits.RENDER_CPU_SHARE,
+        report=metrics.RENDER_SECONDS.labels("metrics").set,
     )
     status = Rendered(
         lambda: _json_bytes(bounded_strings(probes.status())),
         limits.RENDERS_PER_SECOND,
         limits.RENDER_BURST,
+        limits.RENDER_CPU_SHARE,
+        report=metrics.RENDER_SECONDS.labels("status").set,
     )
 
+    sent = TokenBucket(limits.RESPONSE_BYTES_PER_SECOND, limits.RESPONSE_BYTES_BURST)
+
+    async def answer(request: web.Request, body: bytes, content_type: str) -> web.StreamResponse:
+        if not sent.take(len(body)):
+            return _refuse(listener, 503, "bytes", "answers over their byte budget; retry")
+        return await send_chunked(listener, request, body, content_type)
+
     async def get_metrics(request: web.Request) -> web.StreamResponse:
-        return web.Response(body=exposition.get(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return await answer(request, exposition.get(), CONTENT_TYPE_LATEST)
 
     async def get_status(request: web.Request) -> web.StreamResponse:
-        return web.Response(body=status.get(), content_type="application/json")
+        return await answer(request, status.get(), "application/json")
 
     middlewares = [listener.middleware]
     if auth is not None:
@@ -105,6 +123,31 @@ def metrics_app(
     app.router.add_get("/metrics", get_metrics)
     app.router.add_get("/status", get_status)
     return app
+
+
+async def send_chunked(
+    listener: BoundedListener, request: web.Request, body: bytes, content_type: str
+) -> web.StreamResponse:
+    """Write `body` a chunk at a time, each once the transport has taken the ones before
+    (aiohttp's writer drains past 64 KiB buffered); a client that does not take it all
+    within RESPONSE_WRITE_TIMEOUT loses the connection. Every chunk is a view of the one
+    rendered body, shared by all its readers: nothing is copied per client."""
+    response = web.StreamResponse(headers={"Content-Type": content_type})
+    response.content_length = len(body)
+    view = memoryview(body)
+    step = limits.RESPONSE_CHUNK_BYTES
+    try:
+        async with asyncio.timeout(limits.RESPONSE_WRITE_TIMEOUT):
+            await response.prepare(request)
+            if request.method != "HEAD":
+                for start in range(0, len(view), step):
+                    await response.write(view[start : start + step])
+            await response.write_eof()
+    except TimeoutError:
+        listener.reject("write_timeout")
+        if request.transport is not None:
+            request.transport.abort()
+    return response
 
 
 def _peer_certificate(request: web.Request) -> dict[str, Any] | None:

@@ -60,37 +60,54 @@ class TokenBucket:
         self._tokens = float(self.burst)
         self._at = self.clock()
 
-    def take(self) -> bool:
+    def take(self, amount: float = 1.0) -> bool:
         now = self.clock()
         self._tokens = min(float(self.burst), self._tokens + (now - self._at) * self.rate)
         self._at = now
-        if self._tokens < 1:
+        if self._tokens < amount:
             return False
-        self._tokens -= 1
+        self._tokens -= amount
         return True
 
 
 @dataclass(slots=True)
 class Rendered:
-    """A response body rendered afresh for each request while the bucket of renderings
-    allows (`burst`, then `rate` a second), else the last one: a client that asks now and
-    then always reads the present, and a flood costs at most `rate` renderings a second,
-    each body at most 1/rate seconds old."""
+    """A response body rendered afresh for a request while two budgets allow, else the last
+    one: a bucket of renderings (`burst`, then `rate` a second) and a share of one core
+    (`share`: after a rendering that took c seconds of CPU, the next waits c / share
+    seconds). A client that asks now and then always reads the present; a flood costs at
+    most `share` of a core, however long one rendering takes at the cluster's size (at
+    2,000 targets a /status is 1.7 MB), and each body is at most max(1/rate, c/share)
+    seconds old."""
 
     render: Callable[[], bytes]
     rate: float
     burst: float
+    share: float = 1.0
+    # Told each rendering's CPU seconds (a gauge).
+    report: Callable[[float], None] = lambda seconds: None
     clock: Callable[[], float] = time.monotonic
+    cpu_clock: Callable[[], float] = time.thread_time
     renders: int = 0
+    # CPU seconds of the last rendering.
+    cost: float = 0.0
     _bucket: TokenBucket = field(init=False)
     _body: bytes | None = None
+    _next_at: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0 < self.share <= 1:
+            raise ValueError(f"share must be in (0, 1], not {self.share}")
         self._bucket = TokenBucket(self.rate, self.burst, self.clock)
 
     def get(self) -> bytes:
         # Synchronous: no other request can run between the check and the store.
-        if self._bucket.take() or self._body is None:
+        allowed = self.clock() >= self._next_at and self._bucket.take()
+        if allowed or self._body is None:
+            started = self.cpu_clock()
             self._body = self.render()
+            self.cost = self.cpu_clock() - started
+            self.report(self.cost)
+            self._next_at = self.clock() + self.cost / self.share
             self.renders += 1
         return self._body

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from typing import Final
 
 import structlog
+from aiohttp import web
 
 from nodecount_scaler import limits
 from nodecount_scaler.http.app import Probes, metrics_app, probe_app
@@ -48,11 +50,12 @@ class Endpoints:
         self.metrics = BoundedListener(
             "metrics", METRICS_LIMITS, self.tls.context if self.tls else None
         )
+        self._probe_thread = ProbeThread(self.probes)
         self._refresh: asyncio.Task[None] | None = None
         self._ca_problem: str | None = None
 
     async def start(self, health_addr: str, metrics_addr: str) -> None:
-        await self.probes.start(probe_app(self.probes, self._probes), health_addr)
+        await self._probe_thread.start(probe_app(self.probes, self._probes), health_addr)
         if self.tls is not None:
             await self.tls.ready()
             # Read before serving, so the first scrape with a client certificate works.
@@ -66,7 +69,7 @@ class Endpoints:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._refresh
         await self.metrics.stop()
-        await self.probes.stop()
+        await self._probe_thread.stop()
 
     async def _refresh_loop(self) -> None:
         while True:
@@ -96,3 +99,41 @@ class Endpoints:
         if problem != self._ca_problem:
             log.error("cannot read the cluster's client CA", error=problem, hint=hint)
         self._ca_problem = problem
+
+
+class ProbeThread:
+    """The probes listener on a thread and event loop of its own: however busy the main
+    loop is (a thousand requests a second of /metrics readers, each a TLS record, a parse
+    and an answer), /healthz and /readyz are answered at once, and say how late the main
+    loop's heartbeat is (Service.health reads it, and the reflectors' progress: plain
+    attributes, read across threads). At 2,000 targets 150 readers on the main loop kept
+    a probe waiting 0.2 s at the median and 2 s at worst."""
+
+    def __init__(self, listener: BoundedListener) -> None:
+        self.listener = listener
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    async def start(self, app: web.Application, address: str) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._thread = threading.Thread(target=loop.run_forever, name="probes", daemon=True)
+        self._thread.start()
+        started = asyncio.run_coroutine_threadsafe(self.listener.start(app, address), loop)
+        try:
+            await asyncio.wrap_future(started)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        stopped = asyncio.run_coroutine_threadsafe(self.listener.stop(), loop)
+        with contextlib.suppress(Exception):
+            await asyncio.wrap_future(stopped)
+        loop.call_soon_threadsafe(loop.stop)
+        await asyncio.to_thread(thread.join)
+        loop.close()
+        self._loop = self._thread = None

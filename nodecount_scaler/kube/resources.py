@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Final
 
+from nodecount_scaler import limits
+from nodecount_scaler.kube import wire
 from nodecount_scaler.kube.watch import Projection
 from nodecount_scaler.model.annotations import is_enabled
 from nodecount_scaler.model.kinds import DEPLOYMENT, WorkloadKind
 from nodecount_scaler.model.nodes import NodeView, project_node
 from nodecount_scaler.model.objects import ProjectionError, object_name
-from nodecount_scaler.model.pods import PodView, project_pod
+from nodecount_scaler.model.pods import NodePod, PodView, project_node_pod, project_pod
 from nodecount_scaler.model.state import HpaKey
-from nodecount_scaler.model.targets import TargetKey, TargetProjector, TargetView
+from nodecount_scaler.model.targets import TargetKey, TargetProjector, TargetView, project_target
 
 NODES_PATH: Final = "/api/v1/nodes"
 # The field manager of every write (managedFields show who owns spec.replicas).
@@ -52,22 +55,36 @@ def target_projection(workload: WorkloadKind) -> Projection[TargetKey, TargetVie
         named = object_name(obj, workload.kind)
         return named if isinstance(named, ProjectionError) else TargetKey(*named, workload.kind)
 
-    def view(obj: object) -> TargetView | ProjectionError | None:
+    def tracked(obj: object) -> bool:
         # Workloads cannot be filtered by annotation on the server; the ones that have not
         # opted in project to nothing and are never stored.
         if not isinstance(obj, Mapping):
-            return project(obj)
+            return True  # project_target says what is wrong with it
         metadata = obj.get("metadata")
         annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
         if not isinstance(annotations, Mapping) or not is_enabled(annotations):
-            return None
-        if has_controller(metadata):
-            # A Deployment's ReplicaSets carry copies of its annotations; the owner is the
-            # target, and scaling what another controller owns would fight it.
-            return None
-        return project(obj)
+            return False
+        # A Deployment's ReplicaSets carry copies of its annotations; the owner is the
+        # target, and scaling what another controller owns would fight it.
+        return not has_controller(metadata)
 
-    return Projection(key, view)
+    def view(obj: object) -> TargetView | ProjectionError | None:
+        return project(obj) if tracked(obj) else None
+
+    def oversized(skeleton: object, size: int) -> TargetView | ProjectionError | None:
+        """A target past limits.MAX_TARGET_OBJECT_BYTES: shown and refused, never read."""
+        if not tracked(skeleton):
+            return None
+        found = project_target(skeleton, workload)
+        if not isinstance(found, TargetView):
+            return found
+        problem = (
+            f"{workload.template_where}: the {workload.kind} is {size:,} bytes of JSON, over "
+            f"the {limits.MAX_TARGET_OBJECT_BYTES:,} this service reads of one target"
+        )
+        return replace(found, placement=None, template_error=problem, findings=())
+
+    return Projection(key, view, limits.MAX_TARGET_OBJECT_BYTES, oversized)
 
 
 def has_controller(metadata: object) -> bool:
@@ -81,6 +98,10 @@ def has_controller(metadata: object) -> bool:
 def _pod_key(obj: object) -> str | ProjectionError:
     named = object_name(obj, "Pod")
     return named if isinstance(named, ProjectionError) else named[1]
+
+
+def _namespaced_pod_key(obj: object) -> tuple[str, str] | ProjectionError:
+    return object_name(obj, "Pod")
 
 
 def _hpa_key(obj: object) -> HpaKey | ProjectionError:
@@ -110,7 +131,17 @@ def hpa_projection(workloads: Sequence[WorkloadKind]) -> Projection[HpaKey, Targ
     return Projection(_hpa_key, scales)
 
 
-NODE_PROJECTION: Final[Projection[str, NodeView]] = Projection(_node_key, project_node)
+NODE_PROJECTION: Final[Projection[str, NodeView]] = Projection(
+    _node_key, project_node, item_decoder=wire.node_fields, event_decoder=wire.node_event
+)
 TARGET_PROJECTION: Final = target_projection(DEPLOYMENT)
 # Pods of one target, keyed by name (one namespace): only what steering reads is kept.
 POD_PROJECTION: Final[Projection[str, PodView]] = Projection(_pod_key, project_pod)
+# Pods on one node, any namespace, keyed by (namespace, name): control/nodepods.py.
+NODE_POD_PROJECTION: Final[Projection[tuple[str, str], NodePod]] = Projection(
+    _namespaced_pod_key, project_node_pod
+)
+
+
+def all_pods_path() -> str:
+    return "/api/v1/pods"

@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from typing import Any, Final, Generic, Protocol, TypeVar
 
 import aiohttp
+import msgspec
 import orjson
 import structlog
 
 from nodecount_scaler import limits, metrics
+from nodecount_scaler.kube import wire
 from nodecount_scaler.kube.client import ApiError, KubeClient, Query
 from nodecount_scaler.model.objects import ProjectionError
 
@@ -59,6 +61,14 @@ class Projection(Generic[K, V]):
 
     key: Callable[[object], K | ProjectionError]
     view: Callable[[object], V | ProjectionError | None]
+    # An object whose JSON is longer than this is never decoded whole: `oversized` gets its
+    # skeleton (kube/wire.py) and its size in bytes, and answers its view. None: no bound.
+    max_object_bytes: int | None = None
+    oversized: Callable[[object, int], V | ProjectionError | None] | None = None
+    # Decoders that build only what `view` reads (kube/wire.py): of one listed object, and
+    # of a watch line into (type, object). None: the whole object (orjson).
+    item_decoder: Callable[[msgspec.Raw], object] | None = None
+    event_decoder: Callable[[bytes], tuple[object, object]] | None = None
 
 
 # Watch event types of the protocol; anything else is counted and ignored.
@@ -128,15 +138,19 @@ class ListPage(Generic[K, V]):
 
 
 def project(
-    projection: Projection[K, V], obj: object, *, with_view: bool
+    projection: Projection[K, V], obj: object, *, with_view: bool, size: int = 0
 ) -> tuple[K, V | None] | ProjectionError:
     """The object's key and (unless only the key is wanted) its view: None for an object
-    the service does not track, a ProjectionError for one that is not of the resource."""
+    the service does not track, a ProjectionError for one that is not of the resource.
+    `size`: the object is a skeleton of an object of that many bytes, past the bound."""
     try:
         key = projection.key(obj)
         if isinstance(key, ProjectionError):
             return key
-        view = projection.view(obj) if with_view else None
+        view: V | ProjectionError | None = None
+        if with_view:
+            oversized = projection.oversized
+            view = projection.view(obj) if not size or oversized is None else oversized(obj, size)
     except Exception as exc:  # noqa: BLE001 - a projection bug must not stop the watch
         return ProjectionError("projection-failed", repr(exc))
     if isinstance(view, ProjectionError):
@@ -150,7 +164,10 @@ def decode_list_page(
     """Decode one LIST response page into views. Objects that fail to project are skipped
     (and counted) rather than failing the whole list: one bad object must not stop the
     service from serving every other one. A body that is not a list at all (a proxy's
-    error page) raises StreamError."""
+    error page) raises StreamError. With a bound on objects, the page is split first and
+    each object decoded alone (an object past the bound: its skeleton)."""
+    if projection.max_object_bytes is not None or projection.item_decoder is not None:
+        return _decode_split_page(raw, projection, rejections)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -177,6 +194,42 @@ def decode_list_page(
         skipped,
         len(objects),
     )
+
+
+def _decode_split_page(
+    raw: bytes, projection: Projection[K, V], rejections: Rejections
+) -> ListPage[K, V]:
+    try:
+        version, token, objects = wire.split_list(raw)
+    except wire.WireError as exc:
+        raise StreamError(f"not a list response: {raw[:120]!r}") from exc
+    items: dict[K, V] = {}
+    skipped = 0
+    for item in objects:
+        try:
+            obj, size = _decoded(item, projection.max_object_bytes, projection.item_decoder)
+        except (orjson.JSONDecodeError, wire.WireError) as exc:
+            raise StreamError(f"undecodable list item: {exc}") from exc
+        projected = project(projection, obj, with_view=True, size=size)
+        if isinstance(projected, ProjectionError):
+            rejections.reject(projected.reason, projected.detail)
+            skipped += 1
+        elif projected[1] is not None:
+            items[projected[0]] = projected[1]
+    return ListPage(items, version, token, skipped, len(objects))
+
+
+def _decoded(
+    raw: msgspec.Raw, bound: int | None, decoder: Callable[[msgspec.Raw], object] | None = None
+) -> tuple[object, int]:
+    """The object (whole, or as `decoder` builds it), with size 0; or past `bound`, its
+    skeleton and its size."""
+    size = len(raw)
+    if bound is not None and size > bound:
+        return wire.skeleton(raw), size
+    if decoder is not None:
+        return decoder(raw), 0
+    return orjson.loads(memoryview(raw)), 0
 
 
 class LineBuffer:
@@ -236,6 +289,8 @@ class LineTooLong(Exception):
 class WatchEvent:
     type: str
     object: dict[str, Any]
+    # Not 0: `object` is the skeleton of an object of this many bytes (past the bound).
+    size: int = 0
 
     @property
     def resource_version(self) -> str:
@@ -243,13 +298,28 @@ class WatchEvent:
         return str(meta.get("resourceVersion", "")) if isinstance(meta, dict) else ""
 
 
-def parse_watch_line(line: bytes) -> WatchEvent:
-    """Decode one watch line; ERROR events become exceptions (410 -> ExpiredError)."""
+def parse_watch_line(
+    line: bytes,
+    max_object_bytes: int | None = None,
+    decoder: Callable[[bytes], tuple[object, object]] | None = None,
+) -> WatchEvent:
+    """Decode one watch line; ERROR events become exceptions (410 -> ExpiredError). A line
+    longer than `max_object_bytes` is split first, and its object decoded whole only if
+    it is within the bound (else: its skeleton); `decoder` decodes the line instead."""
+    size = 0
+    kind: Any
+    obj: Any
     try:
-        event = orjson.loads(line)
-        kind = event["type"]
-        obj = event["object"]
-    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        if decoder is not None:
+            kind, obj = decoder(line)
+        elif max_object_bytes is not None and len(line) > max_object_bytes:
+            kind, raw = wire.split_event(line)
+            obj, size = _decoded(raw, max_object_bytes)
+        else:
+            event = orjson.loads(line)
+            kind = event["type"]
+            obj = event["object"]
+    except (orjson.JSONDecodeError, wire.WireError, KeyError, TypeError) as exc:
         raise StreamError(f"undecodable watch line: {line[:120]!r}") from exc
     if not isinstance(obj, dict):
         raise StreamError(f"watch event without an object: {line[:120]!r}")
@@ -257,7 +327,7 @@ def parse_watch_line(line: bytes) -> WatchEvent:
         if obj.get("code") == 410:
             raise ExpiredError(str(obj.get("message", "resource version expired")))
         raise StreamError(f"ERROR event: {obj}")
-    return WatchEvent(kind, obj)
+    return WatchEvent(kind, obj, size)
 
 
 @dataclass(slots=True)
@@ -585,7 +655,10 @@ class Reflector(Generic[K, V]):
             except LineTooLong as exc:
                 raise over_limit("watch_event_bytes", self.name, str(exc)) from exc
             for line in lines:
-                self._handle(parse_watch_line(line))
+                projection = self.projection
+                self._handle(
+                    parse_watch_line(line, projection.max_object_bytes, projection.event_decoder)
+                )
                 if not events:
                     # A working stream ends a run of failures: the next one starts again
                     # from the shortest delay.
@@ -608,7 +681,9 @@ class Reflector(Generic[K, V]):
             # A bookmark's object carries only the version; nothing else changed.
             self.resource_version = rv or self.resource_version
             return
-        projected = project(self.projection, event.object, with_view=event.type != "DELETED")
+        projected = project(
+            self.projection, event.object, with_view=event.type != "DELETED", size=event.size
+        )
         if isinstance(projected, ProjectionError):
             # Not an object of this resource at all: the previous view (if any) stands.
             self._rejections.reject(projected.reason, projected.detail)

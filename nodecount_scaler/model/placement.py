@@ -9,10 +9,11 @@ matches nothing; matchFields only on metadata.name) and api/core/v1/toleration.g
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from nodecount_scaler import limits
 from nodecount_scaler.model.nodes import UNSCHEDULABLE_TAINT_KEY, NodeView, Taint
 from nodecount_scaler.model.objects import ShapeError, integer, items, mapping, string, string_map
 from nodecount_scaler.model.selector import (
@@ -175,7 +176,10 @@ def placement_from_pod_spec(spec: Mapping[str, Any]) -> PodPlacement:
             if not isinstance(required, Mapping):
                 raise ShapeError(_AFFINITY, "an object", required)
             raw_terms = items(required, "nodeSelectorTerms", _AFFINITY + ".nodeSelectorTerms")
+            _check_size(spec, raw_terms)
             terms = tuple(_term(t, i) for i, t in enumerate(raw_terms))
+        else:
+            _check_size(spec, ())
         tolerations = items(spec, "tolerations", _TEMPLATE + ".tolerations")
         return PodPlacement(
             node_name=string(spec, "nodeName", _TEMPLATE + ".nodeName"),
@@ -186,6 +190,27 @@ def placement_from_pod_spec(spec: Mapping[str, Any]) -> PodPlacement:
         )
     except ShapeError as exc:
         raise TemplateError(exc.path, str(exc).partition(": ")[2]) from None
+
+
+def _check_size(spec: Mapping[str, Any], terms: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse a template with more terms than limits.MAX_TEMPLATE_TERMS, before any of them
+    is built."""
+    count = 0
+    for i, term in enumerate(terms):
+        where = f"{_AFFINITY}.nodeSelectorTerms[{i}]"
+        count += len(items(term, "matchExpressions", where + ".matchExpressions"))
+        count += len(items(term, "matchFields", where + ".matchFields"))
+    count += len(items(spec, "tolerations", _TEMPLATE + ".tolerations"))
+    count += len(mapping(spec, "nodeSelector", _TEMPLATE + ".nodeSelector"))
+    where = _TEMPLATE + ".topologySpreadConstraints"
+    count += len(items(spec, "topologySpreadConstraints", where))
+    if count > limits.MAX_TEMPLATE_TERMS:
+        raise TemplateError(
+            _TEMPLATE,
+            f"{count} nodeSelector pairs, node-affinity expressions, tolerations and spread "
+            "constraints, over "
+            f"the {limits.MAX_TEMPLATE_TERMS} this service evaluates per target",
+        )
 
 
 def _spread_keys(spec: Mapping[str, Any]) -> frozenset[str]:

@@ -60,6 +60,28 @@ def project_pod(obj: object) -> PodView | ProjectionError:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class NodePod:
+    """A pod listed by the node it runs on: whose it is (namespace, labels) and its view."""
+
+    namespace: str
+    labels: Mapping[str, str]
+    view: PodView
+
+
+def project_node_pod(obj: object) -> NodePod | ProjectionError:
+    view = project_pod(obj)
+    if isinstance(view, ProjectionError):
+        return view
+    assert isinstance(obj, Mapping)
+    metadata = obj["metadata"]
+    try:
+        labels = string_map(metadata, "labels", "metadata.labels")
+    except ShapeError as exc:
+        return ProjectionError("bad-field", str(exc))
+    return NodePod(str(metadata.get("namespace", "")), dict(labels), view)
+
+
 # A node's topology domain for a target (the value of its counted key), None without one.
 DomainOf = Callable[[str], str | None]
 

@@ -13,12 +13,14 @@ stored (see `TargetState.settles_at`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Final, NamedTuple
 
+from nodecount_scaler.limits import MOVED_NODES_KEPT
 from nodecount_scaler.model.eligibility import Eligibility, Rule, explain, label_keys
+from nodecount_scaler.model.gates import TargetGates, gate_of
 from nodecount_scaler.model.index import NodeIndex
 from nodecount_scaler.model.nodes import NodeView
 from nodecount_scaler.model.tally import Tally
@@ -66,17 +68,30 @@ class TargetState:
     label_keys: frozenset[str] = frozenset()
     # Monotonic time before which nothing is written to it (NEW_TARGET_SETTLE).
     settles_at: float = 0.0
+    # Nodes that entered or left `eligible` since the pods were last steered; None: not
+    # known (a new target, a relist, more than MOVED_NODES_KEPT of them).
+    moved: set[str] | None = None
 
     def admit(self, node: NodeView) -> None:
         self.eligible.add(node.name)
+        self.note_moved((node.name,))
         if self.tally is not None:
             self.tally.add(node)
 
     def evict(self, counted: NodeView) -> None:
         """Drop a node; `counted` is the view the tally counted when it was admitted."""
         self.eligible.discard(counted.name)
+        self.note_moved((counted.name,))
         if self.tally is not None:
             self.tally.discard(counted)
+
+    def note_moved(self, names: Collection[str]) -> None:
+        if self.moved is None:
+            return
+        if len(self.moved) + len(names) > MOVED_NODES_KEPT:
+            self.moved = None
+        else:
+            self.moved.update(names)
 
     @property
     def count(self) -> int:
@@ -107,6 +122,8 @@ class ClusterState:
         self.nodes: dict[str, NodeView] = {}
         self.targets: dict[TargetKey, TargetState] = {}
         self._index = NodeIndex(self.nodes)
+        # The targets a node event asks (model/gates.py): those with an eligibility test.
+        self._gates: TargetGates[TargetKey] = TargetGates()
         self._unready_since: dict[str, float] = {}
         # HPA -> the Deployment it scales (same namespace), for conflict detection.
         self._hpas: dict[HpaKey, TargetKey] = {}
@@ -172,6 +189,8 @@ class ClusterState:
             eligible = self._index.eligible(target.view.config, target.view.placement)
             before = target.measure()
             moved_set = eligible != target.eligible
+            if moved_set:
+                target.note_moved(eligible ^ target.eligible)
             target.eligible = eligible
             if target.tally is not None:
                 # Labels and cores may have moved under an unchanged set: count afresh.
@@ -201,7 +220,9 @@ class ClusterState:
         ready = self.node_counts_as_ready(node, now)
         name = node.name
         changed = []
-        for key, target in self.targets.items():
+        reached = self._gates.reached(node.labels if old is None else old.labels, node.labels)
+        for key in reached:
+            target = self.targets[key]
             check = target.eligibility
             if check is None:
                 continue
@@ -246,6 +267,7 @@ class ClusterState:
         state = TargetState(view, None, tally=_tally_for(view), settles_at=settles_at)
         if view.config is not None and view.placement is not None:
             state.eligibility = Eligibility(view.config, view.placement)
+            self._gates.put(view.key, gate_of(view.config, view.placement))
             state.label_keys = label_keys(view.config, view.placement)
             # Retained before the old keys are released: the keys both read stay indexed.
             self._index.retain(state.label_keys)
@@ -254,6 +276,8 @@ class ClusterState:
                 state.tally.reset(self.nodes[n] for n in state.eligible)
         if old is not None:
             self._index.release(old.label_keys)
+        if state.eligibility is None:
+            self._gates.remove(view.key)
         self.targets[view.key] = state
         return True
 
@@ -262,6 +286,7 @@ class ClusterState:
         if old is None:
             return False
         self._index.release(old.label_keys)
+        self._gates.remove(key)
         return True
 
     @property

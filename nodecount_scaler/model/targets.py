@@ -8,10 +8,13 @@ or under which a rollout cannot finish (docs/eligibility.md).
 from __future__ import annotations
 
 import enum
+import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final, NamedTuple
+
+import orjson
 
 from nodecount_scaler.limits import PROJECTION_MEMO_ENTRIES
 from nodecount_scaler.model.annotations import TargetConfig, parse_config
@@ -317,15 +320,25 @@ def resolved_max_surge(spec: Mapping[str, Any], replicas: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class _Memo:
-    """The inputs a TargetView was projected from (besides name and namespace)."""
+    """What a TargetView was projected from (besides name and namespace): the uid, a digest
+    of the annotations, selector, template and strategy, and replicas. A digest, not the
+    decoded dicts: those would keep every target's whole pod template alive as Python
+    objects (tens of KiB for a plain one) for as long as it is watched."""
 
     uid: object
-    annotations: object
-    selector: object
-    template: object
-    strategy: object
+    digest: bytes
     replicas: object
     view: TargetView
+
+
+def _digest(*parts: object) -> bytes:
+    """A digest of JSON values (orjson keeps a dict's key order, which is the order the API
+    server writes them in, so equal objects from the API give equal bytes)."""
+    try:
+        encoded = orjson.dumps(parts)
+    except TypeError:
+        encoded = repr(parts).encode()
+    return hashlib.blake2b(encoded, digest_size=16).digest()
 
 
 class TargetProjector:
@@ -335,7 +348,7 @@ class TargetProjector:
     controller reports progress) or in its replicas (this service's own write, echoed by
     the watch). The view depends on metadata.uid, metadata.annotations, spec.selector, the
     pod template and the replicas at the kind's paths, and spec.strategy of a kind that
-    surges, only: when those equal the last version's (a dict comparison, done in C), the
+    surges, only: when the digest of those (but replicas) equals the last version's, the
     last view is reused, and when only replicas moved it is copied with the new count,
     unless the template findings read it (a percentage maxSurge resolves against replicas).
     Anything else is projected afresh. At most `limit` targets are remembered.
@@ -357,30 +370,21 @@ class TargetProjector:
             return project_target(obj, workload)
         key, uid, annotations, spec = inputs
         replicas = _raw(obj, workload.replicas_path)
-        selector, template = spec.get("selector"), _raw(obj, workload.template_path)
         strategy = spec.get("strategy") if workload.surges else None
+        digest = _digest(
+            annotations, spec.get("selector"), _raw(obj, workload.template_path), strategy
+        )
         last = self._memo.get(key)
-        if (
-            last is not None
-            and last.uid == uid
-            and last.annotations == annotations
-            and last.selector == selector
-            and last.template == template
-            and last.strategy == strategy
-        ):
+        if last is not None and last.uid == uid and last.digest == digest:
             if last.replicas == replicas:
                 return last.view
             reused = _with_replicas(last.view, spec, last.replicas, replicas, workload.surges)
             if reused is not None:
-                self._remember(
-                    key, _Memo(uid, annotations, selector, template, strategy, replicas, reused)
-                )
+                self._remember(key, _Memo(uid, digest, replicas, reused))
                 return reused
         view = project_target(obj, workload)
         if isinstance(view, TargetView):
-            self._remember(
-                key, _Memo(uid, annotations, selector, template, strategy, replicas, view)
-            )
+            self._remember(key, _Memo(uid, digest, replicas, view))
         return view
 
     def __len__(self) -> int:

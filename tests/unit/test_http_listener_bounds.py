@@ -163,13 +163,44 @@ def test_rendering_is_fresh_when_asked_now_and_then_and_shared_under_a_flood() -
     the last one; after a pause every request is fresh again."""
     now = [0.0]
     counter = iter(range(1000))
-    rendered = Rendered(lambda: b"%d" % next(counter), rate=5, burst=3, clock=lambda: now[0])
+    rendered = Rendered(
+        lambda: b"%d" % next(counter), rate=5, burst=3, clock=lambda: now[0], cpu_clock=lambda: 0.0
+    )
     assert [rendered.get() for _ in range(5)] == [b"0", b"1", b"2", b"2", b"2"]
     now[0] = 0.2
     assert [rendered.get() for _ in range(3)] == [b"3", b"3", b"3"]
     now[0] = 10.0
     assert [rendered.get() for _ in range(3)] == [b"4", b"5", b"6"]
     assert rendered.renders == 7
+
+
+def test_renderings_stay_within_their_share_of_a_core() -> None:
+    """A rendering that costs 0.1 s of CPU at a share of 0.1 is followed by the next one
+    only a second later, however many tokens the bucket has: the clients in between get
+    the last body."""
+    now, cpu = [0.0], [0.0]
+    counter = iter(range(1000))
+
+    def render() -> bytes:
+        cpu[0] += 0.1
+        return b"%d" % next(counter)
+
+    rendered = Rendered(
+        render, rate=5, burst=10, share=0.1, clock=lambda: now[0], cpu_clock=lambda: cpu[0]
+    )
+    assert [rendered.get() for _ in range(5)] == [b"0"] * 5
+    assert rendered.cost == pytest.approx(0.1)
+    now[0] = 0.99
+    assert rendered.get() == b"0"
+    now[0] = 1.0
+    assert rendered.get() == b"1"
+    # Over 10 s of a flood: at most 10 renderings, a tenth of a core.
+    for tick in range(1, 1001):
+        now[0] = 1.0 + tick / 100
+        rendered.get()
+    assert rendered.renders <= 12
+    with pytest.raises(ValueError, match="share"):
+        Rendered(render, rate=5, burst=10, share=0)
 
 
 async def test_a_prompt_client_gets_in_through_a_crowd_of_idle_ones() -> None:

@@ -1,0 +1,44 @@
+"""/metrics and /status answers: written whole a chunk at a time, within a budget of bytes
+a second for every reader together (past it 503 with Retry-After); the CPU of their
+renderings reported."""
+
+from __future__ import annotations
+
+import aiohttp
+import orjson
+import pytest
+
+from nodecount_scaler import limits, metrics
+from nodecount_scaler.http.app import Check, Probes, metrics_app
+from nodecount_scaler.http.listener import METRICS_LIMITS, BoundedListener
+
+BIG = {"targets": [{"name": f"t{i:05d}", "note": "x" * 200} for i in range(10_000)]}
+
+
+async def test_answers_are_whole_and_within_the_byte_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(limits, "RESPONSE_BYTES_PER_SECOND", 1.0)
+    monkeypatch.setattr(limits, "RESPONSE_BYTES_BURST", 6 * 2**20)
+    probes = Probes(lambda: Check(True, {}), lambda: Check(True, {}), lambda: BIG)
+    listener = BoundedListener("metrics", METRICS_LIMITS)
+    await listener.start(metrics_app(listener, probes, None), "127.0.0.1:0")
+    try:
+        async with aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{listener.port}/status"
+            answers = []
+            for _ in range(4):
+                async with session.get(url) as response:
+                    answers.append((response.status, await response.read(), response.headers))
+    finally:
+        await listener.stop()
+    size = len(answers[0][1])
+    assert size > 2 * 2**20  # more than 2 MiB: two fit the burst of 6, a third does not
+    assert [status for status, _, _ in answers] == [200, 200, 503, 503]
+    assert answers[0][1] == answers[1][1]
+    assert orjson.loads(answers[0][1]) == BIG
+    assert answers[2][2]["Retry-After"] == "1"
+    assert (
+        metrics.REGISTRY.get_sample_value("nodecount_scaler_render_seconds", {"endpoint": "status"})
+        or 0
+    ) > 0
