@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from tests.builders import taint
+from testkit.builders import taint
 
 Json = dict[str, Any]
 

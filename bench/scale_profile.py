@@ -32,7 +32,7 @@ def frame_name(frame: str) -> str:
 
 # Parts of the scaler's work, recognised by a frame on the stack; the first match wins.
 PARTS = (
-    ("pod LIST before a scale-down", ("Reconciler._steer_scale_down", "Reconciler._list_pods")),
+    ("pods: read and marked around a scale-down", ("Steering.",)),
     ("Event writes", ("EventRecorder._write",)),
     ("aiohttp trust_env hops (netrc, proxies, in threads)", ("_WorkItem.run", "netrc_from_env")),
     (

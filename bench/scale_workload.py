@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.scale_mix import Profile
-from tests.builders import deployment
+from testkit.builders import deployment
 
 POOLS = 10
 ZONES = 3

@@ -21,7 +21,7 @@ from nodecount_scaler.model.eligibility import is_eligible
 from nodecount_scaler.model.nodes import NodeView, project_node
 from nodecount_scaler.model.policy import desired_replicas
 from nodecount_scaler.model.targets import TargetView, project_target
-from tests.integration.workloads import nginx_everywhere
+from testkit.workloads import nginx_everywhere
 
 P: Final = "nodecount-scaler.io/"
 LEASE: Final = "nodecount-scaler"

@@ -14,8 +14,8 @@ from typing import Any, Final
 from bench.soak_cluster import P, Soak, create_target, replicas_and_expected
 from devcluster.api import ApiError
 from devcluster.sampling import Ticker
-from tests.builders import absent_keys_selector
-from tests.integration.workloads import nginx_everywhere
+from testkit.builders import absent_keys_selector
+from testkit.workloads import nginx_everywhere
 
 HUGE_REQUIREMENTS: Final = 32_000
 VALUE_BYTES: Final = 200_000

@@ -11,15 +11,15 @@ from typing import Any, Final
 
 from bench.node_facts import DEDICATED_POOLS, MAINTENANCE_TAINT, POOL_COUNT, T0, ts
 from bench.synthetic_nodes import REGIONS, TEAMS, TIERS, hex_digits, uid
-from nodecount_scaler.model.annotations import (
+from nodecount_scaler.model.keys import (
     ENABLED,
     MAX_REPLICAS,
     MIN_REPLICAS,
+    NODE_SELECTOR,
     NODES_PER_REPLICA,
 )
-from nodecount_scaler.model.annotations import NODE_SELECTOR as NODE_SELECTOR_ANNOTATION
 from nodecount_scaler.model.targets import TargetView, project_target
-from tests.builders import anti_affinity, expr, required_affinity, term, toleration
+from testkit.builders import anti_affinity, expr, required_affinity, term, toleration
 
 Json = dict[str, Any]
 FAMILIES: Final = 10
@@ -184,15 +184,18 @@ def target_shape(kind: int, j: int) -> TargetShape:
 
 
 def _annotations(index: int, shape: TargetShape, rng: random.Random) -> dict[str, str]:
-    annotations = {ENABLED: "true", "deployment.kubernetes.io/revision": str(rng.randint(1, 40))}
+    annotations = {
+        ENABLED.key: "true",
+        "deployment.kubernetes.io/revision": str(rng.randint(1, 40)),
+    }
     if shape.selector:
-        annotations[NODE_SELECTOR_ANNOTATION] = shape.selector
+        annotations[NODE_SELECTOR.key] = shape.selector
     if index % 3 == 0:
-        annotations[MIN_REPLICAS] = str(1 + index % 4)
+        annotations[MIN_REPLICAS.key] = str(1 + index % 4)
     if index % 4 == 0:
-        annotations[MAX_REPLICAS] = str(50 + index)
+        annotations[MAX_REPLICAS.key] = str(50 + index)
     if index % 5 == 0:
-        annotations[NODES_PER_REPLICA] = ("2", "0.5", "3.5")[index % 3]
+        annotations[NODES_PER_REPLICA.key] = ("2", "0.5", "3.5")[index % 3]
     return annotations
 
 

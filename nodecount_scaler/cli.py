@@ -16,12 +16,15 @@ import os
 import re
 import shlex
 import sys
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Final, NoReturn
 
 from nodecount_scaler import __version__
-from nodecount_scaler.model.kinds import BUILTIN, parse_workload
+from nodecount_scaler.model.keys import REGISTRY
+from nodecount_scaler.model.kinds import BUILTIN, builtin_kinds, parse_workload
+from nodecount_scaler.model.lease import FLAG_NAMES, timing_problems
 from nodecount_scaler.model.numbers import NumberError, parse_int
 from nodecount_scaler.settings import (
     DEFAULTS,
@@ -117,6 +120,7 @@ def _custom_workload(text: str) -> str:
 
 
 BUILTIN_KINDS: Final = tuple(w.kind for w in BUILTIN)
+DEFAULT_KINDS: Final = tuple(w.kind for w in builtin_kinds(None))
 
 _namespace = _name(_DNS_LABEL, "namespace name (a DNS label: a-z, 0-9, '-', at most 63)")
 _lease_name = _name(_DNS_SUBDOMAIN, "Lease name (a DNS subdomain)")
@@ -160,9 +164,10 @@ OPTIONS: Final[tuple[Option, ...]] = (
            shown="the current context"),
     Option("--namespace", "namespaces", "watch targets only in this namespace; repeatable",
            _namespace, BOTH, metavar="NAME", repeatable=True, shown="all namespaces"),
-    Option("--kind", "kinds", "watch this apps/v1 kind for targets: Deployment, StatefulSet "
-           "or ReplicaSet; repeatable", _choice(BUILTIN_KINDS), BOTH, metavar="KIND",
-           repeatable=True, shown="Deployment, StatefulSet, ReplicaSet"),
+    Option("--kind", "kinds", "watch this built-in kind for targets: "
+           f"{', '.join(BUILTIN_KINDS[:-1])} or {BUILTIN_KINDS[-1]}; repeatable",
+           _choice(BUILTIN_KINDS), BOTH, metavar="KIND", repeatable=True,
+           shown=", ".join(DEFAULT_KINDS)),
     Option("--workload", "workloads", "also watch this custom resource for targets and scale it "
            "through its /scale subresource: GROUP/VERSION/RESOURCE[:TEMPLATE.PATH] (template "
            "path default spec.template); repeatable", _custom_workload, BOTH,
@@ -313,6 +318,23 @@ def _add(parser: argparse.ArgumentParser, option: Option) -> None:
     )
 
 
+def annotation_help() -> str:
+    """The annotations a workload is read by (model/keys.py REGISTRY), for `plan --help`."""
+    lines = ["annotations, on each workload's metadata.annotations:"]
+    for annotation in REGISTRY:
+        value, default = (text.replace("`", "") for text in (annotation.value, annotation.default))
+        lines.append(f"  {annotation.key}")
+        lines.extend(
+            textwrap.wrap(
+                f"{value} (default: {default})",
+                88,
+                initial_indent=" " * 4,
+                subsequent_indent=" " * 4,
+            )
+        )
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="nodecount-scaler",
@@ -323,7 +345,10 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = {
         "run": commands.add_parser("run", help="run the controller"),
         "plan": commands.add_parser(
-            "plan", help="show every target's eligible nodes and replicas; write nothing"
+            "plan",
+            help="show every target's eligible nodes and replicas; write nothing",
+            epilog=annotation_help(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         ),
         "migrate-cpa": commands.add_parser(
             "migrate-cpa",
@@ -370,7 +395,15 @@ def parse_command(
             values[repeated] = tuple(dict.fromkeys(values[repeated]))
     known = {f.name for f in fields(Settings)}
     settings = Settings(**{k: v for k, v in values.items() if k in known})
-    for problem in settings.problems():
+    problems = settings.problems()
+    if settings.leader_elect:
+        problems += timing_problems(
+            settings.leader_election_lease_duration,
+            settings.leader_election_renew_deadline,
+            settings.leader_election_retry_period,
+            FLAG_NAMES,
+        )
+    for problem in problems:
         parser.error(problem)
     return command, settings, {k: v for k, v in values.items() if k not in known}
 

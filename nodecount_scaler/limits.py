@@ -15,6 +15,31 @@ NODE_SELECTOR_MAX_LENGTH: Final = 4096
 NODE_SELECTOR_MAX_REQUIREMENTS: Final = 64
 # How much of a bad value is quoted back in logs, Events and /status.
 ANNOTATION_VALUE_SHOWN: Final = 64
+# A ladder annotation (nodes-to-replicas, cores-to-replicas): CPA's own longest example
+# table has 15 steps; these bounds keep decoding instant.
+LADDER_MAX_LENGTH: Final = 4096
+LADDER_MAX_STEPS: Final = 100
+
+# --- node data ---------------------------------------------------------------------------
+
+# A resource quantity (a node's allocatable CPU): real ones are under 25 characters
+# ("9223372036854775807Ki" is 21); 2^63 is about 9.2e18, so a decimal exponent of 1000 is
+# far past any resource and still instant to compute.
+QUANTITY_MAX_LENGTH: Final = 128
+QUANTITY_MAX_EXPONENT: Final = 1000
+# The shared taint and taint-set pools of the node views. Sharing is only an optimisation;
+# a taint with a unique value per node (Cluster Autoscaler's
+# ToBeDeletedByClusterAutoscaler=<timestamp>) must not make them grow for ever, so they
+# start over at this size.
+TAINT_POOL_LIMIT: Final = 4096
+
+# --- memos of the decision -----------------------------------------------------------------
+
+# A target's eligibility memo (model/eligibility.py), keyed on what its rules read: a
+# target keyed on a per-node label would otherwise hold one entry per node ever seen.
+ELIGIBILITY_MEMO_ENTRIES: Final = 65536
+# The targets whose last projection a watch remembers (model/targets.py TargetProjector).
+PROJECTION_MEMO_ENTRIES: Final = 10_000
 
 # --- one target's pod template ------------------------------------------------------------
 # What one opted-in workload may cost, whatever its owner writes (the API server takes
@@ -65,6 +90,19 @@ RETRY_AFTER_MAX: Final = 60.0
 # minWatchTimeout (5 minutes), so that many watches do not reconnect together.
 WATCH_MIN_TIMEOUT: Final = 300.0
 
+# --- Events ------------------------------------------------------------------------------
+
+# Event series, announcements and per-target write budgets held: client-go's
+# maxLruCacheEntries.
+EVENT_SERIES_LIMIT: Final = 4096
+# Event writes about one target: one per this many seconds (client-go's spam filter refills
+# one event per object every 5 minutes); occurrences in between are counted, not dropped.
+EVENT_WRITE_INTERVAL: Final = 300.0
+# The API server rejects an Event message over 1 KiB; a longer de-duplication topic is kept
+# as a digest.
+EVENT_MESSAGE_LIMIT: Final = 1024
+EVENT_TOPIC_LIMIT: Final = 128
+
 # --- pod watches (pod-deletion-cost steering) -------------------------------------------
 # A target's pod cache (list+watch of its pods, leader only) that no scale-down has read
 # for this long is stopped: a target that scaled down once and then stays put must not
@@ -75,6 +113,17 @@ POD_WATCH_IDLE: Final = 600.0
 # list). Steering is best effort and the scale write waits for it: past this the scale-down
 # lists the pods once on the main client instead (control/podcache.py).
 POD_WATCH_SYNC_TIMEOUT: Final = 5.0
+# Nodes a target remembers having entered or left its eligible set since its pods were last
+# steered (control/nodepods.py lists the pods of those nodes); past this it remembers none
+# and its next scale-down lists its own pods.
+MOVED_NODES_KEPT: Final = 8
+# Lists of one node's pods kept for the scale-downs one node change causes (least recently
+# listed out first).
+NODE_POD_LISTS_KEPT: Final = 256
+# Reads of a target's pods per move of its counted topology domains while some are still
+# pending or being deleted (control/steering.py): a target whose pods never settle costs
+# no more than this.
+DOMAIN_CHECK_TRIES: Final = 3
 
 # --- HTTP listeners ---------------------------------------------------------------------
 # Each listener (probes, metrics) has its own bounds, so a flood of one never takes the
@@ -130,6 +179,18 @@ STATUS_STRING_MAX: Final = 1024
 # asyncio's own error reports (accept failures, handshake errors) logged per minute; the
 # rest are counted and summarised.
 LOOP_ERRORS_LOGGED_PER_MINUTE: Final = 10
+
+# --- migrate-cpa ---------------------------------------------------------------------------
+
+# CPA's manifests read from a file or standard input.
+CPA_MANIFEST_MAX_BYTES: Final = 4 * 1024 * 1024
+# CPA's parameters (its ConfigMap's JSON; its own examples are under 1 KiB) and any one flag.
+CPA_PARAMS_MAX_LENGTH: Final = 16384
+CPA_FLAG_MAX_LENGTH: Final = 16384
+CPA_MAX_TARGETS: Final = 100
+# A per-replica value written as 1e-40 or 1e40 would not fit a 32-character annotation
+# anyway; bounding the exponent first keeps Decimal-to-Fraction conversion instant.
+CPA_NUMBER_MAX_EXPONENT: Final = 30
 
 # --- delegated authentication and authorization (the metrics listener) -------------------
 # After controller-runtime's pkg/metrics/filters: TokenReview results for 1 minute,

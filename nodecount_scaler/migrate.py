@@ -21,6 +21,7 @@ from typing import Any, Final, TextIO
 
 import yaml
 
+from nodecount_scaler import limits
 from nodecount_scaler.kube.client import ApiError, KubeClient
 from nodecount_scaler.model.cpa_migration import (
     CpaFlags,
@@ -30,7 +31,6 @@ from nodecount_scaler.model.cpa_migration import (
     translate,
 )
 
-MAX_MANIFEST_BYTES: Final = 4 * 1024 * 1024
 _WIDTH: Final = 96
 _STOP_CPA: Final = (
     "Stop cluster-proportional-autoscaler before applying this (scale its Deployment to 0 "
@@ -276,14 +276,14 @@ async def _get(client: KubeClient, path: str, *, missing_ok: bool = False) -> Js
 def _read_file(path: str) -> str:
     try:
         if path == "-":
-            text = sys.stdin.read(MAX_MANIFEST_BYTES + 1)
+            text = sys.stdin.read(limits.CPA_MANIFEST_MAX_BYTES + 1)
         else:
             with open(path, encoding="utf-8") as handle:
-                text = handle.read(MAX_MANIFEST_BYTES + 1)
+                text = handle.read(limits.CPA_MANIFEST_MAX_BYTES + 1)
     except (OSError, UnicodeDecodeError) as exc:
         raise SourceError(f"cannot read {path}: {exc}") from exc
-    if len(text) > MAX_MANIFEST_BYTES:
-        raise SourceError(f"{path} is larger than {MAX_MANIFEST_BYTES} bytes")
+    if len(text) > limits.CPA_MANIFEST_MAX_BYTES:
+        raise SourceError(f"{path} is larger than {limits.CPA_MANIFEST_MAX_BYTES} bytes")
     return text
 
 

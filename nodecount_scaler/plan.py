@@ -1,7 +1,8 @@
 """`nodecount-scaler plan`: one list of everything, the decision for every target, no writes.
 
-Read-only by construction: it builds the state and the reflectors that fill it, and no
-reconciler or event recorder at all, so nothing here holds a way to write.
+Read-only by construction: it takes the read side of the assembly (assembly.observe: the
+kinds of --kind and --workload, the state and the reflectors that fill it) and no reconciler
+or event recorder at all, so nothing here holds a way to write.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ from typing import TextIO
 import orjson
 import structlog
 
-from nodecount_scaler.control.sinks import Hooks, Sinks
+from nodecount_scaler.assembly import observe
 from nodecount_scaler.kube.client import ApiError, ConfigError, KubeClient
 from nodecount_scaler.model.status import target_status
 from nodecount_scaler.report import render_table, status_json
 from nodecount_scaler.settings import Settings
-from nodecount_scaler.wiring import build_reflectors, build_state
 
 log = structlog.get_logger(__name__)
 
@@ -31,17 +31,15 @@ async def run_plan(settings: Settings, out: TextIO = sys.stdout) -> int:
     except ConfigError as exc:
         log.error("cannot load Kubernetes configuration", error=str(exc))
         return 2
-    state = build_state(settings)
-    sinks = Sinks(state, time.monotonic, Hooks())
     async with client:
         try:
-            await asyncio.gather(
-                *(r.list_once() for r in build_reflectors(client, sinks, settings))
-            )
+            observed = await observe(client, settings)
+            await asyncio.gather(*(r.list_once() for r in observed.watches.every))
         except ApiError as exc:
             log.error("cannot list", error=str(exc))
             return 2
     now = time.monotonic()
+    state = observed.state
     statuses = [
         target_status(state, key, settings.replica_cap, explain_at=now)
         for key in sorted(state.targets)

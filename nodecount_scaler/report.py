@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
+from nodecount_scaler.model.kinds import shown_name
 from nodecount_scaler.model.status import Change, TargetStatus
 
 TABLE_HEADER = (
@@ -80,7 +81,7 @@ def _row(status: TargetStatus) -> tuple[str, ...]:
     key = status.key
     return (
         key.namespace,
-        name_cell(key.kind, key.name),
+        shown_name(key.kind, key.name),
         "-" if status.eligible is None else str(status.eligible),
         str(status.current),
         "-" if status.desired is None else str(status.desired),
@@ -89,11 +90,6 @@ def _row(status: TargetStatus) -> tuple[str, ...]:
         ",".join(f.kind for f in status.findings) or "-",
         "; ".join(problems) or "-",
     )
-
-
-def name_cell(kind: str, name: str) -> str:
-    """A Deployment by its name, other kinds as kind/name (as kubectl prints them)."""
-    return name if kind == "Deployment" else f"{kind.lower()}/{name}"
 
 
 def render_table(statuses: Iterable[TargetStatus], out: TextIO) -> None:
@@ -150,7 +146,7 @@ def _status_row(target: object) -> tuple[str, ...]:
     mode = target.get("mode")
     return (
         _cell(target.get("namespace")),
-        name_cell(_cell(target.get("kind")), _cell(target.get("name"))),
+        shown_name(_cell(target.get("kind")), _cell(target.get("name"))),
         _cell(target.get("eligible")),
         _cell(target.get("current")),
         _cell(target.get("desired")),

@@ -6,7 +6,6 @@ depend on it. The defaults here are the flags' defaults (`--help` prints them fr
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -18,9 +17,6 @@ LOG_LEVELS: Final[tuple[LogLevel, ...]] = ("debug", "info", "warning", "error")
 LOG_FORMATS: Final[tuple[LogFormat, ...]] = ("auto", "json", "console")
 OUTPUT_FORMATS: Final[tuple[OutputFormat, ...]] = ("table", "json")
 
-# client-go leaderelection.JitterFactor: acquire retries wait retry_period * [1, 1 + 1.2).
-LEADER_JITTER_FACTOR: Final = 1.2
-
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -29,8 +25,9 @@ class Settings:
     kubeconfig: str | None = None
     context: str | None = None
     namespaces: tuple[str, ...] = ()
-    # The apps/v1 workload kinds watched for opted-in targets.
-    kinds: tuple[str, ...] = ("Deployment", "StatefulSet", "ReplicaSet")
+    # The built-in workload kinds watched for opted-in targets, by kind name; None: the
+    # default ones (model/kinds.py BUILTIN, by_default).
+    kinds: tuple[str, ...] | None = None
     # Custom resources with a scale subresource: group/version/resource[:template.path].
     workloads: tuple[str, ...] = ()
     # Probes, plain HTTP: /healthz, /livez, /readyz.
@@ -71,35 +68,10 @@ class Settings:
     guard_delay: float = 10.0
 
     def problems(self) -> list[str]:
-        """What is wrong across settings (each value alone was checked when it was read).
-
-        Leader election: client-go NewLeaderElector's rules. A follower may take the lease
-        once lease_duration has passed without a renewal, so the leader must have given up
-        (renew_deadline) before that, and must have had room for retries before giving up.
-        """
-        found = self._tls_problems()
-        if not self.leader_elect:
-            return found
-        lease = self.leader_election_lease_duration
-        renew = self.leader_election_renew_deadline
-        retry = self.leader_election_retry_period
-        if not retry > 0:
-            found.append(f"--leader-election-retry-period ({retry:g}) must be greater than 0")
-        if not renew > retry * LEADER_JITTER_FACTOR:
-            found.append(
-                f"--leader-election-renew-deadline ({renew:g}) must be greater than "
-                f"--leader-election-retry-period x {LEADER_JITTER_FACTOR} "
-                f"({retry * LEADER_JITTER_FACTOR:g})"
-            )
-        if not lease > renew:
-            found.append(
-                f"--leader-election-lease-duration ({lease:g}) must be greater than "
-                f"--leader-election-renew-deadline ({renew:g}), or a follower could take the "
-                "lease while the leader still writes"
-            )
-        if not math.isfinite(lease):
-            found.append(f"--leader-election-lease-duration ({lease:g}) must be finite")
-        return found
+        """What is wrong across settings (each value alone was checked when it was read);
+        leader election's timing is model/lease.py's timing_problems, asked by the
+        command line."""
+        return self._tls_problems()
 
     def _tls_problems(self) -> list[str]:
         if (self.tls_cert_file is None) != (self.tls_key_file is None):

@@ -13,11 +13,11 @@ import pytest
 import yaml
 
 from devcluster import shipped
+from nodecount_scaler.model.kinds import BUILTIN
 from tests.helm import helm
 
 REPO: Final = Path(__file__).resolve().parents[1]
 BASE: Final = REPO / "manifests"
-EXAMPLES: Final = BASE / "examples"
 NAMESPACED: Final = BASE / "overlays" / "namespaced"
 NO_POD_DELETION_COST: Final = BASE / "overlays" / "no-pod-deletion-cost"
 CHART: Final = REPO / "charts" / "nodecount-scaler"
@@ -26,9 +26,7 @@ SERVICE_ACCOUNT: Final = "nodecount-scaler"
 USERNAME: Final = f"system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}"
 # The admission policies of the base (each with a binding of the same name).
 POLICIES: Final = (
-    "nodecount-scaler-replicas",
-    "nodecount-scaler-replicas-statefulsets",
-    "nodecount-scaler-replicas-replicasets",
+    *(kind.policy for kind in BUILTIN),
     "nodecount-scaler-pod-deletion-cost",
     "nodecount-scaler-events",
 )

@@ -8,6 +8,7 @@ import os
 from unittest import mock
 
 from nodecount_scaler.cli import parse_settings
+from nodecount_scaler.model.kinds import BUILTIN
 from nodecount_scaler.settings import Settings
 from tests.manifests import NAMESPACE, SERVICE_ACCOUNT, Obj, one, rule_tuples
 
@@ -15,10 +16,11 @@ CLUSTER = "*"  # the scope of a ClusterRoleBinding's grants
 
 Rule = tuple[str, str, str, str | None]  # group, resource, verb, resourceName or None
 NODES: set[Rule] = {("", "nodes", "list", None), ("", "nodes", "watch", None)}
+# Every built-in kind of the table: read its objects, patch their replicas.
 TARGETS: set[Rule] = {
     *(
-        (("apps", resource, verb, None))
-        for resource in ("deployments", "statefulsets", "replicasets")
+        (kind.group, kind.resource, verb, None)
+        for kind in BUILTIN
         for verb in ("list", "watch", "patch")
     ),
     ("autoscaling", "horizontalpodautoscalers", "list", None),

@@ -21,12 +21,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from nodecount_scaler.control.events import EventRecorder
+from nodecount_scaler.control.nodepods import NodePods
 from nodecount_scaler.control.podcache import PodCaches
 from nodecount_scaler.control.reconciler import Reconciler
 from nodecount_scaler.kube.client import JsonObject, KubeClient
 from nodecount_scaler.model.state import ClusterState
 from nodecount_scaler.model.targets import TargetKey
-from tests.builders import node_view, target_view
+from testkit.builders import node_view, target_view
 from tests.tasks import running_task
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -292,9 +293,11 @@ def seeded_state(
     *,
     unready_grace: float = 0.0,
     now: float = 0.0,
+    settle: float = 0.0,
 ) -> ClusterState:
-    """ClusterState filled from Node and Deployment JSON, as the reflectors would fill it."""
-    state = ClusterState(unready_grace)
+    """ClusterState filled from Node and Deployment JSON, as the reflectors would fill it;
+    new targets settle for `settle` seconds (none unless a test is about settling)."""
+    state = ClusterState(unready_grace, settle)
     for obj in nodes:
         state.upsert_node(node_view(obj), now)
     for obj in deployments:
@@ -311,6 +314,7 @@ def make_reconciler(
     clock: FakeClock | None = None,
     pods: bool = True,
     caches: PodCaches | None = None,
+    node_pods: NodePods | None = None,
 ) -> Reconciler:
     """A reconciler on the scripted API. `pods`: pod-deletion-cost steering on or off;
     without `caches` every scale-down lists the target's pods once (--pod-watches 0)."""
@@ -325,4 +329,5 @@ def make_reconciler(
         steer_pods=pods,
         pod_caches=caches,
         clock=clock,
+        node_pods=node_pods,
     )

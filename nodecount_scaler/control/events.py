@@ -41,7 +41,7 @@ from typing import Final, Generic, Literal, TypeVar
 
 import structlog
 
-from nodecount_scaler import metrics
+from nodecount_scaler import limits, metrics
 from nodecount_scaler.kube import resources
 from nodecount_scaler.kube.client import ApiError, KubeClient
 from nodecount_scaler.model.kinds import BUILTIN
@@ -51,15 +51,8 @@ log = structlog.get_logger(__name__)
 
 COMPONENT: Final = "nodecount-scaler"
 EventType = Literal["Normal", "Warning"]
-# client-go's maxLruCacheEntries.
-SERIES_LIMIT: Final = 4096
-# client-go's spam filter refills one event per object every 5 minutes.
-WRITE_INTERVAL: Final = 300.0
 # Under the API server's default --event-ttl (1 h), counted from an Event's last write.
 SERIES_TTL: Final = 3000.0
-# The API server rejects an Event message over 1 KiB.
-MESSAGE_LIMIT: Final = 1024
-TOPIC_LIMIT: Final = 128
 
 
 class Reason(enum.StrEnum):
@@ -118,7 +111,7 @@ class Lru(Generic[K, V]):
 
 def short_topic(topic: str) -> str:
     """A topic as a map key: long ones (a template error quoting a value) as a digest."""
-    if len(topic) <= TOPIC_LIMIT:
+    if len(topic) <= limits.EVENT_TOPIC_LIMIT:
         return topic
     return hashlib.blake2b(topic.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
@@ -181,8 +174,8 @@ class EventCorrelator:
         self,
         *,
         repeat_window: float = 600.0,
-        write_interval: float = WRITE_INTERVAL,
-        series_limit: int = SERIES_LIMIT,
+        write_interval: float = limits.EVENT_WRITE_INTERVAL,
+        series_limit: int = limits.EVENT_SERIES_LIMIT,
         clock: Callable[[], float] = time.monotonic,
         stamp: Callable[[], str] = utc_stamp,
     ) -> None:
@@ -229,7 +222,7 @@ class EventCorrelator:
         """Record one occurrence; the series to write now, or None when it is held (it
         is then pending: `due` hands it out once the target's budget allows)."""
         now, stamp = self.clock(), self._stamp()
-        message = message[:MESSAGE_LIMIT]
+        message = message[: limits.EVENT_MESSAGE_LIMIT]
         key = (target, type_, reason, short_topic(name))
         found = self._series.get(key)
         if found is None or found.uid != uid or now - found.written_at >= SERIES_TTL:

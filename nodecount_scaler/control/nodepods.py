@@ -21,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Final
 
+from nodecount_scaler import limits
 from nodecount_scaler.control.podlist import PodSink
 from nodecount_scaler.kube import resources
 from nodecount_scaler.kube.client import KubeClient
@@ -31,8 +32,6 @@ from nodecount_scaler.model.selector import LabelSelector
 # How long one node's list answers the scale-downs its change causes (they follow it
 # within milliseconds; a later change of the node lists it again).
 POD_LIST_TTL: Final = 5.0
-# Node lists kept at most (least recently listed out first).
-LISTS_KEPT: Final = 256
 
 Scope = tuple[str, str]  # (namespace, or "" for every namespace; node name)
 
@@ -84,7 +83,7 @@ class NodePods:
         future.set_result(listed)
         self._lists[scope] = (self._clock(), listed)
         self._lists.move_to_end(scope)
-        while len(self._lists) > LISTS_KEPT:
+        while len(self._lists) > limits.NODE_POD_LISTS_KEPT:
             self._lists.popitem(last=False)
         return listed
 

@@ -10,7 +10,6 @@ manifests/base/policies/ let this service account make no other change with them
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,26 +22,17 @@ from nodecount_scaler import metrics
 from nodecount_scaler.control.events import EventRecorder, Reason
 from nodecount_scaler.control.nodepods import NodePods
 from nodecount_scaler.control.podcache import PodCaches
-from nodecount_scaler.control.podlist import list_target_pods
+from nodecount_scaler.control.steering import Coverage, Steering, write_hint
 from nodecount_scaler.kube import resources
 from nodecount_scaler.kube.client import ApiError, KubeClient
-from nodecount_scaler.kube.watch import StreamError
 from nodecount_scaler.model.guard import ScaleDownGuard
-from nodecount_scaler.model.kinds import Removal
-from nodecount_scaler.model.pods import (
-    DELETION_COST_ANNOTATION,
-    PodView,
-    deletion_cost_patches,
-    ordinal_scale_down_problem,
-)
 from nodecount_scaler.model.policy import Action, Cause, ScalePlan, plan_scale
 from nodecount_scaler.model.state import ClusterState, TargetState
 from nodecount_scaler.model.status import Change, TargetStatus, target_status, topology_findings
-from nodecount_scaler.model.targets import FindingKind, TargetKey, TargetView
+from nodecount_scaler.model.targets import TargetKey, TargetView
 
 log = structlog.get_logger(__name__)
 
-FIELD_MANAGER: Final = "nodecount-scaler"
 # How long a written replica count is trusted over an older observed one: the watch
 # delivers our own write shortly after it lands, in order with every other change.
 EXPECTATION_TTL: Final = 30.0
@@ -58,6 +48,7 @@ class TargetRecord:
     last_change: Change | None = None
     last_error: str | None = None
     gauges: metrics.TargetGauges | None = None
+    coverage: Coverage = field(default_factory=Coverage)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +86,18 @@ class Reconciler:
     # Pods listed by node for the targets past the pod caches' room (control/nodepods.py);
     # None: those list their own pods.
     node_pods: NodePods | None = None
+    steering: Steering = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.steering = Steering(
+            self.client,
+            self.state,
+            self.events,
+            self.steer_pods,
+            self.pod_caches,
+            self.node_pods,
+            self.clock,
+        )
 
     async def reconcile(self, key: TargetKey) -> Result:
         """Raises ApiError on a retryable failure; the caller requeues with backoff."""
@@ -169,16 +172,24 @@ class Reconciler:
         )
         gauges.set_counts(len(target.eligible), plan.desired)
         gauges.conflicts.set(len(plan.hpas))
+        self.steering.note_domains(view, record.coverage)
 
         if plan.action is Action.NONE:
             record.last_applied = plan.desired
             await self._held(target, plan)  # releases a hold whose nodes came back
-            return result
+            return _sooner(result, await self.steering.check_domains(view, record.coverage))
+        # At rest later: the pods are looked at then, if a look is due.
+        result = _sooner(result, self.steering.due_in(record.coverage))
         if plan.action is Action.BLOCKED_BY_HPA:
             # Ours again only when the HPA goes; that first write is a takeover, not drift.
             record.last_applied = None
             await self._report_conflict(target, plan)
             return result
+        settling = target.settles_at - self.clock()
+        if settling > 0:
+            # Too new to write: an HPA applied with it may still be on its way
+            # (model/state.py NEW_TARGET_SETTLE). Looked at again once it has settled.
+            return _sooner(result, settling)
         if await self._held(target, plan):
             return Result(result.requeue_after, held=True)
         wrote_at = await self._scale(target, record, plan)
@@ -285,14 +296,14 @@ class Reconciler:
             log.info("would rescale (dry run)", **fields)
             return None
         if plan.scaling_down:
-            await self._steer_scale_down(target, plan.desired)
-        path = resources.replicas_path(key, view.workload)
+            await self.steering.before_scale_down(target, plan.desired)
+        path = view.workload.write_path(key.namespace, key.name)
         # Expected before it is sent: the watch may deliver the write before the response.
         record.expected = plan.desired
         record.expected_until = self.clock() + EXPECTATION_TTL
         try:
             await self.client.merge_patch(
-                path, {"spec": {"replicas": plan.desired}}, field_manager=FIELD_MANAGER
+                path, {"spec": {"replicas": plan.desired}}, field_manager=resources.FIELD_MANAGER
             )
         except ApiError as exc:
             record.expected = None
@@ -321,87 +332,6 @@ class Reconciler:
         )
         return wrote_at
 
-    async def _steer_scale_down(self, target: TargetState, desired: int) -> None:
-        """Before a scale-down, make the workload's controller remove the pods on nodes that
-        no longer count (docs/eligibility.md). A ReplicaSet honours pod-deletion-cost, so
-        those pods get a lower one (only pods whose annotation must change are patched); a
-        StatefulSet removes its highest ordinals whatever the cost, so a stranded pod is
-        reported instead; a custom controller is left alone.
-
-        The pods come from the target's pod cache (control/podcache.py) while it has one or
-        there is room for one; else, when the target knows the few nodes it moved on since
-        its pods were last steered, from the lists of those nodes' pods, shared by every
-        target the same change scales down (control/nodepods.py); else from one LIST with
-        the target's selector, made now (control/podlist.py).
-
-        Best effort: a failure here is logged and the scale-down still happens (the count
-        is right either way; only the choice of pod is at stake)."""
-        view = target.view
-        removal = view.workload.removal
-        if not self.steer_pods or view.pod_selector is None or removal is Removal.UNKNOWN:
-            return
-        pods = await self._target_pods(target)
-        if pods is None:
-            return
-        # What moved before this list is in it; what moves after is noted afresh.
-        target.moved = set()
-        keeps = functools.partial(self.state.keeps, view.key)
-        if removal is Removal.HIGHEST_ORDINAL:
-            problem = ordinal_scale_down_problem(view.key.name, pods, keeps, desired)
-            if problem is not None:
-                kind = FindingKind.SCALE_DOWN_BY_ORDINAL
-                if await self.events.warn_once(view.key, view.uid, kind, problem):
-                    log.warning("statefulset scale-down keeps a stranded pod", problem=problem)
-            return
-        await self._mark_leaving_pods(view.key, pods, keeps)
-
-    async def _target_pods(self, target: TargetState) -> list[PodView] | None:
-        view = target.view
-        assert view.pod_selector is not None
-        selector = str(view.pod_selector)
-        caches, moved = self.pod_caches, target.moved
-        try:
-            if caches is not None and (self.node_pods is None or caches.can_hold(view.key)):
-                cached = await caches.pods(view.key, selector)
-                if cached is not None:
-                    return cached
-            elif self.node_pods is not None and moved is not None:
-                return await self.node_pods.pods(view.key.namespace, view.pod_selector, moved)
-            return await list_target_pods(self.client, view.key, selector)
-        except ApiError as exc:
-            metrics.DELETION_COST_PATCHES.labels("error").inc()
-            log.error(
-                "could not list pods to steer the scale-down",
-                error=str(exc),
-                hint="the service account needs list on pods" if exc.forbidden else None,
-            )
-        except StreamError as exc:
-            metrics.DELETION_COST_PATCHES.labels("error").inc()
-            log.error("could not list pods to steer the scale-down", error=str(exc))
-        return None
-
-    async def _mark_leaving_pods(
-        self, key: TargetKey, pods: list[PodView], keeps: Callable[[str], bool]
-    ) -> None:
-        for pod, cost in deletion_cost_patches(pods, keeps).items():
-            try:
-                await self.client.merge_patch(
-                    resources.pod_path(key.namespace, pod),
-                    {"metadata": {"annotations": {DELETION_COST_ANNOTATION: cost}}},
-                    field_manager=FIELD_MANAGER,
-                )
-            except ApiError as exc:
-                metrics.DELETION_COST_PATCHES.labels("error").inc()
-                log.error(
-                    "could not set pod-deletion-cost",
-                    pod=pod,
-                    error=str(exc),
-                    hint=_write_hint(exc, "pods"),
-                )
-                continue
-            metrics.DELETION_COST_PATCHES.labels("success").inc()
-            log.info("set pod-deletion-cost", pod=pod, cost=cost)
-
     def status(self, key: TargetKey) -> TargetStatus:
         """What /status shows for one stored target."""
         record = self.records.get(key) or TargetRecord()
@@ -411,7 +341,15 @@ class Reconciler:
             self.replica_cap,
             last_change=record.last_change,
             last_error=record.last_error,
+            found=record.coverage.findings,
         )
+
+
+def _sooner(result: Result, seconds: float | None) -> Result:
+    """The result, looked at again within `seconds` if that is sooner."""
+    if seconds is None or (result.requeue_after is not None and result.requeue_after <= seconds):
+        return result
+    return Result(seconds, result.wrote_at, result.held)
 
 
 def counted(target: TargetState, count: int) -> str:
@@ -437,17 +375,7 @@ def _write_failed(exc: ApiError, view: TargetView, fields: dict[str, object]) ->
     log.error(
         "scale write failed",
         error=str(exc),
-        hint=_write_hint(exc, resources.written_resource(view.workload)),
+        hint=write_hint(exc, view.workload.written_resource),
         **fields,
     )
     return False
-
-
-def _write_hint(exc: ApiError, resource: str) -> str | None:
-    """What a refused write means: a missing RBAC verb, or an admission policy that saw a
-    change it does not allow (the message names the policy)."""
-    if not exc.forbidden:
-        return None
-    if "ValidatingAdmissionPolicy" in exc.message:
-        return "an admission policy of manifests/base/policies/ refused the change"
-    return f"the service account needs patch on {resource}"

@@ -18,33 +18,14 @@ from nodecount_scaler.model.state import HpaKey
 from nodecount_scaler.model.targets import TargetKey, TargetProjector, TargetView, project_target
 
 NODES_PATH: Final = "/api/v1/nodes"
+# The field manager of every write (managedFields show who owns spec.replicas).
+FIELD_MANAGER: Final = "nodecount-scaler"
 
 
 def hpas_path(namespace: str | None) -> str:
     if namespace is None:
         return "/apis/autoscaling/v2/horizontalpodautoscalers"
     return f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers"
-
-
-def scale_path(key: TargetKey, workload: WorkloadKind = DEPLOYMENT) -> str:
-    """The scale subresource of a target."""
-    return workload.object_path(key.namespace, key.name) + "/scale"
-
-
-def replicas_path(key: TargetKey, workload: WorkloadKind = DEPLOYMENT) -> str:
-    """Where a target's spec.replicas is written: an apps/v1 workload itself, by a merge
-    patch the shipped admission policy checks (the opt-in, and that nothing but replicas
-    changes; the Scale object of /scale carries no annotations, so no policy could check
-    the opt-in there: see manifests/base/policies/replicas.yaml); a custom resource through
-    its /scale subresource, which no policy can guard (see the README's permissions)."""
-    if workload.builtin:
-        return workload.object_path(key.namespace, key.name)
-    return scale_path(key, workload)
-
-
-def written_resource(workload: WorkloadKind) -> str:
-    """The resource RBAC must let this service patch to write the kind's replicas."""
-    return workload.resource if workload.builtin else f"{workload.resource}/scale"
 
 
 def pods_path(namespace: str) -> str:
@@ -130,7 +111,6 @@ def _hpa_key(obj: object) -> HpaKey | ProjectionError:
 
 def hpa_projection(workloads: Sequence[WorkloadKind]) -> Projection[HpaKey, TargetKey]:
     """An HPA as the target it scales (same namespace); None for a kind not watched here."""
-    by_kind = {(w.group, w.kind): w for w in workloads}
 
     def scales(obj: object) -> TargetKey | ProjectionError | None:
         named = object_name(obj, "HorizontalPodAutoscaler")
@@ -145,8 +125,7 @@ def hpa_projection(workloads: Sequence[WorkloadKind]) -> Projection[HpaKey, Targ
         if not isinstance(api_version, str) or not isinstance(name, str) or not name:
             return None
         group = api_version.partition("/")[0] if "/" in api_version else ""
-        # extensions/v1beta1 Deployments are apps ones under an old name.
-        workload = by_kind.get(("apps" if group == "extensions" else group, str(kind)))
+        workload = next((w for w in workloads if w.named_by(group, str(kind))), None)
         return None if workload is None else TargetKey(named[0], name, workload.kind)
 
     return Projection(_hpa_key, scales)

@@ -13,44 +13,21 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final
 
-from nodecount_scaler.limits import NODE_SELECTOR_MAX_LENGTH, NODE_SELECTOR_MAX_REQUIREMENTS
 from nodecount_scaler.model.keys import (
+    CORES_PER_REPLICA,
+    CORES_TO_REPLICAS,
     ENABLED,
     MAX_REPLICAS,
     MIN_REPLICAS,
     NODE_SELECTOR,
     NODES_PER_REPLICA,
-    PREFIX,
+    NODES_TO_REPLICAS,
+    PREVENT_SINGLE_POINT_FAILURE,
     TOPOLOGY_KEY,
     AnnotationError,
-    shown,
 )
-from nodecount_scaler.model.numbers import NumberError, parse_int, parse_positive_decimal
-from nodecount_scaler.model.scaling import Linear, ScalingRule, parse_scaling
-from nodecount_scaler.model.selector import (
-    EVERYTHING,
-    LabelSelector,
-    SelectorError,
-    label_key_problem,
-    parse_selector,
-)
-
-# Importers of this module find the contract's keys and error type here too.
-__all__ = [
-    "DEFAULT_CONFIG",
-    "ENABLED",
-    "MAX_REPLICAS",
-    "MIN_REPLICAS",
-    "NODES_PER_REPLICA",
-    "NODE_SELECTOR",
-    "PREFIX",
-    "TOPOLOGY_KEY",
-    "AnnotationError",
-    "TargetConfig",
-    "is_enabled",
-    "parse_config",
-    "shown",
-]
+from nodecount_scaler.model.scaling import Ladder, Linear, ScalingRule
+from nodecount_scaler.model.selector import EVERYTHING, LabelSelector
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,85 +55,75 @@ DEFAULT_CONFIG: Final = TargetConfig(EVERYTHING, 0, None, Fraction(1))
 
 
 def is_enabled(annotations: Mapping[str, str]) -> bool:
-    return annotations.get(ENABLED) == "true"
+    return annotations.get(ENABLED.key) == "true"
 
 
 def parse_config(
     annotations: Mapping[str, str],
 ) -> tuple[TargetConfig | None, tuple[AnnotationError, ...]]:
-    """Return the target's config, or None and every problem found (all keys are checked)."""
+    """Return the target's config, or None and every problem found (all keys are checked),
+    each value read by its record (keys.py), then what the values mean together."""
     errors: list[AnnotationError] = []
-    selector = _node_selector(annotations, errors)
-    minimum = _integer(annotations, MIN_REPLICAS, errors)
-    maximum = _integer(annotations, MAX_REPLICAS, errors)
+    given_selector = NODE_SELECTOR.read(annotations, errors)
+    minimum = MIN_REPLICAS.read(annotations, errors)
+    maximum = MAX_REPLICAS.read(annotations, errors)
     if minimum is not None and maximum is not None and minimum > maximum:
         errors.append(
             AnnotationError.of(
-                MIN_REPLICAS,
-                annotations[MIN_REPLICAS],
+                MIN_REPLICAS.key,
+                annotations[MIN_REPLICAS.key],
                 f"min-replicas {minimum} is greater than max-replicas {maximum}",
             )
         )
-    ratio = Fraction(1)
-    if NODES_PER_REPLICA in annotations:
-        raw = annotations[NODES_PER_REPLICA]
-        parsed = parse_positive_decimal(raw)
-        if isinstance(parsed, NumberError):
-            errors.append(AnnotationError.of(NODES_PER_REPLICA, raw, parsed.problem))
-        else:
-            ratio = parsed
+    ratio = NODES_PER_REPLICA.read(annotations, errors) or Fraction(1)
     rule, rule_errors = parse_scaling(
         annotations, nodes_per_replica=ratio, min_replicas=minimum or 0, max_replicas=maximum
     )
     errors.extend(rule_errors)
-    topology_key = _topology_key(annotations, errors)
-    if errors or selector is None or rule is None:
+    topology_key = TOPOLOGY_KEY.read(annotations, errors)
+    if errors or rule is None:
         return None, tuple(errors)
+    selector = given_selector or EVERYTHING
     return TargetConfig(selector, minimum or 0, maximum, ratio, rule, topology_key), ()
 
 
-def _topology_key(annotations: Mapping[str, str], errors: list[AnnotationError]) -> str | None:
-    raw = annotations.get(TOPOLOGY_KEY)
-    if raw is None:
-        return None
-    problem = label_key_problem(raw.strip())
-    if problem is not None:
-        errors.append(AnnotationError.of(TOPOLOGY_KEY, raw, f"not a label key: {problem}"))
-        return None
-    return raw.strip()
+def parse_scaling(
+    annotations: Mapping[str, str],
+    *,
+    nodes_per_replica: Fraction | None,
+    min_replicas: int,
+    max_replicas: int | None,
+) -> tuple[ScalingRule | None, tuple[AnnotationError, ...]]:
+    """The target's rule from the scaling keys, or None and every problem found.
 
-
-def _node_selector(
-    annotations: Mapping[str, str], errors: list[AnnotationError]
-) -> LabelSelector | None:
-    raw = annotations.get(NODE_SELECTOR)
-    if raw is None:
-        return EVERYTHING
-    if len(raw) > NODE_SELECTOR_MAX_LENGTH:
-        problem = f"longer than {NODE_SELECTOR_MAX_LENGTH} characters ({len(raw)})"
-        errors.append(AnnotationError.of(NODE_SELECTOR, raw, problem))
-        return None
-    try:
-        selector = parse_selector(raw)
-    except SelectorError as exc:
-        errors.append(AnnotationError.of(NODE_SELECTOR, raw, str(exc)))
-        return None
-    if len(selector.requirements) > NODE_SELECTOR_MAX_REQUIREMENTS:
-        problem = (
-            f"{len(selector.requirements)} requirements; at most "
-            f"{NODE_SELECTOR_MAX_REQUIREMENTS} are allowed"
-        )
-        errors.append(AnnotationError.of(NODE_SELECTOR, raw, problem))
-        return None
-    return selector
-
-
-def _integer(annotations: Mapping[str, str], key: str, errors: list[AnnotationError]) -> int | None:
-    raw = annotations.get(key)
-    if raw is None:
-        return None
-    value = parse_int(raw)
-    if isinstance(value, NumberError):
-        errors.append(AnnotationError.of(key, raw, value.problem))
-        return None
-    return value
+    `nodes_per_replica`, `min_replicas` and `max_replicas` are the values parse_config already
+    read. Whether nodes-per-replica was written is read from `annotations`: a value filled in
+    by default does not count, so cores-per-replica alone scales on cores alone, as in CPA.
+    """
+    errors: list[AnnotationError] = []
+    cores_per_replica = CORES_PER_REPLICA.read(annotations, errors)
+    nodes_steps = NODES_TO_REPLICAS.read(annotations, errors)
+    cores_steps = CORES_TO_REPLICAS.read(annotations, errors)
+    spof = PREVENT_SINGLE_POINT_FAILURE.read(annotations, errors)
+    linear_keys = [a.key for a in (NODES_PER_REPLICA, CORES_PER_REPLICA) if a.key in annotations]
+    ladder_keys = [a.key for a in (NODES_TO_REPLICAS, CORES_TO_REPLICAS) if a.key in annotations]
+    if linear_keys:
+        for key in ladder_keys:
+            errors.append(
+                AnnotationError.of(
+                    key,
+                    annotations[key],
+                    f"a ladder key cannot be combined with {' and '.join(linear_keys)}: "
+                    "use either the linear keys or the ladder keys",
+                )
+            )
+    if errors:
+        return None, tuple(errors)
+    scheme: Linear | Ladder
+    if ladder_keys:
+        scheme = Ladder(nodes_steps, cores_steps)
+    elif NODES_PER_REPLICA.key in annotations or cores_per_replica is None:
+        scheme = Linear(nodes_per_replica or Fraction(1), cores_per_replica)
+    else:
+        scheme = Linear(None, cores_per_replica)
+    return ScalingRule(scheme, min_replicas, max_replicas, bool(spof)), ()

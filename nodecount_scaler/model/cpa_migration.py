@@ -28,38 +28,35 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Final
 
-from nodecount_scaler.model.annotations import (
+from nodecount_scaler.limits import (
+    CPA_FLAG_MAX_LENGTH,
+    CPA_MAX_TARGETS,
+    CPA_NUMBER_MAX_EXPONENT,
+    CPA_PARAMS_MAX_LENGTH,
+)
+from nodecount_scaler.model.annotations import parse_config, parse_scaling
+from nodecount_scaler.model.display import shortened
+from nodecount_scaler.model.keys import (
+    CORES_PER_REPLICA,
+    CORES_TO_REPLICAS,
     ENABLED,
     MAX_REPLICAS,
     MIN_REPLICAS,
     NODE_SELECTOR,
     NODES_PER_REPLICA,
-    parse_config,
-)
-from nodecount_scaler.model.display import shortened
-from nodecount_scaler.model.scaling import (
-    CORES_PER_REPLICA,
-    CORES_TO_REPLICAS,
-    MAX_STEP_NUMBER,
     NODES_TO_REPLICAS,
     PREVENT_SINGLE_POINT_FAILURE,
+)
+from nodecount_scaler.model.scaling import (
+    MAX_STEP_NUMBER,
     Mode,
     Step,
     format_decimal,
     format_steps,
-    parse_scaling,
     steps_from_json,
 )
 from nodecount_scaler.model.selector import SelectorError, parse_selector
 from nodecount_scaler.model.strict_json import JsonProblem, load_json
-
-# CPA's own examples are under 1 KiB of JSON.
-MAX_PARAMS_LENGTH: Final = 16384
-MAX_FLAG_LENGTH: Final = 16384
-MAX_TARGETS: Final = 100
-# A per-replica value written as 1e-40 or 1e40 would not fit a 32-character annotation anyway;
-# bounding the exponent first keeps Decimal-to-Fraction conversion instant.
-MAX_NUMBER_EXPONENT: Final = 30
 
 _DEPLOYMENT_KINDS: Final = frozenset(
     {
@@ -152,7 +149,7 @@ def parse_cpa_args(args: Sequence[str]) -> tuple[CpaFlags, tuple[MigrationError,
                 continue
             value = args[position]
             position += 1
-        if len(value) > MAX_FLAG_LENGTH:
+        if len(value) > CPA_FLAG_MAX_LENGTH:
             errors.append(MigrationError(f"--{name}", shortened(value), "too long"))
         elif name in ("target", "namespace", "nodelabels", "default-params", "configmap"):
             values[name.replace("-", "_")] = value
@@ -168,8 +165,10 @@ def parse_targets(raw: str) -> tuple[tuple[str, ...], tuple[MigrationError, ...]
     errors: list[MigrationError] = []
     # CPA lowercases the whole flag before reading it (options.go, ValidateFlags).
     items = [item.strip() for item in raw.lower().split(",")]
-    if len(items) > MAX_TARGETS:
-        return (), (MigrationError("--target", shortened(raw), f"more than {MAX_TARGETS} targets"),)
+    if len(items) > CPA_MAX_TARGETS:
+        return (), (
+            MigrationError("--target", shortened(raw), f"more than {CPA_MAX_TARGETS} targets"),
+        )
     for item in items:
         kind, slash, name = item.partition("/")
         if not slash or "/" in name or not kind or not name:
@@ -231,13 +230,13 @@ def _convert(kind: str, value: object) -> object:
     if isinstance(value, Decimal):
         if kind == _INT:
             return "must be a whole number (CPA reads it into a Go int)"
-        if not -MAX_NUMBER_EXPONENT <= value.adjusted() <= MAX_NUMBER_EXPONENT:
+        if not -CPA_NUMBER_MAX_EXPONENT <= value.adjusted() <= CPA_NUMBER_MAX_EXPONENT:
             return "out of range"
     if value < 0:
         return "must not be negative"
     if kind == _INT and value > MAX_STEP_NUMBER:
         return f"larger than {MAX_STEP_NUMBER}"
-    if kind == _NUMBER and value > 10**MAX_NUMBER_EXPONENT:
+    if kind == _NUMBER and value > 10**CPA_NUMBER_MAX_EXPONENT:
         return "out of range"
     return Fraction(value) if kind == _NUMBER else value
 
@@ -264,7 +263,7 @@ def _field_keys(
 def _decode_params(
     mode: Mode, raw: object, where: str, source: str
 ) -> _Params | list[MigrationError]:
-    decoded = load_json(raw, max_length=MAX_PARAMS_LENGTH) if isinstance(raw, str) else raw
+    decoded = load_json(raw, max_length=CPA_PARAMS_MAX_LENGTH) if isinstance(raw, str) else raw
     if isinstance(decoded, JsonProblem):
         return [MigrationError(where, shortened(str(raw)), decoded.problem)]
     if not isinstance(decoded, dict):
@@ -306,7 +305,7 @@ def _choose_params(
         where, source, entries = "ConfigMap data", "ConfigMap data", dict(data)
     elif flags.default_params is not None:
         where, source = "--default-params", "--default-params"
-        decoded = load_json(flags.default_params, max_length=MAX_FLAG_LENGTH)
+        decoded = load_json(flags.default_params, max_length=CPA_FLAG_MAX_LENGTH)
         if isinstance(decoded, JsonProblem) or not isinstance(decoded, dict):
             problem = str(decoded) if isinstance(decoded, JsonProblem) else "must be an object"
             return [MigrationError(where, shortened(flags.default_params), problem)]
@@ -342,14 +341,14 @@ def _linear_annotations(params: _Params) -> list[tuple[str, str]] | list[Migrati
     if maximum and maximum < minimum:
         problem = f"max {maximum} is less than min {minimum}"
         return [MigrationError(f"{where}.max", str(maximum), problem)]
-    result = [(MIN_REPLICAS, str(minimum))]
+    result = [(MIN_REPLICAS.key, str(minimum))]
     if maximum:
-        result.append((MAX_REPLICAS, str(maximum)))
-    for key, value in ((NODES_PER_REPLICA, nodes), (CORES_PER_REPLICA, cores)):
+        result.append((MAX_REPLICAS.key, str(maximum)))
+    for key, value in ((NODES_PER_REPLICA.key, nodes), (CORES_PER_REPLICA.key, cores)):
         if isinstance(value, Fraction) and value:
             result.append((key, format_decimal(value)))
     if values.get("preventSinglePointFailure") is True:
-        result.append((PREVENT_SINGLE_POINT_FAILURE, "true"))
+        result.append((PREVENT_SINGLE_POINT_FAILURE.key, "true"))
     return result
 
 
@@ -361,8 +360,8 @@ def _ladder_annotations(params: _Params) -> list[tuple[str, str]] | list[Migrati
     result = [
         (key, format_steps(steps))
         for key, name in (
-            (NODES_TO_REPLICAS, "nodesToReplicas"),
-            (CORES_TO_REPLICAS, "coresToReplicas"),
+            (NODES_TO_REPLICAS.key, "nodesToReplicas"),
+            (CORES_TO_REPLICAS.key, "coresToReplicas"),
         )
         if isinstance(steps := params.values.get(name), tuple)
     ]
@@ -383,7 +382,7 @@ def _node_selector(raw: str | None, errors: list[MigrationError]) -> list[tuple[
     except SelectorError as exc:
         errors.append(MigrationError("--nodelabels", shortened(raw), str(exc)))
         return []
-    return [(NODE_SELECTOR, raw.strip())]
+    return [(NODE_SELECTOR.key, raw.strip())]
 
 
 def _check_round_trip(annotations: Mapping[str, str]) -> list[MigrationError]:
@@ -391,7 +390,7 @@ def _check_round_trip(annotations: Mapping[str, str]) -> list[MigrationError]:
     config, errors = parse_config(annotations)
     if config is None:
         return [MigrationError(e.key, e.value, e.problem) for e in errors]
-    nodes_per_replica = config.nodes_per_replica if NODES_PER_REPLICA in annotations else None
+    nodes_per_replica = config.nodes_per_replica if NODES_PER_REPLICA.key in annotations else None
     rule, errors = parse_scaling(
         annotations,
         nodes_per_replica=nodes_per_replica,
@@ -428,7 +427,7 @@ def translate(
     scaling = by_mode(params)
     if scaling and isinstance(scaling[0], MigrationError):
         errors.extend(e for e in scaling if isinstance(e, MigrationError))
-    annotations = [(ENABLED, "true")]
+    annotations = [(ENABLED.key, "true")]
     annotations += [a for a in scaling if isinstance(a, tuple)] + selector
     errors.extend(_check_round_trip(dict(annotations)))
     if errors:

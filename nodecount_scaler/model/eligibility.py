@@ -13,6 +13,7 @@ import enum
 from collections.abc import Callable, Hashable
 from typing import Final
 
+from nodecount_scaler.limits import ELIGIBILITY_MEMO_ENTRIES
 from nodecount_scaler.model.annotations import TargetConfig
 from nodecount_scaler.model.nodes import NodeView
 from nodecount_scaler.model.placement import PodPlacement
@@ -68,6 +69,13 @@ def passes_node_state_rules(node: NodeView, placement: PodPlacement, ready: bool
     )
 
 
+def label_keys(config: TargetConfig, placement: PodPlacement) -> frozenset[str]:
+    """The node label keys a target's rules read: its annotation selector's and its pod
+    template's (nodeSelector, node affinity, spread constraints). The index keeps these
+    keys grouped while the target exists; the memo below is keyed on their values."""
+    return config.node_selector.keys | placement.label_keys
+
+
 def is_eligible(node: NodeView, config: TargetConfig, placement: PodPlacement, ready: bool) -> bool:
     """`explain(...) is None` without building its words: this runs for every memo miss of
     every target a node event reaches, and formatting a selector per miss was most of it."""
@@ -87,7 +95,7 @@ class Eligibility:
     def __init__(self, config: TargetConfig, placement: PodPlacement) -> None:
         self.config = config
         self.placement = placement
-        keys = tuple(sorted(config.node_selector.keys | placement.label_keys))
+        keys = tuple(sorted(label_keys(config, placement)))
         self._get_values: Callable[[NodeView], Hashable] = _value_reader(keys)
         # Name-dependent rules (template nodeName, matchFields) make every node distinct.
         self._uses_name = placement.uses_node_name
@@ -108,9 +116,7 @@ class Eligibility:
         )
         cached = self._cache.get(key)
         if cached is None:
-            if len(self._cache) > 65536:
-                # Bounded: a target keyed on a per-node label would otherwise hold one entry
-                # per node ever seen.
+            if len(self._cache) > ELIGIBILITY_MEMO_ENTRIES:
                 self._cache.clear()
             cached = self._cache[key] = is_eligible(node, self.config, self.placement, ready)
         return cached

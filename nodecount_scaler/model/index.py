@@ -27,7 +27,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Final, TypeVar
 
 from nodecount_scaler.model.annotations import TargetConfig
-from nodecount_scaler.model.eligibility import passes_node_state_rules
+from nodecount_scaler.model.eligibility import label_keys, passes_node_state_rules
 from nodecount_scaler.model.nodes import NodeView, Taint
 from nodecount_scaler.model.placement import FieldRequirement, NodeSelectorTerm, PodPlacement
 from nodecount_scaler.model.selector import Operator, Requirement
@@ -46,11 +46,6 @@ _NO_NAMES: Final[frozenset[str]] = frozenset()
 
 def status_key(node: NodeView, ready: bool) -> StatusKey:
     return (node.taints, node.unschedulable, node.deleting, ready)
-
-
-def label_keys(config: TargetConfig, placement: PodPlacement) -> frozenset[str]:
-    """The label keys a target reads: what it retains in the index while it exists."""
-    return config.node_selector.keys | placement.label_keys
 
 
 class NodeIndex:

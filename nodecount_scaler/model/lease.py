@@ -2,7 +2,7 @@
 
 After client-go's leaderelection package, split as client-go splits `leaderelection.go`
 from `resourcelock/leaselock.go`: here, whether a lease has expired, whether we may take
-it and what we write; `control/leader.py` is the asyncio shell that reads and writes.
+it and what we write; `control/election.py` is the asyncio shell that reads and writes.
 
 Safety rests on two clocks that never meet. The leader measures its renew deadline on its
 own monotonic clock from the *start* of its last successful renewal; a follower measures
@@ -23,13 +23,49 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Final
 
-from nodecount_scaler.settings import LEADER_JITTER_FACTOR
+from nodecount_scaler.settings import DEFAULTS
 
 JsonObject = dict[str, Any]
 # client-go leaderelection.JitterFactor: acquire retries wait retry_period * [1, 1 + 1.2).
-JITTER_FACTOR: Final = LEADER_JITTER_FACTOR
+JITTER_FACTOR: Final = 1.2
+# How the timing rules name the three durations: in a config, and on the command line.
+CONFIG_NAMES: Final = ("lease_duration", "renew_deadline", "retry_period")
+FLAG_NAMES: Final = tuple(
+    f"--leader-election-{n}" for n in ("lease-duration", "renew-deadline", "retry-period")
+)
 
 # --------------------------------------------------------------------------- configuration
+
+
+def timing_problems(
+    lease_duration: float,
+    renew_deadline: float,
+    retry_period: float,
+    names: tuple[str, ...] = CONFIG_NAMES,
+) -> list[str]:
+    """What is wrong with a leader election's timing: client-go NewLeaderElector's rules. A
+    follower may take the lease once lease_duration has passed without a renewal, so the
+    leader must have given up (renew_deadline) before that, and must have had room for
+    retries before giving up. Written as `not (a > b)` so NaN fails too. `names` are the
+    three durations' names as the reader knows them (CONFIG_NAMES, FLAG_NAMES)."""
+    lease, renew, retry = lease_duration, renew_deadline, retry_period
+    lease_name, renew_name, retry_name = names
+    found = []
+    if not retry > 0:
+        found.append(f"{retry_name} ({retry:g}) must be greater than 0")
+    if not renew > retry * JITTER_FACTOR:
+        found.append(
+            f"{renew_name} ({renew:g}) must be greater than {retry_name} x {JITTER_FACTOR} "
+            f"({retry * JITTER_FACTOR:g})"
+        )
+    if not lease > renew:
+        found.append(
+            f"{lease_name} ({lease:g}) must be greater than {renew_name} ({renew:g}), or a "
+            "follower could take the lease while the leader still writes"
+        )
+    if not math.isfinite(lease):
+        found.append(f"{lease_name} ({lease:g}) must be finite")
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,35 +73,21 @@ class LeaderElectionConfig:
     namespace: str
     name: str  # the Lease's name (--leader-election-id)
     identity: str
-    lease_duration: float = 15.0
-    renew_deadline: float = 10.0
-    retry_period: float = 2.0
+    lease_duration: float = DEFAULTS.leader_election_lease_duration
+    renew_deadline: float = DEFAULTS.leader_election_renew_deadline
+    retry_period: float = DEFAULTS.leader_election_retry_period
 
     def validate(self) -> None:
-        """client-go NewLeaderElector's checks. Written as `not (a > b)` so NaN fails too."""
+        """Raise ValueError for an empty name or a timing that breaks `timing_problems`."""
         if not self.namespace:
             raise ValueError("leader election: namespace must not be empty")
         if not self.name:
             raise ValueError("leader election: lease name must not be empty")
         if not self.identity:
             raise ValueError("leader election: identity must not be empty")
-        if not (self.retry_period > 0):
-            raise ValueError(f"leader election: retry_period ({self.retry_period}) must be > 0")
-        if not (self.renew_deadline > self.retry_period * JITTER_FACTOR):
-            raise ValueError(
-                f"leader election: renew_deadline ({self.renew_deadline}) must be greater than "
-                f"retry_period * {JITTER_FACTOR} ({self.retry_period * JITTER_FACTOR:g})"
-            )
-        if not (self.lease_duration > self.renew_deadline):
-            raise ValueError(
-                f"leader election: lease_duration ({self.lease_duration}) must be greater than "
-                f"renew_deadline ({self.renew_deadline}), or a follower could take the lease "
-                "while the leader still works"
-            )
-        if not math.isfinite(self.lease_duration):
-            raise ValueError(
-                f"leader election: lease_duration ({self.lease_duration}) must be finite"
-            )
+        problems = timing_problems(self.lease_duration, self.renew_deadline, self.retry_period)
+        if problems:
+            raise ValueError(f"leader election: {problems[0]}")
 
 
 def request_timeout(config: LeaderElectionConfig) -> float:
@@ -124,7 +146,7 @@ class LeaseRecord:
 
 
 def holder_pod(identity: str) -> str:
-    """The pod name in a holder identity: control/leader.py's default_identity() writes
+    """The pod name in a holder identity: control/election.py's default_identity() writes
     POD_NAME + "_" + random hex, and a pod name (a DNS subdomain) has no "_"."""
     pod, sep, _ = identity.rpartition("_")
     return pod if sep else identity

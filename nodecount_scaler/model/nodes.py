@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Final, TypeVar
 
+from nodecount_scaler.limits import TAINT_POOL_LIMIT
 from nodecount_scaler.model.objects import (
     ProjectionError,
     ShapeError,
@@ -71,16 +72,13 @@ class NodeView:
 
 _taint_pool: dict[tuple[str, str, str], Taint] = {}
 _taints_pool: dict[tuple[Taint, ...], tuple[Taint, ...]] = {}
-# Sharing is only an optimisation; a taint with a unique value per node (Cluster
-# Autoscaler's ToBeDeletedByClusterAutoscaler=<timestamp>) must not make the pools grow
-# for ever, so they start over when this size is reached.
-POOL_LIMIT: Final = 4096
 
 
 def _shared(pool: dict[_K, _V], key: _K, make: Callable[[], _V]) -> _V:
     found = pool.get(key)
     if found is None:
-        if len(pool) >= POOL_LIMIT:
+        # Sharing is only an optimisation: past the bound the pool starts over.
+        if len(pool) >= TAINT_POOL_LIMIT:
             pool.clear()
         found = pool[key] = make()
     return found

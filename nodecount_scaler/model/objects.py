@@ -61,6 +61,15 @@ def mapping(parent: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]
     return value
 
 
+def nested(obj: Mapping[str, Any], path: Sequence[str]) -> Mapping[str, Any]:
+    """The object at a path of optional object fields ("spec", "template"); empty where one
+    is absent."""
+    found = obj
+    for depth, step in enumerate(path):
+        found = mapping(found, step, ".".join(path[: depth + 1]))
+    return found
+
+
 def items(parent: Mapping[str, Any], key: str, path: str) -> Sequence[Mapping[str, Any]]:
     """An optional array-of-objects field; absent or null reads as empty."""
     value = parent.get(key)

@@ -4,15 +4,18 @@ A ReplicaSet picks the pods it removes by rank (`ActivePodsWithRanks` in the Kub
 controller utilities): after phase and readiness it compares the
 `controller.kubernetes.io/pod-deletion-cost` annotation, lowest first. A pod on a cordoned
 node is still Ready, so without a lower cost the ReplicaSet may remove a pod on a healthy
-node instead; see docs/eligibility.md.
+node instead; see docs/eligibility.md. Counting topology domains, a node relabelled into
+another domain takes its pod along: that domain then holds two, and one of them is the pod
+to remove, not the only pod of a domain that still counts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from nodecount_scaler.model.objects import (
     ProjectionError,
@@ -79,27 +82,103 @@ def project_node_pod(obj: object) -> NodePod | ProjectionError:
     return NodePod(str(metadata.get("namespace", "")), dict(labels), view)
 
 
+# A node's topology domain for a target (the value of its counted key), None without one.
+DomainOf = Callable[[str], str | None]
+
+
 def deletion_cost_patches(
-    pods: Iterable[PodView], keeps: AbstractSet[str] | Callable[[str], bool]
+    pods: Iterable[PodView],
+    keeps: AbstractSet[str] | Callable[[str], bool],
+    domain_of: DomainOf | None = None,
 ) -> dict[str, str | None]:
-    """Annotation changes that make the pods on nodes that no longer count go first.
+    """Annotation changes that make the surplus pods (`surplus_pods`) go first.
 
     `keeps` says whether a node still counts for the target: its eligible set, or (per
-    topology domain) whether the node's domain still has an eligible node. Returns pod
-    name -> new pod-deletion-cost, or None to remove a cost this service set earlier on a
-    pod whose node has come back. Pods already being deleted are left alone.
+    topology domain) whether the node's domain still has an eligible node; `domain_of`,
+    counting domains, names a node's domain. Returns pod name -> new pod-deletion-cost, or
+    None to remove a cost this service set earlier on a pod that is no longer surplus (its
+    node came back). Pods already being deleted are left alone.
     """
+    pods = list(pods)
     counts = keeps.__contains__ if isinstance(keeps, AbstractSet) else keeps
+    surplus = surplus_pods(pods, counts, domain_of)
     changes: dict[str, str | None] = {}
     for pod in pods:
         if pod.deleting:
             continue
-        leaving = bool(pod.node_name) and not counts(pod.node_name)
-        if leaving and pod.deletion_cost != LEAVING_NODE_DELETION_COST:
+        if pod.name in surplus and pod.deletion_cost != LEAVING_NODE_DELETION_COST:
             changes[pod.name] = LEAVING_NODE_DELETION_COST
-        elif not leaving and pod.deletion_cost == LEAVING_NODE_DELETION_COST:
+        elif pod.name not in surplus and pod.deletion_cost == LEAVING_NODE_DELETION_COST:
             changes[pod.name] = None
     return changes
+
+
+def surplus_pods(
+    pods: Iterable[PodView], counts: Callable[[str], bool], domain_of: DomainOf | None = None
+) -> set[str]:
+    """The pods a scale-down should remove first: those on nodes that no longer count, and,
+    with `domain_of`, every pod but one of a domain that holds several (a node relabelled
+    into a domain that had a pod already). The one kept is one not marked yet, so a repeated
+    scale-down moves no mark; among equals the first by name."""
+    surplus: set[str] = set()
+    by_domain: dict[str, list[PodView]] = defaultdict(list)
+    for pod in pods:
+        if pod.deleting or not pod.node_name:
+            continue
+        if not counts(pod.node_name):
+            surplus.add(pod.name)
+        elif domain_of is not None and (domain := domain_of(pod.node_name)) is not None:
+            by_domain[domain].append(pod)
+    for group in by_domain.values():
+        keep = min(group, key=lambda p: (p.deletion_cost == LEAVING_NODE_DELETION_COST, p.name))
+        surplus.update(p.name for p in group if p is not keep)
+    return surplus
+
+
+class DomainCheck(NamedTuple):
+    """Whether the pods had settled, and what is wrong with where they are (None: nothing)."""
+
+    settled: bool
+    problem: str | None = None
+
+
+def domain_check(
+    pods: Collection[PodView],
+    replicas: int,
+    counts: Callable[[str], bool],
+    label: str,
+    counted: Collection[str],
+    domain_of: DomainOf,
+) -> DomainCheck:
+    """Whether every counted domain (value of `label`) holds a pod of the target. Not
+    settled while a pod is pending or being deleted, or the controller has not yet made
+    `replicas` of them: the scheduler may still fill a domain. Settled with a domain
+    empty while another holds several is for good: the scheduler never moves a running pod,
+    and anti-affinity kept the pod that made up the count out of the empty domain."""
+    if len(pods) != replicas or any(p.deleting or not p.node_name for p in pods):
+        return DomainCheck(settled=False)
+    held: dict[str, list[PodView]] = defaultdict(list)
+    for pod in pods:
+        domain = domain_of(pod.node_name)
+        if domain is not None and counts(pod.node_name):
+            held[domain].append(pod)
+    empty = sorted(d for d in counted if d not in held)
+    if not empty:
+        return DomainCheck(settled=True)
+    crowded = {d: sorted(ps, key=lambda p: p.name) for d, ps in sorted(held.items()) if len(ps) > 1}
+    doubled = "; ".join(
+        f"{label}={d} holds {len(ps)} ({', '.join(f'{p.name} on {p.node_name}' for p in ps)})"
+        for d, ps in crowded.items()
+    )
+    return DomainCheck(
+        settled=True,
+        problem=(
+            f"{', '.join(f'{label}={d}' for d in empty)} counts but holds no pod"
+            + (f", while {doubled}" if doubled else "")
+            + ": the scheduler never moves a running pod; delete one of a domain that holds "
+            "several and its controller recreates it where it fits"
+        ),
+    )
 
 
 def ordinal(statefulset: str, pod_name: str) -> int | None:

@@ -16,8 +16,8 @@ number of nano units (0.1n is 1n), and a binary-suffixed magnitude is capped at 
 
 Stricter than upstream in three ways, each so that a typo is an error and not a silent 0
 or a hang: the number must hold a digit (upstream's scanner reads ".", "-", "k" and "Mi"
-as 0, against its own grammar); the text is at most MAX_QUANTITY_LENGTH characters; and a
-decimal exponent is at most MAX_EXPONENT in magnitude (upstream allows up to 2^31-1, a
+as 0, against its own grammar); the text is at most QUANTITY_MAX_LENGTH characters; and a
+decimal exponent is at most QUANTITY_MAX_EXPONENT in magnitude (upstream allows up to 2^31-1, a
 number no resource has and 10**that no one can compute).
 
 Total: every `str` gives a Fraction or a QuantityError, never an exception.
@@ -31,15 +31,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final
 
+from nodecount_scaler.limits import QUANTITY_MAX_EXPONENT, QUANTITY_MAX_LENGTH
 from nodecount_scaler.model.display import shortened
 
-__all__ = ["MAX_EXPONENT", "MAX_QUANTITY_LENGTH", "QuantityError", "parse_quantity"]
+__all__ = ["QuantityError", "parse_quantity"]
 
-# Real quantities are under 25 characters ("9223372036854775807Ki" is 21).
-MAX_QUANTITY_LENGTH: Final = 128
-# 2^63 is about 9.2e18, so 10^1000 is far past any resource and still instant to compute.
-MAX_EXPONENT: Final = 1000
-_MAX_EXPONENT_DIGITS: Final = len(str(MAX_EXPONENT))
+_EXPONENT_DIGITS: Final = len(str(QUANTITY_MAX_EXPONENT))
 # How much of a bad value an error message quotes.
 _SHOWN: Final = 32
 
@@ -83,8 +80,8 @@ def parse_quantity(text: str) -> Fraction | QuantityError:
     """The exact value of a quantity string, or why it is not one."""
     if not text:
         return QuantityError(text, "empty")
-    if len(text) > MAX_QUANTITY_LENGTH:
-        problem = f"longer than {MAX_QUANTITY_LENGTH} characters"
+    if len(text) > QUANTITY_MAX_LENGTH:
+        problem = f"longer than {QUANTITY_MAX_LENGTH} characters"
         return QuantityError(shortened(text, _SHOWN), problem)
     shape = _SHAPE.fullmatch(text)
     if shape is None:
@@ -123,7 +120,7 @@ def _suffix_scale(suffix: str) -> tuple[int, int] | str:
         )
     sign, digits = exponent.groups()
     digits = digits.lstrip("0") or "0"
-    if len(digits) > _MAX_EXPONENT_DIGITS or int(digits) > MAX_EXPONENT:
+    if len(digits) > _EXPONENT_DIGITS or int(digits) > QUANTITY_MAX_EXPONENT:
         shown = shortened(sign + digits, _SHOWN)
-        return f"exponent {shown} is out of range (at most {MAX_EXPONENT} either way)"
+        return f"exponent {shown} is out of range (at most {QUANTITY_MAX_EXPONENT} either way)"
     return 10, -int(digits) if sign == "-" else int(digits)

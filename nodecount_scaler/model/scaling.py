@@ -27,35 +27,19 @@ from __future__ import annotations
 import enum
 import itertools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Final, TypeVar
+from typing import Final
 
+from nodecount_scaler.limits import LADDER_MAX_LENGTH, LADDER_MAX_STEPS
 from nodecount_scaler.model.display import shortened
-from nodecount_scaler.model.keys import NODES_PER_REPLICA, PREFIX, AnnotationError
-from nodecount_scaler.model.numbers import NumberError, parse_positive_decimal
+from nodecount_scaler.model.numbers import INT32_MAX, NumberError, parse_positive_decimal
 from nodecount_scaler.model.strict_json import JsonProblem, load_json
 
-CORES_PER_REPLICA: Final = PREFIX + "cores-per-replica"
-NODES_TO_REPLICAS: Final = PREFIX + "nodes-to-replicas"
-CORES_TO_REPLICAS: Final = PREFIX + "cores-to-replicas"
-PREVENT_SINGLE_POINT_FAILURE: Final = PREFIX + "prevent-single-point-failure"
-SCALING_KEYS: Final = (
-    CORES_PER_REPLICA,
-    NODES_TO_REPLICAS,
-    CORES_TO_REPLICAS,
-    PREVENT_SINGLE_POINT_FAILURE,
-)
-
-# "0.000000000000000000000000000001" is 32 characters: anything longer is a mistake.
-MAX_DECIMAL_LENGTH: Final = 32  # a value this long is far past DECIMAL_MAX_DIGITS
-# CPA's own longest example table has 15 steps; these bounds keep decoding instant.
-MAX_LADDER_LENGTH: Final = 4096
-MAX_LADDER_STEPS: Final = 100
 # Deployment spec.replicas is an int32; CPA stores counts in int32 too.
-MAX_STEP_NUMBER: Final = 2**31 - 1
+MAX_STEP_NUMBER: Final = INT32_MAX
 # prevent-single-point-failure: the smallest count that is not a single point of failure.
 SPOF_FLOOR: Final = 2
 
@@ -266,8 +250,8 @@ def steps_from_json(value: object, *, sort: bool = False) -> tuple[Step, ...] | 
         return "must be a JSON array of [threshold, replicas] pairs, like [[0,1],[4,2]]"
     if not value:
         return "has no steps: give at least one [threshold, replicas] pair"
-    if len(value) > MAX_LADDER_STEPS:
-        return f"has {len(value)} steps; at most {MAX_LADDER_STEPS} are allowed"
+    if len(value) > LADDER_MAX_STEPS:
+        return f"has {len(value)} steps; at most {LADDER_MAX_STEPS} are allowed"
     steps: list[Step] = []
     for number, entry in enumerate(value, start=1):
         if not isinstance(entry, list) or len(entry) != 2:
@@ -307,7 +291,7 @@ def _step_number_problem(item: object) -> str | None:
 
 
 def parse_steps(raw: str) -> tuple[Step, ...] | str:
-    decoded = load_json(raw, max_length=MAX_LADDER_LENGTH)
+    decoded = load_json(raw, max_length=LADDER_MAX_LENGTH)
     if isinstance(decoded, JsonProblem):
         return decoded.problem
     return steps_from_json(decoded)
@@ -316,70 +300,3 @@ def parse_steps(raw: str) -> tuple[Step, ...] | str:
 def format_steps(steps: Sequence[Step]) -> str:
     """The table in CPA's JSON form, compact: [[0,1],[4,2]]."""
     return "[" + ",".join(f"[{s.threshold},{s.replicas}]" for s in steps) + "]"
-
-
-_T = TypeVar("_T")
-
-
-def _parsed(
-    annotations: Mapping[str, str],
-    key: str,
-    parse: Callable[[str], _T | str],
-    errors: list[AnnotationError],
-) -> _T | None:
-    if key not in annotations:
-        return None
-    raw = annotations[key]
-    parsed = parse(raw)
-    if isinstance(parsed, str):
-        errors.append(AnnotationError.of(key, raw, parsed))
-        return None
-    return parsed
-
-
-def _parse_bool(raw: str) -> bool | str:
-    if raw in ("true", "false"):
-        return raw == "true"
-    return 'must be "true" or "false"'
-
-
-def parse_scaling(
-    annotations: Mapping[str, str],
-    *,
-    nodes_per_replica: Fraction | None,
-    min_replicas: int,
-    max_replicas: int | None,
-) -> tuple[ScalingRule | None, tuple[AnnotationError, ...]]:
-    """The target's rule from the scaling keys, or None and every problem found.
-
-    `nodes_per_replica`, `min_replicas` and `max_replicas` are the values parse_config already
-    read. Whether nodes-per-replica was written is read from `annotations`: a value filled in
-    by default does not count, so cores-per-replica alone scales on cores alone, as in CPA.
-    """
-    errors: list[AnnotationError] = []
-    cores_per_replica = _parsed(annotations, CORES_PER_REPLICA, parse_decimal, errors)
-    nodes_steps = _parsed(annotations, NODES_TO_REPLICAS, parse_steps, errors)
-    cores_steps = _parsed(annotations, CORES_TO_REPLICAS, parse_steps, errors)
-    spof = _parsed(annotations, PREVENT_SINGLE_POINT_FAILURE, _parse_bool, errors)
-    linear_keys = [k for k in (NODES_PER_REPLICA, CORES_PER_REPLICA) if k in annotations]
-    ladder_keys = [k for k in (NODES_TO_REPLICAS, CORES_TO_REPLICAS) if k in annotations]
-    if linear_keys:
-        for key in ladder_keys:
-            errors.append(
-                AnnotationError.of(
-                    key,
-                    annotations[key],
-                    f"a ladder key cannot be combined with {' and '.join(linear_keys)}: "
-                    "use either the linear keys or the ladder keys",
-                )
-            )
-    if errors:
-        return None, tuple(errors)
-    scheme: Linear | Ladder
-    if ladder_keys:
-        scheme = Ladder(nodes_steps, cores_steps)
-    elif NODES_PER_REPLICA in annotations or cores_per_replica is None:
-        scheme = Linear(nodes_per_replica or Fraction(1), cores_per_replica)
-    else:
-        scheme = Linear(None, cores_per_replica)
-    return ScalingRule(scheme, min_replicas, max_replicas, bool(spof)), ()

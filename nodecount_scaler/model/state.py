@@ -6,30 +6,55 @@ returns the targets whose outcome may have changed, so the caller enqueues exact
 Readiness grace: a node that was Ready and turns NotReady keeps counting for
 `unready_grace` seconds (a short flap causes no write at all); every other way of leaving
 the eligible set takes effect at once. A node first seen NotReady never counts.
+
+Settling: a target is not written until NEW_TARGET_SETTLE seconds after it was first
+stored (see `TargetState.settles_at`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
-from nodecount_scaler.model.eligibility import Eligibility, Rule, explain
+from nodecount_scaler.limits import MOVED_NODES_KEPT
+from nodecount_scaler.model.eligibility import Eligibility, Rule, explain, label_keys
 from nodecount_scaler.model.gates import TargetGates, gate_of
-from nodecount_scaler.model.index import NodeIndex, label_keys
+from nodecount_scaler.model.index import NodeIndex
 from nodecount_scaler.model.nodes import NodeView
 from nodecount_scaler.model.tally import Tally
 from nodecount_scaler.model.targets import TargetKey, TargetView
 
-# Nodes a target remembers having entered or left its eligible set since its pods were last
-# steered (control/nodepods.py lists the pods of those nodes); past this it remembers none.
-MOVED_NODES_KEPT = 8
+# Nothing is written to a target until this long after this process first stored it (or
+# stored it with a new uid). A workload and its HorizontalPodAutoscaler applied together (one
+# `kubectl apply -f` of a file holding both, one Helm release) are created milliseconds
+# apart, in either order, and reach this service on two watch streams that are not ordered
+# with each other: the workload's event can be handled before the HPA's, and a write made
+# then would fight the HPA. "The HPA cache is synced" must therefore mean "synced up to a
+# moment after the target's creation", and no watch tells that: resourceVersions are opaque
+# and must not be compared across resources (API concepts, "Resource versions"), and an
+# HPA created just after its target is newer than the target anyway, so waiting for the HPA
+# watch to pass the target's version would not see it either. A short settle covers both
+# orders; an HPA created later than this is a new conflict, reported as one after at most
+# one write. The wait delays only a target's writes in its first seconds here (a new
+# target, or every target right after this process started); a new leader's targets were
+# stored long before, while it followed.
+NEW_TARGET_SETTLE: Final = 2.0
 
 
 class HpaKey(NamedTuple):
     namespace: str
     name: str
+
+
+class Domains(NamedTuple):
+    """The topology domains a target counts: the label, its counted values, and a node's
+    value of it (None: no such node, or no such label)."""
+
+    label: str
+    counted: frozenset[str]
+    of: Callable[[str], str | None]
 
 
 @dataclass(slots=True)
@@ -41,6 +66,8 @@ class TargetState:
     tally: Tally | None = None
     # The label keys it holds indexed (NodeIndex.retain) while it is stored.
     label_keys: frozenset[str] = frozenset()
+    # Monotonic time before which nothing is written to it (NEW_TARGET_SETTLE).
+    settles_at: float = 0.0
     # Nodes that entered or left `eligible` since the pods were last steered; None: not
     # known (a new target, a relist, more than MOVED_NODES_KEPT of them).
     moved: set[str] | None = None
@@ -89,8 +116,9 @@ def _tally_for(view: TargetView) -> Tally | None:
 
 
 class ClusterState:
-    def __init__(self, unready_grace: float) -> None:
+    def __init__(self, unready_grace: float, settle: float = NEW_TARGET_SETTLE) -> None:
         self.unready_grace = unready_grace
+        self.settle = settle
         self.nodes: dict[str, NodeView] = {}
         self.targets: dict[TargetKey, TargetState] = {}
         self._index = NodeIndex(self.nodes)
@@ -222,6 +250,9 @@ class ClusterState:
         old = self.targets.get(view.key)
         if old is not None and old.view == view:
             return False
+        settles_at = (
+            old.settles_at if old is not None and old.view.uid == view.uid else now + self.settle
+        )
         if (
             old is not None
             and old.eligibility is not None
@@ -231,8 +262,9 @@ class ClusterState:
         ):
             # Only replicas, findings or the uid moved: the eligible set still holds.
             old.view = view
+            old.settles_at = settles_at
             return True
-        state = TargetState(view, None, tally=_tally_for(view))
+        state = TargetState(view, None, tally=_tally_for(view), settles_at=settles_at)
         if view.config is not None and view.placement is not None:
             state.eligibility = Eligibility(view.config, view.placement)
             self._gates.put(view.key, gate_of(view.config, view.placement))
@@ -330,6 +362,20 @@ class ClusterState:
         if target.tally is None or not target.tally.domains or node is None:
             return False
         return all(node.labels.get(k) in d for k, d in target.tally.domains.items())
+
+    def domains(self, key: TargetKey) -> Domains | None:
+        """The domains the target counts; None when it counts nodes (or is not stored)."""
+        target = self.targets.get(key)
+        label = target.tally.counted_key() if target is not None and target.tally else None
+        if target is None or target.tally is None or label is None:
+            return None
+        nodes = self.nodes
+
+        def of(node_name: str) -> str | None:
+            node = nodes.get(node_name)
+            return None if node is None else node.labels.get(label)
+
+        return Domains(label, frozenset(target.tally.domains[label]), of)
 
     # -- explanations ------------------------------------------------------------------
 

@@ -60,9 +60,10 @@ def target_status(
     last_change: Change | None = None,
     last_error: str | None = None,
     explain_at: float | None = None,
+    found: tuple[Finding, ...] = (),
 ) -> TargetStatus:
     """The status of one stored target; `explain_at` (a monotonic time) adds the count of
-    nodes each eligibility rule kept out."""
+    nodes each eligibility rule kept out; `found` are findings from where its pods are."""
     target = state.targets[key]
     view = target.view
     config = view.config if view.valid else None
@@ -78,7 +79,7 @@ def target_status(
         eligible=len(target.eligible) if config is not None else None,
         current=view.replicas,
         desired=None if config is None else desired_replicas(count, config, replica_cap, cores),
-        findings=(*view.findings, *topology_findings(target)),
+        findings=(*view.findings, *topology_findings(target), *found),
         errors=view.problems,
         autoscalers=tuple(state.hpas_for(key)),
         last_change=last_change,

@@ -91,5 +91,12 @@ class Tally:
             return eligible
         return min(len(counter) for counter in self.domains.values())
 
+    def counted_key(self) -> str | None:
+        """The key whose domains are the count (the fewest, the first by name among equals);
+        None when counting nodes."""
+        if not self.domains:
+            return None
+        return min(self.domains, key=lambda key: (len(self.domains[key]), key))
+
     def nodes_without_key(self) -> dict[str, int]:
         return dict(self.keyless)

@@ -1,4 +1,4 @@
-"""The view of an opted-in Deployment (a target) and its projection from JSON.
+"""The view of an opted-in workload (a target) and its projection from JSON.
 
 Besides configuration and placement, the projection records template findings: shapes of
 the pod template under which "replicas == eligible nodes" does not mean one pod per node,
@@ -16,15 +16,17 @@ from typing import Any, Final, NamedTuple
 
 import orjson
 
-from nodecount_scaler.model.annotations import AnnotationError, TargetConfig, parse_config
-from nodecount_scaler.model.kinds import DEPLOYMENT, WorkloadKind
+from nodecount_scaler.limits import PROJECTION_MEMO_ENTRIES
+from nodecount_scaler.model.annotations import TargetConfig, parse_config
+from nodecount_scaler.model.keys import AnnotationError
+from nodecount_scaler.model.kinds import DEPLOYMENT, WorkloadKind, shown_name
 from nodecount_scaler.model.numbers import NumberError, parse_int
 from nodecount_scaler.model.objects import (
     ProjectionError,
     ShapeError,
-    integer,
     items,
     mapping,
+    nested,
     object_name,
     string,
     string_map,
@@ -43,12 +45,10 @@ DEFAULT_MAX_SURGE: Final = "25%"
 class TargetKey(NamedTuple):
     namespace: str
     name: str
-    kind: str = "Deployment"
+    kind: str = DEPLOYMENT.kind
 
     def __str__(self) -> str:
-        if self.kind == "Deployment":
-            return f"{self.namespace}/{self.name}"
-        return f"{self.namespace}/{self.kind.lower()}/{self.name}"
+        return f"{self.namespace}/{shown_name(self.kind, self.name)}"
 
 
 class FindingKind(enum.StrEnum):
@@ -59,6 +59,9 @@ class FindingKind(enum.StrEnum):
     NODES_WITHOUT_TOPOLOGY_KEY = "NodesWithoutTopologyKey"
     # A StatefulSet scale-down removes the highest ordinals, not the pods on leaving nodes.
     SCALE_DOWN_BY_ORDINAL = "ScaleDownByOrdinal"
+    # A counted topology domain holds no pod of the target while another holds several (a
+    # node relabelled into another domain took its pod along): nothing will move one.
+    DOMAIN_WITHOUT_POD = "DomainWithoutPod"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +115,11 @@ def project_target(
         metadata = mapping(obj, "metadata", "metadata")
         annotations = string_map(metadata, "annotations", "metadata.annotations")
         spec = mapping(obj, "spec", "spec")
-        # spec.replicas defaults to 1 (apps/v1 defaulting); the server always fills it in.
-        replicas = integer(spec, "replicas", "spec.replicas", 1)
+        replicas = workload.replicas(obj)
         uid = string(metadata, "uid", "metadata.uid")
         raw_selector = mapping(spec, "selector", "spec.selector")
+        if workload.selector_is_map:
+            raw_selector = {"matchLabels": string_map(spec, "selector", "spec.selector")}
     except ShapeError as exc:
         return ProjectionError("bad-field", str(exc))
     key = TargetKey(*named, workload.kind)
@@ -171,8 +175,9 @@ def _project_template(
         placement = placement_from_pod_spec(pod_spec)
         anti_keys = self_anti_affinity_keys(pod_spec, pod_labels, namespace)
         topology = choose_topology(config.topology_key if config else None, anti_keys)
-        # Only a Deployment surges; a StatefulSet or ReplicaSet replaces pods in place.
-        surge = resolved_max_surge(spec, replicas) if workload == DEPLOYMENT else 0
+        # Only a kind that surges (a Deployment) adds pods in a rollout; others replace
+        # them in place.
+        surge = resolved_max_surge(spec, replicas) if workload.surges else 0
         findings = template_findings(
             pod_spec, pod_labels, surge=surge, anti_keys=anti_keys, topology=topology
         )
@@ -183,10 +188,7 @@ def _project_template(
 
 def _template(obj: Mapping[str, Any], workload: WorkloadKind) -> Mapping[str, Any]:
     """The pod template at the kind's path; a custom resource without one says so."""
-    found: Mapping[str, Any] = obj
-    for depth, step in enumerate(workload.template_path):
-        path = ".".join(workload.template_path[: depth + 1])
-        found = mapping(found, step, path)
+    found = nested(obj, workload.template_path)
     if not found and not workload.builtin:
         raise TemplateError(workload.template_where, "no pod template at this path")
     return found
@@ -340,44 +342,47 @@ def _digest(*parts: object) -> bytes:
 
 
 class TargetProjector:
-    """project_target with a memo per Deployment, for the watch.
+    """project_target with a memo per target, for the watch of one kind.
 
-    Most versions of a target differ from the previous one only in status (the Deployment
-    and ReplicaSet controllers report progress) or in spec.replicas (this service's own
-    write, echoed by the watch). The view depends on metadata.uid, metadata.annotations and
-    spec's replicas, selector, template and strategy only: when the digest of those (but
-    replicas) equals the last version's, the last view is reused, and when only replicas
-    moved it is copied with the new count, unless the template findings read it (a
-    percentage maxSurge resolves against replicas). Anything else is projected afresh. At
-    most `limit` targets are remembered. Only Deployments are memoised (the inputs above are
-    a Deployment's); other kinds are projected afresh every time.
+    Most versions of a target differ from the previous one only in status (the workload's
+    controller reports progress) or in its replicas (this service's own write, echoed by
+    the watch). The view depends on metadata.uid, metadata.annotations, spec.selector, the
+    pod template and the replicas at the kind's paths, and spec.strategy of a kind that
+    surges, only: when the digest of those (but replicas) equals the last version's, the
+    last view is reused, and when only replicas moved it is copied with the new count,
+    unless the template findings read it (a percentage maxSurge resolves against replicas).
+    Anything else is projected afresh. At most `limit` targets are remembered.
     """
 
     __slots__ = ("_memo", "limit", "workload")
 
-    def __init__(self, workload: WorkloadKind = DEPLOYMENT, limit: int = 10_000) -> None:
+    def __init__(
+        self, workload: WorkloadKind = DEPLOYMENT, limit: int = PROJECTION_MEMO_ENTRIES
+    ) -> None:
         self.workload = workload
         self.limit = limit
         self._memo: dict[tuple[str, str], _Memo] = {}
 
     def __call__(self, obj: object) -> TargetView | ProjectionError:
-        inputs = _memo_inputs(obj) if self.workload == DEPLOYMENT else None
+        workload = self.workload
+        inputs = _memo_inputs(obj, workload.kind)
         if inputs is None:
-            return project_target(obj, self.workload)
+            return project_target(obj, workload)
         key, uid, annotations, spec = inputs
-        replicas = spec.get("replicas")
+        replicas = _raw(obj, workload.replicas_path)
+        strategy = spec.get("strategy") if workload.surges else None
         digest = _digest(
-            annotations, spec.get("selector"), spec.get("template"), spec.get("strategy")
+            annotations, spec.get("selector"), _raw(obj, workload.template_path), strategy
         )
         last = self._memo.get(key)
         if last is not None and last.uid == uid and last.digest == digest:
             if last.replicas == replicas:
                 return last.view
-            reused = _with_replicas(last.view, spec, last.replicas, replicas)
+            reused = _with_replicas(last.view, spec, last.replicas, replicas, workload.surges)
             if reused is not None:
                 self._remember(key, _Memo(uid, digest, replicas, reused))
                 return reused
-        view = project_target(obj, self.workload)
+        view = project_target(obj, workload)
         if isinstance(view, TargetView):
             self._remember(key, _Memo(uid, digest, replicas, view))
         return view
@@ -392,11 +397,11 @@ class TargetProjector:
 
 
 def _memo_inputs(
-    obj: object,
+    obj: object, kind: str
 ) -> tuple[tuple[str, str], object, object, Mapping[str, Any]] | None:
-    """(namespace, name), uid, annotations and spec of a Deployment-shaped object; None for
+    """(namespace, name), uid, annotations and spec of an object of the kind; None for
     anything else (project_target then says what is wrong with it)."""
-    named = object_name(obj, "Deployment")
+    named = object_name(obj, kind)
     if isinstance(named, ProjectionError):
         return None
     assert isinstance(obj, Mapping)
@@ -406,15 +411,26 @@ def _memo_inputs(
     return named, metadata.get("uid"), metadata.get("annotations"), spec
 
 
+def _raw(obj: object, path: tuple[str, ...]) -> object:
+    """The JSON value at a path of object fields, as it is (None where one is missing)."""
+    found: object = obj
+    for step in path:
+        if not isinstance(found, Mapping):
+            return None
+        found = found.get(step)
+    return found
+
+
 def _with_replicas(
-    view: TargetView, spec: Mapping[str, Any], before: object, after: object
+    view: TargetView, spec: Mapping[str, Any], before: object, after: object, surges: bool
 ) -> TargetView | None:
-    """The view with the new spec.replicas, when nothing else in it reads replicas: a valid
-    integer either way, and the same resolved maxSurge (the only finding that reads it)."""
+    """The view with the new replicas, when nothing else in it reads them: a valid integer
+    either way, and (a kind that surges) the same resolved maxSurge, the only finding that
+    reads them."""
     if not isinstance(after, int) or isinstance(after, bool) or not isinstance(before, int):
         return None
     try:
-        if resolved_max_surge(spec, before) != resolved_max_surge(spec, after):
+        if surges and resolved_max_surge(spec, before) != resolved_max_surge(spec, after):
             return None
     except ShapeError:
         return None

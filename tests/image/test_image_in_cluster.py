@@ -22,9 +22,10 @@ from devcluster.sampling import RssSampler
 from devcluster.scaler import parse_metrics
 from devcluster.testing import NodeFactory
 from devcluster.workloads import replicas
+from testkit.workloads import nginx_everywhere
 from tests.image.conftest import StartPod
 from tests.integration.shipped import USER
-from tests.integration.workloads import apply, nginx_everywhere, replica_writes
+from tests.integration.workloads import apply, replica_writes
 
 SELECTOR = "nodecount-scaler.io/node-selector"
 STOP_BUDGET = 5.0

@@ -11,8 +11,9 @@ from devcluster import Cluster
 from devcluster.polling import wait_until
 from devcluster.testing import NodeFactory
 from devcluster.workloads import replicas
+from testkit.workloads import nginx_everywhere
 from tests.image.conftest import StartPod
-from tests.integration.workloads import apply, nginx_everywhere
+from tests.integration.workloads import apply
 
 SELECTOR = "nodecount-scaler.io/node-selector"
 APP = "nginx-everywhere"

@@ -22,7 +22,8 @@ from devcluster.api import ApiError
 from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
-from tests.integration.workloads import apply, nginx_everywhere
+from testkit.workloads import nginx_everywhere
+from tests.integration.workloads import apply
 
 HEALTHY, BAD, STUCK = "healthy", "bad", "stuck"
 SELECTOR_KEY = "nodecount-scaler.io/node-selector"

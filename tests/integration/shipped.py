@@ -7,17 +7,19 @@ not: the service runs as a local process with the account's token instead).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
 from devcluster import Cluster
 from devcluster.polling import WaitTimeout, wait_until
+from nodecount_scaler.model.kinds import BUILTIN
 from tests.integration.as_service_account import Answer, TokenApi, request_token
 from tests.manifests import BASE, NAMESPACE, PERMISSION_KINDS, SERVICE_ACCOUNT, USERNAME, render
 
@@ -100,29 +102,30 @@ def wait_authorized(cluster: Cluster, grants: dict[Perm, bool]) -> None:
     wait_until(lambda: not wrong(), timeout=15, describe="RBAC change to take effect")
 
 
+# Spec fields a kind's object needs besides replicas, selector and template.
+REQUIRED_SPEC: Final[dict[str, dict[str, str]]] = {"StatefulSet": {"serviceName": PROBE}}
+
+
 def probe_objects(namespace: str) -> Objects:
-    """A Deployment, StatefulSet and ReplicaSet without the opt-in (and at 0 replicas) and
-    a Pod that never schedules (with labels of its own: a ReplicaSet or StatefulSet adopts
-    an orphan pod its selector matches and deletes it to keep 0 replicas)."""
+    """An object of every built-in kind without the opt-in (and at 0 replicas) and a Pod
+    that never schedules (with labels of its own: a ReplicaSet or StatefulSet adopts an
+    orphan pod its selector matches and deletes it to keep 0 replicas)."""
     labels = {"app": PROBE}
     spec = {"containers": [{"name": "c", "image": "nginx"}], "nodeSelector": {PROBE: "none"}}
-    workload_spec = {
-        "replicas": 0,
-        "selector": {"matchLabels": labels},
-        "template": {"metadata": {"labels": labels}, "spec": spec},
-    }
     return [
         *(
             {
-                "apiVersion": "apps/v1",
-                "kind": kind,
+                "apiVersion": kind.api_version,
+                "kind": kind.kind,
                 "metadata": {"name": PROBE, "namespace": namespace},
                 "spec": {
-                    **workload_spec,
-                    **({"serviceName": PROBE} if kind == "StatefulSet" else {}),
+                    "replicas": 0,
+                    "selector": labels if kind.selector_is_map else {"matchLabels": labels},
+                    "template": {"metadata": {"labels": labels}, "spec": spec},
+                    **REQUIRED_SPEC.get(kind.kind, {}),
                 },
             }
-            for kind in ("Deployment", "StatefulSet", "ReplicaSet")
+            for kind in BUILTIN
         ),
         {
             "apiVersion": "v1",
@@ -146,15 +149,12 @@ def wait_policies_enforced(api: TokenApi, namespace: str, objects: Objects) -> N
     }
     dry = "?dryRun=All"
     probes: dict[str, tuple[str, Callable[[], Answer]]] = {
-        "nodecount-scaler-replicas": ("deployments", lambda: api.patch(
-            f"/apis/apps/v1/namespaces/{namespace}/deployments/{PROBE}{dry}",
-            {"spec": {"replicas": 1}})),
-        "nodecount-scaler-replicas-statefulsets": ("statefulsets", lambda: api.patch(
-            f"/apis/apps/v1/namespaces/{namespace}/statefulsets/{PROBE}{dry}",
-            {"spec": {"replicas": 1}})),
-        "nodecount-scaler-replicas-replicasets": ("replicasets", lambda: api.patch(
-            f"/apis/apps/v1/namespaces/{namespace}/replicasets/{PROBE}{dry}",
-            {"spec": {"replicas": 1}})),
+        # Each built-in kind's policy: the replicas of an object that has not opted in.
+        **{
+            kind.policy: (kind.resource, functools.partial(
+                api.patch, kind.object_path(namespace, PROBE) + dry, {"spec": {"replicas": 1}}))
+            for kind in BUILTIN
+        },
         "nodecount-scaler-pod-deletion-cost": ("pods", lambda: api.patch(
             f"/api/v1/namespaces/{namespace}/pods/{PROBE}{dry}",
             {"metadata": {"labels": {"x": "y"}}})),

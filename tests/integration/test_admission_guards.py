@@ -17,9 +17,10 @@ import pytest
 from devcluster import Cluster
 from devcluster.polling import wait_until
 from devcluster.workloads import deployment, pods
+from testkit.workloads import nginx_everywhere
 from tests.integration.as_service_account import STRATEGIC, Answer, TokenApi, request_token
 from tests.integration.shipped import NS, SA, event, installed
-from tests.integration.workloads import apply, nginx_everywhere
+from tests.integration.workloads import apply
 from tests.manifests import BASE
 
 # The server-dependent part that runs on every supported release (hack/test.sh compat).

@@ -19,8 +19,8 @@ from devcluster.sampling import HealthSampler, RssSampler
 from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
 from devcluster.workloads import events, replicas
-from tests.builders import absent_keys_selector
-from tests.integration.workloads import nginx_everywhere
+from testkit.builders import absent_keys_selector
+from testkit.workloads import nginx_everywhere
 
 NODE_SELECTOR = "nodecount-scaler.io/node-selector"
 NODES = 300

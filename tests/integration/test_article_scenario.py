@@ -11,7 +11,8 @@ from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory
 from devcluster.testing import NodeFactory
 from devcluster.workloads import pending, replicas, running_per_node
-from tests.integration.workloads import apply, log_time, nginx_everywhere
+from testkit.workloads import nginx_everywhere
+from tests.integration.workloads import apply, log_time
 
 
 @pytest.mark.compat

@@ -16,7 +16,8 @@ from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory
 from devcluster.testing import NodeFactory
 from devcluster.workloads import events, replicas
-from tests.integration.workloads import apply, nginx_everywhere, replica_writes
+from testkit.workloads import nginx_everywhere
+from tests.integration.workloads import apply, replica_writes
 
 P = "nodecount-scaler.io/"
 NODE_SELECTOR = P + "node-selector"

@@ -19,7 +19,8 @@ from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory
 from devcluster.testing import NodeFactory
 from devcluster.workloads import replicas
-from tests.integration.workloads import apply, nginx_everywhere
+from testkit.workloads import nginx_everywhere
+from tests.integration.workloads import apply, plan
 
 P = "nodecount-scaler.io/"
 SCALER = str(Path(sys.executable).with_name("nodecount-scaler"))
@@ -183,21 +184,5 @@ def test_migrated_cpa_examples_plan_what_cpa_computes(
             f"deployment/{name}",
             f"{P}node-selector=suite={namespace}",
         )
-        planned = subprocess.run(
-            [
-                SCALER,
-                "plan",
-                "--kubeconfig",
-                str(cluster.kubeconfig),
-                "--namespace",
-                namespace,
-                "--output",
-                "json",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        by_name = {t["name"]: t for t in json.loads(planned.stdout)}
+        by_name = {t["name"]: t for t in plan(cluster, "--namespace", namespace)}
         assert by_name[name]["desired"] == expected, (name, by_name[name], expected)

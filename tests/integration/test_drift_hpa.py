@@ -1,6 +1,6 @@
 """A hand edit of spec.replicas is set back at once (Normal DriftCorrected); an HPA on the
 same Deployment makes the service write nothing (Warning ConflictingAutoscaler) until the
-HPA is deleted.
+HPA is deleted, also when the two are created together while the service runs.
 
 The assertions about "nothing written" are about OUR writes: the scaler's "rescaled" log
 lines, audit-log replica writes to the Deployment with the scaler's user agent, and the
@@ -11,32 +11,37 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import yaml
+
 from devcluster import Cluster
 from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory
 from devcluster.testing import NodeFactory
 from devcluster.workloads import deployment, events, replicas
-from tests.integration.workloads import apply, log_time, nginx_everywhere, replica_writes
+from testkit.workloads import nginx_everywhere
+from tests.integration.workloads import apply, log_time, replica_writes
 
 APP = "nginx-everywhere"
 MANAGER = "nodecount-scaler"
 
 
-def _target(namespace: str, replicas: int | None = None) -> dict[str, Any]:
-    obj = nginx_everywhere(namespace, **{"nodecount-scaler.io/node-selector": f"suite={namespace}"})
+def _target(namespace: str, replicas: int | None = None, name: str = APP) -> dict[str, Any]:
+    obj = nginx_everywhere(
+        namespace, name, **{"nodecount-scaler.io/node-selector": f"suite={namespace}"}
+    )
     obj["spec"]["template"]["spec"]["nodeSelector"] = {"suite": namespace}
     if replicas is not None:
         obj["spec"]["replicas"] = replicas
     return obj
 
 
-def _hpa(namespace: str, name: str) -> dict[str, Any]:
+def _hpa(namespace: str, name: str, target: str = APP) -> dict[str, Any]:
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
         "metadata": {"name": name, "namespace": namespace},
         "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": APP},
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
             "minReplicas": 1,
             "maxReplicas": 10,
             "metrics": [
@@ -177,3 +182,33 @@ def test_hpa_on_a_converged_target_is_reported(
         timeout=6,
         describe="a ConflictingAutoscaler Event",
     )
+
+
+def test_target_and_hpa_applied_together_are_never_written(
+    cluster: Cluster, namespace: str, nodes: NodeFactory, scalers: ScalerFactory
+) -> None:
+    """A Deployment and its HPA in one `kubectl apply -f` while the service runs: the
+    Deployment is created a few milliseconds before the HPA, and its watch event may be
+    handled before the HPA's. Nothing is written to it, three times over. (1 replica for 2
+    eligible nodes: a scale-up, which no blast-radius guard holds back.)"""
+    nodes.add_many(2, labels={"suite": namespace})
+    scaler = scalers.start("--namespace", namespace)
+    names = [f"together-{i}" for i in range(3)]
+    for name in names:
+        both = [_target(namespace, 1, name), _hpa(namespace, name, name)]
+        cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(both))
+    conflicts = wait_until(
+        lambda: (
+            found
+            if len(found := events(cluster, namespace, "ConflictingAutoscaler")) == len(names)
+            else None
+        ),
+        timeout=30,
+        describe="a ConflictingAutoscaler Event on each Deployment",
+    )
+    assert sorted(e["involvedObject"]["name"] for e in conflicts) == names
+    time.sleep(3)  # past any settling: a late write would show now
+    assert scaler.log_events("rescaled") == []
+    for name in names:
+        assert replica_writes(cluster, namespace, name) == [], name
+        assert replicas(cluster, namespace, name) == 1, name

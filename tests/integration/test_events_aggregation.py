@@ -9,7 +9,8 @@ from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory
 from devcluster.testing import NodeFactory
 from devcluster.workloads import events, replicas
-from tests.integration.workloads import apply, nginx_everywhere
+from testkit.workloads import nginx_everywhere
+from tests.integration.workloads import apply
 
 NAME = "nginx-everywhere"
 

@@ -30,7 +30,8 @@ from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
 from devcluster.workloads import replicas
-from tests.integration.workloads import apply, log_time, nginx_everywhere
+from testkit.workloads import nginx_everywhere
+from tests.integration.workloads import apply, log_time
 
 LABEL = "faults.test/group"
 SELECTOR = "nodecount-scaler.io/node-selector"

@@ -27,7 +27,7 @@ from devcluster.sampling import HealthSampler, RssSampler, quantile
 from devcluster.scaler import ScalerFactory, ScalerProcess, fast_election
 from devcluster.workloads import replicas
 from nodecount_scaler import limits
-from tests.integration.workloads import nginx_everywhere
+from testkit.workloads import nginx_everywhere
 
 TARGETS = 2000
 FD_LIMIT = 1024

@@ -19,7 +19,7 @@ from devcluster.scaler import ScalerFactory, ScalerProcess, fast_election
 from devcluster.testing import NodeFactory
 from devcluster.workloads import replicas
 from nodecount_scaler import limits
-from tests.integration.workloads import nginx_everywhere
+from testkit.workloads import nginx_everywhere
 
 HUGE = 20
 TOLERATIONS = 15_000

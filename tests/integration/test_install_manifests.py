@@ -23,12 +23,12 @@ import yaml
 from devcluster import Cluster
 from devcluster.versions import prometheus_operator_crds_dir
 from nodecount_scaler.cli import parse_settings
+from testkit.workloads import EXAMPLES
 from tests.helm import build_tools
 from tests.manifests import (
     BASE,
     BASE_KINDS,
     CHART_EVERY_OPTION,
-    EXAMPLES,
     NAMESPACE,
     NAMESPACED,
     NO_POD_DELETION_COST,

@@ -19,6 +19,7 @@ from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
 from devcluster.workloads import pods, replicas
 from nodecount_scaler.cli import parse_settings
+from testkit.workloads import nginx_everywhere
 from tests.integration.as_service_account import TokenApi, request_token
 from tests.integration.shipped import (
     NS,
@@ -30,7 +31,7 @@ from tests.integration.shipped import (
     service_account_kubeconfig,
     wait_authorized,
 )
-from tests.integration.workloads import apply, nginx_everywhere
+from tests.integration.workloads import apply
 from tests.manifests import NAMESPACED, NO_POD_DELETION_COST, one, render
 
 COST = "controller.kubernetes.io/pod-deletion-cost"

@@ -16,8 +16,9 @@ import pytest
 
 from devcluster import Cluster
 from devcluster.testing import NodeFactory
+from testkit.workloads import nginx_everywhere
 from tests.integration.monitored import BAD, HEALTHY, SELECTOR_KEY
-from tests.integration.workloads import apply, nginx_everywhere
+from tests.integration.workloads import apply
 
 VENV_BIN = Path(sys.executable).parent
 

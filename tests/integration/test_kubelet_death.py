@@ -16,7 +16,8 @@ from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
 from devcluster.workloads import pods, replicas, running_per_node
-from tests.integration.workloads import apply, log_time, nginx_everywhere, replica_writes
+from testkit.workloads import nginx_everywhere
+from tests.integration.workloads import apply, log_time, replica_writes
 
 APP = "nginx-everywhere"
 

@@ -30,7 +30,8 @@ from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.tcpproxy import TcpProxy
 from devcluster.testing import NodeFactory
 from devcluster.workloads import replicas
-from tests.integration.workloads import apply, log_time, nginx_everywhere, replica_writes
+from testkit.workloads import nginx_everywhere
+from tests.integration.workloads import apply, log_time, replica_writes
 
 APP = "nginx-everywhere"
 LEASE = "handover"

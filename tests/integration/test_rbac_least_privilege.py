@@ -30,6 +30,7 @@ from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
 from devcluster.workloads import events, pods, replicas
+from testkit.workloads import nginx_everywhere
 from tests.integration.shipped import (
     LEASE,
     NS,
@@ -43,7 +44,7 @@ from tests.integration.shipped import (
     service_account_kubeconfig,
     wait_authorized,
 )
-from tests.integration.workloads import apply, nginx_everywhere
+from tests.integration.workloads import apply
 from tests.manifests import BASE
 
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
@@ -427,7 +428,13 @@ def expect_unready_after_list(
     assert "403" in line["error"]
     wait_until(lambda: scaler.probe("/readyz") == 503, timeout=5, describe="/readyz 503")
     wait_until(lambda: became_leader(scaler), timeout=10, describe="leading")
-    time.sleep(SETTLE)  # the initial reconcile, from the listed snapshot
+    # The initial reconcile, from the listed snapshot (its write waits for the new target
+    # to settle: model/state.py NEW_TARGET_SETTLE).
+    wait_until(
+        lambda: (s := scaler.target(namespace, APP)) is not None and s["current"] == s["desired"],
+        timeout=10,
+        describe="the initial reconcile written",
+    )
     before = replicas(cluster, namespace, APP)
     setup.factory.add(labels=setup.label)
     time.sleep(SETTLE * 2)

@@ -12,7 +12,8 @@ from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory
 from devcluster.testing import NodeFactory
 from devcluster.workloads import deployment, events, pending, pods, replicas, running_per_node
-from tests.integration.workloads import apply, nginx_everywhere
+from testkit.workloads import nginx_everywhere
+from tests.integration.workloads import apply
 
 APP = "nginx-everywhere"
 

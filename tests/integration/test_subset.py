@@ -11,7 +11,8 @@ from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
 from devcluster.workloads import replicas
-from tests.integration.workloads import apply, nginx_everywhere
+from testkit.workloads import nginx_everywhere
+from tests.integration.workloads import apply
 
 NODE_SELECTOR = "nodecount-scaler.io/node-selector"
 

@@ -1,7 +1,9 @@
 """One pod per zone on the real control plane: the count follows zones that gain their first
 or lose their last eligible node, the pod removed is the one in the zone that went, a node
-added to a zone that already counts writes nothing, nodes without the zone label are a
-finding, and in random cordon states every eligible zone holds exactly one Running pod and
+added to a zone that already counts writes nothing, a zone relabel removes a pod of the zone
+that now holds two (never the only pod of a zone that still counts), a counted zone left
+without a pod is reported, nodes without the zone label are a finding, and in random cordon
+states every eligible zone holds exactly one Running pod and
 no replica is Pending (the real scheduler is the oracle)."""
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from typing import Any
 
 from devcluster import Cluster
 from devcluster.polling import wait_until
-from devcluster.scaler import ScalerFactory
+from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
 from devcluster.workloads import events, pending, replicas, running
-from tests.integration.workloads import apply, nginx_everywhere
+from testkit.workloads import nginx_everywhere
+from tests.integration.workloads import apply
 
 P = "nodecount-scaler.io/"
 ZONE = "topology.kubernetes.io/zone"
@@ -64,14 +67,22 @@ def settled(
     )
 
 
-def test_one_pod_per_zone_follows_zones(
-    cluster: Cluster, namespace: str, nodes: NodeFactory, scalers: ScalerFactory
-) -> None:
-    suite = {"suite": namespace}
-    zone_of: dict[str, str] = {}
-    for zone in ("a", "b", "c"):
-        for name in nodes.add_many(2, labels={**suite, ZONE: f"{namespace}-{zone}"}):
-            zone_of[name] = f"{namespace}-{zone}"
+def three_zones(
+    cluster: Cluster,
+    namespace: str,
+    nodes: NodeFactory,
+    scalers: ScalerFactory,
+    *,
+    nodes_each: int = 1,
+) -> tuple[dict[str, str], ScalerProcess]:
+    """`nodes_each` nodes in each of zones a, b and c, the per-zone target settled on them."""
+    zone_of = {
+        name: f"{namespace}-{zone}"
+        for zone in ("a", "b", "c")
+        for name in nodes.add_many(
+            nodes_each, labels={"suite": namespace, ZONE: f"{namespace}-{zone}"}
+        )
+    }
     apply(cluster, per_zone(namespace, APP))
     scaler = scalers.start("--namespace", namespace)
     wait_until(
@@ -79,6 +90,14 @@ def test_one_pod_per_zone_follows_zones(
         timeout=90,
         describe="3 replicas, one Running pod per zone",
     )
+    return zone_of, scaler
+
+
+def test_one_pod_per_zone_follows_zones(
+    cluster: Cluster, namespace: str, nodes: NodeFactory, scalers: ScalerFactory
+) -> None:
+    suite = {"suite": namespace}
+    zone_of, scaler = three_zones(cluster, namespace, nodes, scalers, nodes_each=2)
 
     # Cordon both nodes of zone a: 2 replicas, and the pod removed is the one in zone a.
     before = {
@@ -119,6 +138,70 @@ def test_one_pod_per_zone_follows_zones(
         timeout=90,
         describe="zone d gets a pod",
     )
+
+
+def test_a_zone_relabel_removes_a_pod_of_the_zone_that_doubled(
+    cluster: Cluster, namespace: str, nodes: NodeFactory, scalers: ScalerFactory
+) -> None:
+    """Zone a's only node is relabelled into zone b: 2 zones count, zone b holds two pods and
+    zone c one. The scale-down marks one of zone b's pods first (pod-deletion-cost), so the
+    ReplicaSet removes it, never zone c's only pod."""
+    zone_of, scaler = three_zones(cluster, namespace, nodes, scalers)
+    node_of = {
+        p["metadata"]["name"]: p["spec"]["nodeName"] for p in running(cluster, namespace, APP)
+    }
+    (moved,) = [n for n, z in zone_of.items() if z.endswith("-a")]
+    (in_c,) = [pod for pod, n in node_of.items() if zone_of[n].endswith("-c")]
+    mark = len(scaler.logs())
+    cluster.kubectl("label", "node", moved, f"{ZONE}={namespace}-b", "--overwrite")
+    zone_of[moved] = f"{namespace}-b"
+    remaining = {f"{namespace}-b", f"{namespace}-c"}
+    wait_until(
+        lambda: settled(cluster, namespace, zone_of, remaining),
+        timeout=90,
+        describe="2 replicas, one Running pod in zone b and one in zone c",
+    )
+    lines = scaler.logs()[mark:]
+    marked = [line["pod"] for line in lines if line.get("event") == "set pod-deletion-cost"]
+    writes = [i for i, line in enumerate(lines) if line.get("event") == "rescaled"]
+    assert len(marked) == 1, f"one pod of zone b marked, not {marked}"
+    assert zone_of[node_of[marked[0]]] == f"{namespace}-b"
+    cost = next(i for i, line in enumerate(lines) if line.get("event") == "set pod-deletion-cost")
+    assert len(writes) == 1, "one write"
+    assert cost < writes[0], "the mark goes before the scale-down"
+    assert (lines[writes[0]]["from"], lines[writes[0]]["to"]) == (3, 2)
+    alive = {p["metadata"]["name"] for p in running(cluster, namespace, APP)}
+    assert in_c in alive, "zone c's only pod stays"
+    assert marked[0] not in alive, "the marked pod is the one removed"
+
+
+def test_a_counted_zone_without_a_pod_is_reported(
+    cluster: Cluster, namespace: str, nodes: NodeFactory, scalers: ScalerFactory
+) -> None:
+    """While the service is down, zone a's only node moves into zone b and a node comes up
+    in a new zone d: 3 zones still count, so nothing is written, but zone d has no pod and
+    zone b two, and no scheduler will ever move one. The service says so: a
+    DomainWithoutPod Warning naming zone d and zone b's two pods."""
+    zone_of, scaler = three_zones(cluster, namespace, nodes, scalers)
+    scaler.stop()
+    (moved,) = [n for n, z in zone_of.items() if z.endswith("-a")]
+    cluster.kubectl("label", "node", moved, f"{ZONE}={namespace}-b", "--overwrite")
+    nodes.add(labels={"suite": namespace, ZONE: f"{namespace}-d"})
+    scaler = scalers.start("--namespace", namespace)
+    warned = wait_until(
+        lambda: events(cluster, namespace, "DomainWithoutPod"),
+        timeout=60,
+        describe="a DomainWithoutPod Warning",
+    )
+    (event,) = warned
+    assert event["type"] == "Warning"
+    assert f"{ZONE}={namespace}-d" in event["message"], event["message"]
+    assert f"{ZONE}={namespace}-b" in event["message"], event["message"]
+    status = scaler.target(namespace, APP)
+    assert status is not None
+    assert "DomainWithoutPod" in [f["kind"] for f in status["findings"]]
+    assert scaler.log_events("rescaled") == [], "3 zones count: nothing to write"
+    assert replicas(cluster, namespace, APP) == 3
 
 
 def test_nodes_without_the_zone_label_are_a_finding(

@@ -1,7 +1,9 @@
 """Every workload with a scale subresource: a StatefulSet and a ReplicaSet follow node add,
 cordon and delete like a Deployment (the StatefulSet's highest-ordinal scale-down is
 reported when it strands a pod); a custom resource with /scale named by --workload follows
-the count; one without /scale is reported while a Deployment in the same run converges."""
+the count, read where its CustomResourceDefinition's scale subresource says (`.spec.size`,
+say) and set back after a hand edit there; one without /scale is reported while a
+Deployment in the same run converges."""
 
 from __future__ import annotations
 
@@ -17,8 +19,9 @@ from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory
 from devcluster.testing import NodeFactory
 from devcluster.workloads import events, running_per_node
+from testkit.workloads import nginx_everywhere
 from tests.integration.shipped import NS, SA, installed, service_account_kubeconfig
-from tests.integration.workloads import apply, nginx_everywhere
+from tests.integration.workloads import apply, plan
 from tests.manifests import BASE
 
 # The server-dependent part that runs on every supported release (hack/test.sh compat).
@@ -53,10 +56,26 @@ def replicaset(namespace: str, name: str) -> dict[str, Any]:
     return obj
 
 
+def replicationcontroller(namespace: str, name: str) -> dict[str, Any]:
+    """The core/v1 kind: spec.selector a plain map of labels."""
+    obj = confined(namespace, name)
+    return {
+        "apiVersion": "v1",
+        "kind": "ReplicationController",
+        "metadata": obj["metadata"],
+        "spec": {
+            "replicas": 1,
+            "selector": obj["spec"]["selector"]["matchLabels"],
+            "template": obj["spec"]["template"],
+        },
+    }
+
+
 def replicas_of(
     cluster: Cluster, namespace: str, resource: str, name: str, group: str = "apps/v1"
 ) -> int:
-    path = f"/apis/{group}/namespaces/{namespace}/{resource}/{name}"
+    api = "/api/v1" if group == "v1" else f"/apis/{group}"  # the core group, or a named one
+    path = f"{api}/namespaces/{namespace}/{resource}/{name}"
     return int(cluster.api.get(path)["spec"].get("replicas", 1))
 
 
@@ -120,7 +139,51 @@ def test_statefulset_and_replicaset_follow_nodes(
     assert {t["kind"] for t in scaler.status()["targets"]} >= {"StatefulSet", "ReplicaSet"}
 
 
-def crd(group: str, plural: str, *, scale: bool) -> dict[str, Any]:
+def test_replication_controller_with_the_shipped_permissions(
+    cluster: Cluster, namespace: str, nodes: NodeFactory, scalers: ScalerFactory, tmp_path: Path
+) -> None:
+    """--kind ReplicationController, with a TokenRequest token of the shipped service account
+    under the shipped RBAC and admission policies (generated from its row of the kind
+    table): it follows the nodes, and a cordon removes the pod on the cordoned node."""
+    suite = {"suite": namespace}
+    with installed(cluster, BASE):
+        names = nodes.add_many(3, labels=suite)
+        apply(cluster, replicationcontroller(namespace, "rc"))
+        kubeconfig = service_account_kubeconfig(cluster, tmp_path)
+        scaler = scalers.start(
+            "--namespace", namespace, "--kind", "ReplicationController", kubeconfig=kubeconfig
+        )
+
+        def rc() -> int:
+            return replicas_of(cluster, namespace, "replicationcontrollers", "rc", "v1")
+
+        wait_until(lambda: rc() == 3, timeout=60, describe="3 nodes: 3 replicas")
+        wait_until(
+            lambda: running_per_node(cluster, namespace, "rc") == dict.fromkeys(names, 1),
+            timeout=90,
+            describe="one pod per node",
+        )
+        cluster.kubectl("cordon", names[0])
+        wait_until(lambda: rc() == 2, timeout=60, describe="cordon: 2 replicas")
+        wait_until(
+            lambda: set(running_per_node(cluster, namespace, "rc")) == set(names[1:]),
+            timeout=90,
+            describe="the pod on the cordoned node removed",
+        )
+        assert [line["pod"] for line in scaler.log_events("set pod-deletion-cost")]
+        assert scaler.log_events("scale write failed") == []
+        (status,) = scaler.status()["targets"]
+        assert (status["kind"], status["current"], status["desired"]) == (
+            "ReplicationController",
+            2,
+            2,
+        )
+        assert events(cluster, namespace, "Rescaled"), "the Events policy admits the kind"
+
+
+def crd(
+    group: str, plural: str, *, scale: bool, replicas: str = ".spec.replicas"
+) -> dict[str, Any]:
     version: dict[str, Any] = {
         "name": "v1",
         "served": True,
@@ -132,7 +195,7 @@ def crd(group: str, plural: str, *, scale: bool) -> dict[str, Any]:
     if scale:
         version["subresources"] = {
             "scale": {
-                "specReplicasPath": ".spec.replicas",
+                "specReplicasPath": replicas,
                 "statusReplicasPath": ".status.replicas",
                 "labelSelectorPath": ".status.selector",
             }
@@ -233,6 +296,80 @@ def test_custom_resources_with_and_without_scale(
             cluster.kubectl(
                 "delete", "crd", definition["metadata"]["name"], "--wait=false", check=False
             )
+
+
+def test_custom_resource_replicas_at_the_scale_subresource_path(
+    cluster: Cluster, namespace: str, nodes: NodeFactory, scalers: ScalerFactory
+) -> None:
+    """A CRD whose scale subresource keeps replicas at `.spec.size` (0 here, and no
+    spec.replicas at all): the first write says "from 0", and a hand edit of spec.size is
+    set back (DriftCorrected)."""
+    group = f"{namespace}.example.com"
+    definition = crd(group, "sizeds", scale=True, replicas=".spec.size")
+    apply(cluster, definition)
+    cluster.kubectl("wait", "--for=condition=Established", f"crd/sizeds.{group}", "--timeout=60s")
+    try:
+        nodes.add_many(2, labels={"suite": namespace})
+        obj = custom_object(namespace, group, "Sized", "sized")
+        del obj["spec"]["replicas"]
+        obj["spec"]["size"] = 0
+        apply(cluster, obj)
+        path = f"/apis/{group}/v1/namespaces/{namespace}/sizeds/sized"
+
+        def size() -> int:
+            return int(cluster.api.get(path)["spec"].get("size", -1))
+
+        scalers.start("--namespace", namespace, "--workload", f"{group}/v1/sizeds")
+        wait_until(lambda: size() == 2, timeout=60, describe="spec.size 2")
+        (rescaled,) = wait_until(
+            lambda: events(cluster, namespace, "Rescaled"), timeout=30, describe="a Rescaled Event"
+        )
+        assert "Scaled from 0 to 2 replicas" in rescaled["message"], rescaled["message"]
+        assert "replicas" not in cluster.api.get(path)["spec"]
+
+        cluster.kubectl(
+            "-n", namespace, "patch", f"sizeds.{group}", "sized", "--type=merge",
+            "-p", '{"spec":{"size":7}}',
+        )  # fmt: skip
+        (drift,) = wait_until(
+            lambda: events(cluster, namespace, "DriftCorrected"),
+            timeout=30,
+            describe="a DriftCorrected Event",
+        )
+        assert "from 7 to 2" in drift["message"], drift["message"]
+        assert size() == 2
+    finally:
+        cluster.kubectl("delete", "crd", f"sizeds.{group}", "--wait=false", check=False)
+
+
+def test_plan_shows_every_kind_the_flags_name(
+    cluster: Cluster, namespace: str, nodes: NodeFactory
+) -> None:
+    """`plan` watches what `run` watches: every apps/v1 kind and each --workload by default,
+    only the --kind ones when given."""
+    group = f"{namespace}.example.com"
+    apply(cluster, crd(group, "agents", scale=True))
+    cluster.kubectl("wait", "--for=condition=Established", f"crd/agents.{group}", "--timeout=60s")
+    try:
+        nodes.add_many(2, labels={"suite": namespace})
+        items = [
+            confined(namespace, "web"),
+            statefulset(namespace, "sts"),
+            replicaset(namespace, "rs"),
+            custom_object(namespace, group, "Agent", "agent"),
+        ]
+        apply(cluster, {"apiVersion": "v1", "kind": "List", "items": items})
+        everything = plan(cluster, "--namespace", namespace, "--workload", f"{group}/v1/agents")
+        assert sorted((t["kind"], t["name"], t["desired"]) for t in everything) == [
+            ("Agent", "agent", 2),
+            ("Deployment", "web", 2),
+            ("ReplicaSet", "rs", 2),
+            ("StatefulSet", "sts", 2),
+        ]
+        only = plan(cluster, "--namespace", namespace, "--kind", "StatefulSet")
+        assert [(t["kind"], t["name"]) for t in only] == [("StatefulSet", "sts")]
+    finally:
+        cluster.kubectl("delete", "crd", f"agents.{group}", "--wait=false", check=False)
 
 
 def documented_rbac_snippet(group: str, plural: str) -> list[dict[str, Any]]:

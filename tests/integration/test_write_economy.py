@@ -21,7 +21,8 @@ from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
 from devcluster.workloads import replicas
-from tests.integration.workloads import apply, nginx_everywhere, replica_writes
+from testkit.workloads import nginx_everywhere
+from tests.integration.workloads import apply, replica_writes
 
 GROUP = "economy.test/group"
 ROLE = "economy.test/role"

@@ -1,36 +1,18 @@
-"""The article's Deployment and the log timestamps shared by the integration tests
-(observations of Deployments and pods live in devcluster/workloads.py)."""
+"""What the integration tests share: applying objects, the service's writes in the audit
+log, log timestamps, `plan` (the article's Deployment is testkit/workloads.py's;
+observations of Deployments and pods live in devcluster/workloads.py)."""
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
+import json
+import subprocess
 from typing import Any
 
 import yaml
 
 from devcluster import Cluster
-from tests.manifests import EXAMPLES
-
-EXAMPLE = EXAMPLES / "nginx-everywhere.yaml"
-
-
-def nginx_everywhere(
-    namespace: str, name: str = "nginx-everywhere", **annotations: str
-) -> dict[str, Any]:
-    """The article's Deployment from manifests/examples, in the test's namespace."""
-    obj: dict[str, Any] = copy.deepcopy(yaml.safe_load(EXAMPLE.read_text()))
-    obj["metadata"]["namespace"] = namespace
-    if name != "nginx-everywhere":
-        obj["metadata"]["name"] = name
-        obj["spec"]["selector"]["matchLabels"] = {"app": name}
-        obj["spec"]["template"]["metadata"]["labels"] = {"app": name}
-        term = obj["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"][
-            "requiredDuringSchedulingIgnoredDuringExecution"
-        ][0]
-        term["labelSelector"]["matchLabels"] = {"app": name}
-    obj["metadata"].setdefault("annotations", {}).update(annotations)
-    return obj
+from devcluster.scaler import scaler_executable
 
 
 def apply(cluster: Cluster, obj: dict[str, Any]) -> None:
@@ -57,3 +39,18 @@ def log_time(line: dict[str, Any]) -> float:
     """Wall-clock seconds of a scaler JSON log line."""
     stamp = str(line["timestamp"]).replace("Z", "+00:00")
     return dt.datetime.fromisoformat(stamp).timestamp()
+
+
+def plan(cluster: Cluster, *args: str) -> list[dict[str, Any]]:
+    """`nodecount-scaler plan --output json` with these flags, on the cluster: its targets."""
+    command = [scaler_executable(), "plan", "--kubeconfig", str(cluster.kubeconfig)]
+    done = subprocess.run(
+        [*command, "--output", "json", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    found: list[dict[str, Any]] = json.loads(done.stdout)
+    return found

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from nodecount_scaler.control.events import COMPONENT
-from nodecount_scaler.model.annotations import ENABLED
+from nodecount_scaler.model.keys import ENABLED
 from nodecount_scaler.model.pods import DELETION_COST_ANNOTATION, LEAVING_NODE_DELETION_COST
 from tests.manifests import (
     BASE,
@@ -38,7 +38,7 @@ from tests.permissions import (
     settings_of,
 )
 
-# Each apps/v1 kind's spec: every field but replicas must come out of a write unchanged.
+# Each built-in kind's spec: every field but replicas must come out of a write unchanged.
 SPEC_FIELDS = {
     ("nodecount-scaler-replicas", "deployments"): (
         "selector",
@@ -62,6 +62,11 @@ SPEC_FIELDS = {
         "revisionHistoryLimit",
     ),
     ("nodecount-scaler-replicas-replicasets", "replicasets"): (
+        "selector",
+        "template",
+        "minReadySeconds",
+    ),
+    ("nodecount-scaler-replicas-replicationcontrollers", "replicationcontrollers"): (
         "selector",
         "template",
         "minReadySeconds",
@@ -197,7 +202,7 @@ def test_replica_policy_checks_the_opt_in_and_every_other_spec_field(
     spec field of the kind but replicas compared old to new."""
     policy = one(rendered["base"], "ValidatingAdmissionPolicy", name)
     text = expressions(policy)
-    assert f"'{ENABLED}'].orValue('') == 'true'" in text
+    assert f"'{ENABLED.key}'].orValue('') == 'true'" in text
     assert "request.?subResource.orValue('') == ''" in text
     for field in SPEC_FIELDS[name, resource]:
         assert re.search(rf"object\.spec\.\??{field} == oldObject\.spec\.\??{field}\b", text), field

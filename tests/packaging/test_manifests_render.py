@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from nodecount_scaler import __version__
-from tests.manifests import BASE, BASE_KINDS, EXAMPLES, NAMESPACE, Obj, one, render
+from testkit.workloads import EXAMPLES
+from tests.manifests import BASE, BASE_KINDS, NAMESPACE, Obj, one, render
 
 NAME = "nodecount-scaler"
 HOSTNAME = "kubernetes.io/hostname"

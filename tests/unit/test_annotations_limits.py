@@ -16,7 +16,7 @@ from nodecount_scaler.limits import (
 from nodecount_scaler.model.annotations import parse_config
 from nodecount_scaler.model.keys import NODE_SELECTOR
 from nodecount_scaler.model.state import ClusterState
-from tests.builders import absent_keys_selector, deployment, node_view, target_view
+from testkit.builders import absent_keys_selector, deployment, node_view, target_view
 from tests.unit.test_index_label_keys import label_rich_nodes, per_event_seconds
 
 # The API server refuses more than 256 KiB of annotations on one object (TotalAnnotationSizeLimitB,
@@ -57,14 +57,14 @@ HUGE = absent_keys_selector(32_000)
 def test_selector_bounds(value: str, problem: str | None) -> None:
     """At each bound the selector is valid; past it the target is invalid with a short error."""
     started = time.process_time()
-    config, errors = parse_config({NODE_SELECTOR: value})
+    config, errors = parse_config({NODE_SELECTOR.key: value})
     elapsed = time.process_time() - started
     if problem is None:
         assert config is not None, errors
         return
     assert config is None
     (error,) = errors
-    assert error.key == NODE_SELECTOR
+    assert error.key == NODE_SELECTOR.key
     assert problem in error.problem
     assert len(error.value) <= ANNOTATION_VALUE_SHOWN + 30, error.value
     assert elapsed < 0.05, f"{elapsed * 1000:.0f} ms to refuse {len(value)} characters"
@@ -83,10 +83,12 @@ def test_huge_selector_target_costs_node_events_nothing() -> None:
     state = ClusterState(0.0)
     for obj in objects:
         state.upsert_node(node_view(obj), 0.0)
-    good = target_view(deployment("good", annotations={NODE_SELECTOR: "example.com/k0 in (v0)"}))
+    good = target_view(
+        deployment("good", annotations={NODE_SELECTOR.key: "example.com/k0 in (v0)"})
+    )
     state.upsert_target(good, 0.0)
     before = per_event_seconds(state, objects)
-    hostile = target_view(deployment("hostile", annotations={NODE_SELECTOR: HUGE}))
+    hostile = target_view(deployment("hostile", annotations={NODE_SELECTOR.key: HUGE}))
     state.upsert_target(hostile, 0.0)
     stored = state.targets[hostile.key]
     assert not hostile.valid

@@ -6,13 +6,12 @@ from fractions import Fraction
 
 import pytest
 
-from nodecount_scaler.model.annotations import (
+from nodecount_scaler.model.annotations import is_enabled, parse_config
+from nodecount_scaler.model.keys import (
     MAX_REPLICAS,
     MIN_REPLICAS,
     NODE_SELECTOR,
     NODES_PER_REPLICA,
-    is_enabled,
-    parse_config,
 )
 from nodecount_scaler.model.selector import parse_selector
 
@@ -45,17 +44,17 @@ def test_defaults() -> None:
     ("annotations", "field", "expected"),
     [
         (
-            {NODE_SELECTOR: "pool in (a,b),!gpu"},
+            {NODE_SELECTOR.key: "pool in (a,b),!gpu"},
             "node_selector",
             parse_selector("pool in (a,b),!gpu"),
         ),
-        ({MIN_REPLICAS: "2"}, "min_replicas", 2),
-        ({MIN_REPLICAS: " 3 "}, "min_replicas", 3),
-        ({MAX_REPLICAS: "0"}, "max_replicas", 0),
-        ({MIN_REPLICAS: "4", MAX_REPLICAS: "4"}, "max_replicas", 4),
-        ({NODES_PER_REPLICA: "0.1"}, "nodes_per_replica", Fraction(1, 10)),
-        ({NODES_PER_REPLICA: "3"}, "nodes_per_replica", Fraction(3)),
-        ({NODES_PER_REPLICA: "2.5"}, "nodes_per_replica", Fraction(5, 2)),
+        ({MIN_REPLICAS.key: "2"}, "min_replicas", 2),
+        ({MIN_REPLICAS.key: " 3 "}, "min_replicas", 3),
+        ({MAX_REPLICAS.key: "0"}, "max_replicas", 0),
+        ({MIN_REPLICAS.key: "4", MAX_REPLICAS.key: "4"}, "max_replicas", 4),
+        ({NODES_PER_REPLICA.key: "0.1"}, "nodes_per_replica", Fraction(1, 10)),
+        ({NODES_PER_REPLICA.key: "3"}, "nodes_per_replica", Fraction(3)),
+        ({NODES_PER_REPLICA.key: "2.5"}, "nodes_per_replica", Fraction(5, 2)),
     ],
     ids=[
         "selector",
@@ -78,19 +77,23 @@ def test_valid_values(annotations: dict[str, str], field: str, expected: object)
 @pytest.mark.parametrize(
     ("annotations", "key", "problem"),
     [
-        ({NODE_SELECTOR: "pool in (a"}, NODE_SELECTOR, ""),
-        ({NODE_SELECTOR: "bad key!=x"}, NODE_SELECTOR, ""),
-        ({MIN_REPLICAS: "-1"}, MIN_REPLICAS, "must be 0 or more"),
-        ({MIN_REPLICAS: "abc"}, MIN_REPLICAS, "not an integer"),
-        ({MIN_REPLICAS: "1.5"}, MIN_REPLICAS, "not an integer"),
-        ({MIN_REPLICAS: "+3"}, MIN_REPLICAS, "not an integer"),
-        ({MAX_REPLICAS: ""}, MAX_REPLICAS, "not an integer"),
-        ({MIN_REPLICAS: "5", MAX_REPLICAS: "2"}, MIN_REPLICAS, "greater than max-replicas"),
-        ({NODES_PER_REPLICA: "0"}, NODES_PER_REPLICA, "greater than 0"),
-        ({NODES_PER_REPLICA: "0.0"}, NODES_PER_REPLICA, "greater than 0"),
-        ({NODES_PER_REPLICA: "-2"}, NODES_PER_REPLICA, "not a decimal number"),
-        ({NODES_PER_REPLICA: "1e3"}, NODES_PER_REPLICA, "not a decimal number"),
-        ({NODES_PER_REPLICA: "."}, NODES_PER_REPLICA, "not a decimal number"),
+        ({NODE_SELECTOR.key: "pool in (a"}, NODE_SELECTOR.key, ""),
+        ({NODE_SELECTOR.key: "bad key!=x"}, NODE_SELECTOR.key, ""),
+        ({MIN_REPLICAS.key: "-1"}, MIN_REPLICAS.key, "must be 0 or more"),
+        ({MIN_REPLICAS.key: "abc"}, MIN_REPLICAS.key, "not an integer"),
+        ({MIN_REPLICAS.key: "1.5"}, MIN_REPLICAS.key, "not an integer"),
+        ({MIN_REPLICAS.key: "+3"}, MIN_REPLICAS.key, "not an integer"),
+        ({MAX_REPLICAS.key: ""}, MAX_REPLICAS.key, "not an integer"),
+        (
+            {MIN_REPLICAS.key: "5", MAX_REPLICAS.key: "2"},
+            MIN_REPLICAS.key,
+            "greater than max-replicas",
+        ),
+        ({NODES_PER_REPLICA.key: "0"}, NODES_PER_REPLICA.key, "greater than 0"),
+        ({NODES_PER_REPLICA.key: "0.0"}, NODES_PER_REPLICA.key, "greater than 0"),
+        ({NODES_PER_REPLICA.key: "-2"}, NODES_PER_REPLICA.key, "not a decimal number"),
+        ({NODES_PER_REPLICA.key: "1e3"}, NODES_PER_REPLICA.key, "not a decimal number"),
+        ({NODES_PER_REPLICA.key: "."}, NODES_PER_REPLICA.key, "not a decimal number"),
     ],
     ids=[
         "selector-unclosed",
@@ -120,5 +123,7 @@ def test_invalid_values(annotations: dict[str, str], key: str, problem: str) -> 
 
 def test_every_invalid_key_is_reported() -> None:
     """All problems are reported at once, not only the first."""
-    _, errors = parse_config({MIN_REPLICAS: "x", MAX_REPLICAS: "y", NODES_PER_REPLICA: "0"})
-    assert {e.key for e in errors} == {MIN_REPLICAS, MAX_REPLICAS, NODES_PER_REPLICA}
+    _, errors = parse_config(
+        {MIN_REPLICAS.key: "x", MAX_REPLICAS.key: "y", NODES_PER_REPLICA.key: "0"}
+    )
+    assert {e.key for e in errors} == {MIN_REPLICAS.key, MAX_REPLICAS.key, NODES_PER_REPLICA.key}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nodecount_scaler.cli import parse_settings
+from nodecount_scaler.model.keys import REGISTRY
 from nodecount_scaler.settings import DEFAULTS
 
 
@@ -86,3 +87,46 @@ def test_metrics_secure_switch_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NODECOUNT_SCALER_METRICS_SECURE", "false")
     assert parse_settings(["run"])[1].metrics_secure is False
     assert parse_settings(["run", "--metrics-secure"])[1].metrics_secure is True
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (
+            ["--leader-election-renew-deadline", "20"],
+            "--leader-election-lease-duration (15) must be greater than "
+            "--leader-election-renew-deadline (20)",
+        ),
+        (
+            ["--leader-election-retry-period", "9"],
+            "--leader-election-renew-deadline (10) must be greater than "
+            "--leader-election-retry-period x 1.2 (10.8)",
+        ),
+        (["--leader-election-retry-period", "0"], "--leader-election-retry-period (0) must be"),
+    ],
+    ids=["lease-not-above-renew", "renew-without-room-for-retries", "no-retry-period"],
+)
+def test_leader_election_timing_is_checked_by_the_lease_rules(
+    argv: list[str], problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """model/lease.py's timing rules, in the flags' names: exit 2 with one line."""
+    with pytest.raises(SystemExit) as exited:
+        parse_settings(["run", "--leader-elect", *argv])
+    assert exited.value.code == 2
+    assert problem in capsys.readouterr().err
+
+
+def test_leader_election_timing_is_not_checked_without_election() -> None:
+    """Without --leader-elect the timing flags are not used, and not judged."""
+    settings = parse_settings(["run", "--leader-election-renew-deadline", "20"])[1]
+    assert settings.leader_election_renew_deadline == 20.0
+
+
+def test_plan_help_lists_every_annotation(capsys: pytest.CaptureFixture[str]) -> None:
+    """`plan --help` names each annotation of the registry, with its default."""
+    with pytest.raises(SystemExit):
+        parse_settings(["plan", "--help"])
+    shown = capsys.readouterr().out
+    for annotation in REGISTRY:
+        assert f"\n  {annotation.key}\n" in shown, annotation.key
+    assert "(default: none (all nodes))" in " ".join(shown.split())

@@ -17,7 +17,7 @@ from nodecount_scaler.control.controller import Controller
 from nodecount_scaler.control.queue import WorkQueue
 from nodecount_scaler.kube.client import ApiError, KubeClient, retry_after
 from nodecount_scaler.kube.watch import Reflector
-from tests.builders import deployment, node
+from testkit.builders import deployment, node
 from tests.scripted_api import (
     Call,
     Reply,

@@ -10,7 +10,7 @@ from nodecount_scaler.control.controller import Controller
 from nodecount_scaler.model.state import HpaKey
 from nodecount_scaler.model.status import target_status
 from nodecount_scaler.model.targets import TargetKey
-from tests.builders import JsonObject, deployment, node, node_view, target_view
+from testkit.builders import JsonObject, deployment, node, node_view, target_view
 from tests.scripted_api import make_reconciler, scripted_api, seeded_state
 
 A = TargetKey("ns", "a")

@@ -8,7 +8,7 @@ import pytest
 
 from nodecount_scaler.control.controller import Controller
 from nodecount_scaler.kube.client import ApiError
-from tests.builders import deployment, node, target_view
+from testkit.builders import deployment, node, target_view
 from tests.scripted_api import (
     KEY,
     Reply,

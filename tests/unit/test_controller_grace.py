@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from nodecount_scaler.control.controller import Controller
-from tests.builders import deployment, node, node_view
+from testkit.builders import deployment, node, node_view
 from tests.scripted_api import (
     FakeClock,
     InlineExecutor,

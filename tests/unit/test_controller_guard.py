@@ -14,7 +14,7 @@ from nodecount_scaler import metrics
 from nodecount_scaler.control.controller import Controller
 from nodecount_scaler.model.guard import GuardPolicy, ScaleDownGuard
 from nodecount_scaler.model.nodes import NodeView
-from tests.builders import deployment, node, node_view
+from testkit.builders import deployment, node, node_view
 from tests.scripted_api import (
     InlineExecutor,
     ScriptedApi,

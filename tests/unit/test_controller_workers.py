@@ -9,7 +9,7 @@ from structlog.testing import capture_logs
 
 from nodecount_scaler.control.controller import Controller
 from nodecount_scaler.model.targets import TargetKey
-from tests.builders import deployment, node, target_view
+from testkit.builders import deployment, node, target_view
 from tests.scripted_api import (
     KEY,
     Reply,
@@ -32,7 +32,9 @@ def running(controller: Controller) -> AbstractAsyncContextManager[asyncio.Task[
 def controller_for(api: ScriptedApi, *names: str) -> Controller:
     """Workers over scale-ups only; steering off, so no pod list adds requests."""
     state = seeded_state(NODES, [deployment(n, replicas=1) for n in names])
-    controller = Controller(state, make_reconciler(api, state, pods=False))
+    reconciler = make_reconciler(api, state, pods=False)
+    # One clock: a target stored by the controller's sinks settles on the reconciler's time.
+    controller = Controller(state, reconciler, clock=reconciler.clock)
     controller.queue.base_delay = BASE_DELAY
     return controller
 
@@ -131,7 +133,7 @@ async def test_drained_controller_takes_no_new_key(api: ScriptedApi) -> None:
 async def test_reaction_time_runs_from_the_node_event_to_the_write(api: ScriptedApi) -> None:
     """A node event that changes a target's count is observed once, when its write is answered."""
     from nodecount_scaler import metrics
-    from tests.builders import node_view
+    from testkit.builders import node_view
 
     def reactions() -> float:
         return metrics.REGISTRY.get_sample_value("nodecount_scaler_reaction_seconds_count") or 0.0

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
+from nodecount_scaler.limits import CPA_MAX_TARGETS
 from nodecount_scaler.model.cpa_migration import (
-    MAX_TARGETS,
     CpaFlags,
     Migration,
     MigrationError,
@@ -472,7 +472,7 @@ BAD_FLAGS = [
     ),
     (
         "too-many",
-        CpaFlags(target=",".join(["deployment/a"] * (MAX_TARGETS + 1)), namespace="ns"),
+        CpaFlags(target=",".join(["deployment/a"] * (CPA_MAX_TARGETS + 1)), namespace="ns"),
         "--target",
         "more than 100 targets",
     ),

@@ -11,7 +11,7 @@ from nodecount_scaler.model.annotations import DEFAULT_CONFIG, TargetConfig
 from nodecount_scaler.model.eligibility import Eligibility, Rule, explain
 from nodecount_scaler.model.placement import placement_from_pod_spec
 from nodecount_scaler.model.selector import parse_selector
-from tests.builders import expr, node, node_view, required_affinity, taint, term, toleration
+from testkit.builders import expr, node, node_view, required_affinity, taint, term, toleration
 
 JsonObject = dict[str, Any]
 

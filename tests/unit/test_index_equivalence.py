@@ -9,12 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nodecount_scaler.model.annotations import TargetConfig
-from nodecount_scaler.model.eligibility import is_eligible
-from nodecount_scaler.model.index import SET_RATIO, NodeIndex, label_keys
+from nodecount_scaler.model.eligibility import is_eligible, label_keys
+from nodecount_scaler.model.index import SET_RATIO, NodeIndex
 from nodecount_scaler.model.nodes import NodeView
 from nodecount_scaler.model.placement import PodPlacement, placement_from_pod_spec
 from nodecount_scaler.model.selector import parse_selector
-from tests.builders import expr, node, node_view, required_affinity, taint, term, toleration
+from testkit.builders import expr, node, node_view, required_affinity, taint, term, toleration
 from tests.unit.test_eligibility_rules import CASES, Case
 
 KEYS = ("pool", "zone", "cores")

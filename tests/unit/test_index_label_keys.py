@@ -13,7 +13,7 @@ from nodecount_scaler import limits
 from nodecount_scaler.model.eligibility import is_eligible
 from nodecount_scaler.model.state import ClusterState
 from nodecount_scaler.model.targets import TargetView
-from tests.builders import deployment, expr, node, node_view, required_affinity, target_view, term
+from testkit.builders import deployment, expr, node, node_view, required_affinity, target_view, term
 from tests.unit.test_watch_limits import rss
 
 MiB = 2**20

@@ -7,12 +7,7 @@ from typing import Any
 
 import pytest
 
-from nodecount_scaler.kube.resources import (
-    hpa_projection,
-    replicas_path,
-    scale_path,
-    target_projection,
-)
+from nodecount_scaler.kube.resources import hpa_projection, target_projection
 from nodecount_scaler.model.kinds import (
     BUILTIN,
     DEPLOYMENT,
@@ -20,12 +15,13 @@ from nodecount_scaler.model.kinds import (
     STATEFULSET,
     CustomWorkload,
     Removal,
+    WorkloadKind,
     parse_workload,
 )
 from nodecount_scaler.model.objects import ProjectionError
 from nodecount_scaler.model.state import ClusterState, HpaKey
 from nodecount_scaler.model.targets import FindingKind, TargetKey, TargetView, project_target
-from tests.builders import deployment, node, node_view
+from testkit.builders import deployment, node, node_view, workload
 
 ROLLOUTS = CustomWorkload("argoproj.io", "v1alpha1", "rollouts", ("spec", "template"))
 
@@ -76,31 +72,42 @@ def test_workload_flag_rejects(text: str) -> None:
     assert isinstance(parse_workload(text), str)
 
 
-@pytest.mark.parametrize("workload", BUILTIN, ids=[w.kind for w in BUILTIN])
-def test_builtin_kinds_project_alike(workload: Any) -> None:
-    """A StatefulSet or ReplicaSet opted in like a Deployment is a target of its kind."""
-    view = target_projection(workload).view(as_kind(workload.kind, deployment(replicas=3)))
+SCALE_PATHS = {
+    "Deployment": "/apis/apps/v1/namespaces/ns/deployments/d/scale",
+    "StatefulSet": "/apis/apps/v1/namespaces/ns/statefulsets/d/scale",
+    "ReplicaSet": "/apis/apps/v1/namespaces/ns/replicasets/d/scale",
+    "ReplicationController": "/api/v1/namespaces/ns/replicationcontrollers/d/scale",
+}
+
+
+@pytest.mark.parametrize("kind", BUILTIN, ids=[w.kind for w in BUILTIN])
+def test_builtin_kinds_project_alike(kind: WorkloadKind) -> None:
+    """A StatefulSet or ReplicaSet opted in like a Deployment is a target of its kind, its
+    pods found by its selector, its replicas written on the object itself."""
+    view = target_projection(kind).view(workload(kind, replicas=3))
     assert isinstance(view, TargetView)
-    assert view.key == TargetKey("ns", "d", workload.kind)
+    assert view.key == TargetKey("ns", "d", kind.kind)
     assert view.valid
-    assert view.workload is workload
-    assert (
-        scale_path(view.key, workload) == f"/apis/apps/v1/namespaces/ns/{workload.resource}/d/scale"
-    )
+    assert view.workload is kind
+    assert str(view.pod_selector) == "app=d"
+    assert kind.scale_path("ns", "d") == SCALE_PATHS[kind.kind]
+    assert kind.write_path("ns", "d") == SCALE_PATHS[kind.kind].removesuffix("/scale")
 
 
 def test_only_deployments_surge() -> None:
     """RolloutWouldStall is for Deployments: StatefulSets and ReplicaSets replace in place."""
-    obj = deployment(strategy={"type": "RollingUpdate"})
     kinds = {
         w.kind: {f.kind for f in v.findings}
         for w in BUILTIN
-        if isinstance(v := project_target(as_kind(w.kind, obj), w), TargetView)
+        if isinstance(
+            v := project_target(workload(w, strategy={"type": "RollingUpdate"}), w), TargetView
+        )
     }
     assert kinds == {
         "Deployment": {FindingKind.ROLLOUT_WOULD_STALL},
         "StatefulSet": set(),
         "ReplicaSet": set(),
+        "ReplicationController": set(),
     }
 
 
@@ -131,9 +138,8 @@ def test_custom_template_path_and_missing_template() -> None:
 def test_custom_resources_are_written_through_scale() -> None:
     """A custom resource has no admission policy of ours: /scale is the narrowest write."""
     rollouts = ROLLOUTS.with_kind("Rollout")
-    key = TargetKey("ns", "r", "Rollout")
     expected = "/apis/argoproj.io/v1alpha1/namespaces/ns/rollouts/r/scale"
-    assert replicas_path(key, rollouts) == scale_path(key, rollouts) == expected
+    assert rollouts.write_path("ns", "r") == rollouts.scale_path("ns", "r") == expected
 
 
 def test_custom_resource_without_scale_is_invalid_with_the_reason() -> None:
@@ -162,9 +168,22 @@ def hpa(kind: str, api_version: str, name: str = "d") -> dict[str, Any]:
         ("StatefulSet", "apps/v1", TargetKey("ns", "d", "StatefulSet")),
         ("Rollout", "argoproj.io/v1alpha1", TargetKey("ns", "d", "Rollout")),
         ("Rollout", "other.io/v1", None),
-        ("ReplicationController", "v1", None),
+        ("ReplicationController", "v1", TargetKey("ns", "d", "ReplicationController")),
+        ("ReplicaSet", "extensions/v1beta1", TargetKey("ns", "d", "ReplicaSet")),
+        ("StatefulSet", "extensions/v1beta1", None),
+        ("DaemonSet", "apps/v1", None),
     ],
-    ids=["deployment", "old-group", "statefulset", "custom", "custom-other-group", "unwatched"],
+    ids=[
+        "deployment",
+        "old-group",
+        "statefulset",
+        "custom",
+        "custom-other-group",
+        "core-group",
+        "old-group-replicaset",
+        "never-in-the-old-group",
+        "unwatched",
+    ],
 )
 def test_hpas_match_every_watched_kind(
     kind: str, api_version: str, expected: TargetKey | None
@@ -178,8 +197,8 @@ def test_relist_of_one_kind_leaves_the_others() -> None:
     """A StatefulSet relist does not drop the Deployment of the same name."""
     state = ClusterState(0.0)
     state.upsert_node(node_view(node("n1")), 0.0)
-    for workload in (DEPLOYMENT, STATEFULSET):
-        view = project_target(as_kind(workload.kind, deployment()), workload)
+    for kind in (DEPLOYMENT, STATEFULSET):
+        view = project_target(as_kind(kind.kind, deployment()), kind)
         assert isinstance(view, TargetView)
         state.upsert_target(view, 0.0)
     assert state.replace_targets([], 1.0, None, "StatefulSet") == {

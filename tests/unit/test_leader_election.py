@@ -26,7 +26,7 @@ from aiohttp import web
 from kubernetes_asyncio.client import Configuration
 
 from nodecount_scaler import metrics
-from nodecount_scaler.control.leader import RELEASE_TIMEOUT, LeaderElector
+from nodecount_scaler.control.election import RELEASE_TIMEOUT, LeaderElector
 from nodecount_scaler.kube.client import JsonObject, KubeClient
 from nodecount_scaler.model.lease import JITTER_FACTOR, LeaderElectionConfig
 from tests.scripted_api import InlineExecutor, Reopenable

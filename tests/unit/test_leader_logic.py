@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from nodecount_scaler.control.leader import TermEnd, default_identity
+from nodecount_scaler.control.election import TermEnd, default_identity
 from nodecount_scaler.model.lease import (
     JITTER_FACTOR,
     LeaderElectionConfig,

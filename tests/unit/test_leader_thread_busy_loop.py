@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from kubernetes_asyncio.client import Configuration
 
-from nodecount_scaler.control.leadership import LeaseThread
+from nodecount_scaler.control.lease_thread import LeaseThread
 from nodecount_scaler.kube.client import KubeClient
 from nodecount_scaler.model.lease import LeaderElectionConfig
 from tests.scripted_api import serving

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from nodecount_scaler.control.leadership import LeaderOnlyClient, MainLoopWork
+from nodecount_scaler.control.lease_thread import LeaderOnlyClient, MainLoopWork
 from nodecount_scaler.kube.client import ApiError
 from tests.scripted_api import serving
 

@@ -6,7 +6,7 @@ import pytest
 
 from nodecount_scaler.model.nodes import Taint, project_node
 from nodecount_scaler.model.objects import ProjectionError
-from tests.builders import node, node_view, taint
+from testkit.builders import node, node_view, taint
 
 
 def test_keeps_only_scheduling_taints() -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import gc
 import tracemalloc
 
-from nodecount_scaler.model.nodes import POOL_LIMIT
+from nodecount_scaler.limits import TAINT_POOL_LIMIT
 from nodecount_scaler.model.state import ClusterState
-from tests.builders import deployment, node, node_view, taint, target_view
+from testkit.builders import deployment, node, node_view, taint, target_view
 
 NODES = 500
 ROUNDS = 40  # 20,000 distinct taints: five times the pools' bound
@@ -38,7 +38,7 @@ def test_unique_taints_leave_memory_flat() -> None:
             held.append(tracemalloc.get_traced_memory()[0])
     finally:
         tracemalloc.stop()
-    filled = 2 * POOL_LIMIT // NODES + 1  # rounds until both pools have started over once
+    filled = 2 * TAINT_POOL_LIMIT // NODES + 1  # rounds until both pools have started over once
     settled = max(held[:filled])
     growth = max(held[filled:]) - settled
     print(

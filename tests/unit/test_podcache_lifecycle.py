@@ -12,7 +12,7 @@ from nodecount_scaler.control.controller import Controller
 from nodecount_scaler.control.podcache import PodCaches
 from nodecount_scaler.model.state import ClusterState
 from nodecount_scaler.model.targets import TargetKey
-from tests.builders import deployment, node, node_view, target_view
+from testkit.builders import deployment, node, node_view, target_view
 from tests.scripted_api import (
     KEY,
     FakeClock,

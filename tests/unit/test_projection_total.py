@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nodecount_scaler.model.annotations import (
+from nodecount_scaler.model.keys import (
     MAX_REPLICAS,
     MIN_REPLICAS,
     NODE_SELECTOR,
@@ -21,7 +21,7 @@ from nodecount_scaler.model.objects import ProjectionError
 from nodecount_scaler.model.pods import PodView, project_pod
 from nodecount_scaler.model.selector import LabelSelector, SelectorError, parse_selector
 from nodecount_scaler.model.targets import TargetView, project_target
-from tests.builders import (
+from testkit.builders import (
     deployment,
     expr,
     node,
@@ -63,7 +63,11 @@ def rich_deployment() -> dict[str, Any]:
     """A Deployment that uses every field the projection reads."""
     obj = deployment(
         replicas=3,
-        annotations={NODE_SELECTOR: "pool in (a,b),!gpu", MIN_REPLICAS: "1", MAX_REPLICAS: "9"},
+        annotations={
+            NODE_SELECTOR.key: "pool in (a,b),!gpu",
+            MIN_REPLICAS.key: "1",
+            MAX_REPLICAS.key: "9",
+        },
         pod_spec={
             "nodeSelector": {"disk": "ssd"},
             "tolerations": [
@@ -86,7 +90,7 @@ def rich_deployment() -> dict[str, Any]:
             term(expr("zone", "In", "z1")), term(fields=[expr("metadata.name", "NotIn", "n9")])
         )
     )
-    obj["metadata"]["annotations"][NODES_PER_REPLICA] = "0.5"
+    obj["metadata"]["annotations"][NODES_PER_REPLICA.key] = "0.5"
     return obj
 
 
@@ -165,7 +169,7 @@ def test_projections_are_total_on_arbitrary_json(obj: Any) -> None:
 
 @settings(max_examples=400, deadline=None)
 @given(
-    st.sampled_from([NODE_SELECTOR, MIN_REPLICAS, MAX_REPLICAS, NODES_PER_REPLICA]),
+    st.sampled_from([NODE_SELECTOR.key, MIN_REPLICAS.key, MAX_REPLICAS.key, NODES_PER_REPLICA.key]),
     st.text(max_size=40) | st.sampled_from(["x" * 10_000, "!k," * 3000 + "!k", "9" * 5000]),
 )
 def test_any_annotation_value_gives_a_view_with_config_or_errors(key: str, value: str) -> None:

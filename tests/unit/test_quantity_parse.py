@@ -6,12 +6,8 @@ from fractions import Fraction
 
 import pytest
 
-from nodecount_scaler.model.quantity import (
-    MAX_EXPONENT,
-    MAX_QUANTITY_LENGTH,
-    QuantityError,
-    parse_quantity,
-)
+from nodecount_scaler.limits import QUANTITY_MAX_EXPONENT, QUANTITY_MAX_LENGTH
+from nodecount_scaler.model.quantity import QuantityError, parse_quantity
 
 
 def dec(mantissa: int, exponent: int) -> Fraction:
@@ -221,8 +217,8 @@ STRICTER = [
     ("1e-1001", "exponent -1001 is out of range"),
     ("1e4294967297", "exponent 4294967297 is out of range"),
     ("1e" + "9" * 120, "is out of range"),
-    ("1" * (MAX_QUANTITY_LENGTH + 1), f"longer than {MAX_QUANTITY_LENGTH} characters"),
-    ("1" * 10_000, f"longer than {MAX_QUANTITY_LENGTH} characters"),
+    ("1" * (QUANTITY_MAX_LENGTH + 1), f"longer than {QUANTITY_MAX_LENGTH} characters"),
+    ("1" * 10_000, f"longer than {QUANTITY_MAX_LENGTH} characters"),
     ("\uff11", "expected a number"),  # a full-width digit: Go reads bytes, not Unicode digits
     ("4\n", "expected a number"),
     ("4m\x00", "expected a number"),
@@ -241,13 +237,13 @@ def test_stricter_than_upstream(text: str, problem: str) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (f"1e{MAX_EXPONENT}", Fraction(10) ** MAX_EXPONENT),
-        (f"1e-{MAX_EXPONENT}", dec(1, -9)),
+        (f"1e{QUANTITY_MAX_EXPONENT}", Fraction(10) ** QUANTITY_MAX_EXPONENT),
+        (f"1e-{QUANTITY_MAX_EXPONENT}", dec(1, -9)),
         ("1e0000000000000000000003", dec(1, 3)),
         ("3920m", Fraction(392, 100)),
         ("96", Fraction(96)),
         ("-0", Fraction(0)),
-        ("1" * MAX_QUANTITY_LENGTH, Fraction(int("1" * MAX_QUANTITY_LENGTH))),
+        ("1" * QUANTITY_MAX_LENGTH, Fraction(int("1" * QUANTITY_MAX_LENGTH))),
     ],
     ids=[
         "max-exponent",

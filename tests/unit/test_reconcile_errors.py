@@ -6,7 +6,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from nodecount_scaler.kube.client import ApiError
-from tests.builders import deployment, node
+from testkit.builders import deployment, node
 from tests.scripted_api import (
     KEY,
     Reply,

@@ -7,9 +7,10 @@ from typing import Any
 
 from nodecount_scaler.control.nodepods import NodePods
 from nodecount_scaler.control.podcache import PodCaches
-from nodecount_scaler.model.state import MOVED_NODES_KEPT, ClusterState
+from nodecount_scaler.limits import MOVED_NODES_KEPT
+from nodecount_scaler.model.state import ClusterState
 from nodecount_scaler.model.targets import TargetKey
-from tests.builders import deployment, node, node_view
+from testkit.builders import deployment, node, node_view
 from tests.scripted_api import (
     KEY,
     ScriptedApi,
@@ -39,8 +40,7 @@ async def test_after_a_first_steer_a_scale_down_lists_only_the_node_that_left(
     api: ScriptedApi,
 ) -> None:
     state = _state()
-    reconciler = make_reconciler(api, state)
-    reconciler.node_pods = NodePods(api.client, all_namespaces=True)
+    reconciler = make_reconciler(api, state, node_pods=NodePods(api.client, all_namespaces=True))
     # A new target knows no moves yet: its first scale-down lists its own pods.
     state.upsert_node(node_view(node("n4", unschedulable=True)), 1.0)
     api.pods = [pod("p4", "n4")]
@@ -68,8 +68,7 @@ async def test_after_a_first_steer_a_scale_down_lists_only_the_node_that_left(
 
 async def test_one_node_list_serves_every_target_the_change_scales_down(api: ScriptedApi) -> None:
     state = _state()
-    reconciler = make_reconciler(api, state)
-    reconciler.node_pods = NodePods(api.client, all_namespaces=False)
+    reconciler = make_reconciler(api, state, node_pods=NodePods(api.client, all_namespaces=False))
     for key in (KEY, OTHER):
         state.targets[key].moved = set()
     state.upsert_node(node_view(node("n2", unschedulable=True)), 1.0)
@@ -87,8 +86,9 @@ async def test_full_pod_caches_are_not_churned(api: ScriptedApi) -> None:
     node lists (here: a list of its own pods, its moves being unknown)."""
     state = _state()
     caches = PodCaches(api.client, capacity=1)
-    reconciler = make_reconciler(api, state, caches=caches)
-    reconciler.node_pods = NodePods(api.client, all_namespaces=True)
+    reconciler = make_reconciler(
+        api, state, caches=caches, node_pods=NodePods(api.client, all_namespaces=True)
+    )
     assert caches.can_hold(KEY)
     caches._caches[OTHER] = object()  # type: ignore[assignment]  # the one cache, taken
     assert not caches.can_hold(KEY)

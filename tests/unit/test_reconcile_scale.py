@@ -5,7 +5,7 @@ from __future__ import annotations
 from structlog.testing import capture_logs
 
 from nodecount_scaler import metrics
-from tests.builders import deployment, node, node_view, target_view
+from testkit.builders import deployment, node, node_view, target_view
 from tests.scripted_api import (
     KEY,
     MERGE_PATCH,

@@ -6,7 +6,7 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
-from tests.builders import deployment, node, node_view
+from testkit.builders import deployment, node, node_view
 from tests.scripted_api import (
     KEY,
     MERGE_PATCH,

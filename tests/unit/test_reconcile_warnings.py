@@ -6,7 +6,7 @@ import pytest
 
 from nodecount_scaler.model.state import HpaKey
 from nodecount_scaler.model.targets import TargetKey
-from tests.builders import deployment, node
+from testkit.builders import deployment, node
 from tests.scripted_api import (
     KEY,
     FakeClock,

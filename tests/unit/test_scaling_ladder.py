@@ -6,7 +6,14 @@ from fractions import Fraction
 
 import pytest
 
-from nodecount_scaler.model.scaling import Ladder, ScalingRule, Step, explain, ladder_step, replicas
+from nodecount_scaler.model.scaling import (
+    Ladder,
+    ScalingRule,
+    Step,
+    explain,
+    ladder_step,
+    replicas,
+)
 
 CPA_TESTS = (
     "https://github.com/kubernetes-sigs/cluster-proportional-autoscaler/blob/"

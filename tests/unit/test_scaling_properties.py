@@ -8,13 +8,16 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nodecount_scaler.model.annotations import NODES_PER_REPLICA
-from nodecount_scaler.model.scaling import (
+from nodecount_scaler.model.annotations import parse_scaling
+from nodecount_scaler.model.keys import (
     CORES_PER_REPLICA,
     CORES_TO_REPLICAS,
-    DEFAULT_RULE,
+    NODES_PER_REPLICA,
     NODES_TO_REPLICAS,
     PREVENT_SINGLE_POINT_FAILURE,
+)
+from nodecount_scaler.model.scaling import (
+    DEFAULT_RULE,
     SPOF_FLOOR,
     Ladder,
     Linear,
@@ -23,7 +26,6 @@ from nodecount_scaler.model.scaling import (
     explain,
     format_decimal,
     format_steps,
-    parse_scaling,
     replicas,
 )
 
@@ -129,15 +131,17 @@ def test_annotations_round_trip(rules: tuple[ScalingRule, ScalingRule, ScalingRu
     for rule in rules:
         annotations: dict[str, str] = {}
         if isinstance(rule.scheme, Linear):
-            pairs = [(NODES_PER_REPLICA, rule.scheme.nodes_per_replica)]
-            pairs.append((CORES_PER_REPLICA, rule.scheme.cores_per_replica))
+            pairs = [(NODES_PER_REPLICA.key, rule.scheme.nodes_per_replica)]
+            pairs.append((CORES_PER_REPLICA.key, rule.scheme.cores_per_replica))
             annotations = {k: format_decimal(v) for k, v in pairs if v is not None}
         else:
-            tables = [(NODES_TO_REPLICAS, rule.scheme.nodes_to_replicas)]
-            tables.append((CORES_TO_REPLICAS, rule.scheme.cores_to_replicas))
+            tables = [(NODES_TO_REPLICAS.key, rule.scheme.nodes_to_replicas)]
+            tables.append((CORES_TO_REPLICAS.key, rule.scheme.cores_to_replicas))
             annotations = {k: format_steps(v) for k, v in tables if v is not None}
-        annotations[PREVENT_SINGLE_POINT_FAILURE] = str(rule.prevent_single_point_failure).lower()
-        nodes = annotations.get(NODES_PER_REPLICA)
+        annotations[PREVENT_SINGLE_POINT_FAILURE.key] = str(
+            rule.prevent_single_point_failure
+        ).lower()
+        nodes = annotations.get(NODES_PER_REPLICA.key)
         parsed, errors = parse_scaling(
             annotations,
             nodes_per_replica=None if nodes is None else Fraction(nodes),

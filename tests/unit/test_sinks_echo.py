@@ -9,7 +9,7 @@ import pytest
 from nodecount_scaler.control.sinks import Hooks, Sinks
 from nodecount_scaler.model.state import ClusterState
 from nodecount_scaler.model.targets import TargetKey, TargetView
-from tests.builders import deployment, target_view
+from testkit.builders import deployment, target_view
 
 KEY = TargetKey("ns", "d")
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from nodecount_scaler.model.eligibility import is_eligible
 from nodecount_scaler.model.gates import TargetGates, gate_of
 from nodecount_scaler.model.state import ClusterState
-from tests.builders import (
+from testkit.builders import (
     deployment,
     expr,
     node,

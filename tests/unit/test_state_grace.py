@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nodecount_scaler.model.state import ClusterState
 from nodecount_scaler.model.targets import TargetKey
-from tests.builders import deployment, node, node_view, taint, target_view
+from testkit.builders import deployment, node, node_view, taint, target_view
 
 T = TargetKey("ns", "d")
 UNREACHABLE = [

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from nodecount_scaler.model.state import ClusterState
 from nodecount_scaler.model.status import target_status
 from nodecount_scaler.model.targets import FindingKind, TargetKey
-from tests.builders import deployment, node, node_view, target_view
+from testkit.builders import deployment, node, node_view, target_view
 
 ZONE = "topology.kubernetes.io/zone"
 KEY = TargetKey("ns", "d")

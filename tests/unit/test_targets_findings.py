@@ -10,7 +10,7 @@ from nodecount_scaler.model.targets import (
     FindingKind,
     resolved_max_surge,
 )
-from tests.builders import deployment, target_view
+from testkit.builders import deployment, target_view
 
 HOSTNAME_SPREAD = {
     "topologySpreadConstraints": [

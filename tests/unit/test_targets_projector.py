@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from nodecount_scaler.model.targets import TargetProjector, TargetView, project_target
-from tests.builders import deployment
+from testkit.builders import deployment
 
 Obj = dict[str, Any]
 

@@ -16,7 +16,7 @@ from nodecount_scaler.kube.client import KubeClient
 from nodecount_scaler.kube.watch import Reflector
 from nodecount_scaler.model.nodes import NodeView
 from nodecount_scaler.model.state import ClusterState
-from tests.builders import deployment, node, target_view
+from testkit.builders import deployment, node, target_view
 from tests.unit.fake_watch_api import FakeApi, event, eventually, list_page, running
 
 FOREIGN = 3  # of each kind, to show they are logged once, counted every time

@@ -15,7 +15,7 @@ from nodecount_scaler.kube.resources import TARGET_PROJECTION
 from nodecount_scaler.kube.watch import Rejections, decode_list_page, parse_watch_line, project
 from nodecount_scaler.model.placement import TemplateError, placement_from_pod_spec
 from nodecount_scaler.model.targets import TargetView
-from tests.builders import deployment, toleration
+from testkit.builders import deployment, toleration
 
 # About the 1.4 MB of issue 21's Deployments: a valid template of 15,000 tolerations.
 HUGE_TOLERATIONS = 15_000

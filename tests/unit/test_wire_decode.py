@@ -20,7 +20,7 @@ from nodecount_scaler.kube.watch import (
 )
 from nodecount_scaler.model.nodes import project_node
 from nodecount_scaler.model.objects import ProjectionError
-from tests.builders import node
+from testkit.builders import node
 from tests.unit.test_projection_total import mutations, rich_node
 
 WHOLE: Projection[Any, Any] = Projection(NODE_PROJECTION.key, NODE_PROJECTION.view)

@@ -11,7 +11,7 @@ clock from the start of the last successful renewal, readable from any thread) r
 before each write, and gives the write a timeout no longer than what is left of the term:
 a write that has not gone out by the renew deadline is abandoned instead of sent. What
 cannot be guaranteed: a request already on the wire cannot be recalled; one sent a moment
-before the deadline may reach the API server after it (see leader.py).
+before the deadline may reach the API server after it (see election.py).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any, Final
 
 import structlog
 
-from nodecount_scaler.control.leader import LeaderElector, Work
+from nodecount_scaler.control.election import LeaderElector, Work
 from nodecount_scaler.kube.client import ApiError, KubeClient
 from nodecount_scaler.model.lease import LeaderElectionConfig
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nodecount_scaler.model.kinds import WorkloadKind
 from nodecount_scaler.model.nodes import NodeView, project_node
 from nodecount_scaler.model.targets import TargetView, project_target
 
@@ -154,6 +155,15 @@ def deployment(
             "template": {"metadata": {"labels": {"app": name}}, "spec": spec_pod},
         },
     }
+
+
+def workload(kind: WorkloadKind, name: str = "d", **kwargs: Any) -> JsonObject:
+    """An opted-in object of `kind`: `deployment(name, **kwargs)` in that kind's shape (its
+    kind, and spec.selector a plain map where the kind's is one)."""
+    obj = {**deployment(name, **kwargs), "kind": kind.kind}
+    if kind.selector_is_map:
+        obj["spec"]["selector"] = obj["spec"]["selector"]["matchLabels"]
+    return obj
 
 
 def absent_keys_selector(count: int) -> str:
