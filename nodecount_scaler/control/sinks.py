@@ -86,7 +86,7 @@ class TargetSink:
         own_write = self._hooks.target_seen(view)
         stored = self._state.targets.get(key)
         before = stored.view if stored is not None else None
-        if self._state.upsert_target(view, self._clock()) and not (
+        if self._state.upsert_target(view, self._clock(), live=True) and not (
             own_write and before is not None and replace(before, replicas=view.replicas) == view
         ):
             # The echo of our own write, with nothing else changed, needs no reconcile:

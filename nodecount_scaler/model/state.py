@@ -68,6 +68,9 @@ class TargetState:
     label_keys: frozenset[str] = frozenset()
     # Monotonic time before which nothing is written to it (NEW_TARGET_SETTLE).
     settles_at: float = 0.0
+    # First stored from a watch event (created or opted in while this process watched),
+    # not from a list: its first write is its owner's doing (model/policy.py).
+    live: bool = False
     # Nodes that entered or left `eligible` since the pods were last steered; None: not
     # known (a new target, a relist, more than MOVED_NODES_KEPT of them).
     moved: set[str] | None = None
@@ -127,6 +130,9 @@ class ClusterState:
         self._unready_since: dict[str, float] = {}
         # HPA -> the Deployment it scales (same namespace), for conflict detection.
         self._hpas: dict[HpaKey, TargetKey] = {}
+        # The stored targets that are not valid, kept as they are stored: counting them over
+        # every target on each event cost a quarter of the CPU of a 2,000-target churn.
+        self.invalid: set[TargetKey] = set()
 
     # -- nodes -------------------------------------------------------------------------
 
@@ -245,14 +251,19 @@ class ClusterState:
 
     # -- targets -----------------------------------------------------------------------
 
-    def upsert_target(self, view: TargetView, now: float) -> bool:
-        """Store a target; return True when it needs a reconcile."""
+    def upsert_target(self, view: TargetView, now: float, *, live: bool = False) -> bool:
+        """Store a target; return True when it needs a reconcile. `live`: from a watch
+        event, not a list."""
         old = self.targets.get(view.key)
         if old is not None and old.view == view:
             return False
-        settles_at = (
-            old.settles_at if old is not None and old.view.uid == view.uid else now + self.settle
-        )
+        if view.valid:
+            self.invalid.discard(view.key)
+        else:
+            self.invalid.add(view.key)
+        same = old is not None and old.view.uid == view.uid
+        settles_at = old.settles_at if old is not None and same else now + self.settle
+        live = old.live if old is not None and same else live
         if (
             old is not None
             and old.eligibility is not None
@@ -263,8 +274,9 @@ class ClusterState:
             # Only replicas, findings or the uid moved: the eligible set still holds.
             old.view = view
             old.settles_at = settles_at
+            old.live = live
             return True
-        state = TargetState(view, None, tally=_tally_for(view), settles_at=settles_at)
+        state = TargetState(view, None, tally=_tally_for(view), settles_at=settles_at, live=live)
         if view.config is not None and view.placement is not None:
             state.eligibility = Eligibility(view.config, view.placement)
             self._gates.put(view.key, gate_of(view.config, view.placement))
@@ -285,6 +297,7 @@ class ClusterState:
         old = self.targets.pop(key, None)
         if old is None:
             return False
+        self.invalid.discard(key)
         self._index.release(old.label_keys)
         self._gates.remove(key)
         return True
