@@ -119,6 +119,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             {
                 "tenant_edits": tenant.edits,
                 "invalid_annotation_events": len(hostile_events),
+                # Full node lists of each replica (its `listed` lines): 1 at start, plus
+                # any relist; the toggling tenant's scale-downs must add none.
+                "node_lists": [
+                    sum(e.get("resource") == "nodes" for e in s.log_events("listed"))
+                    for s in soak.scalers
+                ],
                 "flood": flood,
                 "slowloris": loris,
                 "errors": {loop.name: loop.errors for loop in loops if loop.errors},

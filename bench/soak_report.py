@@ -157,7 +157,8 @@ def table(summary: dict[str, Any]) -> str:
             )
         )
     rows.append(("log bytes per replica", " / ".join(map(str, summary["log_bytes"]))))
-    for key in ("tenant_edits", "invalid_annotation_events", "flood", "slowloris", "errors"):
+    keys = ("tenant_edits", "invalid_annotation_events", "node_lists", "flood", "slowloris")
+    for key in (*keys, "errors"):
         if key in summary:
             rows.append((key.replace("_", " "), str(summary[key])))
     width = max(len(k) for k, _ in rows)
