@@ -13,7 +13,7 @@ stored (see `TargetState.settles_at`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, MutableSet
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Final, NamedTuple
@@ -73,7 +73,8 @@ class Domains(NamedTuple):
 class TargetState:
     view: TargetView
     eligibility: Eligibility | None
-    eligible: set[str] = field(default_factory=set)
+    # A NodeSet of the node index's numbering once computed (model/nodeset.py).
+    eligible: MutableSet[str] = field(default_factory=set)
     # Cores and topology domains of the eligible nodes, when the target counts them.
     tally: Tally | None = None
     # The label keys it holds indexed (NodeIndex.retain) while it is stored.
@@ -183,6 +184,8 @@ class ClusterState:
             if name in target.eligible:
                 target.evict(old)
                 changed.append(key)
+        # Out of every set now: its number may go to another node.
+        self._index.free(name)
         return changed
 
     def replace_nodes(self, nodes: Iterable[NodeView], now: float) -> set[TargetKey]:
@@ -196,7 +199,8 @@ class ClusterState:
             if old != node:
                 self._store_node(old, node, now)
                 moved = True
-        for name in [n for n in self.nodes if n not in seen]:
+        gone = [n for n in self.nodes if n not in seen]
+        for name in gone:
             self._index.remove(self.nodes.pop(name))
             self._unready_since.pop(name, None)
             moved = True
@@ -217,6 +221,9 @@ class ClusterState:
                 target.tally.reset(self.nodes[n] for n in eligible)
             if moved_set or target.measure() != before:
                 changed.add(key)
+        for name in gone:
+            # Every set was made afresh without it (an invalid target's is empty).
+            self._index.free(name)
         return changed
 
     def next_grace_expiry(self) -> float | None:

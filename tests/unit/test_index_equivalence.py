@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from nodecount_scaler.model.annotations import TargetConfig
 from nodecount_scaler.model.eligibility import is_eligible, label_keys
-from nodecount_scaler.model.index import SET_RATIO, NodeIndex
+from nodecount_scaler.model.index import NodeIndex
 from nodecount_scaler.model.nodes import NodeView
 from nodecount_scaler.model.placement import PodPlacement, placement_from_pod_spec
 from nodecount_scaler.model.selector import parse_selector
@@ -116,15 +116,7 @@ def config_for(selector: str) -> TargetConfig:
     return TargetConfig(parse_selector(selector), 0, None, Fraction(1))
 
 
-@pytest.mark.parametrize(
-    ("set_ratio", "retained"),
-    [
-        pytest.param(SET_RATIO, True, id="retained"),
-        pytest.param(SET_RATIO, False, id="unretained-groups-per-query"),
-        pytest.param(0, True, id="always-per-node-steps"),
-        pytest.param(10**9, True, id="always-set-steps"),
-    ],
-)
+@pytest.mark.parametrize("retained", [True, False], ids=["retained", "groups-per-query"])
 @settings(max_examples=300, deadline=None)
 @given(
     initial=st.lists(nodes, max_size=6),
@@ -137,13 +129,12 @@ def test_index_equals_per_node_rules(
     updates: list[dict[str, Any] | str],
     spec: dict[str, Any],
     selector: str,
-    set_ratio: int,
     retained: bool,
 ) -> None:
     """After any sequence of puts and removes, the index answers like is_eligible per node,
-    whether its steps are set operations or per-node tests, its groups kept or not."""
+    its groups kept or not."""
     views: dict[str, NodeView] = {}
-    index = NodeIndex(views, set_ratio=set_ratio)
+    index = NodeIndex(views)
     config, placement = config_for(selector), placement_from_pod_spec(spec)
     if retained:
         index.retain(label_keys(config, placement))
