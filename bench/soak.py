@@ -1,7 +1,7 @@
 """Soak: the service under everything issue 13 threw at it at once, for a given time, on
 the local control plane (not a test, not in CI; see bench/README.md).
 
-    flock /tmp/nodecount-controlplane.lock \\
+    flock /tmp/nodecount-heavy.lock \\
         .venv/bin/python -m bench.soak --minutes 30 --out /tmp/soak.json
 
 Two real `nodecount-scaler run` replicas with leader election (lease 4 s) watch a namespace
