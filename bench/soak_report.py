@@ -84,9 +84,10 @@ def _spread(values: Sequence[float]) -> dict[str, float]:
 
 
 def _drift(values: Sequence[float]) -> dict[str, float]:
-    """Min, max, end, and the change from the first tenth of the run to the last tenth."""
+    """Min, max, end, and the change from the second tenth of the run to the last tenth
+    (the first holds the samples before and while the loads start)."""
     tenth = max(1, len(values) // 10)
-    first, last = values[:tenth], values[-tenth:]
+    first, last = values[tenth : 2 * tenth] or values[:tenth], values[-tenth:]
     return {
         "min": min(values),
         "max": max(values),
@@ -143,7 +144,7 @@ def table(summary: dict[str, Any]) -> str:
             (
                 f"RSS replica {i} (MiB)",
                 f"min {rss['min']} max {rss['max']} end {rss['end']} "
-                f"(last tenth - first tenth: {rss['drift']:+})",
+                f"(last tenth - second tenth: {rss['drift']:+})",
             )
         )
     for i, fds in enumerate(summary.get("fds", ())):
@@ -151,7 +152,7 @@ def table(summary: dict[str, Any]) -> str:
             (
                 f"open descriptors replica {i}",
                 f"min {fds['min']} max {fds['max']} end {fds['end']} "
-                f"(last tenth - first tenth: {fds['drift']:+})",
+                f"(last tenth - second tenth: {fds['drift']:+})",
             )
         )
     rows.append(
