@@ -140,6 +140,9 @@ class Option:
     # A one-shot translation reads only its command line: NODECOUNT_SCALER_NAMESPACE, set
     # for the service, must not become CPA's --namespace.
     from_env: bool = True
+    # The value may start with "-" (a pasted command line): argparse would take it for a
+    # flag, so "--flag VALUE" is read as "--flag=VALUE".
+    dash_value: bool = False
 
     @property
     def env(self) -> str:
@@ -242,7 +245,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
     Option("--default-params", "default_params", "CPA's --default-params (JSON)", _path,
            MIGRATE, metavar="JSON", from_env=False, shown="none"),
     Option("--cpa-args", "cpa_args", "CPA's whole command line as one string", _path,
-           MIGRATE, metavar="ARGS", from_env=False, shown="none"),
+           MIGRATE, metavar="ARGS", from_env=False, shown="none", dash_value=True),
     Option("--output", "migrate_output", "kubectl (annotate commands) or patch (merge "
            "patches)", _choice(MIGRATE_OUTPUTS), MIGRATE, metavar="FORMAT", short="-o",
            from_env=False, shown="kubectl"),
@@ -348,6 +351,25 @@ def _from_environment(
         parser.error(f"{option.env}={raw[:80]!r}: {exc}")
 
 
+def _joined_dash_values(argv: Sequence[str]) -> list[str]:
+    """`--cpa-args "--target=x"` as `--cpa-args=--target=x`: argparse refuses a separate
+    value that starts with "-" ("expected one argument")."""
+    flags = {o.flag for o in OPTIONS if o.dash_value}
+    words: list[str] = []
+    position = 0
+    while position < len(argv):
+        word = argv[position]
+        if word == "--":
+            return words + list(argv[position:])
+        if word in flags and position + 1 < len(argv):
+            words.append(f"{word}={argv[position + 1]}")
+            position += 2
+            continue
+        words.append(word)
+        position += 1
+    return words
+
+
 def parse_command(
     argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> tuple[str, Settings, dict[str, Any]]:
@@ -355,7 +377,8 @@ def parse_command(
     values of its options that are not settings of the service (migrate-cpa's)."""
     env = os.environ if environ is None else environ
     parser = build_parser()
-    values = vars(parser.parse_args(argv))
+    words = sys.argv[1:] if argv is None else argv
+    values = vars(parser.parse_args(_joined_dash_values(words)))
     command = values.pop("command")
     for option in OPTIONS:
         if (

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import math
 import time
+from fractions import Fraction
 
 import pytest
 
+from nodecount_scaler.model.annotations import parse_config
+
 from nodecount_scaler.model.cpa_migration import (
     MAX_TARGETS,
+    FLOAT_EXAMPLES,
     CpaFlags,
+    FloatExample,
     Migration,
     MigrationError,
     parse_cpa_args,
     parse_targets,
     translate,
 )
-from nodecount_scaler.model.scaling import Mode
+from nodecount_scaler.model.scaling import Mode, replicas
 
 P = "nodecount-scaler.io/"
 FLAGS = CpaFlags(target="deployment/coredns", namespace="kube-system")
@@ -599,3 +605,33 @@ def test_overlaid_precedence() -> None:
     assert read.overlaid(top) == CpaFlags(
         target="deployment/a", namespace="n2", other=("v", "logtostderr")
     )
+
+
+def cpa_linear_float64(count: int, per_replica: str) -> int:
+    """CPA's linear term, math.Ceil(float64(count) / perReplica), with perReplica a float64
+    read from the ConfigMap's JSON: Python's float is that float64, its division Go's."""
+    return math.ceil(count / float(per_replica))
+
+
+@pytest.mark.parametrize("example", FLOAT_EXAMPLES, ids=str)
+def test_float_examples_are_what_cpa_and_this_compute(example: FloatExample) -> None:
+    """Each example the differences print: CPA's float64 formula gives `cpa`, the
+    annotations migrate-cpa writes give `exact`."""
+    assert cpa_linear_float64(example.count, example.per_replica) == example.cpa
+    param = "nodesPerReplica" if example.what == "nodes" else "coresPerReplica"
+    annotations = annotations_of({"linear": f'{{"{param}": {example.per_replica}}}'})
+    config, errors = parse_config(annotations)
+    assert config is not None, errors
+    nodes, cores = (example.count, 0) if example.what == "nodes" else (1, example.count)
+    assert replicas(config.rule, nodes, Fraction(cores)) == example.exact
+    notes = migrate({"linear": f'{{"{param}": {example.per_replica}}}'}).differences
+    assert any(str(example) in note for note in notes)
+
+
+@pytest.mark.parametrize(
+    ("count", "per_replica", "cpa"),
+    [(3, "0.1", 30), (21, "0.7", 31), (21, "1.4", 16), (42, "2.8", 16), (10, "0.5", 20)],
+)
+def test_cpa_float64_table(count: int, per_replica: str, cpa: int) -> None:
+    """CPA's float64 arithmetic: 3 / 0.1 is exactly 30.0 (the old example of 31 was wrong)."""
+    assert cpa_linear_float64(count, per_replica) == cpa

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from nodecount_scaler.cli import main
 from nodecount_scaler.migrate import (
     MigrateOptions,
     OutputFormat,
@@ -129,6 +130,24 @@ async def test_cpa_args_option(tmp_path: Path) -> None:
     code, out, _err = await migrate(options)
     assert code == 0
     assert "kubectl annotate deployment coredns" in out
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["--cpa-args", "--target=deployment/coredns --nodelabels=pool=system"],
+        ["--cpa-args=--target=deployment/coredns --nodelabels=pool=system"],
+        ["--cpa-args", "--target deployment/coredns --nodelabels pool=system", "-o", "kubectl"],
+    ],
+)
+def test_cpa_args_pasted_after_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], words: list[str]
+) -> None:
+    """The documented form, `--cpa-args "--target=..."`, whose value starts with a dash."""
+    assert main(["migrate-cpa", "-f", write(tmp_path, CONFIGMAP), *words]) == 0
+    out = capsys.readouterr().out
+    assert "kubectl annotate deployment coredns" in out
+    assert f"{P}node-selector=pool=system" in out
 
 
 def test_json_list_manifest() -> None:
