@@ -493,6 +493,8 @@ _MIN_DEFAULT: Final = (
     "min: CPA's linear mode raises a missing or 0 min to 1; nodecount-scaler's min-replicas "
     'defaults to 0, so the translation writes min-replicas: "1" to keep CPA\'s floor.'
 )
+
+
 @dataclass(frozen=True, slots=True)
 class FloatExample:
     """A count where CPA's float64 division and the exact one give different replicas."""

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from nodecount_scaler.cli import main
+from nodecount_scaler.cli import migrate_options, parse_command
 from nodecount_scaler.migrate import (
     MigrateOptions,
     OutputFormat,
@@ -140,12 +140,13 @@ async def test_cpa_args_option(tmp_path: Path) -> None:
         ["--cpa-args", "--target deployment/coredns --nodelabels pool=system", "-o", "kubectl"],
     ],
 )
-def test_cpa_args_pasted_after_the_flag(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], words: list[str]
-) -> None:
+async def test_cpa_args_pasted_after_the_flag(tmp_path: Path, words: list[str]) -> None:
     """The documented form, `--cpa-args "--target=..."`, whose value starts with a dash."""
-    assert main(["migrate-cpa", "-f", write(tmp_path, CONFIGMAP), *words]) == 0
-    out = capsys.readouterr().out
+    _command, settings, extra = parse_command(
+        ["migrate-cpa", "-f", write(tmp_path, CONFIGMAP), *words]
+    )
+    code, out, err = await migrate(migrate_options(settings, extra))
+    assert code == 0, err
     assert "kubectl annotate deployment coredns" in out
     assert f"{P}node-selector=pool=system" in out
 
