@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, TextIO
 
 from nodecount_scaler.kube.client import ApiError, KubeClient
@@ -29,6 +29,7 @@ from nodecount_scaler.model.cutover import (
     deployment_gate,
     gate_patch,
     label_selector,
+    next_batch,
     nodes_with_agents,
     progress,
     saved_state,
@@ -41,6 +42,9 @@ FIELD_MANAGER: Final = "nodecount-scaler-cutover"
 JSON_PATCH: Final = "application/json-patch+json"
 POLL_SECONDS: Final = 0.1
 LIST_PAGE: Final = 500
+PATCH_ATTEMPTS: Final = 5
+# Between labelling the nodes and gating the DaemonSet: watch caches lag by milliseconds.
+GATE_SETTLE_SECONDS: Final = 2.0
 JsonObject = dict[str, Any]
 
 
@@ -162,15 +166,31 @@ class Cutover:
         for name in unlabelled:
             await self._label(name, on_daemonset=True)
         self.say(f"labelled {len(unlabelled)} of {len(nodes)} nodes {self.gate.key}=daemonset")
-        await self.client.request(
-            "PATCH",
-            self._ds_path,
-            query=[("fieldManager", FIELD_MANAGER)],
-            body=gate_patch(self.daemonset, self.gate),
-            content_type=JSON_PATCH,
-        )
+        # The DaemonSet controller decides from its own cache of the nodes: gated before
+        # that cache has a node's label, it would delete the pod there (and start it again).
+        await asyncio.sleep(GATE_SETTLE_SECONDS)
+        await self._patch_daemonset(lambda ds: gate_patch(ds, self.gate))
         self.say(f"gated DaemonSet {self.namespace}/{ds_name} (OnDelete while the cutover lasts)")
         await self.ensure_deployment()
+
+    async def _patch_daemonset(self, ops: Callable[[JsonObject], list[JsonObject]]) -> None:
+        """A JSON patch made from the DaemonSet as it is now; its `test` of the
+        resourceVersion fails (422) if the DaemonSet changed in between, then it is read
+        and made again."""
+        for attempt in range(PATCH_ATTEMPTS):
+            current = await self.client.request("GET", self._ds_path)
+            try:
+                self.daemonset = await self.client.request(
+                    "PATCH",
+                    self._ds_path,
+                    query=[("fieldManager", FIELD_MANAGER)],
+                    body=ops(current),
+                    content_type=JSON_PATCH,
+                )
+                return
+            except ApiError as exc:
+                if exc.status not in (409, 422) or attempt == PATCH_ATTEMPTS - 1:
+                    raise
 
     async def ensure_deployment(self) -> None:
         """Create the Deployment at 0 replicas, or check the one there excludes the gate."""
@@ -239,13 +259,7 @@ class Cutover:
             except ApiError as exc:
                 if exc.status != 404:
                     raise
-        await self.client.request(
-            "PATCH",
-            self._ds_path,
-            query=[("fieldManager", FIELD_MANAGER)],
-            body=ungate_patch(self.daemonset, saved),
-            content_type=JSON_PATCH,
-        )
+        await self._patch_daemonset(lambda ds: ungate_patch(ds, saved))
         self.say("restored the DaemonSet's update strategy and affinity")
         for node in labelled:
             await self._label(node, on_daemonset=False)
@@ -302,26 +316,47 @@ class Cutover:
             size = (
                 self.options.batch if limit is None else min(self.options.batch, limit - self.moved)
             )
-            chosen = [n for n in nodes if n.name in set(pending[:size])]
+            chosen = next_batch(nodes, self.options.reverse, size)
             await self._start(chosen)
             gaps = await self._settle(chosen)
-            self.moved += len(chosen)
-            done = len(nodes) - (len(pending) - len(chosen))
-            side = "DaemonSet" if self.options.reverse else "Deployment"
-            for node in chosen:
-                self.say(f"[{done}/{len(nodes)}] {node.name}: on the {side}; longest without "
-                         f"a Ready agent {gaps[node.name]:.1f} s")  # fmt: skip
-            if self.options.pause and (limit is None or self.moved < limit):
-                await asyncio.sleep(self.options.pause)
+            self._report(chosen, gaps, len(nodes) - len(pending) + len(chosen), len(nodes))
+            if any(n.pods for n in chosen):
+                self.moved += len(chosen)
+                if self.options.pause and (limit is None or self.moved < limit):
+                    await asyncio.sleep(self.options.pause)
+
+    def _report(
+        self, chosen: Sequence[NodeAgents], gaps: Mapping[str, float], done: int, total: int
+    ) -> None:
+        side = "DaemonSet" if self.options.reverse else "Deployment"
+        if not any(n.pods for n in chosen):
+            self.say(f"[{done}/{total}] {len(chosen)} nodes without an agent pod: on the {side}")
+            return
+        for node in chosen:
+            self.say(f"[{done}/{total}] {node.name}: on the {side}; longest without a Ready "
+                     f"agent {gaps[node.name]:.1f} s")  # fmt: skip
 
     async def _plan_moves(self) -> bool:
         nodes = await self.snapshot()
-        pending = to_move(nodes, self.options.reverse)
-        now = pending if self.options.max_nodes is None else pending[: self.options.max_nodes]
-        for start in range(0, len(now), self.options.batch):
-            self.say(f"would move {', '.join(now[start : start + self.options.batch])}")
-        self.say(f"progress now: {progress(nodes)}")
-        return len(now) == len(pending)
+        if not self.options.reverse and saved_state(self.daemonset) is None:
+            # Gating would label every node first.
+            nodes = [replace(n, gated=True) for n in nodes]
+        limit = self.options.max_nodes
+        moved, finished = 0, True
+        while to_move(nodes, self.options.reverse):
+            if limit is not None and moved >= limit:
+                finished = False
+                break
+            size = self.options.batch if limit is None else min(self.options.batch, limit - moved)
+            chosen = next_batch(nodes, self.options.reverse, size)
+            names = {n.name for n in chosen}
+            if any(n.pods for n in chosen):
+                moved += len(chosen)
+                self.say(f"would move {', '.join(sorted(names))}")
+            else:
+                self.say(f"would move {len(chosen)} nodes without an agent pod at once")
+            nodes = [n for n in nodes if n.name not in names]
+        return finished
 
 
 # --- the command ------------------------------------------------------------------------------
@@ -379,6 +414,9 @@ async def _run(cutover: Cutover) -> int:
         else:
             await cutover.gate_all()
     finished = await cutover.move()
+    if options.dry_run:
+        cutover.say("dry run: nothing was written")
+        return 0
     if not finished:
         cutover.say("stopped as asked; run the same command again to go on")
         return 0

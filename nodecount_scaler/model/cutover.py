@@ -244,8 +244,17 @@ def nodes_with_agents(
 
 
 def to_move(nodes: Sequence[NodeAgents], reverse: bool) -> list[str]:
-    """The nodes still on the side the cutover moves away from, in name order."""
-    return [n.name for n in nodes if n.gated == reverse]
+    """The nodes still on the side the cutover moves away from (gated ones forward,
+    ungated ones in reverse), in name order."""
+    return [n.name for n in nodes if n.gated != reverse]
+
+
+def next_batch(nodes: Sequence[NodeAgents], reverse: bool, size: int) -> list[NodeAgents]:
+    """What to move next: every pending node without an agent pod at once (there is nothing
+    to hand over: the DaemonSet does not run there), else `size` nodes in name order."""
+    pending = [n for n in nodes if n.gated != reverse]
+    empty = [n for n in pending if not n.pods]
+    return empty or pending[:size]
 
 
 @dataclass(frozen=True, slots=True)

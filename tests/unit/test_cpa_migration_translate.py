@@ -9,10 +9,9 @@ from fractions import Fraction
 import pytest
 
 from nodecount_scaler.model.annotations import parse_config
-
 from nodecount_scaler.model.cpa_migration import (
-    MAX_TARGETS,
     FLOAT_EXAMPLES,
+    MAX_TARGETS,
     CpaFlags,
     FloatExample,
     Migration,
