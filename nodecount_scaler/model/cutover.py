@@ -123,13 +123,16 @@ def gate_patch(daemonset: Mapping[str, Any], gate: Gate) -> list[JsonObject]:
 def ungate_patch(daemonset: Mapping[str, Any], saved: Saved) -> list[JsonObject]:
     """JSON patch that puts back what gate_patch replaced, exactly."""
     metadata = daemonset.get("metadata") or {}
+    # Ours alone: the whole map goes, as gate_patch found none.
+    only_ours = set(metadata.get("annotations") or {}) == {CUTOVER_ANNOTATION}
+    annotation = _pointer("metadata", "annotations", *(() if only_ours else (CUTOVER_ANNOTATION,)))
     ops: list[JsonObject] = [
         {
             "op": "test",
             "path": "/metadata/resourceVersion",
             "value": metadata.get("resourceVersion"),
         },
-        {"op": "remove", "path": _pointer("metadata", "annotations", CUTOVER_ANNOTATION)},
+        {"op": "remove", "path": annotation},
     ]
     if saved.update_strategy is None:
         ops.append({"op": "remove", "path": "/spec/updateStrategy"})
