@@ -6,12 +6,14 @@ figure an upper bound). The sampler lists the pods of one label selector every `
 seconds in a thread and records, per node, every stretch during which no pod served it
 (one sample late at most at each end: the figure is exact to `interval` plus one LIST).
 
-Shared by the cutover's integration test and its benchmark (bench/cutover_gap.py).
+Shared by the cutover's integration test and its benchmark (bench/cutover_gap.py), with
+the agent DaemonSet both run.
 """
 
 from __future__ import annotations
 
 import statistics
+import subprocess
 import threading
 import time
 import urllib.parse
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devcluster.controlplane import ControlPlane
+from devcluster.scaler import scaler_executable
 
 
 def serving_nodes(pods: Iterable[Mapping[str, Any]]) -> set[str]:
@@ -113,3 +116,49 @@ class GapSampler:
             f"longest gap per node: median {statistics.median(longest):.2f} s, "
             f"max {longest[-1]:.2f} s; gaps counted {sum(len(g) for g in self.gaps.values())}"
         )
+
+
+PAUSE = "registry.k8s.io/pause:3.10"
+AGENT_PORT = 9100
+
+
+def hostport_daemonset(namespace: str, name: str, node_label: tuple[str, str]) -> dict[str, Any]:
+    """An agent DaemonSet on the nodes labelled `node_label`, holding a host port, as node
+    exporters and log shippers do: two of its pods cannot share a node."""
+    key, value = node_label
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "nodeSelector": {key: value},
+                    "containers": [
+                        {
+                            "name": "agent",
+                            "image": PAUSE,
+                            "ports": [{"containerPort": AGENT_PORT, "hostPort": AGENT_PORT}],
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+def agent_pods(cluster: ControlPlane, namespace: str, app: str) -> list[dict[str, Any]]:
+    """The pods labelled app=<app> that are not being deleted."""
+    query = urllib.parse.urlencode({"labelSelector": f"app={app}"})
+    listing = cluster.api.get(f"/api/v1/namespaces/{namespace}/pods?{query}")
+    return [p for p in listing["items"] if not p["metadata"].get("deletionTimestamp")]
+
+
+def run_cli(
+    cluster: ControlPlane, *args: str, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """`nodecount-scaler ARGS --kubeconfig <the cluster's>`, its output captured."""
+    command = [scaler_executable(), *args, "--kubeconfig", str(cluster.kubeconfig)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)

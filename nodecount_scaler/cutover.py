@@ -162,6 +162,8 @@ class Cutover:
             self.say(
                 f"would create Deployment {self._deployment_path.rsplit('/', 1)[1]} at 0 replicas"
             )
+            if self.pdb is not None:
+                self.say(f"would create PodDisruptionBudget {self.pdb['metadata']['name']}")
             return
         for name in unlabelled:
             await self._label(name, on_daemonset=True)

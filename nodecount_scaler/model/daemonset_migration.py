@@ -298,8 +298,8 @@ _PIN_NOTE: Final = (
 )
 _ANTI_NOTE: Final = (
     "one pod per node: required anti-affinity on kubernetes.io/hostname against this "
-    "Deployment's own pods (the label below is on them, not on the DaemonSet's, so the two "
-    "can hand a node over during the cutover)"
+    "Deployment's own pods only (by their nodecount-scaler.io/replaces-daemonset label, which "
+    "the DaemonSet's pods lack: the two hand a node over during the cutover)"
 )
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from devcluster import Cluster
-from devcluster.agents import GapSampler, serving_nodes
+from devcluster.agents import GapSampler, hostport_daemonset, run_cli, serving_nodes
+from devcluster.agents import agent_pods as pods_of
 from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory, scaler_executable
 from devcluster.testing import NodeFactory
@@ -23,45 +24,18 @@ from devcluster.testing import NodeFactory
 GATE_VALUE = "daemonset"
 APP = "agent"
 POOL = "cutover.test/pool"
-PAUSE = "registry.k8s.io/pause:3.10"
 NODES = 20
 # Seconds a node may be without a Ready agent during the cutover (docs: measured figure
 # plus margin for a loaded 2-core machine).
 GAP_BOUND = 5.0
 
 
-def daemonset(namespace: str, pool: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "DaemonSet",
-        "metadata": {"name": APP, "namespace": namespace, "labels": {"app": APP}},
-        "spec": {
-            "selector": {"matchLabels": {"app": APP}},
-            "template": {
-                "metadata": {"labels": {"app": APP}},
-                "spec": {
-                    "nodeSelector": {POOL: pool},
-                    "containers": [
-                        {
-                            "name": "agent",
-                            "image": PAUSE,
-                            "ports": [{"containerPort": 9100, "hostPort": 9100}],
-                        }
-                    ],
-                },
-            },
-        },
-    }
-
-
-def cli(cluster: Cluster, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    command = [scaler_executable(), *args, "--kubeconfig", str(cluster.kubeconfig)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+def cli(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(cluster, *args, timeout=300)
 
 
 def agent_pods(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
-    listing = cluster.api.get(f"/api/v1/namespaces/{namespace}/pods?labelSelector=app%3D{APP}")
-    return [p for p in listing["items"] if not p["metadata"].get("deletionTimestamp")]
+    return pods_of(cluster, namespace, APP)
 
 
 def by_kind(cluster: Cluster, namespace: str) -> dict[str, dict[str, str]]:
@@ -85,7 +59,8 @@ def start(
     """20 nodes running the DaemonSet's agent, the scaler, and migrate-daemonset's file."""
     pool = nodes.prefix[-20:]
     names = nodes.add_many(NODES, labels={POOL: pool})
-    cluster.api.post(f"/apis/apps/v1/namespaces/{namespace}/daemonsets", daemonset(namespace, pool))
+    daemonset = hostport_daemonset(namespace, APP, (POOL, pool))
+    cluster.api.post(f"/apis/apps/v1/namespaces/{namespace}/daemonsets", daemonset)
     wait_until(
         lambda: serving_nodes(agent_pods(cluster, namespace)) == set(names) or None,
         timeout=60,
