@@ -34,6 +34,7 @@ from devcluster.testing import NodeFactory
 from nodecount_scaler.model.daemonset_migration import DaemonSetOptions, translate_daemonset
 from tests.integration.test_oracle import (
     StatePlan,
+    _create_nodes,
     _taint_tolerated,
     daemonset_object,
     daemonset_should_run,
@@ -80,15 +81,11 @@ def set_condition(cluster: Cluster, name: str, condition: str) -> None:
 def create_nodes(
     cluster: Cluster, nodes: NodeFactory, plan: StatePlan, rng: random.Random
 ) -> dict[str, str]:
-    """The state's nodes; returns node -> condition set on it."""
-    for n in plan.nodes:
-        plan.names += nodes.add_many(1, labels=n.labels, taints=n.taints, ready_wait=False)
-    for name in plan.names:
-        cluster.wait_node_ready(name, timeout=60)
+    """The state's nodes (as the oracle makes them), some with a condition set; returns
+    node -> condition."""
+    _create_nodes(cluster, nodes, plan)
     conditions: dict[str, str] = {}
-    for name, n in zip(plan.names, plan.nodes, strict=True):
-        if n.cordoned:
-            cluster.api.merge_patch(f"/api/v1/nodes/{name}", {"spec": {"unschedulable": True}})
+    for name in plan.names:
         if rng.random() < 0.35:
             conditions[name] = rng.choice(sorted(CONDITIONS))
             set_condition(cluster, name, conditions[name])
@@ -139,7 +136,7 @@ def run_state(
     ds_path = f"/apis/apps/v1/namespaces/{namespace}/daemonsets"
     stored = cluster.api.post(ds_path, ds)
     app, name = ds["metadata"]["name"], f"m{plan.index}"
-    migration, problems = translate_daemonset(stored, _options(name))
+    migration, problems = translate_daemonset(stored, DaemonSetOptions(name=name))
     assert migration is not None, problems
     deployment = migration.deployment.obj
     deployment["spec"]["replicas"] = 0
@@ -191,10 +188,6 @@ def run_state(
     for node in plan.names:
         nodes.delete(node)
     return len(both), len(only_added), len(should_run & differ)
-
-
-def _options(name: str) -> DaemonSetOptions:
-    return DaemonSetOptions(name=name)
 
 
 def test_migrated_deployment_runs_where_the_daemonset_runs(
