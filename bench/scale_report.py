@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.scale_report before.json after.json ...
 
-prints a Markdown table of the figures of several runs (the README's "Measured figures").
+prints a Markdown table of the figures of several runs (the results tables of bench/README.md).
 """
 
 from __future__ import annotations

@@ -179,7 +179,7 @@ def test_the_service_writes_still_go_through(
 
 
 def test_the_cluster_wide_install_still_reads_every_pod(api: TokenApi) -> None:
-    """The power the README lists as left in the cluster-wide install (the namespaced
+    """The power docs/install.md lists as left in the cluster-wide install (the namespaced
     overlay and --no-pod-deletion-cost remove it): RBAC cannot narrow a read by selector."""
     assert api.get("/api/v1/pods").status == 200
     assert api.get("/api/v1/secrets").status == 403

@@ -1,6 +1,7 @@
-"""The README's Helm commands on the real API server: `helm install -n NS --create-namespace`
-(the chart's own Namespace merged into the one Helm creates), the admission policies
-enforced against that namespace's service account, `helm upgrade`, `helm uninstall`.
+"""The Helm commands of README.md and docs/install.md on the real API server: `helm install
+-n NS --create-namespace` (the chart's own Namespace merged into the one Helm creates), the
+admission policies enforced against that namespace's service account, `helm upgrade`,
+`helm uninstall`.
 
 The release goes to a namespace of its own, so its policies name an account no other test
 uses. The chart's cluster-scoped objects have fixed names; what other tests left of them

@@ -159,8 +159,8 @@ def test_hpa_blocks_writes_until_deleted(
 def test_hpa_on_a_converged_target_is_reported(
     cluster: Cluster, namespace: str, nodes: NodeFactory, scalers: ScalerFactory
 ) -> None:
-    """README: 'if an HPA's scaleTargetRef is a managed Deployment, nothing is written to it
-    and a Warning Event ConflictingAutoscaler says so' - also while replicas happen to
+    """docs/annotations.md: 'if an HPA's scaleTargetRef is a managed workload, nothing is written
+    to it and a Warning Event ConflictingAutoscaler says so' - also while replicas happen to
     equal the node count."""
     nodes.add_many(2, labels={"suite": namespace})
     apply(cluster, _target(namespace))

@@ -230,10 +230,11 @@ def test_custom_resources_with_and_without_scale(
             )
 
 
-def readme_rbac_snippet(group: str, plural: str) -> list[dict[str, Any]]:
-    """The README's rules for a custom resource, with its group and resource put in."""
-    readme = (ROOT / "README.md").read_text()
-    block = readme.split("For a custom resource, add these rules", 1)[1].split("```yaml\n", 1)[1]
+def documented_rbac_snippet(group: str, plural: str) -> list[dict[str, Any]]:
+    """docs/annotations.md's rules for a custom resource, with its group and resource put in."""
+    documented = (ROOT / "docs" / "annotations.md").read_text()
+    after = documented.split("For a custom resource, add these rules", 1)[1]
+    block = after.split("```yaml\n", 1)[1]
     text = block.split("```", 1)[0].replace("argoproj.io", group).replace("rollouts", plural)
     rules: list[dict[str, Any]] = yaml.safe_load(text)
     return rules
@@ -242,8 +243,9 @@ def readme_rbac_snippet(group: str, plural: str) -> list[dict[str, Any]]:
 def test_custom_resource_with_the_documented_rbac(
     cluster: Cluster, namespace: str, nodes: NodeFactory, scalers: ScalerFactory, tmp_path: Path
 ) -> None:
-    """The shipped RBAC and policies plus the README's snippet, with a TokenRequest token of
-    the shipped service account: a custom resource's replicas follow the nodes."""
+    """The shipped RBAC and policies plus the snippet of docs/annotations.md, with a
+    TokenRequest token of the shipped service account: a custom resource's replicas follow the
+    nodes."""
     group = f"{namespace}.example.com"
     definition = crd(group, "agents", scale=True)
     apply(cluster, definition)
@@ -253,7 +255,7 @@ def test_custom_resource_with_the_documented_rbac(
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
         "metadata": {"name": role},
-        "rules": readme_rbac_snippet(group, "agents"),
+        "rules": documented_rbac_snippet(group, "agents"),
     }
     binding: dict[str, Any] = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
