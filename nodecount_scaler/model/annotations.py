@@ -66,6 +66,10 @@ class TargetConfig:
     # A node label key whose distinct values are counted instead of nodes (one pod per
     # zone); None: the pod template's anti-affinity decides.
     topology_key: str | None = None
+    # Count cordoned and NotReady nodes too (rules 5 and 7 waived), as CPA's
+    # includeUnschedulableNodes does: for targets whose replicas are a scale signal, not one
+    # pod per node (targets.py refuses it there).
+    include_unschedulable: bool = False
 
     @property
     def rule(self) -> ScalingRule:

@@ -203,6 +203,20 @@ def choose_topology(annotation: str | None, anti_keys: frozenset[str]) -> Topolo
     return Topology(keys, "anti-affinity") if keys else NODES
 
 
+def one_per_domain(
+    pod_spec: Mapping[str, Any],
+    pod_labels: Mapping[str, str],
+    *,
+    anti_keys: frozenset[str],
+    topology: Topology,
+) -> bool:
+    """Whether the template keeps to one pod per counted node (or domain): required
+    anti-affinity on its own pods, or a hostname spread with maxSkew 1 and DoNotSchedule."""
+    if topology.per_node:
+        return HOSTNAME_KEY in anti_keys or has_hostname_spread(pod_spec, pod_labels)
+    return set(topology.keys) <= anti_keys
+
+
 def template_findings(
     pod_spec: Mapping[str, Any],
     pod_labels: Mapping[str, str],
@@ -213,11 +227,7 @@ def template_findings(
 ) -> tuple[Finding, ...]:
     findings: list[Finding] = []
     unit = "node" if topology.per_node else ", ".join(topology.keys)
-    if topology.per_node:
-        spread = HOSTNAME_KEY in anti_keys or has_hostname_spread(pod_spec, pod_labels)
-    else:
-        spread = set(topology.keys) <= anti_keys
-    if not spread:
+    if not one_per_domain(pod_spec, pod_labels, anti_keys=anti_keys, topology=topology):
         if topology.per_node:
             missing = (
                 f"neither required podAntiAffinity on {HOSTNAME_KEY} nor a {HOSTNAME_KEY} "
