@@ -194,20 +194,25 @@ class Cutover:
                 if exc.status not in (409, 422) or attempt == PATCH_ATTEMPTS - 1:
                     raise
 
-    async def ensure_deployment(self) -> None:
-        """Create the Deployment at 0 replicas, or check the one there excludes the gate."""
+    async def check_existing_deployment(self) -> bool:
+        """Whether the Deployment exists; CutoverError if it does without the gate."""
         try:
             existing = await self.client.request("GET", self._deployment_path)
         except ApiError as exc:
-            if exc.status != 404:
-                raise
-        else:
-            if deployment_gate(existing) != self.gate:
-                raise CutoverError(
-                    f"Deployment {self._deployment_path.rsplit('/', 1)[1]} exists without "
-                    f"{self.gate.key} NotIn [daemonset] in its node affinity: its pods would "
-                    "land beside the DaemonSet's"
-                )
+            if exc.status == 404:
+                return False
+            raise CutoverError(str(exc)) from exc
+        if deployment_gate(existing) != self.gate:
+            raise CutoverError(
+                f"Deployment {self._deployment_path.rsplit('/', 1)[1]} exists without "
+                f"{self.gate.key} NotIn [daemonset] in its node affinity: its pods would "
+                "land beside the DaemonSet's"
+            )
+        return True
+
+    async def ensure_deployment(self) -> None:
+        """Create the Deployment at 0 replicas, or check the one there excludes the gate."""
+        if await self.check_existing_deployment():
             await self._ensure_pdb()
             return
         body = {**self.deployment, "spec": {**self.deployment["spec"], "replicas": 0}}
@@ -394,22 +399,24 @@ async def _prepare(client: KubeClient, options: CutoverOptions, out: TextIO) -> 
             "every required term): make it with `nodecount-scaler migrate-daemonset`"
         )
     saved = saved_state(daemonset)
+    if options.reverse and saved is None:
+        raise CutoverError(
+            f"DaemonSet {options.daemonset} is not gated: there is nothing to reverse"
+        )
     if saved is not None and saved.gate != gate:
         raise CutoverError(
             f"the DaemonSet is gated on {saved.gate.key}, the Deployment on {gate.key}"
         )
     spec = daemonset.get("spec") or {}
     selector = label_selector(spec.get("selector") or {})
-    return Cutover(client, options, out, daemonset, deployment, gate, namespace, selector, pdb)
+    cutover = Cutover(client, options, out, daemonset, deployment, gate, namespace, selector, pdb)
+    await cutover.check_existing_deployment()
+    return cutover
 
 
 async def _run(cutover: Cutover) -> int:
     options = cutover.options
     gated = saved_state(cutover.daemonset) is not None
-    if options.reverse and not gated:
-        raise CutoverError(
-            f"DaemonSet {options.daemonset} is not gated: there is nothing to reverse"
-        )
     if not options.reverse:
         if gated:
             await cutover.ensure_deployment()

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from devcluster import Cluster
 from devcluster.agents import GapSampler, hostport_daemonset, run_cli, serving_nodes
 from devcluster.agents import agent_pods as pods_of
@@ -189,3 +191,39 @@ def test_cutover_reversed_half_way(
         f"the DaemonSet's rollout of the reversed nodes' pods: {time.monotonic() - started:.1f} s"
     )
     assert serving_nodes(agent_pods(cluster, namespace)) == set(names)
+
+
+def test_cutover_refuses_what_would_put_pods_side_by_side(
+    cluster: Cluster, namespace: str, nodes: NodeFactory, tmp_path: Path
+) -> None:
+    """Exit 2 and nothing written: --reverse on a DaemonSet that is not gated; a Deployment
+    file without the gate; a Deployment of that name already there without the gate."""
+    pool = nodes.prefix[-20:]
+    names = nodes.add_many(2, labels={POOL: pool})
+    daemonset = hostport_daemonset(namespace, APP, (POOL, pool))
+    cluster.api.post(f"/apis/apps/v1/namespaces/{namespace}/daemonsets", daemonset)
+    printed = cli(cluster, "migrate-daemonset", "--daemonset", f"{namespace}/{APP}")
+    assert printed.returncode == 0, printed.stderr
+    good = tmp_path / "agent.yaml"
+    good.write_text(printed.stdout)
+    ungated = yaml.safe_load_all(printed.stdout)
+    deployment = next(d for d in ungated if d and d["kind"] == "Deployment")
+    deployment["spec"]["template"]["spec"]["affinity"].pop("nodeAffinity")
+    bad = tmp_path / "ungated.yaml"
+    bad.write_text(yaml.safe_dump(deployment))
+    ds_path = f"/apis/apps/v1/namespaces/{namespace}/daemonsets/{APP}"
+    before = cluster.api.get(ds_path)["metadata"]["resourceVersion"]
+
+    base = ("cutover", "--daemonset", f"{namespace}/{APP}")
+    refused = cli(cluster, *base, "-f", str(good), "--reverse")
+    assert (refused.returncode, refused.stdout) == (2, ""), refused
+    assert "is not gated: there is nothing to reverse" in refused.stderr
+    refused = cli(cluster, *base, "-f", str(bad))
+    assert refused.returncode == 2, refused
+    assert "lacks the cutover gate" in refused.stderr
+    cluster.api.post(f"/apis/apps/v1/namespaces/{namespace}/deployments", deployment)
+    refused = cli(cluster, *base, "-f", str(good))
+    assert refused.returncode == 2, refused
+    assert "exists without" in refused.stderr
+    assert cluster.api.get(ds_path)["metadata"]["resourceVersion"] == before
+    assert not gated(cluster, names, f"cutover.nodecount-scaler.io/{namespace}.{APP}")
