@@ -16,6 +16,7 @@ from typing import Final
 from nodecount_scaler.limits import NODE_SELECTOR_MAX_LENGTH, NODE_SELECTOR_MAX_REQUIREMENTS
 from nodecount_scaler.model.keys import (
     ENABLED,
+    INCLUDE_UNSCHEDULABLE_NODES,
     MAX_REPLICAS,
     MIN_REPLICAS,
     NODE_SELECTOR,
@@ -39,6 +40,7 @@ from nodecount_scaler.model.selector import (
 __all__ = [
     "DEFAULT_CONFIG",
     "ENABLED",
+    "INCLUDE_UNSCHEDULABLE_NODES",
     "MAX_REPLICAS",
     "MIN_REPLICAS",
     "NODES_PER_REPLICA",
@@ -114,9 +116,20 @@ def parse_config(
     )
     errors.extend(rule_errors)
     topology_key = _topology_key(annotations, errors)
+    include_unschedulable = _include_unschedulable(annotations, errors)
     if errors or selector is None or rule is None:
         return None, tuple(errors)
-    return TargetConfig(selector, minimum or 0, maximum, ratio, rule, topology_key), ()
+    return TargetConfig(
+        selector, minimum or 0, maximum, ratio, rule, topology_key, include_unschedulable
+    ), ()
+
+
+def _include_unschedulable(annotations: Mapping[str, str], errors: list[AnnotationError]) -> bool:
+    raw = annotations.get(INCLUDE_UNSCHEDULABLE_NODES)
+    if raw is None or raw.strip() in ("true", "false"):
+        return raw is not None and raw.strip() == "true"
+    errors.append(AnnotationError.of(INCLUDE_UNSCHEDULABLE_NODES, raw, 'must be "true" or "false"'))
+    return False
 
 
 def _topology_key(annotations: Mapping[str, str], errors: list[AnnotationError]) -> str | None:

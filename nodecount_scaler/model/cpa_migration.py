@@ -30,6 +30,7 @@ from typing import Final
 
 from nodecount_scaler.model.annotations import (
     ENABLED,
+    INCLUDE_UNSCHEDULABLE_NODES,
     MAX_REPLICAS,
     MIN_REPLICAS,
     NODE_SELECTOR,
@@ -430,6 +431,8 @@ def translate(
         errors.extend(e for e in scaling if isinstance(e, MigrationError))
     annotations = [(ENABLED, "true")]
     annotations += [a for a in scaling if isinstance(a, tuple)] + selector
+    if params.values.get("includeUnschedulableNodes") is True:
+        annotations.append((INCLUDE_UNSCHEDULABLE_NODES, "true"))
     errors.extend(_check_round_trip(dict(annotations)))
     if errors:
         return None, tuple(errors)
@@ -483,11 +486,12 @@ _UNREADY_GRACE: Final = (
     "go down later here than in CPA when a node fails."
 )
 _UNSCHEDULABLE: Final = (
-    "includeUnschedulableNodes has no equivalent: CPA then counts cordoned and NotReady nodes "
-    "too, which keeps replicas up while nodes are drained for an upgrade. nodecount-scaler "
-    "counts only nodes a pod can be scheduled on; a cordoned node still counts for a target "
-    "whose pod template tolerates node.kubernetes.io/unschedulable, and a node that turns "
-    "NotReady keeps counting for the service's --unready-grace."
+    "includeUnschedulableNodes becomes include-unschedulable-nodes: cordoned and NotReady "
+    "nodes count too, as in CPA, which keeps replicas up while nodes are drained for an "
+    "upgrade. The service refuses it (InvalidAnnotation, the Deployment left alone) on a "
+    "target whose pod template keeps one pod per node, with required hostname anti-affinity "
+    "or a maxSkew 1 hostname spread: the replica counted for a cordoned node would stay "
+    "Pending. The nodes' taints and the template's selectors still decide, unlike in CPA."
 )
 _MIN_DEFAULT: Final = (
     "min: CPA's linear mode raises a missing or 0 min to 1; nodecount-scaler's min-replicas "

@@ -21,6 +21,8 @@ MAX_REPLICAS: Final = PREFIX + "max-replicas"
 NODES_PER_REPLICA: Final = PREFIX + "nodes-per-replica"
 # The topology domain (a node label key) counted instead of nodes.
 TOPOLOGY_KEY: Final = PREFIX + "topology-key"
+# "true": cordoned and NotReady nodes count too (CPA's includeUnschedulableNodes).
+INCLUDE_UNSCHEDULABLE_NODES: Final = PREFIX + "include-unschedulable-nodes"
 
 
 def shown(value: str) -> str:

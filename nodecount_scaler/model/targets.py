@@ -13,7 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final, NamedTuple
 
-from nodecount_scaler.model.annotations import AnnotationError, TargetConfig, parse_config
+from nodecount_scaler.model.annotations import (
+    INCLUDE_UNSCHEDULABLE_NODES,
+    AnnotationError,
+    TargetConfig,
+    parse_config,
+)
 from nodecount_scaler.model.kinds import DEPLOYMENT, WorkloadKind
 from nodecount_scaler.model.numbers import NumberError, parse_int
 from nodecount_scaler.model.objects import (
@@ -119,6 +124,8 @@ def project_target(
     config, annotation_errors = parse_config(annotations)
 
     pod = _project_template(obj, workload, key.namespace, config, spec, replicas)
+    if config is not None and config.include_unschedulable and pod.one_per_domain:
+        config, annotation_errors = None, (_stranding(annotations, pod.topology),)
 
     pod_selector: LabelSelector | None
     try:
@@ -148,6 +155,22 @@ class _PodTemplatePart(NamedTuple):
     findings: tuple[Finding, ...] = ()
     topology: Topology = NODES
     error: str | None = None
+    one_per_domain: bool = False
+
+
+def _stranding(annotations: Mapping[str, str], topology: Topology) -> AnnotationError:
+    """include-unschedulable-nodes on a template that keeps one pod per node (or domain): a
+    replica counted for a cordoned or NotReady node would have nowhere to go, Pending for
+    as long as the node is out (CPA's includeUnschedulableNodes on such a target does that)."""
+    unit = "node" if topology.per_node else ", ".join(topology.keys)
+    problem = (
+        f"would strand pods: the pod template keeps one pod per {unit}, so a replica counted "
+        f"for a cordoned or NotReady {unit} would stay Pending; use it only on a target whose "
+        "replicas are a scale signal (no one-per-node spread)"
+    )
+    return AnnotationError.of(
+        INCLUDE_UNSCHEDULABLE_NODES, annotations[INCLUDE_UNSCHEDULABLE_NODES], problem
+    )
 
 
 def _project_template(
@@ -173,9 +196,10 @@ def _project_template(
         findings = template_findings(
             pod_spec, pod_labels, surge=surge, anti_keys=anti_keys, topology=topology
         )
+        spread = one_per_domain(pod_spec, pod_labels, anti_keys=anti_keys, topology=topology)
     except (ShapeError, TemplateError) as exc:
         return _PodTemplatePart(error=str(exc))
-    return _PodTemplatePart(placement, findings, topology)
+    return _PodTemplatePart(placement, findings, topology, one_per_domain=spread)
 
 
 def _template(obj: Mapping[str, Any], workload: WorkloadKind) -> Mapping[str, Any]:

@@ -9,11 +9,10 @@ deleted. After each step the replicas nodecount-scaler wrote are compared with C
 on the same nodes (tests/cpa_reference.py: CPA v1.10's arithmetic, not the real CPA, whose
 module the Go proxy does not serve here).
 
-Every disagreement must be a documented one, named in migrate-cpa's differences:
-- float64: CPA divides in float64 and rounds the total CPU up; nodecount-scaler does
-  neither (the reference in exact arithmetic then gives what was written);
-- includeUnschedulableNodes: nodecount-scaler does not count cordoned or NotReady nodes
-  (the reference without the flag gives what was written).
+Every disagreement must be the documented one, named in migrate-cpa's differences: CPA
+divides in float64 and rounds the total CPU up, nodecount-scaler does neither (the
+reference in exact arithmetic then gives what was written). includeUnschedulableNodes
+becomes include-unschedulable-nodes, so cordoned and NotReady nodes count in both.
 The scaler runs with --unready-grace 0 and the blast-radius guard off: both only delay a
 change (documented), and the comparison is of settled states.
 """
@@ -88,18 +87,20 @@ def suite_nodes(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
 
 
 def settle(cluster: Cluster, namespace: str, scaler: ScalerProcess) -> dict[str, int]:
-    """Wait until every target's eligible count is the nodes a pod can use (no taints here:
-    Ready and not cordoned) and its replicas are what the scaler wants; return replicas."""
+    """Wait until every target's eligible count is the nodes CPA counts (no taints here:
+    Ready and not cordoned ones, or all of them with includeUnschedulableNodes) and its
+    replicas are what the scaler wants; return replicas."""
 
     def settled() -> dict[str, int] | None:
         nodes = suite_nodes(cluster, namespace)
-        schedulable = cpa_reference.cluster_counts(nodes, include_unschedulable=False).nodes
         written = {}
-        for name in CONFIGS:
+        for name, (_mode, params) in CONFIGS.items():
+            include = bool(params.get("includeUnschedulableNodes"))
+            counted = cpa_reference.cluster_counts(nodes, include_unschedulable=include).nodes
             status = scaler.target(namespace, name) or {}
             spec = cluster.api.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
             replicas = spec["spec"].get("replicas")
-            if status.get("eligible") != schedulable or not (
+            if status.get("eligible") != counted or not (
                 status.get("desired") == status.get("current") == replicas
             ):
                 return None
@@ -115,12 +116,6 @@ def classify(name: str, written: int, nodes: list[dict[str, Any]]) -> str:
         return "agree"
     if written == cpa_reference.replicas(mode, params, nodes, exact=True):
         return "float64"
-    without = {k: v for k, v in params.items() if k != "includeUnschedulableNodes"}
-    if params.get("includeUnschedulableNodes") and written in (
-        cpa_reference.replicas(mode, without, nodes),
-        cpa_reference.replicas(mode, without, nodes, exact=True),
-    ):
-        return "includeUnschedulableNodes"
     return f"UNDOCUMENTED (CPA {cpa_reference.replicas(mode, params, nodes)}, here {written})"
 
 

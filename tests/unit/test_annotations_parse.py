@@ -122,3 +122,24 @@ def test_every_invalid_key_is_reported() -> None:
     """All problems are reported at once, not only the first."""
     _, errors = parse_config({MIN_REPLICAS: "x", MAX_REPLICAS: "y", NODES_PER_REPLICA: "0"})
     assert {e.key for e in errors} == {MIN_REPLICAS, MAX_REPLICAS, NODES_PER_REPLICA}
+
+
+@pytest.mark.parametrize(
+    ("raw", "counts"), [(None, False), ("true", True), ("false", False), (" true ", True)]
+)
+def test_include_unschedulable_nodes(raw: str | None, counts: bool) -> None:
+    """include-unschedulable-nodes: "true" or "false"; absent is false."""
+    annotations = {} if raw is None else {"nodecount-scaler.io/include-unschedulable-nodes": raw}
+    config, errors = parse_config(annotations)
+    assert errors == ()
+    assert config is not None
+    assert config.include_unschedulable is counts
+
+
+@pytest.mark.parametrize("raw", ["yes", "True", "1", ""])
+def test_include_unschedulable_nodes_bad_value(raw: str) -> None:
+    config, errors = parse_config({"nodecount-scaler.io/include-unschedulable-nodes": raw})
+    assert config is None
+    assert [(e.key, e.problem) for e in errors] == [
+        ("nodecount-scaler.io/include-unschedulable-nodes", 'must be "true" or "false"')
+    ]

@@ -85,6 +85,7 @@ def test_readme_linear() -> None:
         P + "nodes-per-replica": "1",
         P + "cores-per-replica": "2",
         P + "prevent-single-point-failure": "true",
+        P + "include-unschedulable-nodes": "true",
     }
 
 
@@ -180,17 +181,21 @@ def test_cpa_ladder_parser_valid_rows() -> None:
     assert any("coresToReplicas: steps sorted" in d for d in migration.differences)
 
 
-def test_cpa_ladder_include_unschedulable_row() -> None:
-    """The row with includeUnschedulableNodes: translated, and the loss is spelled out."""
+@pytest.mark.parametrize("flag", [True, False])
+def test_cpa_ladder_include_unschedulable_row(flag: bool) -> None:
+    """includeUnschedulableNodes true becomes include-unschedulable-nodes, with the refusal
+    on one-pod-per-node targets spelled out; false (CPA's default) writes nothing."""
     params = (
         '{"coresToReplicas": [[0, 0], [1, 0], [2, 2], [3, 3]], '
-        '"nodesToReplicas": [[1, 1], [2, 2], [3, 3]], "includeUnschedulableNodes": true}'
+        '"nodesToReplicas": [[1, 1], [2, 2], [3, 3]], '
+        f'"includeUnschedulableNodes": {str(flag).lower()}}}'
     )
     migration = migrate({"ladder": params})
     assert migration.mode is Mode.LADDER
-    assert any(
-        d.startswith("includeUnschedulableNodes has no equivalent") for d in migration.differences
-    )
+    assert (dict(migration.annotations).get(P + "include-unschedulable-nodes") == "true") is flag
+    noted = [d for d in migration.differences if d.startswith("includeUnschedulableNodes becomes")]
+    assert bool(noted) is flag
+    assert not noted or "would stay Pending" in noted[0]
 
 
 # Go's encoding/json and CPA's defaults, followed where they decide a number.
