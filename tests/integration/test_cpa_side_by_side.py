@@ -32,6 +32,7 @@ from devcluster.agents import run_cli
 from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
+from devcluster.workloads import events
 from tests import cpa_reference
 from tests.integration.workloads import apply, nginx_everywhere
 
@@ -52,6 +53,7 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
                                         "includeUnschedulableNodes": True}),
 }  # fmt: skip
 CPU = {"cpu": "1", "memory": "8Gi", "pods": "110"}
+INCLUDE = "nodecount-scaler.io/include-unschedulable-nodes"
 
 
 def target(namespace: str, name: str) -> dict[str, Any]:
@@ -175,6 +177,16 @@ def test_migrated_configurations_against_cpa_arithmetic(
     scaler = scalers.start(
         "--namespace", namespace, "--unready-grace", "0", "--scale-down-guard-share", "1"
     )
+    # The flag on a target spread one per node is refused, with the key named.
+    stranded = nginx_everywhere(namespace, "one-per-node")
+    stranded["metadata"]["annotations"][INCLUDE] = "true"
+    apply(cluster, stranded)
+    refused = wait_until(
+        lambda: [e for e in events(cluster, namespace, "InvalidAnnotation")
+                 if e["involvedObject"]["name"] == "one-per-node"] or None,
+        timeout=30, describe="InvalidAnnotation on the one-per-node target",
+    )  # fmt: skip
+    assert f"{INCLUDE}='true' is invalid: would strand pods" in refused[0]["message"]
     verdicts: Counter[str] = Counter()
     rows = []
     for label, action in steps(cluster, namespace, nodes):
