@@ -206,6 +206,9 @@ def test_cutover_refuses_what_would_put_pods_side_by_side(
     assert printed.returncode == 0, printed.stderr
     good = tmp_path / "agent.yaml"
     good.write_text(printed.stdout)
+    # The printed file, comments and all, is what kubectl applies.
+    applied = cluster.kubectl("apply", "--dry-run=server", "-f", str(good))
+    assert f"deployment.apps/{APP} created (server dry run)" in applied.stdout, applied
     ungated = yaml.safe_load_all(printed.stdout)
     deployment = next(d for d in ungated if d and d["kind"] == "Deployment")
     deployment["spec"]["template"]["spec"]["affinity"].pop("nodeAffinity")
