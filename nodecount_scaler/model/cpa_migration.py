@@ -40,6 +40,7 @@ from nodecount_scaler.model.keys import (
     CORES_PER_REPLICA,
     CORES_TO_REPLICAS,
     ENABLED,
+    INCLUDE_UNSCHEDULABLE_NODES,
     MAX_REPLICAS,
     MIN_REPLICAS,
     NODE_SELECTOR,
@@ -429,6 +430,8 @@ def translate(
         errors.extend(e for e in scaling if isinstance(e, MigrationError))
     annotations = [(ENABLED.key, "true")]
     annotations += [a for a in scaling if isinstance(a, tuple)] + selector
+    if params.values.get("includeUnschedulableNodes") is True:
+        annotations.append((INCLUDE_UNSCHEDULABLE_NODES.key, "true"))
     errors.extend(_check_round_trip(dict(annotations)))
     if errors:
         return None, tuple(errors)
@@ -468,22 +471,63 @@ _CAPS: Final = (
     "every target), and leaves a Deployment alone while a HorizontalPodAutoscaler targets it; "
     "CPA has neither."
 )
+# Both apply to every target, with the service's defaults (settings.py, model/guard.py).
+_GUARD: Final = (
+    "A large scale-down waits: one caused by nodes that removes more than half of a target's "
+    "replicas (and at least 2) is held until a fresh list of nodes, taken 10 s later, "
+    "confirms it (--scale-down-guard-share, --scale-down-guard-min, "
+    "--scale-down-guard-delay); CPA scales down on its next poll. This guard is what keeps an "
+    "empty or broken node list from scaling every target to its minimum."
+)
+_UNREADY_GRACE: Final = (
+    "A node that turns NotReady keeps counting for 30 s (--unready-grace), so a short flap "
+    "changes nothing; CPA stops counting it at its next poll (up to 10 s). Replicas therefore "
+    "go down later here than in CPA when a node fails."
+)
 _UNSCHEDULABLE: Final = (
-    "includeUnschedulableNodes has no equivalent: CPA then counts cordoned and NotReady nodes "
-    "too, which keeps replicas up while nodes are drained for an upgrade. nodecount-scaler "
-    "counts only nodes a pod can be scheduled on; a cordoned node still counts for a target "
-    "whose pod template tolerates node.kubernetes.io/unschedulable, and a node that turns "
-    "NotReady keeps counting for the service's --unready-grace."
+    "includeUnschedulableNodes becomes include-unschedulable-nodes: cordoned and NotReady "
+    "nodes count too, as in CPA, which keeps replicas up while nodes are drained for an "
+    "upgrade. The service refuses it (InvalidAnnotation, the Deployment left alone) on a "
+    "target whose pod template keeps one pod per node, with required hostname anti-affinity "
+    "or a maxSkew 1 hostname spread: the replica counted for a cordoned node would stay "
+    "Pending. The nodes' taints and the template's selectors still decide, unlike in CPA."
 )
 _MIN_DEFAULT: Final = (
     "min: CPA's linear mode raises a missing or 0 min to 1; nodecount-scaler's min-replicas "
     'defaults to 0, so the translation writes min-replicas: "1" to keep CPA\'s floor.'
 )
+
+
+@dataclass(frozen=True, slots=True)
+class FloatExample:
+    """A count where CPA's float64 division and the exact one give different replicas."""
+
+    what: str  # "nodes" or "cores"
+    count: int
+    per_replica: str  # CPA's parameter as written in the ConfigMap
+    cpa: int  # math.Ceil(float64(count) / perReplica), as CPA computes it
+    exact: int  # ceil(count / per_replica) in exact arithmetic, as nodecount-scaler does
+
+    def __str__(self) -> str:
+        return (
+            f"{self.count} {self.what} at {self.what}PerReplica {self.per_replica}: "
+            f"{self.cpa} replicas in CPA, {self.exact} here"
+        )
+
+
+# Checked against CPA's formula evaluated in float64 by a unit table. 21 / 0.7 is
+# 30.000000000000004 in float64; 3 / 0.1, by contrast, is exactly 30.0 there too.
+FLOAT_EXAMPLES: Final = (
+    FloatExample("nodes", 21, "0.7", 31, 30),
+    FloatExample("cores", 21, "1.4", 16, 15),
+)
 _FLOAT: Final = (
     "CPA divides in floating point, nodecount-scaler exactly: with a per-replica value that "
-    "is not a whole number the results can differ by one (3 nodes at nodesPerReplica 0.1: "
-    "31 replicas in CPA, 30 here)."
+    "is not a whole number the results can differ by one ("
+    + "; ".join(str(e) for e in FLOAT_EXAMPLES)
+    + ")."
 )
+
 _LADDER_CORES: Final = (
     "CPA compares coresToReplicas thresholds with the total CPU rounded up to whole cores; "
     "nodecount-scaler with the exact total, so 63.5 allocatable cores reach a 64 step in CPA "
@@ -513,7 +557,7 @@ def _differences(
             "the pod template's own node constraints apply on top of it."
         )
     notes += _flag_differences(params, flags, from_configmap)
-    notes += [_POLLING, _CAPS]
+    notes += [_POLLING, _GUARD, _UNREADY_GRACE, _CAPS]
     return tuple(notes)
 
 

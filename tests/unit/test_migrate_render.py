@@ -35,7 +35,8 @@ KUBECTL = [
             "  nodecount-scaler.io/max-replicas=100 \\",
             "  nodecount-scaler.io/nodes-per-replica=1 \\",
             "  nodecount-scaler.io/cores-per-replica=2 \\",
-            "  nodecount-scaler.io/prevent-single-point-failure=true",
+            "  nodecount-scaler.io/prevent-single-point-failure=true \\",
+            "  nodecount-scaler.io/include-unschedulable-nodes=true",
         ],
     ),
     (

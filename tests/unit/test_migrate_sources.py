@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from nodecount_scaler.cli import migrate_options, parse_command
 from nodecount_scaler.migrate import (
     MigrateOptions,
     OutputFormat,
@@ -129,6 +130,25 @@ async def test_cpa_args_option(tmp_path: Path) -> None:
     code, out, _err = await migrate(options)
     assert code == 0
     assert "kubectl annotate deployment coredns" in out
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["--cpa-args", "--target=deployment/coredns --nodelabels=pool=system"],
+        ["--cpa-args=--target=deployment/coredns --nodelabels=pool=system"],
+        ["--cpa-args", "--target deployment/coredns --nodelabels pool=system", "-o", "kubectl"],
+    ],
+)
+async def test_cpa_args_pasted_after_the_flag(tmp_path: Path, words: list[str]) -> None:
+    """The documented form, `--cpa-args "--target=..."`, whose value starts with a dash."""
+    _command, settings, extra = parse_command(
+        ["migrate-cpa", "-f", write(tmp_path, CONFIGMAP), *words]
+    )
+    code, out, err = await migrate(migrate_options(settings, extra))
+    assert code == 0, err
+    assert "kubectl annotate deployment coredns" in out
+    assert f"{P}node-selector=pool=system" in out
 
 
 def test_json_list_manifest() -> None:
