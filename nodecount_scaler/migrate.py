@@ -114,17 +114,17 @@ def _comments(migration: Migration, description: str) -> list[str]:
 def render(migration: Migration, output: OutputFormat, description: str) -> str:
     """The commands or patches for every target, after the differences as comments."""
     lines = _comments(migration, description)
-    for name in migration.deployments:
+    for target in migration.targets:
         lines.append("")
         if output is OutputFormat.KUBECTL:
             lines.append(
-                f"kubectl annotate deployment {shlex.quote(name)} "
+                f"kubectl annotate {target.kind.kind.lower()} {shlex.quote(target.name)} "
                 f"--namespace {shlex.quote(migration.namespace)} --overwrite \\"
             )
             pairs = [shlex.quote(f"{k}={v}") for k, v in migration.annotations]
             lines += [f"  {pair} \\" for pair in pairs[:-1]] + [f"  {pairs[-1]}"]
         else:
-            lines.append(f"# deployment {migration.namespace}/{name}")
+            lines.append(f"# {target.kind.kind.lower()} {migration.namespace}/{target.name}")
             patch = {"metadata": {"annotations": dict(migration.annotations)}}
             lines += json.dumps(patch, indent=2).splitlines()
     return "\n".join(lines) + "\n"

@@ -20,6 +20,14 @@ from nodecount_scaler.model.cpa_migration import (
     parse_targets,
     translate,
 )
+from nodecount_scaler.model.kinds import (
+    BUILTIN,
+    DEPLOYMENT,
+    REPLICASET,
+    REPLICATIONCONTROLLER,
+    STATEFULSET,
+    WorkloadKind,
+)
 from nodecount_scaler.model.scaling import Mode, replicas
 
 P = "nodecount-scaler.io/"
@@ -454,17 +462,12 @@ def test_default_params_when_no_configmap() -> None:
 
 BAD_FLAGS = [
     ("no-target", CpaFlags(namespace="ns"), "--target", "not given"),
+    ("daemonset", CpaFlags(target="daemonset/agent", namespace="ns"), "--target", "unknown kind"),
     (
-        "statefulset",
-        CpaFlags(target="statefulset/web", namespace="ns"),
+        "core-group-form",
+        CpaFlags(target="replicationcontrollers.v1/x", namespace="ns"),
         "--target",
-        "Deployments only",
-    ),
-    (
-        "group-statefulset",
-        CpaFlags(target="statefulsets.apps/web", namespace="ns"),
-        "--target",
-        "Deployments only",
+        "unknown kind",
     ),
     ("crd", CpaFlags(target="scalecrd.v1.example/x", namespace="ns"), "--target", "unknown kind"),
     ("no-slash", CpaFlags(target="deployment", namespace="ns"), "--target", "expected kind/name"),
@@ -536,11 +539,70 @@ def test_bad_flags(flags: CpaFlags, where: str, problem: str) -> None:
 
 def test_targets_as_cpa_reads_them() -> None:
     """Comma list, spaces, any case (CPA lowercases the flag), group forms, duplicates once."""
-    names, errors = parse_targets(
+    targets, errors = parse_targets(
         "Deployment/CoreDNS, deployments/b,deployment.apps/c,deployments.v1.apps/d,deployment/b"
     )
     assert errors == ()
-    assert names == ("coredns", "b", "c", "d")
+    assert [(t.kind, t.name) for t in targets] == [
+        (DEPLOYMENT, "coredns"),
+        (DEPLOYMENT, "b"),
+        (DEPLOYMENT, "c"),
+        (DEPLOYMENT, "d"),
+    ]
+
+
+# CPA's requestForTarget (k8sclient.go) names the kinds it scales: each of the kind table's
+# built-in kinds, singular or plural.
+TARGET_KINDS = [
+    ("deployment/a", DEPLOYMENT),
+    ("replicaset/a", REPLICASET),
+    ("ReplicaSets/a", REPLICASET),
+    ("statefulset/a", STATEFULSET),
+    ("statefulsets.apps/a", STATEFULSET),
+    ("replicationcontroller/a", REPLICATIONCONTROLLER),
+    ("ReplicationControllers/a", REPLICATIONCONTROLLER),
+]
+
+
+@pytest.mark.parametrize(("raw", "kind"), TARGET_KINDS, ids=[r[0] for r in TARGET_KINDS])
+def test_every_kind_cpa_scales(raw: str, kind: WorkloadKind) -> None:
+    """Every kind CPA's --target names is read from the kind table."""
+    targets, errors = parse_targets(raw)
+    assert errors == ()
+    assert [(t.kind, t.name) for t in targets] == [(kind, "a")]
+
+
+def test_every_builtin_kind_is_a_cpa_target() -> None:
+    """The kind table and CPA's four kinds are the same set: a kind added to the table is read
+    by migrate-cpa under its lower-case name and its resource name."""
+    for kind in BUILTIN:
+        for name in (kind.kind.lower(), kind.resource):
+            targets, errors = parse_targets(f"{name}/x")
+            assert (errors, [t.kind for t in targets]) == ((), [kind])
+
+
+def test_same_name_of_two_kinds_is_two_targets() -> None:
+    """deployment/web and statefulset/web are two workloads."""
+    targets, errors = parse_targets("deployment/web,statefulset/web,deployments/web")
+    assert errors == ()
+    assert [str(t) for t in targets] == ["deployment/web", "statefulset/web"]
+
+
+def test_kind_differences() -> None:
+    """A StatefulSet target is told about ordinals; a ReplicationController about --kind."""
+    flags = CpaFlags(target="statefulset/s,replicationcontroller/r,deployment/d", namespace="ns")
+    migration = migrate({"linear": '{"nodesPerReplica": 1}'}, flags)
+    assert [str(t) for t in migration.targets] == [
+        "statefulset/s",
+        "replicationcontroller/r",
+        "deployment/d",
+    ]
+    notes = " ".join(migration.differences)
+    assert "statefulset/s: a StatefulSet scales down by removing its highest ordinals" in notes
+    assert "replicationcontroller/r: ReplicationControllers are watched only when" in notes
+    assert "--kind ReplicationController" in notes
+    plain = migrate({"linear": '{"nodesPerReplica": 1}'})
+    assert not any("StatefulSet" in d or "ReplicationController" in d for d in plain.differences)
 
 
 def test_nodelabels_become_node_selector() -> None:

@@ -195,12 +195,12 @@ async def test_missing_file_exits_2(tmp_path: Path) -> None:
 async def test_untranslatable_setup_exits_1(tmp_path: Path) -> None:
     """Bad parameters or flags: exit code 1, every problem on stderr, nothing on stdout."""
     bad = CONFIGMAP.replace(LINEAR, '{"nodesPerReplica": -1}')
-    options = MigrateOptions(file=write(tmp_path, bad), target="statefulset/web")
+    options = MigrateOptions(file=write(tmp_path, bad), target="daemonset/web")
     code, out, err = await migrate(options)
     assert (code, out) == (1, "")
     assert err.splitlines() == [
-        "error: --target='statefulset/web': nodecount-scaler scales Deployments only; "
-        "CPA may keep scaling this one",
+        "error: --target='daemonset/web': unknown kind 'daemonset': CPA and nodecount-scaler "
+        "scale deployment, statefulset, replicaset, replicationcontroller",
         "error: ConfigMap data.linear.nodesPerReplica='-1': must not be negative",
     ]
 
