@@ -6,7 +6,7 @@ Output: the Deployment (and PDB), each change marked with the reason a reader ne
 the plain-English differences: what a Deployment cannot carry over from a DaemonSet.
 
 What the DaemonSet controller does on its own and the Deployment must say explicitly, read
-in Kubernetes v1.36.3 (pkg/controller/daemon):
+in Kubernetes v1.37.2 (pkg/controller/daemon; the same from v1.34.4 on):
 
 - `util.AddOrUpdateDaemonPodTolerations`, called by `CreatePodTemplate` for every pod it
   creates and by `NewPod` for every node it evaluates (`NodeShouldRunDaemonPod`), adds six
@@ -37,7 +37,7 @@ from nodecount_scaler.model.selector import label_key_problem
 JsonObject = dict[str, Any]
 Path = tuple[str | int, ...]
 
-K8S_VERSION: Final = "v1.36.3"
+K8S_VERSION: Final = "v1.37.2"
 HOSTNAME: Final = "kubernetes.io/hostname"
 # Cluster Autoscaler counts a pod with this annotation as a DaemonSet pod (IsDaemonSetPod in
 # cluster-autoscaler/utils/pod/pod.go): it does not block a node's scale-down.
