@@ -449,7 +449,7 @@ def test_migrate_cpa_targets_of_every_kind(
         "--target=StatefulSet/sts,replicasets/rs,replicationcontroller/rc "
         f"--namespace={namespace} --nodelabels=suite={namespace} "
         # Single-quoted, as in a shell: the JSON keeps its double quotes.
-        "'--default-params={\"linear\":{\"nodesPerReplica\":1,\"min\":1}}'"
+        '\'--default-params={"linear":{"nodesPerReplica":1,"min":1}}\''
     )
     done = run_cli(cluster, "migrate-cpa", "--cpa-args", cpa_args)
     assert done.returncode == 0, done.stderr
