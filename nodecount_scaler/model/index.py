@@ -191,7 +191,8 @@ class NodeIndex:
         result = self._all
         for bits in sets:
             result &= bits
-        result = self._narrow(self._admitted(result, placement), groups, requirements)
+        result = self._admitted(result, placement, config.include_unschedulable)
+        result = self._narrow(result, groups, requirements)
         if placement.affinity_terms is None or not result:
             return NodeSet(self.numbers, result)
         matched = 0
@@ -210,7 +211,7 @@ class NodeIndex:
         named = self.numbers.bits(field.values)
         return result & named if field.operator is Operator.IN else result & ~named
 
-    def _admitted(self, result: int, placement: PodPlacement) -> int:
+    def _admitted(self, result: int, placement: PodPlacement, include_unschedulable: bool) -> int:
         """Drop the nodes of status classes the target does not admit (rules 2, 5, 6, 7)."""
         members = self.numbers.members
         for key, bits in self._classes.items():
@@ -218,7 +219,9 @@ class NodeIndex:
                 continue
             # Every member shares what the status rules read; any one stands for all.
             representative = self._nodes[next(members(bits))]
-            if not passes_node_state_rules(representative, placement, ready=key[3]):
+            if not passes_node_state_rules(
+                representative, placement, ready=key[3], include_unschedulable=include_unschedulable
+            ):
                 result &= ~bits
         return result
 
