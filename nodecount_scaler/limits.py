@@ -98,10 +98,27 @@ EVENT_SERIES_LIMIT: Final = 4096
 # Event writes about one target: one per this many seconds (client-go's spam filter refills
 # one event per object every 5 minutes); occurrences in between are counted, not dropped.
 EVENT_WRITE_INTERVAL: Final = 300.0
-# The API server rejects an Event message over 1 KiB; a longer de-duplication topic is kept
-# as a digest.
+# An Event's message is cut to this many characters (the API server takes a core/v1 Event
+# message of any length: it stored 1,000,000 characters; only events.k8s.io/v1 caps its
+# note at 1 KiB), and the shipped Events policy refuses a longer one from this service's
+# token. A longer de-duplication topic is kept as a digest.
 EVENT_MESSAGE_LIMIT: Final = 1024
 EVENT_TOPIC_LIMIT: Final = 128
+# What the Events policy admits of an Event's timestamps, measured against the API server's
+# own clock at admission (creationTimestamp on create; the time the server's field manager
+# gives this service's managedFields entry on a patch): no time later than this far ahead
+# (the skew allowed between the service's clock and the server's)...
+EVENT_CLOCK_SKEW: Final = 300
+# ...and a new Event's firstTimestamp no earlier than this far back. Held occurrences are
+# written within EVENT_WRITE_INTERVAL; the recorder moves an older first occurrence up to
+# this bound (less the skew) rather than have the Event refused.
+EVENT_BACKDATE_MAX: Final = 3600
+# And of its count: at most this many plus this many a second between its firstTimestamp
+# and its lastTimestamp (one Event is one reason about one target; a Warning repeats at most
+# once per 10 minutes, a Normal one once per replica change). The recorder writes a larger
+# count as this bound; every occurrence is still a log line and a metric.
+EVENT_COUNT_BASE: Final = 100
+EVENT_COUNT_PER_SECOND: Final = 10
 
 # --- pod watches (pod-deletion-cost steering) -------------------------------------------
 # A target's pod cache (list+watch of its pods, leader only) that no scale-down has read
