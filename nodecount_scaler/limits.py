@@ -197,6 +197,15 @@ STATUS_STRING_MAX: Final = 1024
 # rest are counted and summarised.
 LOOP_ERRORS_LOGGED_PER_MINUTE: Final = 10
 
+# --- leader election ------------------------------------------------------------------
+# A Lease holder is taken at its word (its leaseDurationSeconds) for at most this many
+# times our own --leader-election-lease-duration (60 s by default): every instance of one
+# install declares the same duration, and a holder that declares more (2147483647, written
+# with the service's own token) is not one of them. Past it the lease counts as expired
+# once it has not changed for that long, and the holder is reported
+# (nodecount_scaler_lease_overlong_total, a log line, the alert NodecountScalerLeaseOverlong).
+LEASE_HOLDER_DURATION_FACTOR: Final = 4
+
 # --- migrate-cpa ---------------------------------------------------------------------------
 
 # CPA's manifests read from a file or standard input.
