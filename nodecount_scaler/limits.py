@@ -235,6 +235,15 @@ REVIEWS_PER_SECOND: Final = 5.0
 REVIEW_BURST: Final = 20
 REVIEWS_IN_FLIGHT: Final = 4
 REVIEW_TIMEOUT: Final = 5.0
+# Bearer tokens are sorted into two review lanes, each with the bucket above: tokens that a
+# local check shows the API server signed (http/tokens.py), and every other. The check
+# decodes at most this much of a token, in base64 characters (header, claims), takes at most
+# this many keys from the API server's JWKS document, and allows this many seconds of clock
+# skew on a token's exp and nbf.
+TOKEN_HEADER_MAX_CHARS: Final = 1024
+TOKEN_CLAIMS_MAX_CHARS: Final = 8192
+JWKS_MAX_KEYS: Final = 16
+TOKEN_CLOCK_LEEWAY: Final = 60.0
 # How often the client CA (ConfigMap kube-system/extension-apiserver-authentication) and a
 # mounted serving certificate are re-read.
 CLIENT_CA_REFRESH: Final = 60.0

@@ -13,6 +13,7 @@ rules rely on) is shown on the server itself.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,8 @@ from devcluster import Cluster
 from devcluster.api import ApiError
 from devcluster.polling import wait_until
 from devcluster.workloads import deployment, pods
+from nodecount_scaler.http.server import DISCOVERY, JWKS, JWKS_MEDIA_TYPE
+from nodecount_scaler.http.tokens import parse_issuer, signed_by
 from testkit.workloads import nginx_everywhere
 from tests.integration.as_service_account import STRATEGIC, Answer, TokenApi, request_token
 from tests.integration.shipped import NS, SA, event, installed
@@ -402,3 +405,22 @@ def test_the_cluster_wide_install_still_reads_every_pod(api: TokenApi) -> None:
     overlay and --no-pod-deletion-cost remove it): RBAC cannot narrow a read by selector."""
     assert api.get("/api/v1/pods").status == 200
     assert api.get("/api/v1/secrets").status == 403
+
+
+def test_the_service_account_reads_the_keys_that_sign_tokens(
+    cluster: Cluster, api: TokenApi
+) -> None:
+    """With the shipped RBAC (and the cluster's default discovery binding) the token reads
+    the issuer and its keys; a service-account token checks out against them locally, the
+    same token altered does not: the review lanes of the metrics listener (http/tokens.py)
+    on the real API server's keys."""
+    discovery = api.get(DISCOVERY)
+    jwks = api.call("GET", JWKS, accept=JWKS_MEDIA_TYPE)
+    assert (discovery.status, jwks.status) == (200, 200), (discovery.message, jwks.message)
+    issuer = parse_issuer(discovery.body, jwks.body)
+    assert issuer.keys
+    token = request_token(cluster, SA, NS)
+    head, claims, signature = token.split(".")
+    flipped = signature[:10] + ("A" if signature[10] != "A" else "B") + signature[11:]
+    assert signed_by(token, issuer, time.time())
+    assert not signed_by(f"{head}.{claims}.{flipped}", issuer, time.time())

@@ -494,10 +494,13 @@ async def test_a_holder_of_an_absurd_duration_is_taken_over_and_reported(
     longest = LEASE_DURATION * limits.LEASE_HOLDER_DURATION_FACTOR
     assert t0 + longest <= led_at <= t0 + longest + MAX_RETRY_WAIT + 0.1
     assert cluster.store.spec()["holderIdentity"] == "a"
-    assert events(logs).count(
-        "lease holder declares a longer duration than is honoured; taking over once the "
-        "lease has not changed for the honoured duration"
-    ) == 1
+    assert (
+        events(logs).count(
+            "lease holder declares a longer duration than is honoured; taking over once the "
+            "lease has not changed for the honoured duration"
+        )
+        == 1
+    )
     assert overlong_count() == counted + 1
 
 
