@@ -19,9 +19,10 @@ import sys
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from nodecount_scaler import __version__
+from nodecount_scaler.model.daemonset_migration import DaemonSetOptions
 from nodecount_scaler.model.keys import REGISTRY
 from nodecount_scaler.model.kinds import BUILTIN, builtin_kinds, parse_workload
 from nodecount_scaler.model.lease import FLAG_NAMES, timing_problems
@@ -33,6 +34,9 @@ from nodecount_scaler.settings import (
     OUTPUT_FORMATS,
     Settings,
 )
+
+if TYPE_CHECKING:
+    from nodecount_scaler.migrate import MigrateOptions
 
 ENV_PREFIX: Final = "NODECOUNT_SCALER_"
 _DNS_LABEL: Final = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
@@ -124,6 +128,7 @@ DEFAULT_KINDS: Final = tuple(w.kind for w in builtin_kinds(None))
 
 _namespace = _name(_DNS_LABEL, "namespace name (a DNS label: a-z, 0-9, '-', at most 63)")
 _lease_name = _name(_DNS_SUBDOMAIN, "Lease name (a DNS subdomain)")
+_deployment_name = _name(_DNS_SUBDOMAIN, "Deployment name (a DNS subdomain)")
 
 
 # --- the options ---------------------------------------------------------------------------
@@ -144,6 +149,9 @@ class Option:
     # A one-shot translation reads only its command line: NODECOUNT_SCALER_NAMESPACE, set
     # for the service, must not become CPA's --namespace.
     from_env: bool = True
+    # The value may start with "-" (a pasted command line): argparse would take it for a
+    # flag, so "--flag VALUE" is read as "--flag=VALUE".
+    dash_value: bool = False
 
     @property
     def env(self) -> str:
@@ -154,8 +162,12 @@ RUN: Final = frozenset({"run"})
 BOTH: Final = frozenset({"run", "plan"})
 PLAN: Final = frozenset({"plan"})
 MIGRATE: Final = frozenset({"migrate-cpa"})
-CLUSTER: Final = BOTH | MIGRATE
+MIGRATE_DS: Final = frozenset({"migrate-daemonset"})
+CUTOVER: Final = frozenset({"cutover"})
+DAEMONSET: Final = MIGRATE_DS | CUTOVER
+CLUSTER: Final = BOTH | MIGRATE | DAEMONSET
 MIGRATE_OUTPUTS: Final = ("kubectl", "patch")
+DAEMONSET_OUTPUTS: Final = ("yaml", "patch")
 
 OPTIONS: Final[tuple[Option, ...]] = (
     Option("--kubeconfig", "kubeconfig", "kubeconfig file", _path, CLUSTER, metavar="PATH",
@@ -250,10 +262,44 @@ OPTIONS: Final[tuple[Option, ...]] = (
     Option("--default-params", "default_params", "CPA's --default-params (JSON)", _path,
            MIGRATE, metavar="JSON", from_env=False, shown="none"),
     Option("--cpa-args", "cpa_args", "CPA's whole command line as one string", _path,
-           MIGRATE, metavar="ARGS", from_env=False, shown="none"),
+           MIGRATE, metavar="ARGS", from_env=False, shown="none", dash_value=True),
     Option("--output", "migrate_output", "kubectl (annotate commands) or patch (merge "
            "patches)", _choice(MIGRATE_OUTPUTS), MIGRATE, metavar="FORMAT", short="-o",
            from_env=False, shown="kubectl"),
+    Option("--file", "file", "the DaemonSet's manifest, YAML or JSON; - for standard input",
+           _path, MIGRATE_DS, metavar="PATH", short="-f", from_env=False, shown="none"),
+    Option("--file", "file", "the Deployment (and PodDisruptionBudget) printed by "
+           "migrate-daemonset, as edited", _path, CUTOVER, metavar="PATH", short="-f",
+           from_env=False, shown="the DaemonSet translated again"),
+    Option("--daemonset", "daemonset", "the DaemonSet: NAMESPACE/NAME in the cluster, or the "
+           "one to pick in --file", _path, DAEMONSET, metavar="[NAMESPACE/]NAME",
+           from_env=False, shown="none"),
+    Option("--name", "deployment_name", "the Deployment's name", _deployment_name, DAEMONSET,
+           metavar="NAME", from_env=False, shown="the DaemonSet's"),
+    Option("--gate-label", "gate_label", "node label key that splits the nodes between the "
+           "DaemonSet and the Deployment during the cutover", _path, DAEMONSET, metavar="KEY",
+           from_env=False, shown="cutover.nodecount-scaler.io/NAMESPACE.NAME"),
+    Option("--pdb", "pdb", "also print a PodDisruptionBudget with this maxUnavailable (a "
+           "number or a percentage)", _path, MIGRATE_DS, metavar="MAX_UNAVAILABLE",
+           from_env=False, shown="none"),
+    Option("--output", "daemonset_output", "yaml (the objects, reasons as comments) or patch "
+           "(a merge patch turning the DaemonSet's manifest into the Deployment)",
+           _choice(DAEMONSET_OUTPUTS), MIGRATE_DS, metavar="FORMAT", short="-o",
+           from_env=False, shown="yaml"),
+    Option("--batch", "batch", "nodes moved at a time", _integer(1, 10000), CUTOVER,
+           metavar="N", from_env=False, shown="1"),
+    Option("--pause", "pause", "seconds to wait between two batches", _seconds, CUTOVER,
+           metavar="SECONDS", from_env=False, shown="0"),
+    Option("--max-nodes", "max_nodes", "stop after moving this many nodes (run again to go "
+           "on)", _integer(1, 2**31 - 1), CUTOVER, metavar="N", from_env=False,
+           shown="all"),
+    Option("--step-timeout", "step_timeout", "seconds a batch may take to settle before the "
+           "cutover stops", _seconds, CUTOVER, metavar="SECONDS", from_env=False, shown="300"),
+    Option("--reverse", "reverse", "move the nodes back to the DaemonSet, then restore it and "
+           "delete the Deployment", _boolean, CUTOVER, switch=True, from_env=False,
+           shown="off"),
+    Option("--dry-run", "cutover_dry_run", "print what would be done, write nothing",
+           _boolean, CUTOVER, switch=True, from_env=False, shown="off"),
 )  # fmt: skip
 
 
@@ -357,6 +403,14 @@ def build_parser() -> argparse.ArgumentParser:
             "migrate-cpa",
             help="print the annotations that replace a cluster-proportional-autoscaler setup",
         ),
+        "migrate-daemonset": commands.add_parser(
+            "migrate-daemonset",
+            help="print the Deployment (and PodDisruptionBudget) that replace a DaemonSet",
+        ),
+        "cutover": commands.add_parser(
+            "cutover",
+            help="move a DaemonSet's nodes to its Deployment a few at a time (or back)",
+        ),
     }
     for option in OPTIONS:
         for command in sorted(option.commands):
@@ -376,6 +430,25 @@ def _from_environment(
         parser.error(f"{option.env}={raw[:80]!r}: {exc}")
 
 
+def _joined_dash_values(argv: Sequence[str]) -> list[str]:
+    """`--cpa-args "--target=x"` as `--cpa-args=--target=x`: argparse refuses a separate
+    value that starts with "-" ("expected one argument")."""
+    flags = {o.flag for o in OPTIONS if o.dash_value}
+    words: list[str] = []
+    position = 0
+    while position < len(argv):
+        word = argv[position]
+        if word == "--":
+            return words + list(argv[position:])
+        if word in flags and position + 1 < len(argv):
+            words.append(f"{word}={argv[position + 1]}")
+            position += 2
+            continue
+        words.append(word)
+        position += 1
+    return words
+
+
 def parse_command(
     argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> tuple[str, Settings, dict[str, Any]]:
@@ -383,7 +456,8 @@ def parse_command(
     values of its options that are not settings of the service (migrate-cpa's)."""
     env = os.environ if environ is None else environ
     parser = build_parser()
-    values = vars(parser.parse_args(argv))
+    words = sys.argv[1:] if argv is None else argv
+    values = vars(parser.parse_args(_joined_dash_values(words)))
     command = values.pop("command")
     for option in OPTIONS:
         if (
@@ -419,11 +493,12 @@ def parse_settings(
     return command, settings
 
 
-def _migrate(settings: Settings, extra: Mapping[str, Any]) -> int:
-    from nodecount_scaler.migrate import MigrateOptions, OutputFormat, run_migrate
+def migrate_options(settings: Settings, extra: Mapping[str, Any]) -> MigrateOptions:
+    """migrate-cpa's options from its parsed command line."""
+    from nodecount_scaler.migrate import MigrateOptions, OutputFormat
 
     cpa_args = extra.get("cpa_args")
-    options = MigrateOptions(
+    return MigrateOptions(
         file=extra.get("file"),
         configmap=extra.get("configmap"),
         cpa_deployment=extra.get("cpa_deployment"),
@@ -436,18 +511,80 @@ def _migrate(settings: Settings, extra: Mapping[str, Any]) -> int:
         kubeconfig=settings.kubeconfig,
         context=settings.context,
     )
-    return asyncio.run(run_migrate(options, sys.stdout))
+
+
+def _migrate(settings: Settings, extra: Mapping[str, Any]) -> int:
+    from nodecount_scaler.migrate import run_migrate
+
+    return asyncio.run(run_migrate(migrate_options(settings, extra), sys.stdout))
+
+
+def _translation(extra: Mapping[str, Any]) -> DaemonSetOptions:
+    return DaemonSetOptions(
+        name=extra.get("deployment_name"),
+        gate_key=extra.get("gate_label"),
+        pdb_max_unavailable=extra.get("pdb"),
+    )
+
+
+def _migrate_daemonset(settings: Settings, extra: Mapping[str, Any]) -> int:
+    from nodecount_scaler.migrate_daemonset import (
+        DaemonSetOutput,
+        MigrateDaemonSetOptions,
+        run_migrate_daemonset,
+    )
+
+    options = MigrateDaemonSetOptions(
+        file=extra.get("file"),
+        daemonset=extra.get("daemonset"),
+        translation=_translation(extra),
+        output=DaemonSetOutput(extra.get("daemonset_output", "yaml")),
+        kubeconfig=settings.kubeconfig,
+        context=settings.context,
+    )
+    return asyncio.run(run_migrate_daemonset(options, sys.stdout, sys.stderr))
+
+
+def _cutover(settings: Settings, extra: Mapping[str, Any]) -> int:
+    from nodecount_scaler.cutover import CutoverOptions, run_cutover
+
+    daemonset = extra.get("daemonset")
+    if not daemonset or "/" not in daemonset:
+        sys.stderr.write("nodecount-scaler cutover: error: give --daemonset NAMESPACE/NAME\n")
+        return 2
+    options = CutoverOptions(
+        daemonset=daemonset,
+        file=extra.get("file"),
+        translation=_translation(extra),
+        batch=extra.get("batch", 1),
+        pause=extra.get("pause", 0.0),
+        max_nodes=extra.get("max_nodes"),
+        timeout=extra.get("step_timeout", 300.0),
+        reverse=extra.get("reverse", False),
+        dry_run=extra.get("cutover_dry_run", False),
+        kubeconfig=settings.kubeconfig,
+        context=settings.context,
+    )
+    try:
+        return asyncio.run(run_cutover(options, sys.stdout, sys.stderr))
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted: run the same command again to go on\n")
+        return 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     command, settings, extra = parse_command(argv)
     from nodecount_scaler import logs
 
-    # plan's and migrate-cpa's stdout is their output; their logs go to stderr.
+    # The one-shot commands' stdout is their output; their logs go to stderr.
     stream = sys.stdout if command == "run" else sys.stderr
     logs.configure(settings.log_level, settings.log_format, stream)
     if command == "migrate-cpa":
         return _migrate(settings, extra)
+    if command == "migrate-daemonset":
+        return _migrate_daemonset(settings, extra)
+    if command == "cutover":
+        return _cutover(settings, extra)
     if command == "plan":
         from nodecount_scaler.plan import run_plan
 

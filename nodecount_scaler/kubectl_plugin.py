@@ -1,6 +1,7 @@
 """`kubectl nodecount`: the kubectl plugin, installed as the console script kubectl-nodecount.
 
     kubectl nodecount plan [-n NAMESPACE | -A] [--kubeconfig PATH] [--context NAME]
+                           [--kind KIND]... [--workload G/V/R[:PATH]]...
                            [-o table|json] [-v LEVEL]
     kubectl nodecount status [-n SCALER_NAMESPACE] [--kubeconfig PATH] [--context NAME]
                              [-o table|json] [--timeout SECONDS]
@@ -58,6 +59,22 @@ def build_parser() -> argparse.ArgumentParser:
     scope.add_argument("-n", "--namespace", metavar="NAME", help="only targets in NAME")
     scope.add_argument(
         "-A", "--all-namespaces", action="store_true", help="targets in every namespace (default)"
+    )
+    # plan's own; repeatable, passed on as given (plan checks them: exit 2 on a bad one).
+    plan.add_argument(
+        "--kind",
+        action="append",
+        default=[],
+        metavar="KIND",
+        help="a built-in kind of target (Deployment, StatefulSet, ReplicaSet, "
+        "ReplicationController); repeatable; default: plan's",
+    )
+    plan.add_argument(
+        "--workload",
+        action="append",
+        default=[],
+        metavar="G/V/R[:PATH]",
+        help="a custom resource of targets, GROUP/VERSION/RESOURCE[:TEMPLATE.PATH]; repeatable",
     )
     plan.add_argument("-o", "--output", metavar="FORMAT", help="table (default) or json")
     plan.add_argument(
@@ -142,6 +159,9 @@ def parse(argv: Sequence[str]) -> list[str] | StatusOptions:
         ("--output", args.output),
     ):
         if value is not None:
+            out += [flag, value]
+    for flag, values in (("--kind", args.kind), ("--workload", args.workload)):
+        for value in values:
             out += [flag, value]
     level = (
         "debug"

@@ -114,17 +114,17 @@ def _comments(migration: Migration, description: str) -> list[str]:
 def render(migration: Migration, output: OutputFormat, description: str) -> str:
     """The commands or patches for every target, after the differences as comments."""
     lines = _comments(migration, description)
-    for name in migration.deployments:
+    for target in migration.targets:
         lines.append("")
         if output is OutputFormat.KUBECTL:
             lines.append(
-                f"kubectl annotate deployment {shlex.quote(name)} "
+                f"kubectl annotate {target.kind.kind.lower()} {shlex.quote(target.name)} "
                 f"--namespace {shlex.quote(migration.namespace)} --overwrite \\"
             )
             pairs = [shlex.quote(f"{k}={v}") for k, v in migration.annotations]
             lines += [f"  {pair} \\" for pair in pairs[:-1]] + [f"  {pairs[-1]}"]
         else:
-            lines.append(f"# deployment {migration.namespace}/{name}")
+            lines.append(f"# {target.kind.kind.lower()} {migration.namespace}/{target.name}")
             patch = {"metadata": {"annotations": dict(migration.annotations)}}
             lines += json.dumps(patch, indent=2).splitlines()
     return "\n".join(lines) + "\n"
@@ -273,7 +273,8 @@ async def _get(client: KubeClient, path: str, *, missing_ok: bool = False) -> Js
 # --- the command ------------------------------------------------------------------------------
 
 
-def _read_file(path: str) -> str:
+def read_file(path: str) -> str:
+    """A manifest file's text ("-": standard input), bounded; SourceError if unreadable."""
     try:
         if path == "-":
             text = sys.stdin.read(limits.CPA_MANIFEST_MAX_BYTES + 1)
@@ -287,18 +288,22 @@ def _read_file(path: str) -> str:
     return text
 
 
+async def connect(kubeconfig: str | None, context: str | None) -> KubeClient:
+    """A client for the kubeconfig, or SourceError naming what is wrong with it."""
+    try:
+        return await KubeClient.connect(kubeconfig, context)
+    except Exception as exc:  # any configuration problem becomes one clear line
+        raise SourceError(f"cannot load Kubernetes configuration: {exc}") from exc
+
+
 async def _read_source(options: MigrateOptions) -> CpaSource:
     if options.file is not None:
-        objects = load_manifests(_read_file(options.file))
+        objects = load_manifests(read_file(options.file))
         origin = "standard input" if options.file == "-" else options.file
         return source_from_manifests(objects, options, origin)
     if options.configmap is None and options.cpa_deployment is None:
         return CpaSource("flags only (no ConfigMap)", None, None, CpaFlags())
-    try:
-        client = await KubeClient.connect(options.kubeconfig, options.context)
-    except Exception as exc:  # any configuration problem becomes one clear line
-        raise SourceError(f"cannot load Kubernetes configuration: {exc}") from exc
-    async with client:
+    async with await connect(options.kubeconfig, options.context) as client:
         return await source_from_cluster(client, options)
 
 

@@ -17,6 +17,7 @@ from nodecount_scaler.model.keys import (
     CORES_PER_REPLICA,
     CORES_TO_REPLICAS,
     ENABLED,
+    INCLUDE_UNSCHEDULABLE_NODES,
     MAX_REPLICAS,
     MIN_REPLICAS,
     NODE_SELECTOR,
@@ -43,6 +44,10 @@ class TargetConfig:
     # A node label key whose distinct values are counted instead of nodes (one pod per
     # zone); None: the pod template's anti-affinity decides.
     topology_key: str | None = None
+    # Count cordoned and NotReady nodes too (rules 5 and 7 waived), as CPA's
+    # includeUnschedulableNodes does: for targets whose replicas are a scale signal, not one
+    # pod per node (targets.py refuses it there).
+    include_unschedulable: bool = False
 
     @property
     def rule(self) -> ScalingRule:
@@ -81,10 +86,13 @@ def parse_config(
     )
     errors.extend(rule_errors)
     topology_key = TOPOLOGY_KEY.read(annotations, errors)
+    include_unschedulable = INCLUDE_UNSCHEDULABLE_NODES.read(annotations, errors)
     if errors or rule is None:
         return None, tuple(errors)
     selector = given_selector or EVERYTHING
-    return TargetConfig(selector, minimum or 0, maximum, ratio, rule, topology_key), ()
+    return TargetConfig(
+        selector, minimum or 0, maximum, ratio, rule, topology_key, bool(include_unschedulable)
+    ), ()
 
 
 def parse_scaling(

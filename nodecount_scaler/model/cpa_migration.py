@@ -2,7 +2,7 @@
 
 Input: the data of CPA's ConfigMap (one key, `linear` or `ladder`, holding JSON parameters)
 and CPA's flags (--target, --namespace, --nodelabels, --default-params, --configmap).
-Output: the annotations each target Deployment needs, and plain-English differences.
+Output: the annotations each target workload needs, and plain-English differences.
 
 CPA's parsing is followed where it decides a number: Go's encoding/json matches field names
 case-insensitively and leaves a null field at its zero value; linear `min` below 1 becomes 1,
@@ -15,8 +15,12 @@ cmd/cluster-proportional-autoscaler/options/options.go.
 Stricter than CPA, as typed errors: a key given twice, a value of the wrong JSON type, a
 step that is not exactly two whole numbers (Go silently pads or truncates a [2]int), two
 steps with one threshold (CPA's unstable sort then picks either), a ladder whose replicas
-decrease as the cluster grows, targets that are not Deployments (the only kind
-nodecount-scaler scales).
+decrease as the cluster grows.
+
+CPA's --target names deployment/, replicaset/, statefulset/ and replicationcontroller/
+targets (singular or plural, any case: k8sclient.go's requestForTarget); they are read from
+the kind table (kinds.BUILTIN), which holds exactly those four, so a kind added there is a
+kind migrate-cpa translates.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from nodecount_scaler.model.keys import (
     CORES_PER_REPLICA,
     CORES_TO_REPLICAS,
     ENABLED,
+    INCLUDE_UNSCHEDULABLE_NODES,
     MAX_REPLICAS,
     MIN_REPLICAS,
     NODE_SELECTOR,
@@ -47,6 +52,7 @@ from nodecount_scaler.model.keys import (
     NODES_TO_REPLICAS,
     PREVENT_SINGLE_POINT_FAILURE,
 )
+from nodecount_scaler.model.kinds import BUILTIN, REPLICATIONCONTROLLER, STATEFULSET, WorkloadKind
 from nodecount_scaler.model.scaling import (
     MAX_STEP_NUMBER,
     Mode,
@@ -58,18 +64,21 @@ from nodecount_scaler.model.scaling import (
 from nodecount_scaler.model.selector import SelectorError, parse_selector
 from nodecount_scaler.model.strict_json import JsonProblem, load_json
 
-_DEPLOYMENT_KINDS: Final = frozenset(
-    {
-        f"{kind}{group}"
-        for kind in ("deployment", "deployments")
-        for group in ("", ".apps", ".v1.apps")
-    }
-)
-# Kinds CPA can scale and nodecount-scaler cannot.
-_OTHER_KINDS: Final = frozenset(
-    {"replicaset", "replicasets", "statefulset", "statefulsets"}
-    | {"replicationcontroller", "replicationcontrollers"}
-)
+
+def _target_names(kind: WorkloadKind) -> tuple[str, ...]:
+    """What --target may call a kind: CPA's singular and plural names, and kubectl's forms
+    with the group (`deployments.apps`, `deployments.v1.apps`) for a kind that has one."""
+    bare = (kind.kind.lower(), kind.resource)
+    if not kind.group:
+        return bare
+    return (
+        *bare,
+        *(f"{name}.{kind.group}" for name in bare),
+        *(f"{name}.{kind.version}.{kind.group}" for name in bare),
+    )
+
+
+_TARGET_KINDS: Final = {name: kind for kind in BUILTIN for name in _target_names(kind)}
 _DNS1123_SUBDOMAIN: Final = re.compile(
     r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*"
 )
@@ -115,10 +124,21 @@ class CpaFlags:
 
 
 @dataclass(frozen=True, slots=True)
+class CpaTarget:
+    """One workload of CPA's --target."""
+
+    kind: WorkloadKind
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind.kind.lower()}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
 class Migration:
     mode: Mode
     namespace: str
-    deployments: tuple[str, ...]
+    targets: tuple[CpaTarget, ...]
     # The same annotations for every target, in a stable, readable order.
     annotations: tuple[tuple[str, str], ...]
     differences: tuple[str, ...]
@@ -159,9 +179,10 @@ def parse_cpa_args(args: Sequence[str]) -> tuple[CpaFlags, tuple[MigrationError,
     return flags, tuple(errors)
 
 
-def parse_targets(raw: str) -> tuple[tuple[str, ...], tuple[MigrationError, ...]]:
-    """Deployment names from --target ("deployment/coredns,Deployment/other")."""
-    names: list[str] = []
+def parse_targets(raw: str) -> tuple[tuple[CpaTarget, ...], tuple[MigrationError, ...]]:
+    """The workloads of --target ("deployment/coredns,StatefulSet/other"), kinds by the kind
+    table; each one once, in the order given."""
+    targets: list[CpaTarget] = []
     errors: list[MigrationError] = []
     # CPA lowercases the whole flag before reading it (options.go, ValidateFlags).
     items = [item.strip() for item in raw.lower().split(",")]
@@ -170,22 +191,22 @@ def parse_targets(raw: str) -> tuple[tuple[str, ...], tuple[MigrationError, ...]
             MigrationError("--target", shortened(raw), f"more than {CPA_MAX_TARGETS} targets"),
         )
     for item in items:
-        kind, slash, name = item.partition("/")
-        if not slash or "/" in name or not kind or not name:
+        kind_name, slash, name = item.partition("/")
+        kind = _TARGET_KINDS.get(kind_name)
+        if not slash or "/" in name or not kind_name or not name:
             problem = "expected kind/name, like deployment/coredns"
-        elif kind in _OTHER_KINDS or kind.split(".")[0] in _OTHER_KINDS:
-            problem = "nodecount-scaler scales Deployments only; CPA may keep scaling this one"
-        elif kind not in _DEPLOYMENT_KINDS:
-            problem = f"unknown kind {kind!r}: nodecount-scaler scales Deployments only"
+        elif kind is None:
+            known = ", ".join(k.kind.lower() for k in BUILTIN)
+            problem = f"unknown kind {kind_name!r}: CPA and nodecount-scaler scale {known}"
         elif len(name) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(name):
-            problem = "not a valid Deployment name"
+            problem = f"not a valid {kind.kind} name"
         else:
             problem = ""
-        if problem:
+        if problem or kind is None:
             errors.append(MigrationError("--target", shortened(item), problem))
-        elif name not in names:
-            names.append(name)
-    return tuple(names), tuple(errors)
+        elif (target := CpaTarget(kind, name)) not in targets:
+            targets.append(target)
+    return tuple(targets), tuple(errors)
 
 
 # --- parameters -------------------------------------------------------------------------------
@@ -413,11 +434,11 @@ def translate(
     if not _DNS1123_LABEL.fullmatch(chosen_namespace) or len(chosen_namespace) > 63:
         problem = "not a namespace name" if chosen_namespace else "not given, and none to assume"
         errors.append(MigrationError("--namespace", shortened(chosen_namespace), problem))
-    deployments: tuple[str, ...] = ()
+    targets: tuple[CpaTarget, ...] = ()
     if flags.target is None:
-        errors.append(MigrationError("--target", "", "not given: name the Deployments CPA scales"))
+        errors.append(MigrationError("--target", "", "not given: name the workloads CPA scales"))
     else:
-        deployments, target_errors = parse_targets(flags.target)
+        targets, target_errors = parse_targets(flags.target)
         errors.extend(target_errors)
     selector = _node_selector(flags.nodelabels, errors)
     params = _choose_params(data, flags)
@@ -429,14 +450,16 @@ def translate(
         errors.extend(e for e in scaling if isinstance(e, MigrationError))
     annotations = [(ENABLED.key, "true")]
     annotations += [a for a in scaling if isinstance(a, tuple)] + selector
+    if params.values.get("includeUnschedulableNodes") is True:
+        annotations.append((INCLUDE_UNSCHEDULABLE_NODES.key, "true"))
     errors.extend(_check_round_trip(dict(annotations)))
     if errors:
         return None, tuple(errors)
-    differences = _differences(params, flags, data is not None, len(deployments))
+    differences = _differences(params, flags, data is not None, targets)
     migration = Migration(
         params.mode,
         chosen_namespace,
-        deployments,
+        targets,
         tuple(annotations),
         differences,
         params.source,
@@ -461,29 +484,70 @@ _CORES: Final = (
 )
 _POLLING: Final = (
     "CPA recomputes every --poll-period-seconds (10 s by default); nodecount-scaler reacts to "
-    "node and Deployment changes as they happen."
+    "node and workload changes as they happen."
 )
 _CAPS: Final = (
     "nodecount-scaler never writes more replicas than its own --replica-cap flag (a cap for "
-    "every target), and leaves a Deployment alone while a HorizontalPodAutoscaler targets it; "
+    "every target), and leaves a workload alone while a HorizontalPodAutoscaler targets it; "
     "CPA has neither."
 )
+# Both apply to every target, with the service's defaults (settings.py, model/guard.py).
+_GUARD: Final = (
+    "A large scale-down waits: one caused by nodes that removes more than half of a target's "
+    "replicas (and at least 2) is held until a fresh list of nodes, taken 10 s later, "
+    "confirms it (--scale-down-guard-share, --scale-down-guard-min, "
+    "--scale-down-guard-delay); CPA scales down on its next poll. This guard is what keeps an "
+    "empty or broken node list from scaling every target to its minimum."
+)
+_UNREADY_GRACE: Final = (
+    "A node that turns NotReady keeps counting for 30 s (--unready-grace), so a short flap "
+    "changes nothing; CPA stops counting it at its next poll (up to 10 s). Replicas therefore "
+    "go down later here than in CPA when a node fails."
+)
 _UNSCHEDULABLE: Final = (
-    "includeUnschedulableNodes has no equivalent: CPA then counts cordoned and NotReady nodes "
-    "too, which keeps replicas up while nodes are drained for an upgrade. nodecount-scaler "
-    "counts only nodes a pod can be scheduled on; a cordoned node still counts for a target "
-    "whose pod template tolerates node.kubernetes.io/unschedulable, and a node that turns "
-    "NotReady keeps counting for the service's --unready-grace."
+    "includeUnschedulableNodes becomes include-unschedulable-nodes: cordoned and NotReady "
+    "nodes count too, as in CPA, which keeps replicas up while nodes are drained for an "
+    "upgrade. The service refuses it (InvalidAnnotation, the workload left alone) on a "
+    "target whose pod template keeps one pod per node, with required hostname anti-affinity "
+    "or a maxSkew 1 hostname spread: the replica counted for a cordoned node would stay "
+    "Pending. The nodes' taints and the template's selectors still decide, unlike in CPA."
 )
 _MIN_DEFAULT: Final = (
     "min: CPA's linear mode raises a missing or 0 min to 1; nodecount-scaler's min-replicas "
     'defaults to 0, so the translation writes min-replicas: "1" to keep CPA\'s floor.'
 )
+
+
+@dataclass(frozen=True, slots=True)
+class FloatExample:
+    """A count where CPA's float64 division and the exact one give different replicas."""
+
+    what: str  # "nodes" or "cores"
+    count: int
+    per_replica: str  # CPA's parameter as written in the ConfigMap
+    cpa: int  # math.Ceil(float64(count) / perReplica), as CPA computes it
+    exact: int  # ceil(count / per_replica) in exact arithmetic, as nodecount-scaler does
+
+    def __str__(self) -> str:
+        return (
+            f"{self.count} {self.what} at {self.what}PerReplica {self.per_replica}: "
+            f"{self.cpa} replicas in CPA, {self.exact} here"
+        )
+
+
+# Checked against CPA's formula evaluated in float64 by a unit table. 21 / 0.7 is
+# 30.000000000000004 in float64; 3 / 0.1, by contrast, is exactly 30.0 there too.
+FLOAT_EXAMPLES: Final = (
+    FloatExample("nodes", 21, "0.7", 31, 30),
+    FloatExample("cores", 21, "1.4", 16, 15),
+)
 _FLOAT: Final = (
     "CPA divides in floating point, nodecount-scaler exactly: with a per-replica value that "
-    "is not a whole number the results can differ by one (3 nodes at nodesPerReplica 0.1: "
-    "31 replicas in CPA, 30 here)."
+    "is not a whole number the results can differ by one ("
+    + "; ".join(str(e) for e in FLOAT_EXAMPLES)
+    + ")."
 )
+
 _LADDER_CORES: Final = (
     "CPA compares coresToReplicas thresholds with the total CPU rounded up to whole cores; "
     "nodecount-scaler with the exact total, so 63.5 allocatable cores reach a 64 step in CPA "
@@ -493,7 +557,7 @@ _LADDER_IGNORED: Final = frozenset({"min", "max", "preventsinglepointfailure"})
 
 
 def _differences(
-    params: _Params, flags: CpaFlags, from_configmap: bool, target_count: int
+    params: _Params, flags: CpaFlags, from_configmap: bool, targets: Sequence[CpaTarget]
 ) -> tuple[str, ...]:
     notes = [_COUNTING]
     uses_cores = "coresPerReplica" in params.values or "coresToReplicas" in params.values
@@ -502,7 +566,8 @@ def _differences(
     if params.values.get("includeUnschedulableNodes") is True:
         notes.append(_UNSCHEDULABLE)
     notes += _mode_differences(params)
-    if target_count > 1:
+    notes += _kind_differences(targets)
+    if len(targets) > 1:
         notes.append(
             "CPA gives every target the same count; nodecount-scaler computes each target's count "
             "from its own pod template, so the targets can end up with different counts."
@@ -513,8 +578,29 @@ def _differences(
             "the pod template's own node constraints apply on top of it."
         )
     notes += _flag_differences(params, flags, from_configmap)
-    notes += [_POLLING, _CAPS]
+    notes += [_POLLING, _GUARD, _UNREADY_GRACE, _CAPS]
     return tuple(notes)
+
+
+def _kind_differences(targets: Sequence[CpaTarget]) -> list[str]:
+    notes: list[str] = []
+    statefulsets = [str(t) for t in targets if t.kind is STATEFULSET]
+    if statefulsets:
+        notes.append(
+            f"{', '.join(statefulsets)}: a StatefulSet scales down by removing its highest "
+            "ordinals, whatever node they are on, as under CPA; nodecount-scaler cannot steer "
+            "which pod goes, and says so with a ScaleDownByOrdinal Warning when a pod stays on "
+            "a node that no longer counts."
+        )
+    controllers = [str(t) for t in targets if t.kind is REPLICATIONCONTROLLER]
+    if controllers:
+        notes.append(
+            f"{', '.join(controllers)}: ReplicationControllers are watched only when the "
+            "service runs with --kind ReplicationController (name every kind it should watch: "
+            "--kind Deployment --kind ReplicationController ...); without it these annotations "
+            "change nothing."
+        )
+    return notes
 
 
 def _mode_differences(params: _Params) -> list[str]:

@@ -49,22 +49,27 @@ def explain(
         return Rule.NODE_NAME, f"template nodeName is {placement.node_name}"
     if not placement.matches_affinity(node):
         return Rule.NODE_AFFINITY, "nodeSelector or required node affinity does not match"
-    if node.unschedulable and not placement.tolerates_cordon():
+    unschedulable_counts = config.include_unschedulable
+    if node.unschedulable and not (unschedulable_counts or placement.tolerates_cordon()):
         return Rule.CORDONED, "spec.unschedulable is true"
     taint = placement.first_untolerated_taint(node)
     if taint is not None:
         return Rule.TAINT, f"untolerated taint {taint.key}={taint.value}:{taint.effect}"
-    if not ready:
+    if not ready and not unschedulable_counts:
         return Rule.NOT_READY, "Ready condition is not True"
     return None
 
 
-def passes_node_state_rules(node: NodeView, placement: PodPlacement, ready: bool) -> bool:
-    """Rules 2, 5, 6 and 7: the node-state rules, which read no label and not the name."""
+def passes_node_state_rules(
+    node: NodeView, placement: PodPlacement, ready: bool, *, include_unschedulable: bool = False
+) -> bool:
+    """Rules 2, 5, 6 and 7: the node-state rules, which read no label and not the name.
+    `include_unschedulable` (a target that counts cordoned and NotReady nodes, as CPA's
+    includeUnschedulableNodes does) waives rules 5 and 7."""
     return (
-        ready
+        (ready or include_unschedulable)
         and not node.deleting
-        and (not node.unschedulable or placement.tolerates_cordon())
+        and (not node.unschedulable or include_unschedulable or placement.tolerates_cordon())
         and placement.first_untolerated_taint(node) is None
     )
 
@@ -83,7 +88,9 @@ def is_eligible(node: NodeView, config: TargetConfig, placement: PodPlacement, r
         config.node_selector.matches(node.labels)
         and placement.matches_node_name(node)
         and placement.matches_affinity(node)
-        and passes_node_state_rules(node, placement, ready)
+        and passes_node_state_rules(
+            node, placement, ready, include_unschedulable=config.include_unschedulable
+        )
     )
 
 

@@ -173,7 +173,7 @@ class NodeIndex:
             *(Requirement(k, Operator.EXISTS, frozenset()) for k in sorted(placement.spread_keys)),
         )
         result = self._start(groups, sets, requirements)
-        result = self._admitted(result, placement)
+        result = self._admitted(result, placement, config.include_unschedulable)
         result = self._narrow(result, groups, sets, requirements)
         if placement.affinity_terms is None or not result:
             return result
@@ -212,13 +212,17 @@ class NodeIndex:
             return set(self._class_of)
         return self._class_of.keys() & best
 
-    def _admitted(self, result: set[str], placement: PodPlacement) -> set[str]:
+    def _admitted(
+        self, result: set[str], placement: PodPlacement, include_unschedulable: bool
+    ) -> set[str]:
         """Drop the nodes of status classes the target does not admit (rules 2, 5, 6, 7)."""
         refused: dict[StatusKey, set[str]] = {}
         for key, names in self._classes.items():
             # Every member shares what the status rules read; any one stands for all.
             representative = self._nodes[next(iter(names))]
-            if not passes_node_state_rules(representative, placement, ready=key[3]):
+            if not passes_node_state_rules(
+                representative, placement, ready=key[3], include_unschedulable=include_unschedulable
+            ):
                 refused[key] = names
         if not refused or not result:
             return result

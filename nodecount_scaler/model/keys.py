@@ -204,6 +204,15 @@ TOPOLOGY_KEY: Final = Annotation(
     "the eligible nodes (one pod per zone) instead of nodes",
     "the key of the template's required anti-affinity on its own pods; else nodes",
 )
+# Cordoned and NotReady nodes count too (CPA's includeUnschedulableNodes); targets.py refuses
+# it on a template that keeps one pod per node or domain.
+INCLUDE_UNSCHEDULABLE_NODES: Final = Annotation(
+    "include-unschedulable-nodes",
+    _switch,
+    '`"true"`: cordoned and NotReady nodes count too (CPA\'s `includeUnschedulableNodes`); '
+    "refused on a template that keeps one pod per node",
+    '`"false"`',
+)
 REGISTRY: Final[tuple[Annotation[Any], ...]] = (
     ENABLED,
     NODE_SELECTOR,
@@ -214,5 +223,6 @@ REGISTRY: Final[tuple[Annotation[Any], ...]] = (
     NODES_TO_REPLICAS,
     CORES_TO_REPLICAS,
     PREVENT_SINGLE_POINT_FAILURE,
+    INCLUDE_UNSCHEDULABLE_NODES,
     TOPOLOGY_KEY,
 )

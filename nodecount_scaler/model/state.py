@@ -134,7 +134,9 @@ class ClusterState:
         if node.ready:
             return True
         since = self._unready_since.get(node.name)
-        return since is not None and now - since < self.unready_grace
+        # The same sum as next_grace_expiry: `now - since` can round below the grace at
+        # the very instant the timer wakes for it (0.45 - 0.15 < 0.3 in floats).
+        return since is not None and now < since + self.unready_grace
 
     def upsert_node(self, node: NodeView, now: float) -> list[TargetKey]:
         old = self.nodes.get(node.name)
@@ -206,7 +208,7 @@ class ClusterState:
 
     def expire_grace(self, now: float) -> set[TargetKey]:
         """Stop counting nodes whose NotReady grace has run out."""
-        expired = [n for n, s in self._unready_since.items() if now - s >= self.unready_grace]
+        expired = [n for n, s in self._unready_since.items() if now >= s + self.unready_grace]
         changed: set[TargetKey] = set()
         for name in expired:
             del self._unready_since[name]

@@ -18,7 +18,7 @@ import orjson
 
 from nodecount_scaler.limits import PROJECTION_MEMO_ENTRIES
 from nodecount_scaler.model.annotations import TargetConfig, parse_config
-from nodecount_scaler.model.keys import AnnotationError
+from nodecount_scaler.model.keys import INCLUDE_UNSCHEDULABLE_NODES, AnnotationError
 from nodecount_scaler.model.kinds import DEPLOYMENT, WorkloadKind, shown_name
 from nodecount_scaler.model.numbers import NumberError, parse_int
 from nodecount_scaler.model.objects import (
@@ -126,6 +126,8 @@ def project_target(
     config, annotation_errors = parse_config(annotations)
 
     pod = _project_template(obj, workload, key.namespace, config, spec, replicas)
+    if config is not None and config.include_unschedulable and pod.one_per_domain:
+        config, annotation_errors = None, (_stranding(annotations, pod.topology),)
 
     pod_selector: LabelSelector | None
     try:
@@ -155,6 +157,21 @@ class _PodTemplatePart(NamedTuple):
     findings: tuple[Finding, ...] = ()
     topology: Topology = NODES
     error: str | None = None
+    one_per_domain: bool = False
+
+
+def _stranding(annotations: Mapping[str, str], topology: Topology) -> AnnotationError:
+    """include-unschedulable-nodes on a template that keeps one pod per node (or domain): a
+    replica counted for a cordoned or NotReady node would have nowhere to go, Pending for
+    as long as the node is out (CPA's includeUnschedulableNodes on such a target does that)."""
+    unit = "node" if topology.per_node else ", ".join(topology.keys)
+    problem = (
+        f"would strand pods: the pod template keeps one pod per {unit}, so a replica counted "
+        f"for a cordoned or NotReady {unit} would stay Pending; use it only on a target whose "
+        "replicas are a scale signal (no one-per-node spread)"
+    )
+    key = INCLUDE_UNSCHEDULABLE_NODES.key
+    return AnnotationError.of(key, annotations[key], problem)
 
 
 def _project_template(
@@ -181,9 +198,10 @@ def _project_template(
         findings = template_findings(
             pod_spec, pod_labels, surge=surge, anti_keys=anti_keys, topology=topology
         )
+        spread = one_per_domain(pod_spec, pod_labels, anti_keys=anti_keys, topology=topology)
     except (ShapeError, TemplateError) as exc:
         return _PodTemplatePart(error=str(exc))
-    return _PodTemplatePart(placement, findings, topology)
+    return _PodTemplatePart(placement, findings, topology, one_per_domain=spread)
 
 
 def _template(obj: Mapping[str, Any], workload: WorkloadKind) -> Mapping[str, Any]:
@@ -208,6 +226,20 @@ def choose_topology(annotation: str | None, anti_keys: frozenset[str]) -> Topolo
     return Topology(keys, "anti-affinity") if keys else NODES
 
 
+def one_per_domain(
+    pod_spec: Mapping[str, Any],
+    pod_labels: Mapping[str, str],
+    *,
+    anti_keys: frozenset[str],
+    topology: Topology,
+) -> bool:
+    """Whether the template keeps to one pod per counted node (or domain): required
+    anti-affinity on its own pods, or a hostname spread with maxSkew 1 and DoNotSchedule."""
+    if topology.per_node:
+        return HOSTNAME_KEY in anti_keys or has_hostname_spread(pod_spec, pod_labels)
+    return set(topology.keys) <= anti_keys
+
+
 def template_findings(
     pod_spec: Mapping[str, Any],
     pod_labels: Mapping[str, str],
@@ -218,11 +250,7 @@ def template_findings(
 ) -> tuple[Finding, ...]:
     findings: list[Finding] = []
     unit = "node" if topology.per_node else ", ".join(topology.keys)
-    if topology.per_node:
-        spread = HOSTNAME_KEY in anti_keys or has_hostname_spread(pod_spec, pod_labels)
-    else:
-        spread = set(topology.keys) <= anti_keys
-    if not spread:
+    if not one_per_domain(pod_spec, pod_labels, anti_keys=anti_keys, topology=topology):
         if topology.per_node:
             missing = (
                 f"neither required podAntiAffinity on {HOSTNAME_KEY} nor a {HOSTNAME_KEY} "

@@ -86,3 +86,37 @@ def test_plugin_plan_with_kubectl_flags(
     wrong = kubectl("nodecount", "plan", "--context", "nope", kubeconfig=cluster.kubeconfig)
     assert wrong.returncode == 2
     assert "nope" in wrong.stderr
+
+
+def test_plugin_plan_kind_and_workload(
+    cluster: Cluster, namespace: str, nodes: NodeFactory
+) -> None:
+    """--kind picks the built-in kinds plan reads and --workload adds a custom resource, as
+    for `nodecount-scaler plan`; a bad one is plan's usage error, exit code 2."""
+    label = f"plugin-kinds={namespace}"
+    nodes.add_many(2, labels={"plugin-kinds": namespace})
+    deployment = nginx_everywhere(namespace, "web", **{SELECTOR_KEY: label})
+    statefulset = nginx_everywhere(namespace, "db", **{SELECTOR_KEY: label})
+    statefulset["kind"] = "StatefulSet"
+    statefulset["spec"].pop("strategy", None)
+    statefulset["spec"]["serviceName"] = "db"
+    apply(cluster, {"apiVersion": "v1", "kind": "List", "items": [deployment, statefulset]})
+    config = str(cluster.kubeconfig)
+
+    def kinds(*flags: str) -> set[tuple[str, str]]:
+        done = kubectl(
+            "nodecount", "plan", "-n", namespace, "--kubeconfig", config, "-o", "json", *flags
+        )
+        assert done.returncode == 0, done.stderr
+        return {(t["kind"], t["name"]) for t in json.loads(done.stdout)}
+
+    assert kinds() == {("Deployment", "web"), ("StatefulSet", "db")}
+    assert kinds("--kind", "StatefulSet") == {("StatefulSet", "db")}
+    assert kinds("--kind=Deployment") == {("Deployment", "web")}
+    # A custom resource the API server does not serve is logged and not watched.
+    assert kinds("--kind", "Deployment", "--workload", "example.com/v1/widgets") == {
+        ("Deployment", "web")
+    }
+    bad = kubectl("nodecount", "plan", "--kubeconfig", config, "--kind", "DaemonSet")
+    assert bad.returncode == 2
+    assert "--kind" in bad.stderr

@@ -3,11 +3,14 @@ cordon and delete like a Deployment (the StatefulSet's highest-ordinal scale-dow
 reported when it strands a pod); a custom resource with /scale named by --workload follows
 the count, read where its CustomResourceDefinition's scale subresource says (`.spec.size`,
 say) and set back after a hand edit there; one without /scale is reported while a
-Deployment in the same run converges."""
+Deployment in the same run converges; `migrate-cpa` on a CPA whose --target names a
+StatefulSet, a ReplicaSet and a ReplicationController prints commands that, run as printed,
+get each one scaled."""
 
 from __future__ import annotations
 
 import copy
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ import pytest
 import yaml
 
 from devcluster import Cluster
+from devcluster.agents import run_cli
 from devcluster.polling import wait_until
 from devcluster.scaler import ScalerFactory
 from devcluster.testing import NodeFactory
@@ -424,3 +428,54 @@ def test_custom_resource_with_the_documented_rbac(
         for kind in ("clusterrolebinding", "clusterrole"):
             cluster.kubectl("delete", kind, role, "--ignore-not-found", check=False)
         cluster.kubectl("delete", "crd", f"agents.{group}", "--wait=false", check=False)
+
+
+def test_migrate_cpa_targets_of_every_kind(
+    cluster: Cluster, namespace: str, nodes: NodeFactory, scalers: ScalerFactory
+) -> None:
+    """CPA's --target names any of the kind table's kinds; the printed `kubectl annotate`
+    commands, run as printed, opt each one in and the service scales it."""
+    suite = {"suite": namespace}
+    nodes.add_many(2, labels=suite)
+    objects = [
+        statefulset(namespace, "sts"),
+        replicaset(namespace, "rs"),
+        replicationcontroller(namespace, "rc"),
+    ]
+    for obj in objects:
+        obj["metadata"]["annotations"] = {}
+    apply(cluster, {"apiVersion": "v1", "kind": "List", "items": objects})
+    cpa_args = (
+        "--target=StatefulSet/sts,replicasets/rs,replicationcontroller/rc "
+        f"--namespace={namespace} --nodelabels=suite={namespace} "
+        # Single-quoted, as in a shell: the JSON keeps its double quotes.
+        '\'--default-params={"linear":{"nodesPerReplica":1,"min":1}}\''
+    )
+    done = run_cli(cluster, "migrate-cpa", "--cpa-args", cpa_args)
+    assert done.returncode == 0, done.stderr
+    assert "--kind ReplicationController" in done.stdout
+    commands = [
+        shlex.split(command.replace("\\\n", " "))
+        for command in done.stdout.split("\n\n")
+        if command.startswith("kubectl ")
+    ]
+    assert [c[:4] for c in commands] == [
+        ["kubectl", "annotate", "statefulset", "sts"],
+        ["kubectl", "annotate", "replicaset", "rs"],
+        ["kubectl", "annotate", "replicationcontroller", "rc"],
+    ]
+    for command in commands:
+        cluster.kubectl(*command[1:])
+    kinds = ("Deployment", "StatefulSet", "ReplicaSet", "ReplicationController")
+    scalers.start("--namespace", namespace, *(a for k in kinds for a in ("--kind", k)))
+
+    def scaled(count: int) -> bool:
+        return [
+            replicas_of(cluster, namespace, "statefulsets", "sts"),
+            replicas_of(cluster, namespace, "replicasets", "rs"),
+            replicas_of(cluster, namespace, "replicationcontrollers", "rc", group="v1"),
+        ] == [count] * 3
+
+    wait_until(lambda: scaled(2), timeout=60, describe="2 nodes: 2 replicas of each kind")
+    nodes.add(labels=suite)
+    wait_until(lambda: scaled(3), timeout=60, describe="3 nodes: 3 replicas of each kind")

@@ -8,6 +8,7 @@ import pytest
 
 from nodecount_scaler.model.annotations import is_enabled, parse_config
 from nodecount_scaler.model.keys import (
+    INCLUDE_UNSCHEDULABLE_NODES,
     MAX_REPLICAS,
     MIN_REPLICAS,
     NODE_SELECTOR,
@@ -127,3 +128,23 @@ def test_every_invalid_key_is_reported() -> None:
         {MIN_REPLICAS.key: "x", MAX_REPLICAS.key: "y", NODES_PER_REPLICA.key: "0"}
     )
     assert {e.key for e in errors} == {MIN_REPLICAS.key, MAX_REPLICAS.key, NODES_PER_REPLICA.key}
+
+
+@pytest.mark.parametrize(("raw", "counts"), [(None, False), ("true", True), ("false", False)])
+def test_include_unschedulable_nodes(raw: str | None, counts: bool) -> None:
+    """include-unschedulable-nodes: "true" or "false"; absent is false."""
+    annotations = {} if raw is None else {INCLUDE_UNSCHEDULABLE_NODES.key: raw}
+    config, errors = parse_config(annotations)
+    assert errors == ()
+    assert config is not None
+    assert config.include_unschedulable is counts
+
+
+@pytest.mark.parametrize("raw", ["yes", "True", "1", "", " true "])
+def test_include_unschedulable_nodes_bad_value(raw: str) -> None:
+    """Exactly "true" or "false", as prevent-single-point-failure."""
+    config, errors = parse_config({INCLUDE_UNSCHEDULABLE_NODES.key: raw})
+    assert config is None
+    assert [(e.key, e.problem) for e in errors] == [
+        (INCLUDE_UNSCHEDULABLE_NODES.key, 'must be "true" or "false"')
+    ]

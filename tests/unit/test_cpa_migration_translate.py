@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import math
 import time
+from fractions import Fraction
 
 import pytest
 
 from nodecount_scaler.limits import CPA_MAX_TARGETS
+from nodecount_scaler.model.annotations import parse_config
 from nodecount_scaler.model.cpa_migration import (
+    FLOAT_EXAMPLES,
     CpaFlags,
+    FloatExample,
     Migration,
     MigrationError,
     parse_cpa_args,
     parse_targets,
     translate,
 )
-from nodecount_scaler.model.scaling import Mode
+from nodecount_scaler.model.kinds import (
+    BUILTIN,
+    DEPLOYMENT,
+    REPLICASET,
+    REPLICATIONCONTROLLER,
+    STATEFULSET,
+    WorkloadKind,
+)
+from nodecount_scaler.model.scaling import Mode, replicas
 
 P = "nodecount-scaler.io/"
 FLAGS = CpaFlags(target="deployment/coredns", namespace="kube-system")
@@ -80,6 +93,7 @@ def test_readme_linear() -> None:
         P + "nodes-per-replica": "1",
         P + "cores-per-replica": "2",
         P + "prevent-single-point-failure": "true",
+        P + "include-unschedulable-nodes": "true",
     }
 
 
@@ -175,17 +189,21 @@ def test_cpa_ladder_parser_valid_rows() -> None:
     assert any("coresToReplicas: steps sorted" in d for d in migration.differences)
 
 
-def test_cpa_ladder_include_unschedulable_row() -> None:
-    """The row with includeUnschedulableNodes: translated, and the loss is spelled out."""
+@pytest.mark.parametrize("flag", [True, False])
+def test_cpa_ladder_include_unschedulable_row(flag: bool) -> None:
+    """includeUnschedulableNodes true becomes include-unschedulable-nodes, with the refusal
+    on one-pod-per-node targets spelled out; false (CPA's default) writes nothing."""
     params = (
         '{"coresToReplicas": [[0, 0], [1, 0], [2, 2], [3, 3]], '
-        '"nodesToReplicas": [[1, 1], [2, 2], [3, 3]], "includeUnschedulableNodes": true}'
+        '"nodesToReplicas": [[1, 1], [2, 2], [3, 3]], '
+        f'"includeUnschedulableNodes": {str(flag).lower()}}}'
     )
     migration = migrate({"ladder": params})
     assert migration.mode is Mode.LADDER
-    assert any(
-        d.startswith("includeUnschedulableNodes has no equivalent") for d in migration.differences
-    )
+    assert (dict(migration.annotations).get(P + "include-unschedulable-nodes") == "true") is flag
+    noted = [d for d in migration.differences if d.startswith("includeUnschedulableNodes becomes")]
+    assert bool(noted) is flag
+    assert not noted or "would stay Pending" in noted[0]
 
 
 # Go's encoding/json and CPA's defaults, followed where they decide a number.
@@ -444,17 +462,12 @@ def test_default_params_when_no_configmap() -> None:
 
 BAD_FLAGS = [
     ("no-target", CpaFlags(namespace="ns"), "--target", "not given"),
+    ("daemonset", CpaFlags(target="daemonset/agent", namespace="ns"), "--target", "unknown kind"),
     (
-        "statefulset",
-        CpaFlags(target="statefulset/web", namespace="ns"),
+        "core-group-form",
+        CpaFlags(target="replicationcontrollers.v1/x", namespace="ns"),
         "--target",
-        "Deployments only",
-    ),
-    (
-        "group-statefulset",
-        CpaFlags(target="statefulsets.apps/web", namespace="ns"),
-        "--target",
-        "Deployments only",
+        "unknown kind",
     ),
     ("crd", CpaFlags(target="scalecrd.v1.example/x", namespace="ns"), "--target", "unknown kind"),
     ("no-slash", CpaFlags(target="deployment", namespace="ns"), "--target", "expected kind/name"),
@@ -526,11 +539,70 @@ def test_bad_flags(flags: CpaFlags, where: str, problem: str) -> None:
 
 def test_targets_as_cpa_reads_them() -> None:
     """Comma list, spaces, any case (CPA lowercases the flag), group forms, duplicates once."""
-    names, errors = parse_targets(
+    targets, errors = parse_targets(
         "Deployment/CoreDNS, deployments/b,deployment.apps/c,deployments.v1.apps/d,deployment/b"
     )
     assert errors == ()
-    assert names == ("coredns", "b", "c", "d")
+    assert [(t.kind, t.name) for t in targets] == [
+        (DEPLOYMENT, "coredns"),
+        (DEPLOYMENT, "b"),
+        (DEPLOYMENT, "c"),
+        (DEPLOYMENT, "d"),
+    ]
+
+
+# CPA's requestForTarget (k8sclient.go) names the kinds it scales: each of the kind table's
+# built-in kinds, singular or plural.
+TARGET_KINDS = [
+    ("deployment/a", DEPLOYMENT),
+    ("replicaset/a", REPLICASET),
+    ("ReplicaSets/a", REPLICASET),
+    ("statefulset/a", STATEFULSET),
+    ("statefulsets.apps/a", STATEFULSET),
+    ("replicationcontroller/a", REPLICATIONCONTROLLER),
+    ("ReplicationControllers/a", REPLICATIONCONTROLLER),
+]
+
+
+@pytest.mark.parametrize(("raw", "kind"), TARGET_KINDS, ids=[r[0] for r in TARGET_KINDS])
+def test_every_kind_cpa_scales(raw: str, kind: WorkloadKind) -> None:
+    """Every kind CPA's --target names is read from the kind table."""
+    targets, errors = parse_targets(raw)
+    assert errors == ()
+    assert [(t.kind, t.name) for t in targets] == [(kind, "a")]
+
+
+def test_every_builtin_kind_is_a_cpa_target() -> None:
+    """The kind table and CPA's four kinds are the same set: a kind added to the table is read
+    by migrate-cpa under its lower-case name and its resource name."""
+    for kind in BUILTIN:
+        for name in (kind.kind.lower(), kind.resource):
+            targets, errors = parse_targets(f"{name}/x")
+            assert (errors, [t.kind for t in targets]) == ((), [kind])
+
+
+def test_same_name_of_two_kinds_is_two_targets() -> None:
+    """deployment/web and statefulset/web are two workloads."""
+    targets, errors = parse_targets("deployment/web,statefulset/web,deployments/web")
+    assert errors == ()
+    assert [str(t) for t in targets] == ["deployment/web", "statefulset/web"]
+
+
+def test_kind_differences() -> None:
+    """A StatefulSet target is told about ordinals; a ReplicationController about --kind."""
+    flags = CpaFlags(target="statefulset/s,replicationcontroller/r,deployment/d", namespace="ns")
+    migration = migrate({"linear": '{"nodesPerReplica": 1}'}, flags)
+    assert [str(t) for t in migration.targets] == [
+        "statefulset/s",
+        "replicationcontroller/r",
+        "deployment/d",
+    ]
+    notes = " ".join(migration.differences)
+    assert "statefulset/s: a StatefulSet scales down by removing its highest ordinals" in notes
+    assert "replicationcontroller/r: ReplicationControllers are watched only when" in notes
+    assert "--kind ReplicationController" in notes
+    plain = migrate({"linear": '{"nodesPerReplica": 1}'})
+    assert not any("StatefulSet" in d or "ReplicationController" in d for d in plain.differences)
 
 
 def test_nodelabels_become_node_selector() -> None:
@@ -599,3 +671,33 @@ def test_overlaid_precedence() -> None:
     assert read.overlaid(top) == CpaFlags(
         target="deployment/a", namespace="n2", other=("v", "logtostderr")
     )
+
+
+def cpa_linear_float64(count: int, per_replica: str) -> int:
+    """CPA's linear term, math.Ceil(float64(count) / perReplica), with perReplica a float64
+    read from the ConfigMap's JSON: Python's float is that float64, its division Go's."""
+    return math.ceil(count / float(per_replica))
+
+
+@pytest.mark.parametrize("example", FLOAT_EXAMPLES, ids=str)
+def test_float_examples_are_what_cpa_and_this_compute(example: FloatExample) -> None:
+    """Each example the differences print: CPA's float64 formula gives `cpa`, the
+    annotations migrate-cpa writes give `exact`."""
+    assert cpa_linear_float64(example.count, example.per_replica) == example.cpa
+    param = "nodesPerReplica" if example.what == "nodes" else "coresPerReplica"
+    annotations = annotations_of({"linear": f'{{"{param}": {example.per_replica}}}'})
+    config, errors = parse_config(annotations)
+    assert config is not None, errors
+    nodes, cores = (example.count, 0) if example.what == "nodes" else (1, example.count)
+    assert replicas(config.rule, nodes, Fraction(cores)) == example.exact
+    notes = migrate({"linear": f'{{"{param}": {example.per_replica}}}'}).differences
+    assert any(str(example) in note for note in notes)
+
+
+@pytest.mark.parametrize(
+    ("count", "per_replica", "cpa"),
+    [(3, "0.1", 30), (21, "0.7", 31), (21, "1.4", 16), (42, "2.8", 16), (10, "0.5", 20)],
+)
+def test_cpa_float64_table(count: int, per_replica: str, cpa: int) -> None:
+    """CPA's float64 arithmetic: 3 / 0.1 is exactly 30.0 (the old example of 31 was wrong)."""
+    assert cpa_linear_float64(count, per_replica) == cpa

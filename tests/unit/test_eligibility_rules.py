@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 
 from nodecount_scaler.model.annotations import DEFAULT_CONFIG, TargetConfig
 from nodecount_scaler.model.eligibility import Eligibility, Rule, explain
+from nodecount_scaler.model.nodes import NodeView
 from nodecount_scaler.model.placement import placement_from_pod_spec
 from nodecount_scaler.model.selector import parse_selector
 from testkit.builders import expr, node, node_view, required_affinity, taint, term, toleration
@@ -397,3 +398,45 @@ def test_memo_distinguishes_nodes_by_read_labels() -> None:
     bad = node_view(node("b", labels={"pool": "a", "disk": "hdd"}))
     assert check(good, True)
     assert not check(bad, True)
+
+
+A = {"pool": "a"}
+COUNTING_UNSCHEDULABLE = [
+    # node, what it fails without the waiver, what it fails with it
+    ("cordoned", node(labels=A, unschedulable=True), Rule.CORDONED, None),
+    ("NotReady", node(labels=A, ready="False"), Rule.NOT_READY, None),
+    ("no Ready condition", node(labels=A, ready=None), Rule.NOT_READY, None),
+    (
+        "unreachable, tainted",
+        node(labels=A, ready="Unknown",
+             taints=[taint("node.kubernetes.io/unreachable", "NoExecute")]),
+        Rule.NOT_READY,
+        None,
+    ),
+    ("cordoned and NotReady", node(labels=A, unschedulable=True, ready="False"), Rule.CORDONED,
+     None),
+    ("custom taint still refuses", node(labels=A, taints=[taint("dedicated")]), Rule.TAINT,
+     Rule.TAINT),
+    ("deleting still refuses", node(labels=A, deleting=True), Rule.DELETING, Rule.DELETING),
+    ("labels still decide", node(labels={"pool": "b"}), Rule.NODE_SELECTOR_ANNOTATION,
+     Rule.NODE_SELECTOR_ANNOTATION),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("view", "without", "with_waiver"),
+    [(node_view(r[1]), r[2], r[3]) for r in COUNTING_UNSCHEDULABLE],
+    ids=[r[0] for r in COUNTING_UNSCHEDULABLE],
+)
+def test_counting_unschedulable_waives_cordon_and_readiness_only(
+    view: NodeView, without: Rule | None, with_waiver: Rule | None
+) -> None:
+    """A target that counts cordoned and NotReady nodes (CPA's includeUnschedulableNodes)
+    skips rules 5 and 7, and only those; the memoised test agrees."""
+    placement = placement_from_pod_spec({})
+    plain = TargetConfig(parse_selector("pool=a"), 0, None, DEFAULT_CONFIG.nodes_per_replica)
+    waived = replace(plain, include_unschedulable=True)
+    for config, expected in ((plain, without), (waived, with_waiver)):
+        found = explain(view, config, placement, ready=view.ready)
+        assert (None if found is None else found[0]) == expected
+        assert Eligibility(config, placement)(view, view.ready) is (expected is None)

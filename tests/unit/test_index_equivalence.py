@@ -110,10 +110,12 @@ def brute_force(
     return {n for n, v in views.items() if is_eligible(v, config, placement, v.ready)}
 
 
-def config_for(selector: str) -> TargetConfig:
+def config_for(selector: str, include_unschedulable: bool = False) -> TargetConfig:
     from fractions import Fraction
 
-    return TargetConfig(parse_selector(selector), 0, None, Fraction(1))
+    return TargetConfig(
+        parse_selector(selector), 0, None, Fraction(1), include_unschedulable=include_unschedulable
+    )
 
 
 @pytest.mark.parametrize(
@@ -131,20 +133,24 @@ def config_for(selector: str) -> TargetConfig:
     updates=st.lists(st.one_of(nodes, st.sampled_from(NAMES)), max_size=6),
     spec=pod_specs(),
     selector=selectors,
+    include_unschedulable=st.booleans(),
 )
 def test_index_equals_per_node_rules(
     initial: list[dict[str, Any]],
     updates: list[dict[str, Any] | str],
     spec: dict[str, Any],
     selector: str,
+    include_unschedulable: bool,
     set_ratio: int,
     retained: bool,
 ) -> None:
     """After any sequence of puts and removes, the index answers like is_eligible per node,
-    whether its steps are set operations or per-node tests, its groups kept or not."""
+    whether its steps are set operations or per-node tests, its groups kept or not, and
+    whether the target counts cordoned and NotReady nodes or not."""
     views: dict[str, NodeView] = {}
     index = NodeIndex(views, set_ratio=set_ratio)
-    config, placement = config_for(selector), placement_from_pod_spec(spec)
+    config = config_for(selector, include_unschedulable)
+    placement = placement_from_pod_spec(spec)
     if retained:
         index.retain(label_keys(config, placement))
     # Query once early so label groups exist and must then be maintained incrementally.

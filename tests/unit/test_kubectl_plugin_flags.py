@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from nodecount_scaler.cli import parse_command
 from nodecount_scaler.kubectl_plugin import parse
 from nodecount_scaler.kubectl_status import StatusOptions
 
@@ -25,6 +26,32 @@ CASES = [
     ("-ojson", ["plan", "-ojson"], ["plan", "--output", "json", *QUIET]),
     ("-v 4: info", ["plan", "-v", "4"], ["plan", "--log-level", "info"]),
     ("--v=6: debug", ["plan", "--v=6"], ["plan", "--log-level", "debug"]),
+    (
+        "--kind, repeated",
+        ["plan", "--kind", "StatefulSet", "--kind=ReplicationController"],
+        ["plan", "--kind", "StatefulSet", "--kind", "ReplicationController", *QUIET],
+    ),
+    (
+        "--workload, repeated, with -n",
+        [
+            "plan",
+            "--workload",
+            "argoproj.io/v1alpha1/rollouts",
+            "-n",
+            "web",
+            "--workload=example.com/v1/pools:spec.podTemplate",
+        ],
+        [
+            "plan",
+            "--namespace",
+            "web",
+            "--workload",
+            "argoproj.io/v1alpha1/rollouts",
+            "--workload",
+            "example.com/v1/pools:spec.podTemplate",
+            *QUIET,
+        ],
+    ),
     (
         "flags before the command's",
         ["plan", "-v=2", "-n", "a"],
@@ -96,3 +123,28 @@ def test_bad_command_lines_exit_2_with_one_line(
     err = capsys.readouterr().err
     assert err.startswith("kubectl nodecount"), err
     assert err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "problem"),
+    [
+        ("--kind", "DaemonSet", "--kind"),
+        ("--workload", "apps/v1/deployments", "--workload"),
+    ],
+)
+def test_kind_and_workload_are_checked_by_plan(
+    flag: str, value: str, problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The plugin passes --kind and --workload on as given; plan's own parser refuses a bad
+    one with exit code 2 and names the flag, as it does when run directly; a good one is
+    plan's setting."""
+    good = parse(["plan", "--kind", "StatefulSet", "--workload", "argoproj.io/v1alpha1/rollouts"])
+    assert isinstance(good, list)
+    _, settings, _ = parse_command(good, environ={})
+    assert settings.kinds == ("StatefulSet",)
+    argv = parse(["plan", flag, value])
+    assert isinstance(argv, list)
+    with pytest.raises(SystemExit) as exited:
+        parse_command(argv, environ={})
+    assert exited.value.code == 2
+    assert problem in capsys.readouterr().err

@@ -35,7 +35,8 @@ KUBECTL = [
             "  nodecount-scaler.io/max-replicas=100 \\",
             "  nodecount-scaler.io/nodes-per-replica=1 \\",
             "  nodecount-scaler.io/cores-per-replica=2 \\",
-            "  nodecount-scaler.io/prevent-single-point-failure=true",
+            "  nodecount-scaler.io/prevent-single-point-failure=true \\",
+            "  nodecount-scaler.io/include-unschedulable-nodes=true",
         ],
     ),
     (
@@ -108,3 +109,29 @@ def test_comments_carry_source_warning_and_every_difference(output: OutputFormat
     for difference in migration.differences:
         assert f"- {difference}" in unwrapped
     assert all(len(line) <= 100 for line in header)
+
+
+@pytest.mark.parametrize("output", list(OutputFormat))
+def test_each_target_by_its_kind(output: OutputFormat) -> None:
+    """A StatefulSet, ReplicaSet or ReplicationController target is annotated as what it is."""
+    migration = readme(
+        "ladder", target="statefulset/web,ReplicaSets/cache,replicationcontroller/rc"
+    )
+    text = render(migration, output, "x")
+    if output is OutputFormat.KUBECTL:
+        heads = [line for line in commands(text) if line.startswith("kubectl")]
+        assert heads == [
+            f"kubectl annotate {kind} {name} --namespace kube-system --overwrite \\"
+            for kind, name in (
+                ("statefulset", "web"),
+                ("replicaset", "cache"),
+                ("replicationcontroller", "rc"),
+            )
+        ]
+    else:
+        blocks = text.split("\n\n")[1:]
+        assert [b.splitlines()[0] for b in blocks] == [
+            "# statefulset kube-system/web",
+            "# replicaset kube-system/cache",
+            "# replicationcontroller kube-system/rc",
+        ]

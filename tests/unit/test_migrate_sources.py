@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from nodecount_scaler.cli import migrate_options, parse_command
 from nodecount_scaler.migrate import (
     MigrateOptions,
     OutputFormat,
@@ -131,6 +132,25 @@ async def test_cpa_args_option(tmp_path: Path) -> None:
     assert "kubectl annotate deployment coredns" in out
 
 
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["--cpa-args", "--target=deployment/coredns --nodelabels=pool=system"],
+        ["--cpa-args=--target=deployment/coredns --nodelabels=pool=system"],
+        ["--cpa-args", "--target deployment/coredns --nodelabels pool=system", "-o", "kubectl"],
+    ],
+)
+async def test_cpa_args_pasted_after_the_flag(tmp_path: Path, words: list[str]) -> None:
+    """The documented form, `--cpa-args "--target=..."`, whose value starts with a dash."""
+    _command, settings, extra = parse_command(
+        ["migrate-cpa", "-f", write(tmp_path, CONFIGMAP), *words]
+    )
+    code, out, err = await migrate(migrate_options(settings, extra))
+    assert code == 0, err
+    assert "kubectl annotate deployment coredns" in out
+    assert f"{P}node-selector=pool=system" in out
+
+
 def test_json_list_manifest() -> None:
     """A JSON List (kubectl get -o json) is flattened to its items."""
     document = {
@@ -175,12 +195,12 @@ async def test_missing_file_exits_2(tmp_path: Path) -> None:
 async def test_untranslatable_setup_exits_1(tmp_path: Path) -> None:
     """Bad parameters or flags: exit code 1, every problem on stderr, nothing on stdout."""
     bad = CONFIGMAP.replace(LINEAR, '{"nodesPerReplica": -1}')
-    options = MigrateOptions(file=write(tmp_path, bad), target="statefulset/web")
+    options = MigrateOptions(file=write(tmp_path, bad), target="daemonset/web")
     code, out, err = await migrate(options)
     assert (code, out) == (1, "")
     assert err.splitlines() == [
-        "error: --target='statefulset/web': nodecount-scaler scales Deployments only; "
-        "CPA may keep scaling this one",
+        "error: --target='daemonset/web': unknown kind 'daemonset': CPA and nodecount-scaler "
+        "scale deployment, statefulset, replicaset, replicationcontroller",
         "error: ConfigMap data.linear.nodesPerReplica='-1': must not be negative",
     ]
 

@@ -1,6 +1,7 @@
 """Gates (model/gates.py): which targets a node event asks. A table of gates per target
 shape, and a property: with gates, every target's eligible set after any run of node
-events equals the brute-force rule over every node."""
+events equals the brute-force rule over every node, for targets that count cordoned and NotReady
+nodes (include-unschedulable-nodes) too."""
 
 from __future__ import annotations
 
@@ -75,13 +76,20 @@ def test_gates_reach_the_targets_of_either_labels() -> None:
     assert gates.reached({"pool": "a"}, {"pool": "a"}) == set()
 
 
-TARGETS: tuple[tuple[dict[str, str], dict[str, Any]], ...] = (
-    ({SELECTOR: "pool=a"}, {}),
-    ({SELECTOR: "pool in (a,b)"}, {"tolerations": [toleration("x")]}),
-    ({}, {"nodeSelector": {"zone": "z1"}}),
-    ({}, _affinity(term(expr("pool", "In", "b"), expr("zone", "NotIn", "z2")))),
-    ({SELECTOR: "zone!=z1"}, {}),
-    ({}, {}),
+INCLUDE = "nodecount-scaler.io/include-unschedulable-nodes"
+# Annotations, pod spec, one pod per node (the waiver of include-unschedulable-nodes is only
+# for targets without the one-per-node spread).
+TARGETS: tuple[tuple[dict[str, str], dict[str, Any], bool], ...] = (
+    ({SELECTOR: "pool=a"}, {}, True),
+    ({SELECTOR: "pool in (a,b)"}, {"tolerations": [toleration("x")]}, True),
+    ({}, {"nodeSelector": {"zone": "z1"}}, True),
+    ({}, _affinity(term(expr("pool", "In", "b"), expr("zone", "NotIn", "z2"))), True),
+    ({SELECTOR: "zone!=z1"}, {}, True),
+    ({}, {}, True),
+    # Cordoned and NotReady nodes count for these: a gate decides by labels alone.
+    ({SELECTOR: "pool=a", INCLUDE: "true"}, {}, False),
+    ({INCLUDE: "true"}, {"nodeSelector": {"zone": "z2"}}, False),
+    ({INCLUDE: "true"}, {}, False),
 )
 NODE = st.fixed_dictionaries(
     {
@@ -90,6 +98,7 @@ NODE = st.fixed_dictionaries(
         "zone": st.sampled_from(["z1", "z2"]),
         "cordon": st.booleans(),
         "tainted": st.booleans(),
+        "ready": st.sampled_from(["True", "True", "False", None]),
         "delete": st.booleans(),
     }
 )
@@ -99,23 +108,31 @@ NODE = st.fixed_dictionaries(
 @given(st.lists(NODE, max_size=25))
 def test_gated_events_equal_brute_force(events: list[dict[str, Any]]) -> None:
     state = ClusterState(30.0)
-    for i, (notes, pod_spec) in enumerate(TARGETS):
-        state.upsert_target(
-            target_view(deployment(f"t{i}", annotations=notes, pod_spec=pod_spec)), 0.0
-        )
+    for i, (notes, pod_spec, spread) in enumerate(TARGETS):
+        obj = deployment(f"t{i}", annotations=notes, pod_spec=pod_spec, spread=spread)
+        state.upsert_target(target_view(obj), 0.0)
     for event in events:
         if event["delete"]:
             state.delete_node(event["name"])
             continue
         labels = {"zone": event["zone"]} | ({"pool": event["pool"]} if event["pool"] else {})
         taints = [{"key": "x", "effect": "NoSchedule"}] if event["tainted"] else []
-        raw = node(event["name"], labels=labels, unschedulable=event["cordon"], taints=taints)
+        raw = node(
+            event["name"],
+            labels=labels,
+            unschedulable=event["cordon"],
+            taints=taints,
+            ready=event["ready"],
+        )
         state.upsert_node(node_view(raw), 1.0)
     for target in state.targets.values():
         config, placement = target.view.config, target.view.placement
         assert config is not None
         assert placement is not None
+        # Readiness as the state counts it: a node that was Ready is in its grace period.
         expected = {
-            n.name for n in state.nodes.values() if is_eligible(n, config, placement, n.ready)
+            n.name
+            for n in state.nodes.values()
+            if is_eligible(n, config, placement, state.node_counts_as_ready(n, 1.0))
         }
         assert target.eligible == expected, target.view.key

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from nodecount_scaler.model.state import ClusterState
 from nodecount_scaler.model.targets import TargetKey
 from testkit.builders import deployment, node, node_view, taint, target_view
@@ -42,6 +44,22 @@ def test_grace_expiry_drops_the_node() -> None:
     assert state.expire_grace(39.9) == set()
     assert state.expire_grace(40.0) == {T}
     assert state.targets[T].eligible == set()
+    assert state.next_grace_expiry() is None
+
+
+@pytest.mark.parametrize(
+    ("since", "grace"),
+    [(0.15, 0.3), (2.7, 0.3), (12345.678, 0.3), (100000.1, 0.7), (10.0, 30.0)],
+)
+def test_grace_expires_at_the_instant_the_timer_is_set_for(since: float, grace: float) -> None:
+    """At exactly next_grace_expiry() the node is expired, even where `(since + grace) -
+    since` rounds below the grace in floats (the first four rows): otherwise the timer
+    wakes, expires nothing and re-arms for a zero wait, over and over."""
+    state = ready_cluster(grace)
+    state.upsert_node(node_view(node("n1", ready="False")), since)
+    deadline = state.next_grace_expiry()
+    assert deadline is not None
+    assert state.expire_grace(deadline) == {T}
     assert state.next_grace_expiry() is None
 
 

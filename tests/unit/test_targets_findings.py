@@ -126,3 +126,32 @@ def test_invalid_annotation_is_reported() -> None:
     view = target_view(deployment("d", annotations={"nodecount-scaler.io/min-replicas": "-1"}))
     assert not view.valid
     assert view.problems == ("nodecount-scaler.io/min-replicas='-1': must be 0 or more",)
+
+
+INCLUDE = {"nodecount-scaler.io/include-unschedulable-nodes": "true"}
+INCLUDE_ROWS = [
+    ("scale signal: no spread", {"spread": False}, True),
+    ("one per node: hostname anti-affinity", {}, False),
+    ("one per node: hostname spread", {"spread": False, "pod_spec": HOSTNAME_SPREAD}, False),
+    ("one per zone", {"topology_keys": ("topology.kubernetes.io/zone",)}, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("shape", "valid"), [r[1:] for r in INCLUDE_ROWS], ids=[r[0] for r in INCLUDE_ROWS]
+)
+def test_include_unschedulable_refused_where_it_would_strand_pods(
+    shape: dict[str, Any], valid: bool
+) -> None:
+    """Counting cordoned and NotReady nodes is for targets whose replicas are a scale signal;
+    on a template that keeps one pod per node (or domain) the replica counted for a cordoned
+    node would stay Pending, so the target is invalid, the key named."""
+    view = target_view(deployment("d", annotations=INCLUDE, **shape))
+    assert view.valid is valid
+    if valid:
+        assert view.config is not None
+        assert view.config.include_unschedulable
+    else:
+        (error,) = view.annotation_errors
+        assert error.key == "nodecount-scaler.io/include-unschedulable-nodes"
+        assert "would strand pods" in error.problem
