@@ -10,6 +10,7 @@ import json
 import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,16 @@ class ApiClient:
             return json.loads(raw)
         except ValueError:
             return raw
+
+    def stream(self, path: str, *, timeout: float = 30.0) -> Iterator[dict[str, Any]]:
+        """The JSON lines of a watch (`path` with watch=1), as they come, until the server
+        ends it. `timeout` bounds each read."""
+        req = urllib.request.Request(self.server + path)
+        req.add_header("Accept", "application/json")
+        with urllib.request.urlopen(req, context=self._ctx, timeout=timeout) as resp:
+            for line in resp:
+                if line.strip():
+                    yield json.loads(line)
 
     def get(self, path: str, *, timeout: float = 30.0) -> Any:
         return self.request("GET", path, timeout=timeout)

@@ -5,6 +5,8 @@ and slow-loris connections that trickle a request head and never finish it.
     python -m devcluster.load flood --url http://127.0.0.1:P/metrics --clients 100 --seconds 30
     python -m devcluster.load flood --url https://127.0.0.1:P/status --token-file T \
         --clients 100 --bogus 50 --seconds 30
+    python -m devcluster.load flood ... --scraper-url https://127.0.0.1:P/metrics \
+        --scraper-tokens FILE --scraper-interval 0.5
     python -m devcluster.load slowloris --port P --connections 1100 --seconds 20
 
 Loopback only (the addresses are 127.0.0.1), bounded in count and time, stops by itself;
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import resource
 import secrets
@@ -23,6 +26,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,18 +60,52 @@ async def _flood_client(
             await asyncio.sleep(0.01)
 
 
+async def _scraper(
+    url: str, tokens: Sequence[str], interval: float, until: float, counts: Counter[str]
+) -> None:
+    """A scraper that is not part of the flood: one GET of `url` every `interval` seconds,
+    each with the next token of `tokens` (fresh ones: tokens the service has never
+    reviewed), on a connection of its own each time, as a scraper meeting the service
+    anew would (its latency is counted too)."""
+    timeout = aiohttp.ClientTimeout(total=10)
+    for token in itertools.cycle(tokens):
+        started = time.monotonic()
+        if started >= until:
+            return
+        connector = aiohttp.TCPConnector(limit=1, ssl=False, force_close=True)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            try:
+                headers = {"Authorization": f"Bearer {token}"}
+                async with session.get(url, headers=headers) as response:
+                    await response.read()
+                    counts[str(response.status)] += 1
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                counts[type(exc).__name__] += 1
+        counts["slowest_ms"] = max(counts["slowest_ms"], int(1000 * (time.monotonic() - started)))
+        await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+@dataclass(frozen=True)
+class Scraper:
+    url: str
+    tokens: Sequence[str]
+    interval: float = 0.5
+
+
 async def flood(
     urls: Sequence[str],
     clients: int,
     seconds: float,
     token: str | None = None,
     bogus: int = 0,
+    scraper: Scraper | None = None,
 ) -> dict[str, Any]:
     """`clients` concurrent clients (with `token`, if any) and `bogus` ones with random
     tokens, each with its own connection, GET the `urls` in turn as fast as answers come,
-    for `seconds`."""
+    for `seconds`; beside them, `scraper` if any."""
     counts: Counter[str] = Counter()
     bogus_counts: Counter[str] = Counter()
+    scraped: Counter[str] = Counter()
     until = time.monotonic() + seconds
     timeout = aiohttp.ClientTimeout(total=10)
     sessions = [
@@ -80,6 +118,8 @@ async def flood(
         else _flood_client(s, urls, until, bogus_counts, "")
         for i, s in enumerate(sessions)
     ]
+    if scraper is not None:
+        runs.append(_scraper(scraper.url, scraper.tokens, scraper.interval, until, scraped))
     try:
         await asyncio.gather(*runs)
     finally:
@@ -87,6 +127,13 @@ async def flood(
     out = {"requests": sum(counts.values()), "by_status": dict(counts)}
     if bogus:
         out["bogus"] = {"requests": sum(bogus_counts.values()), "by_status": dict(bogus_counts)}
+    if scraper is not None:
+        slowest = scraped.pop("slowest_ms", 0)
+        out["scraper"] = {
+            "requests": sum(scraped.values()),
+            "by_status": dict(scraped),
+            "slowest_ms": slowest,
+        }
     return out
 
 
@@ -143,6 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     f.add_argument("--seconds", type=float, default=30.0)
     f.add_argument("--token-file", help="a bearer token for every client")
     f.add_argument("--bogus", type=int, default=0, help="more clients with random tokens")
+    f.add_argument("--scraper-url", help="a scraper beside the flood GETs this URL...")
+    f.add_argument("--scraper-tokens", help="...with the next token of this file each time")
+    f.add_argument("--scraper-interval", type=float, default=0.5)
     s = commands.add_parser("slowloris")
     s.add_argument("--port", type=int, action="append", required=True)
     s.add_argument("--connections", type=int, default=1100)
@@ -153,8 +203,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not all(u.startswith((f"http://{LOOPBACK}:", f"https://{LOOPBACK}:")) for u in args.url):
             parser.error(f"URLs must be http(s)://{LOOPBACK}:PORT/...")
         token = Path(args.token_file).read_text().strip() if args.token_file else None
+        scraper = None
+        if args.scraper_url:
+            tokens = Path(args.scraper_tokens).read_text().split()
+            scraper = Scraper(args.scraper_url, tokens, args.scraper_interval)
         _raise_fd_limit(args.clients + args.bogus + 64)
-        result = asyncio.run(flood(args.url, args.clients, args.seconds, token, args.bogus))
+        result = asyncio.run(
+            flood(args.url, args.clients, args.seconds, token, args.bogus, scraper)
+        )
     else:
         _raise_fd_limit(args.connections + 64)
         result = asyncio.run(slowloris(args.port, args.connections, args.seconds, args.interval))

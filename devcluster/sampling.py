@@ -5,6 +5,8 @@ processes. Both are context managers and summarise what they saw.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import statistics
 import threading
 import time
@@ -14,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Self
 
+from devcluster.api import ApiClient
 from devcluster.process import rss_kib
 
 # The kubelet's default probe timeout (timeoutSeconds: 1 in most charts, 2 here).
@@ -127,4 +130,58 @@ class RssSampler(Sampling):
         return max(
             (mib for s in self.samples for p, mib in s.items() if pid is None or p == pid),
             default=0.0,
+        )
+
+
+def _wall(stamp: str) -> float:
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+class RenewalWatch:
+    """Watches one Lease on a thread of its own and keeps each renewal the API server
+    stored: (holder, renewTime as wall-clock seconds). The gaps between a holder's
+    consecutive renewTimes are how long its renewals took to come round (the holder writes
+    renewTime as it sends the renewal, so a gap past the renew deadline is a term that
+    ran out)."""
+
+    def __init__(self, api: ApiClient, namespace: str, name: str) -> None:
+        self._api = api
+        self._path = (
+            f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+            f"?watch=1&fieldSelector=metadata.name%3D{name}&timeoutSeconds=600"
+        )
+        self.renewals: list[tuple[str, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="renewals", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(OSError, ValueError):
+                for event in self._api.stream(self._path, timeout=60):
+                    spec = event.get("object", {}).get("spec", {})
+                    if spec.get("holderIdentity") and spec.get("renewTime"):
+                        self.renewals.append((spec["holderIdentity"], _wall(spec["renewTime"])))
+                    if self._stop.is_set():
+                        return
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+
+    def gaps(self) -> list[float]:
+        """Seconds between consecutive renewals of the same holder."""
+        return [
+            b[1] - a[1]
+            for a, b in zip(self.renewals, self.renewals[1:], strict=False)
+            if a[0] == b[0]
+        ]
+
+    def figures(self) -> str:
+        gaps = self.gaps() or [0.0]
+        return (
+            f"renewals n={len(self.renewals)} gap p50={statistics.median(gaps):.2f} s "
+            f"p99={quantile(gaps, 0.99):.2f} s max={max(gaps):.2f} s"
         )

@@ -24,7 +24,7 @@ from typing import IO, Any
 
 from devcluster.polling import wait_until
 from devcluster.ports import free_port
-from devcluster.process import rss_kib
+from devcluster.process import cpu_seconds, rss_kib
 
 PROBE_PATHS = ("/healthz", "/livez", "/readyz")
 
@@ -282,6 +282,10 @@ class ScalerProcess(ScalerEndpoints):
     def rss_mib(self) -> float:
         assert self.proc is not None
         return rss_kib(self.proc.pid) / 1024
+
+    def cpu_seconds(self) -> float:
+        assert self.proc is not None
+        return cpu_seconds(self.proc.pid)
 
     def assert_alive(self) -> None:
         reason = self.exit_reason()

@@ -209,7 +209,12 @@ def build_controller(
     events = EventRecorder(writer, instance=identity, dry_run=settings.dry_run)
     events.api_versions.update({w.kind: w.api_version for w in kinds})
     guard = ScaleDownGuard(
-        GuardPolicy(settings.guard_share, settings.guard_min_drop, settings.guard_delay)
+        GuardPolicy(
+            settings.guard_share,
+            settings.guard_min_drop,
+            settings.guard_delay,
+            settings.guard_window,
+        )
     )
     # A dry run writes no pod annotation, so it reads no pod either.
     steer = settings.pod_deletion_cost and not settings.dry_run

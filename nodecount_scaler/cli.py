@@ -241,6 +241,9 @@ OPTIONS: Final[tuple[Option, ...]] = (
            _integer(1, 2**31 - 1), RUN, metavar="N"),
     Option("--scale-down-guard-delay", "guard_delay", "seconds before the confirming list",
            _seconds, RUN, metavar="SECONDS"),
+    Option("--scale-down-guard-window", "guard_window", "...counting the drops of this many "
+           "seconds together (node deletions one by one are one loss)", _seconds, RUN,
+           metavar="SECONDS"),
     Option("--output", "output", "table or json; the exit code is 1 if any target is invalid",
            _choice(OUTPUT_FORMATS), PLAN, metavar="FORMAT"),
     Option("--file", "file", "CPA's manifests (its ConfigMap, and its Deployment for its "

@@ -98,10 +98,27 @@ EVENT_SERIES_LIMIT: Final = 4096
 # Event writes about one target: one per this many seconds (client-go's spam filter refills
 # one event per object every 5 minutes); occurrences in between are counted, not dropped.
 EVENT_WRITE_INTERVAL: Final = 300.0
-# The API server rejects an Event message over 1 KiB; a longer de-duplication topic is kept
-# as a digest.
+# An Event's message is cut to this many characters (the API server takes a core/v1 Event
+# message of any length: it stored 1,000,000 characters; only events.k8s.io/v1 caps its
+# note at 1 KiB), and the shipped Events policy refuses a longer one from this service's
+# token. A longer de-duplication topic is kept as a digest.
 EVENT_MESSAGE_LIMIT: Final = 1024
 EVENT_TOPIC_LIMIT: Final = 128
+# What the Events policy admits of an Event's timestamps, measured against the API server's
+# own clock at admission (creationTimestamp on create; the time the server's field manager
+# gives this service's managedFields entry on a patch): no time later than this far ahead
+# (the skew allowed between the service's clock and the server's)...
+EVENT_CLOCK_SKEW: Final = 300
+# ...and a new Event's firstTimestamp no earlier than this far back. Held occurrences are
+# written within EVENT_WRITE_INTERVAL; the recorder moves an older first occurrence up to
+# this bound (less the skew) rather than have the Event refused.
+EVENT_BACKDATE_MAX: Final = 3600
+# And of its count: at most this many plus this many a second between its firstTimestamp
+# and its lastTimestamp (one Event is one reason about one target; a Warning repeats at most
+# once per 10 minutes, a Normal one once per replica change). The recorder writes a larger
+# count as this bound; every occurrence is still a log line and a metric.
+EVENT_COUNT_BASE: Final = 100
+EVENT_COUNT_PER_SECOND: Final = 10
 
 # --- pod watches (pod-deletion-cost steering) -------------------------------------------
 # A target's pod cache (list+watch of its pods, leader only) that no scale-down has read
@@ -180,6 +197,15 @@ STATUS_STRING_MAX: Final = 1024
 # rest are counted and summarised.
 LOOP_ERRORS_LOGGED_PER_MINUTE: Final = 10
 
+# --- leader election ------------------------------------------------------------------
+# A Lease holder is taken at its word (its leaseDurationSeconds) for at most this many
+# times our own --leader-election-lease-duration (60 s by default): every instance of one
+# install declares the same duration, and a holder that declares more (2147483647, written
+# with the service's own token) is not one of them. Past it the lease counts as expired
+# once it has not changed for that long, and the holder is reported
+# (nodecount_scaler_lease_overlong_total, a log line, the alert NodecountScalerLeaseOverlong).
+LEASE_HOLDER_DURATION_FACTOR: Final = 4
+
 # --- migrate-cpa ---------------------------------------------------------------------------
 
 # CPA's manifests read from a file or standard input.
@@ -209,6 +235,15 @@ REVIEWS_PER_SECOND: Final = 5.0
 REVIEW_BURST: Final = 20
 REVIEWS_IN_FLIGHT: Final = 4
 REVIEW_TIMEOUT: Final = 5.0
+# Bearer tokens are sorted into two review lanes, each with the bucket above: tokens that a
+# local check shows the API server signed (http/tokens.py), and every other. The check
+# decodes at most this much of a token, in base64 characters (header, claims), takes at most
+# this many keys from the API server's JWKS document, and allows this many seconds of clock
+# skew on a token's exp and nbf.
+TOKEN_HEADER_MAX_CHARS: Final = 1024
+TOKEN_CLAIMS_MAX_CHARS: Final = 8192
+JWKS_MAX_KEYS: Final = 16
+TOKEN_CLOCK_LEEWAY: Final = 60.0
 # How often the client CA (ConfigMap kube-system/extension-apiserver-authentication) and a
 # mounted serving certificate are re-read.
 CLIENT_CA_REFRESH: Final = 60.0

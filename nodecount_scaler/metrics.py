@@ -251,6 +251,14 @@ LEADER: Final = Gauge(
     ("name",),
     registry=REGISTRY,
 )
+LEASE_OVERLONG: Final = Counter(
+    "nodecount_scaler_lease_overlong",
+    "Lease records seen whose holder declares a longer leaseDurationSeconds than this "
+    "instance honours (limits.LEASE_HOLDER_DURATION_FACTOR times its own): not written by "
+    "an instance of nodecount-scaler.",
+    ("name",),
+    registry=REGISTRY,
+)
 HTTP_CONNECTIONS: Final = Gauge(
     "nodecount_scaler_http_connections",
     "Open connections of an HTTP listener (probes, metrics), TLS handshakes included.",

@@ -63,9 +63,11 @@ class Settings:
     # The blast-radius guard (model/guard.py): a node-caused scale-down that removes more
     # than this share of a target's replicas, and at least guard_min_drop of them, waits
     # for a fresh list of nodes taken guard_delay seconds later. A share of 1 switches it off.
+    # The drop is counted from the most replicas of the last guard_window seconds.
     guard_share: float = 0.5
     guard_min_drop: int = 2
     guard_delay: float = 10.0
+    guard_window: float = 60.0
 
     def problems(self) -> list[str]:
         """What is wrong across settings (each value alone was checked when it was read);

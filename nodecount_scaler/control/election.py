@@ -39,8 +39,10 @@ from nodecount_scaler.model.lease import (
     jittered,
     judge,
     lease_seconds,
+    longest_honoured,
     new_lease,
     observe,
+    overlong,
     release_spec,
     request_timeout,
     updated_lease,
@@ -168,6 +170,7 @@ class LeaderElector:
         self._collection = f"{LEASES_API}/namespaces/{config.namespace}/leases"
         self._timeout = request_timeout(config)
         self._duration_seconds = lease_seconds(config.lease_duration)
+        self._longest = longest_honoured(config)
         self._observation: Observation | None = None
         # The Lease object as we last wrote or read it while we were its holder: the base for
         # renewing without a GET and for releasing. None when someone else holds it.
@@ -351,7 +354,13 @@ class LeaderElector:
         record = LeaseRecord.from_lease(lease)
         self._saw(record, lease)
         assert self._observation is not None
-        verdict = judge(self._observation, identity, self._clock(), self._config.lease_duration)
+        verdict = judge(
+            self._observation,
+            identity,
+            self._clock(),
+            self._config.lease_duration,
+            self._longest,
+        )
         if verdict is Verdict.HELD:
             return Outcome.HELD
         if verdict is Verdict.EXPIRED:
@@ -406,11 +415,34 @@ class LeaderElector:
         self._observation = observe(previous, record, self._clock())
         holder = record.holder_identity
         self._lease = lease if holder == self._config.identity else None
+        if holder and overlong(record, self._longest):
+            self._report_overlong(record, previous)
         if previous is None or previous.record.holder_identity != holder:
             if holder and holder != self._config.identity:
                 self._log.info("leader observed", holder=holder)
             elif not holder:
                 self._log.info("lease is free")
+
+    def _report_overlong(self, record: LeaseRecord, previous: Observation | None) -> None:
+        """A holder declares more than is honoured: counted for every record of it seen,
+        logged when it first appears (a new holder or a new duration)."""
+        if previous is not None and previous.record.key == record.key:
+            return
+        metrics.LEASE_OVERLONG.labels(self._config.name).inc()
+        before = previous.record if previous is not None else None
+        if before is None or (before.holder_identity, before.lease_duration_seconds) != (
+            record.holder_identity,
+            record.lease_duration_seconds,
+        ):
+            self._log.warning(
+                "lease holder declares a longer duration than is honoured; taking over once "
+                "the lease has not changed for the honoured duration",
+                holder=record.holder_identity,
+                declared=record.lease_duration_seconds,
+                honoured=self._longest,
+                hint="no instance of nodecount-scaler declares this: the Lease was written "
+                "with another client, maybe with the service's own token",
+            )
 
     def _wrote(self, lease: JsonObject) -> None:
         record = LeaseRecord.from_lease(lease)

@@ -18,8 +18,12 @@ https://github.com/kubernetes/client-go/blob/v0.36.3/tools/record/events_cache.g
 - Standing warnings (invalid annotation, template finding, conflicting HPA) are announced
   at most once per `repeat_window` per target, reason and topic.
 - Memory is bounded: series, announcements and budgets are LRU maps of at most
-  `series_limit` entries (client-go's 4096), messages are cut to the API server's 1 KiB and
-  long topics are kept as digests.
+  `series_limit` entries (client-go's 4096), messages are cut to EVENT_MESSAGE_LIMIT
+  characters (the API server itself takes a core/v1 message of any length) and long topics
+  are kept as digests.
+- What is written stays inside the shipped Events policy (policies/events.yaml): under the
+  field manager nodecount-scaler, a first occurrence no older than the policy admits, and
+  a count no larger than it admits for the time the Event spans (`admitted`).
 - The API server deletes an Event an hour (--event-ttl) after its last write: a series
   idle for `SERIES_TTL` starts a new Event, and a PATCH answered 404 creates one. So does
   a PATCH answered 403 (a service account with create but not patch on events).
@@ -116,14 +120,29 @@ def short_topic(topic: str) -> str:
     return hashlib.blake2b(topic.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
+STAMP_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
+
+
 @functools.lru_cache(maxsize=2)
-def _stamp_of(second: int) -> str:
-    return dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def stamp_of(second: int) -> str:
+    """Seconds since the epoch as an Event timestamp (whole seconds, UTC)."""
+    return dt.datetime.fromtimestamp(second, dt.UTC).strftime(STAMP_FORMAT)
 
 
-def utc_stamp() -> str:
-    """Now as an Event timestamp (whole seconds), formatted once a second at most."""
-    return _stamp_of(int(time.time()))
+def seconds_of(stamp: str) -> int:
+    return int(dt.datetime.strptime(stamp, STAMP_FORMAT).replace(tzinfo=dt.UTC).timestamp())
+
+
+def admitted(first: str, last: str, count: int, now: float) -> tuple[str, int]:
+    """The firstTimestamp and count to write, as the shipped Events policy admits them:
+    a first occurrence no earlier than EVENT_BACKDATE_MAX before the server's clock (taken
+    as `now` less EVENT_CLOCK_SKEW), and a count of at most EVENT_COUNT_BASE plus
+    EVENT_COUNT_PER_SECOND for each second from there to `last`."""
+    earliest = int(now) - (limits.EVENT_BACKDATE_MAX - limits.EVENT_CLOCK_SKEW)
+    start = max(seconds_of(first), earliest)
+    span = max(0, seconds_of(last) - start)
+    bound = limits.EVENT_COUNT_BASE + limits.EVENT_COUNT_PER_SECOND * span
+    return stamp_of(start), min(count, bound)
 
 
 SeriesKey = tuple[TargetKey, str, str, str]
@@ -177,12 +196,13 @@ class EventCorrelator:
         write_interval: float = limits.EVENT_WRITE_INTERVAL,
         series_limit: int = limits.EVENT_SERIES_LIMIT,
         clock: Callable[[], float] = time.monotonic,
-        stamp: Callable[[], str] = utc_stamp,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.repeat_window = repeat_window
         self.write_interval = write_interval
         self.clock = clock
-        self._stamp = stamp
+        # The wall clock the timestamps are written from.
+        self.wall = wall
         self._announced: Lru[tuple[TargetKey, str, str], float] = Lru(series_limit)
         self._series: Lru[SeriesKey, Series] = Lru(series_limit)
         # Target -> when its next write is allowed (the spam filter's budget).
@@ -221,7 +241,7 @@ class EventCorrelator:
     ) -> Series | None:
         """Record one occurrence; the series to write now, or None when it is held (it
         is then pending: `due` hands it out once the target's budget allows)."""
-        now, stamp = self.clock(), self._stamp()
+        now, stamp = self.clock(), stamp_of(int(self.wall()))
         message = message[: limits.EVENT_MESSAGE_LIMIT]
         key = (target, type_, reason, short_topic(name))
         found = self._series.get(key)
@@ -363,7 +383,8 @@ class EventRecorder:
         try:
             if series.event_name is not None:
                 try:
-                    await self._patch(series.target, series.event_name, count, last, message)
+                    shown = admitted(series.first, last, count, self.correlator.wall())[1]
+                    await self._patch(series.target, series.event_name, shown, last, message)
                 except ApiError as exc:
                     if exc.status != 404 and not exc.forbidden:
                         raise
@@ -373,7 +394,10 @@ class EventRecorder:
                     series.restart()
                     count = series.count
             if series.event_name is None:
-                series.event_name = await self._create(series, count, last, message)
+                # A first occurrence held longer than the policy admits begins the Event at
+                # the earliest time it admits; the patches keep that firstTimestamp.
+                series.first, shown = admitted(series.first, last, count, self.correlator.wall())
+                series.event_name = await self._create(series, shown, last, message)
         except ApiError as exc:
             # An Event is a report, not the job: log and go on.
             verb = "patch" if series.event_name is not None else "create"
@@ -422,7 +446,11 @@ class EventRecorder:
             "count": count,
         }
         created = await self.client.request(
-            "POST", resources.events_path(target.namespace), body=body, timeout=5.0
+            "POST",
+            resources.events_path(target.namespace),
+            query=[("fieldManager", COMPONENT)],
+            body=body,
+            timeout=5.0,
         )
         metadata = created.get("metadata")
         name = metadata.get("name") if isinstance(metadata, dict) else None

@@ -240,19 +240,25 @@ class Reconciler:
             node_caused=plan.scaling_down
             and caused_by_nodes(plan.cause, live=target.live, blocked=record.blocked),
             now=self.clock(),
+            hand_edit=plan.cause is Cause.DRIFT,
         )
         metrics.SCALE_DOWNS_HELD.set(len(self.guard.held))
         if not verdict.held:
             return False
         if verdict.newly_held:
+            policy = self.guard.policy
+            peak = self.guard.peak(view.key, plan.current, self.clock())
             message = (
-                f"scale-down from {plan.current} to {plan.desired} replicas held: it would "
-                f"remove more than {self.guard.policy.share:.0%} of them at once "
-                f"({counted(target, plan.eligible)}); it goes ahead if a fresh list of nodes, "
-                f"taken {self.guard.policy.confirm_delay:g} s after the first hold, says the "
-                "same (an empty or broken node list from a proxy looks like every node gone)"
+                f"scale-down from {plan.current} to {plan.desired} replicas held: from the "
+                f"{peak} the target had within the last {policy.window:g} s it would remove "
+                f"more than {policy.share:.0%} ({counted(target, plan.eligible)}); it goes "
+                f"ahead if a fresh list of nodes, taken {policy.confirm_delay:g} s after the "
+                "first hold, says the same (an empty or broken node list, or deletions "
+                "replayed one by one, look like nodes gone)"
             )
-            log.warning("scale-down held", **{"from": plan.current, "to": plan.desired})
+            log.warning(
+                "scale-down held", **{"from": plan.current, "to": plan.desired, "peak": peak}
+            )
             await self.events.warn_once(view.key, view.uid, Reason.SCALE_DOWN_HELD, message)
         return True
 

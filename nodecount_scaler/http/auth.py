@@ -10,6 +10,11 @@ accepts; then a SubjectAccessReview asks whether that user may `get` the path
 Both review kinds are cached (bounded, least recently used out first) and sent within a
 token bucket, so a flood of distinct bogus tokens costs a fixed amount of memory and at
 most REVIEWS_PER_SECOND requests to the API server; past the bucket the answer is 429.
+
+Two buckets, so that such a flood cannot starve a real scraper: tokens the API server
+signed (checked locally against its published keys, http/tokens.py) are reviewed from one,
+and so are the SubjectAccessReviews of authenticated users; every other token from the
+other. A flood of random or forged tokens spends only the second.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import structlog
 
 from nodecount_scaler import limits, metrics
 from nodecount_scaler.http.cache import TokenBucket, TtlLru
+from nodecount_scaler.http.tokens import Issuer, signed_by
 from nodecount_scaler.kube.client import ApiError, KubeClient
 
 log = structlog.get_logger(__name__)
@@ -139,9 +145,19 @@ class DelegatedAuth:
         client: KubeClient,
         budget: ReviewBudget | None = None,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        signed_budget: ReviewBudget | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
+        # Reviews of tokens the local check cannot vouch for...
         self._budget = budget or ReviewBudget(clock=clock)
+        # ...and of tokens the API server signed, and every SubjectAccessReview.
+        self._signed = signed_budget or ReviewBudget(clock=clock)
+        self._wall = wall
+        # The API server's issuer and keys (Endpoints keeps them current); None: unknown,
+        # every token is reviewed from the first budget.
+        self.issuer: Issuer | None = None
         self.tokens: TtlLru[bytes, User | None] = TtlLru(limits.AUTH_CACHE_ENTRIES, clock)
         self.decisions: TtlLru[tuple[User, str], bool] = TtlLru(limits.AUTH_CACHE_ENTRIES, clock)
         self._pending: dict[object, asyncio.Future[Any]] = {}
@@ -154,7 +170,10 @@ class DelegatedAuth:
         hit, user = self.tokens.get(key)
         if hit:
             return user
-        user = cast(User | None, await self._once(key, lambda: self._review_token(token)))
+        issuer = self.issuer
+        signed = issuer is not None and signed_by(token, issuer, self._wall())
+        budget = self._signed if signed else self._budget
+        user = cast(User | None, await self._once(key, lambda: self._review_token(token, budget)))
         ttl = limits.TOKEN_CACHE_TTL if user else limits.TOKEN_FAILURE_CACHE_TTL
         self.tokens.put(key, user, ttl)
         return user
@@ -190,13 +209,13 @@ class DelegatedAuth:
         finally:
             del self._pending[key]
 
-    async def _review_token(self, token: str) -> User | None:
+    async def _review_token(self, token: str, budget: ReviewBudget) -> User | None:
         body = {
             "apiVersion": "authentication.k8s.io/v1",
             "kind": "TokenReview",
             "spec": {"token": token},
         }
-        status = await self._post("tokenreview", TOKEN_REVIEWS, body)
+        status = await self._post("tokenreview", TOKEN_REVIEWS, body, budget)
         user = user_from_review(status)
         metrics.AUTH_REVIEWS.labels("tokenreview", "allowed" if user else "denied").inc()
         return user
@@ -216,14 +235,16 @@ class DelegatedAuth:
             "kind": "SubjectAccessReview",
             "spec": spec,
         }
-        status = await self._post("subjectaccessreview", ACCESS_REVIEWS, body)
+        status = await self._post("subjectaccessreview", ACCESS_REVIEWS, body, self._signed)
         allowed = status.get("allowed") is True
         metrics.AUTH_REVIEWS.labels("subjectaccessreview", "allowed" if allowed else "denied").inc()
         return allowed
 
-    async def _post(self, kind: str, path: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
+    async def _post(
+        self, kind: str, path: str, body: Mapping[str, Any], budget: ReviewBudget
+    ) -> Mapping[str, Any]:
         try:
-            async with self._budget.spend():
+            async with budget.spend():
                 answer = await self._client.request(
                     "POST", path, body=dict(body), timeout=limits.REVIEW_TIMEOUT
                 )

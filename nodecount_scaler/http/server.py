@@ -16,6 +16,7 @@ from nodecount_scaler.http.app import Probes, metrics_app, probe_app
 from nodecount_scaler.http.auth import DelegatedAuth
 from nodecount_scaler.http.listener import METRICS_LIMITS, PROBE_LIMITS, BoundedListener
 from nodecount_scaler.http.tls import ServingTls, TlsError
+from nodecount_scaler.http.tokens import JwksError, parse_issuer
 from nodecount_scaler.kube.client import ApiError, KubeClient
 
 log = structlog.get_logger(__name__)
@@ -24,6 +25,16 @@ AUTHENTICATION_CONFIGMAP: Final = (
     "/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication"
 )
 CLIENT_CA_KEY: Final = "client-ca-file"
+DISCOVERY: Final = "/.well-known/openid-configuration"
+JWKS: Final = "/openid/v1/jwks"
+# The only representation the API server serves it in (406 for application/json).
+JWKS_MEDIA_TYPE: Final = "application/jwk-set+json"
+ISSUER_HINT: Final = (
+    "the service account needs get on the non-resource URLs /.well-known/openid-configuration "
+    "and /openid/v1/jwks (ClusterRole system:service-account-issuer-discovery, bound to "
+    "every service account by default); until then a flood of bad tokens can delay a "
+    "scraper's first scrape"
+)
 CLIENT_CA_HINT: Final = (
     "bind the Role kube-system/extension-apiserver-authentication-reader to the service "
     "account; until then only bearer tokens are accepted"
@@ -53,6 +64,7 @@ class Endpoints:
         self._probe_thread = ProbeThread(self.probes)
         self._refresh: asyncio.Task[None] | None = None
         self._ca_problem: str | None = None
+        self._issuer_problem: str | None = None
 
     async def start(self, health_addr: str, metrics_addr: str) -> None:
         await self._probe_thread.start(probe_app(self.probes, self._probes), health_addr)
@@ -60,6 +72,7 @@ class Endpoints:
             await self.tls.ready()
             # Read before serving, so the first scrape with a client certificate works.
             await self.refresh_client_ca()
+            await self.refresh_issuer()
             self._refresh = asyncio.create_task(self._refresh_loop(), name="client-ca")
         await self.metrics.start(metrics_app(self.metrics, self._probes, self.auth), metrics_addr)
 
@@ -75,6 +88,31 @@ class Endpoints:
         while True:
             await asyncio.sleep(limits.CLIENT_CA_REFRESH)
             await self.refresh_client_ca()
+            await self.refresh_issuer()
+
+    async def refresh_issuer(self) -> None:
+        """Take the API server's service-account issuer and keys, which sort bearer tokens
+        into the review lanes (http/auth.py); a failure keeps the last ones (or none) and is
+        logged once until it changes."""
+        assert self.auth is not None
+        try:
+            discovery = await self._client.request("GET", DISCOVERY)
+            jwks = await self._client.request("GET", JWKS, accept=JWKS_MEDIA_TYPE)
+            issuer = parse_issuer(discovery, jwks)
+        except (ApiError, JwksError) as exc:
+            if str(exc) != self._issuer_problem:
+                forbidden = isinstance(exc, ApiError) and exc.forbidden
+                log.error(
+                    "cannot read the API server's service-account keys",
+                    error=str(exc),
+                    hint=ISSUER_HINT if forbidden else None,
+                )
+            self._issuer_problem = str(exc)
+            return
+        if self.auth.issuer is None or self._issuer_problem is not None:
+            log.info("service-account keys loaded", issuer=issuer.name, keys=len(issuer.keys))
+        self._issuer_problem = None
+        self.auth.issuer = issuer
 
     async def refresh_client_ca(self) -> None:
         """Take the cluster's client CA; a failure keeps the CA in force (or none) and is

@@ -112,6 +112,9 @@ class Payload(NamedTuple):
     body: bytes | None
     content_type: str | None
     seconds: float
+    # Another media type than JSON to ask for (the JWKS document is served only as
+    # application/jwk-set+json).
+    accept: str | None = None
 
 
 class KubeClient:
@@ -200,6 +203,7 @@ class KubeClient:
         body: bytes | None = None,
         content_type: str | None = None,
         timeout: aiohttp.ClientTimeout,
+        accept: str | None = None,
     ) -> aiohttp.ClientResponse:
         # aiohttp's timeout starts with the HTTP exchange; this one also bounds the token or
         # exec-plugin refresh that comes first. For a stream it covers the headers.
@@ -208,6 +212,8 @@ class KubeClient:
         try:
             async with asyncio.timeout(budget):
                 headers = await self._headers(content_type)
+                if accept is not None:
+                    headers["Accept"] = accept
                 response = await self._open().request(
                     method,
                     point.base_url + path,
@@ -247,6 +253,7 @@ class KubeClient:
             body=payload.body,
             content_type=payload.content_type,
             timeout=aiohttp.ClientTimeout(total=payload.seconds),
+            accept=payload.accept,
         )
         try:
             raw = await read_bounded(response, max_bytes, method, path)
@@ -269,11 +276,13 @@ class KubeClient:
         body: Any = None,
         content_type: str = "application/json",
         timeout: float | None = None,
+        accept: str | None = None,
     ) -> JsonObject:
-        """Send one request and return the decoded JSON body; raise ApiError unless 2xx."""
+        """Send one request and return the decoded JSON body; raise ApiError unless 2xx.
+        `accept`: a JSON media type other than application/json to ask for."""
         seconds = self._timeout_for(method, path, timeout)
         payload = (
-            Payload(None, None, seconds)
+            Payload(None, None, seconds, accept)
             if body is None
             else Payload(orjson.dumps(body), content_type, seconds)
         )

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Final
 
+from nodecount_scaler import limits
 from nodecount_scaler.settings import DEFAULTS
 
 JsonObject = dict[str, Any]
@@ -177,15 +178,32 @@ def observe(previous: Observation | None, record: LeaseRecord, now: float) -> Ob
     return Observation(record, now)
 
 
-def expiry_duration(record: LeaseRecord, default: float) -> float:
+def longest_honoured(config: LeaderElectionConfig) -> float:
+    """The longest leaseDurationSeconds a holder is taken at its word for: a few times our
+    own lease duration. Every instance of this service declares its own --leader-election-
+    lease-duration, the same in one install; a holder that declares far more (2147483647
+    was written with the service's own token) did not come from it, and would otherwise
+    keep the cluster without a leader for ever once it stops renewing."""
+    return config.lease_duration * limits.LEASE_HOLDER_DURATION_FACTOR
+
+
+def expiry_duration(record: LeaseRecord, default: float, longest: float = math.inf) -> float:
     """client-go isLeaseValid uses the holder's declared leaseDurationSeconds (the promise the
-    holder made); ours only when the record carries none."""
+    holder made); ours only when the record carries none; at most `longest`."""
     declared = record.lease_duration_seconds
-    return float(declared) if declared is not None and declared > 0 else default
+    return min(float(declared), longest) if declared is not None and declared > 0 else default
 
 
-def lease_expired(observation: Observation, now: float, default_duration: float) -> bool:
-    duration = expiry_duration(observation.record, default_duration)
+def overlong(record: LeaseRecord, longest: float) -> bool:
+    """The holder declares more than is honoured (see longest_honoured)."""
+    declared = record.lease_duration_seconds
+    return declared is not None and declared > longest
+
+
+def lease_expired(
+    observation: Observation, now: float, default_duration: float, longest: float = math.inf
+) -> bool:
+    duration = expiry_duration(observation.record, default_duration, longest)
     return now >= observation.observed_at + duration
 
 
@@ -196,14 +214,22 @@ class Verdict(Enum):
     HELD = "held"  # another live holder: wait
 
 
-def judge(observation: Observation, identity: str, now: float, default_duration: float) -> Verdict:
-    """client-go tryAcquireOrRenew: 'if holder set and lease valid and holder is not me: fail'."""
+def judge(
+    observation: Observation,
+    identity: str,
+    now: float,
+    default_duration: float,
+    longest: float = math.inf,
+) -> Verdict:
+    """client-go tryAcquireOrRenew: 'if holder set and lease valid and holder is not me: fail'
+    (valid for at most `longest` seconds of our clock after a change, whatever the holder
+    declares)."""
     holder = observation.record.holder_identity
     if not holder:
         return Verdict.FREE
     if holder == identity:
         return Verdict.OURS
-    if lease_expired(observation, now, default_duration):
+    if lease_expired(observation, now, default_duration, longest):
         return Verdict.EXPIRED
     return Verdict.HELD
 

@@ -7,6 +7,7 @@ not: the service runs as a local process with the account's token instead).
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 from collections.abc import Callable, Iterator
@@ -187,7 +188,8 @@ def event(
     involved: dict[str, str] | None = None,
     **fields: Any,
 ) -> dict[str, Any]:
-    """A core/v1 Event as nodecount-scaler writes one, with fields replaced."""
+    """A core/v1 Event as nodecount-scaler writes one (stamped now), with fields replaced."""
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "apiVersion": "v1",
         "kind": "Event",
@@ -201,6 +203,8 @@ def event(
         "reportingComponent": component,
         "reportingInstance": "probe",
         "count": 1,
+        "firstTimestamp": now,
+        "lastTimestamp": now,
         **fields,
     }
 

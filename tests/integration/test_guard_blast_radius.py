@@ -1,7 +1,8 @@
-"""The blast-radius guard on the real control plane (issue 13, reproduction 6): losing a
-quarter of the nodes scales down at once; every node gone at once holds both targets' scale
--downs (Warning ScaleDownHeld, gauge, replicas unchanged) for the guard's delay, then the
-fresh list confirms it and they converge to their minimum."""
+"""The blast-radius guard on the real control plane: losing a quarter of the nodes scales
+down at once; every node gone at once holds both targets' scale-downs (Warning
+ScaleDownHeld, gauge, replicas unchanged) for the guard's delay, then the fresh list
+confirms it and they converge to their minimum. The same loss delivered one deletion at a
+time on the watch is held too, once it passes half of the replicas of the last minute."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from devcluster.scaler import ScalerFactory, ScalerProcess
 from devcluster.testing import NodeFactory
 from devcluster.workloads import events, replicas
 from testkit.workloads import nginx_everywhere
-from tests.integration.workloads import apply
+from tests.integration.workloads import apply, log_time
 
 P = "nodecount-scaler.io/"
 DELAY = 10.0
@@ -95,3 +96,45 @@ def test_partial_loss_goes_through_and_total_loss_is_held_then_confirmed(
     downs = [(line["from"], line["to"]) for line in scaler.log_events("rescaled")]
     assert downs[-2:] in ([(6, 0), (6, 2)], [(6, 2), (6, 0)]), downs
     assert scaler.log_events("scale-down held")
+
+
+def test_deletions_one_by_one_on_the_watch_are_held_past_half(
+    cluster: Cluster, namespace: str, nodes: NodeFactory, scalers: ScalerFactory
+) -> None:
+    """8 nodes deleted one at a time, 0.3 s apart, each delivered on the open watch (no
+    relist): the steps go through down to 4 (half of 8), the rest is held (Warning, no
+    write below 4) until the fresh list after the guard's delay confirms it; then 0 and 2."""
+    names = nodes.add_many(NODES, labels={"suite": namespace})
+    scaler = start(cluster, namespace, scalers)
+    wait_counts(cluster, namespace, dict.fromkeys(FLOORS, NODES), timeout=60)
+    lists_before = len([ln for ln in scaler.log_events("listed") if ln["resource"] == "nodes"])
+    lowest: dict[str, int] = dict.fromkeys(FLOORS, NODES)
+    for name in names:
+        nodes.delete(name)
+        time.sleep(0.3)
+    gone = time.monotonic()
+    wait_until(
+        lambda: held_warnings(cluster, namespace) == set(FLOORS), 10, describe="ScaleDownHeld"
+    )
+    relists_while_held = [ln for ln in scaler.log_events("listed") if ln["resource"] == "nodes"][
+        lists_before:
+    ]
+    # The hold began at the fifth deletion, about 1.2 s before the last one.
+    while time.monotonic() - gone < DELAY - 3:
+        now = counts(cluster, namespace)
+        lowest = {k: min(lowest[k], now[k]) for k in FLOORS}
+        time.sleep(0.2)
+    wait_counts(cluster, namespace, FLOORS, timeout=DELAY + 10)
+    rescaled = scaler.log_events("rescaled")
+    downs = [(line["from"], line["to"]) for line in rescaled]
+    held_at = log_time(scaler.log_events("scale-down held")[0])
+    released = log_time(rescaled[-1]) - held_at
+    print(
+        f"\nguard, 8 deletions 0.3 s apart on the watch: lowest for {DELAY - 3:g} s after "
+        f"the last {lowest}; held, written {released:.1f} s after the hold; writes {downs}"
+    )
+    assert relists_while_held == [], "the hold came from a relist, not from the watch"
+    assert lowest == {"every": NODES // 2, "floor": NODES // 2}, lowest
+    assert all(to >= NODES // 2 for _, to in downs[: -len(FLOORS)]), downs
+    assert sorted(downs[-len(FLOORS) :]) == [(4, 0), (4, 2)], downs
+    assert released >= DELAY - 0.5, f"written {released:.1f} s after the hold"

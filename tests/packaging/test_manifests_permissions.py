@@ -8,7 +8,9 @@ import re
 
 import pytest
 
-from nodecount_scaler.control.events import COMPONENT
+from nodecount_scaler import limits
+from nodecount_scaler.control.events import COMPONENT, EVENT_REASONS
+from nodecount_scaler.kube.resources import FIELD_MANAGER
 from nodecount_scaler.model.keys import ENABLED
 from nodecount_scaler.model.pods import DELETION_COST_ANNOTATION, LEAVING_NODE_DELETION_COST
 from tests.manifests import (
@@ -206,7 +208,13 @@ def test_replica_policy_checks_the_opt_in_and_every_other_spec_field(
     assert "request.?subResource.orValue('') == ''" in text
     for field in SPEC_FIELDS[name, resource]:
         assert re.search(rf"object\.spec\.\??{field} == oldObject\.spec\.\??{field}\b", text), field
-    assert "replicas" not in text
+    assert not re.search(r"object\.spec\.\??replicas", text)
+    # Not an object another controls (a Deployment's ReplicaSets copy the opt-in), and
+    # managedFields: only spec.replicas moves, to this service's own entry.
+    assert "oldObject.metadata.?ownerReferences.orValue([]).exists(r, r.?controller" in text
+    assert f"n.manager == '{FIELD_MANAGER}'" in text
+    assert "'f:spec'" in text
+    assert "'f:replicas'" in text
     (rule,) = policy["spec"]["matchConstraints"]["resourceRules"]
     assert rule["resources"] == [resource, f"{resource}/scale"]
 
@@ -219,6 +227,7 @@ def test_pod_policy_allows_only_the_cost_the_code_writes(rendered: dict[str, lis
     assert f"'{DELETION_COST_ANNOTATION}'" in text
     assert f"== '{LEAVING_NODE_DELETION_COST}'" in text
     assert "object.spec == oldObject.spec" in text
+    assert f"'f:{DELETION_COST_ANNOTATION}'" in text  # managedFields: only that annotation
 
 
 def test_event_policy_names_the_component_the_code_reports(
@@ -230,3 +239,19 @@ def test_event_policy_names_the_component_the_code_reports(
     )
     assert f"object.?source.?component.orValue('') == '{COMPONENT}'" in text
     assert f"object.?reportingComponent.orValue('') == '{COMPONENT}'" in text
+
+
+def test_event_policy_admits_the_reasons_and_bounds_the_recorder_writes(
+    rendered: dict[str, list[Obj]],
+) -> None:
+    """Every reason the recorder can write and no other; its message, time and count
+    bounds (limits.py), and its field manager."""
+    policy = one(rendered["base"], "ValidatingAdmissionPolicy", "nodecount-scaler-events")
+    (reasons,) = [v for v in policy["spec"]["variables"] if v["name"] == "reasons"]
+    assert set(re.findall(r"'(\w+)'", reasons["expression"])) == set(EVENT_REASONS)
+    text = expressions(policy)
+    assert f"size(object.?message.orValue('')) <= {limits.EVENT_MESSAGE_LIMIT}" in text
+    assert f"duration('{limits.EVENT_CLOCK_SKEW}s')" in text
+    assert f"duration('{limits.EVENT_BACKDATE_MAX}s')" in text
+    assert f"{limits.EVENT_COUNT_BASE} + {limits.EVENT_COUNT_PER_SECOND} *" in text
+    assert f"e.manager == '{COMPONENT}'" in text

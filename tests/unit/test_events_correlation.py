@@ -15,6 +15,9 @@ from nodecount_scaler.control.events import (
     EventReason,
     EventRecorder,
     Reason,
+    admitted,
+    seconds_of,
+    stamp_of,
 )
 from nodecount_scaler.model.targets import FindingKind, TargetKey
 from tests.scripted_api import KEY, FakeClock, Reply, ScriptedApi, events_path
@@ -26,7 +29,7 @@ PATCH_OTHER = ("PATCH", events_path() + "/e.")
 
 
 def recorder(api: ScriptedApi, clock: FakeClock) -> EventRecorder:
-    correlator = EventCorrelator(clock=clock, stamp=lambda: f"t{clock():.0f}")
+    correlator = EventCorrelator(clock=clock, wall=clock)
     return EventRecorder(api.client, instance="pod-0", dry_run=False, correlator=correlator)
 
 
@@ -98,8 +101,12 @@ async def test_sustained_churn_is_one_event_whose_count_grows(api: ScriptedApi) 
     assert api.calls[0].body["count"] == 1
     patches = [c.body for c in api.calls[1:]]
     assert [p["count"] for p in patches] == [300, 600, 900]
-    assert patches[-1] == {"count": 900, "lastTimestamp": "t1899", "message": "Scaled to 899"}
-    assert api.calls[0].body["firstTimestamp"] == "t1000"
+    assert patches[-1] == {
+        "count": 900,
+        "lastTimestamp": stamp_of(1899),
+        "message": "Scaled to 899",
+    }
+    assert api.calls[0].body["firstTimestamp"] == stamp_of(1000)
 
 
 async def test_expired_event_is_created_again_with_what_it_did_not_show(
@@ -118,8 +125,8 @@ async def test_expired_event_is_created_again_with_what_it_did_not_show(
     await events.flush_due()
     assert api.lines == [POST, PATCH, POST]
     recreated = api.calls[2].body
-    assert (recreated["count"], recreated["firstTimestamp"]) == (2, "t1010")
-    assert recreated["lastTimestamp"] == "t1020"
+    assert (recreated["count"], recreated["firstTimestamp"]) == (2, stamp_of(1010))
+    assert recreated["lastTimestamp"] == stamp_of(1020)
 
 
 async def test_failed_patch_stays_pending_until_the_next_budget(api: ScriptedApi) -> None:
@@ -185,3 +192,41 @@ async def test_forbidden_patch_creates_a_new_event_instead(api: ScriptedApi) -> 
     await events.emit(KEY, "uid-1", "Normal", Reason.RESCALED, "b")
     assert api.lines == [POST, PATCH, POST]
     assert (api.calls[2].body["count"], api.calls[2].body["message"]) == (1, "b")
+
+
+ADMITTED = [
+    # (first, last, count, now) -> (first, count) as written
+    pytest.param(1000, 1000, 1, 1000, (1000, 1), id="fresh"),
+    pytest.param(1000, 1000, 5000, 1000, (1000, 100), id="burst-cut-to-the-base"),
+    pytest.param(1000, 1300, 900, 1300, (1000, 900), id="sustained-within-the-rate"),
+    pytest.param(1000, 1010, 999999, 1010, (1000, 200), id="999999-cut-to-the-rate"),
+    pytest.param(1000, 9000, 3, 9000, (5700, 3), id="held-first-moved-up-to-the-backdate"),
+    pytest.param(1000, 2000, 50_000, 9000, (5700, 100), id="moved-first-leaves-the-base"),
+]
+
+
+@pytest.mark.parametrize(("first", "last", "count", "now", "written"), ADMITTED)
+def test_written_first_and_count_are_what_the_policy_admits(
+    first: int, last: int, count: int, now: int, written: tuple[int, int]
+) -> None:
+    """firstTimestamp no earlier than 3,300 s before now (the policy's 3,600 s back less
+    300 s of clock skew), count at most 100 + 10 a second from first to last."""
+    stamp, shown = admitted(stamp_of(first), stamp_of(last), count, now)
+    assert (seconds_of(stamp), shown) == written
+
+
+async def test_a_count_past_the_bound_is_written_as_the_bound(api: ScriptedApi) -> None:
+    """5,000 occurrences within one second: the Event shows 100, the most the policy admits
+    for an Event that spans no time (each occurrence is still a log line and a metric);
+    one more occurrence 600 s after the first shows all 5,001 (the bound grows by 10 a
+    second)."""
+    clock = FakeClock()
+    events = recorder(api, clock)
+    for _ in range(5000):
+        await events.emit(KEY, "uid-1", "Normal", Reason.RESCALED, "again")
+    clock.advance(300)
+    await events.flush_due()
+    clock.advance(300)
+    await events.emit(KEY, "uid-1", "Normal", Reason.RESCALED, "later")
+    assert api.lines == [POST, PATCH, PATCH]
+    assert [call.body["count"] for call in api.calls] == [1, 100, 5001]

@@ -93,3 +93,65 @@ def test_forget_drops_every_trace() -> None:
     guard.confirmed()
     guard.forget(A)
     assert guard.judge(A, current=10, desired=0, node_caused=True, now=1.0).held
+
+
+def deletions(guard: ScaleDownGuard, replicas: list[int], every: float) -> list[bool]:
+    """One node-caused step per entry (from the previous count to it), `every` seconds
+    apart: whether each was held. A held step is not written, so the next one starts from
+    the same count."""
+    found, current = [], replicas[0]
+    for i, desired in enumerate(replicas[1:]):
+        verdict = guard.judge(A, current=current, desired=desired, node_caused=True, now=i * every)
+        found.append(verdict.held)
+        if not verdict.held:
+            current = desired
+    return found
+
+
+def test_deletions_one_by_one_are_one_loss() -> None:
+    """8 nodes deleted one a second, each delivered on the watch as a step of one: the
+    steps go through until more than half of the 8 would be gone, then every step is held
+    (before the window, each step compared with the one before never held)."""
+    held = deletions(ScaleDownGuard(GuardPolicy(window=60.0)), [8, 7, 6, 5, 4, 3, 2, 1, 0], 1.0)
+    assert held == [False, False, False, False, True, True, True, True]
+
+
+def test_deletions_slower_than_the_window_go_through() -> None:
+    """The same deletions a window apart: each is a small step of its own."""
+    held = deletions(ScaleDownGuard(GuardPolicy(window=60.0)), [8, 7, 6, 5, 4, 3, 2, 1, 0], 60.0)
+    assert held == [False] * 8
+
+
+def test_a_confirmed_drop_starts_the_next_window_from_its_outcome() -> None:
+    """Held at 3 of 8, confirmed by a fresh list, the trusted write to 3 counts from 3:
+    one more node gone (3 -> 2) goes through, two more (-> 1) are held."""
+    guard = ScaleDownGuard(GuardPolicy(window=60.0))
+    assert deletions(guard, [8, 4, 3], 1.0) == [False, True]
+    guard.confirmed()
+    assert not guard.judge(A, current=4, desired=3, node_caused=True, now=12.0).held
+    assert not guard.judge(A, current=3, desired=2, node_caused=True, now=13.0).held
+    assert guard.judge(A, current=2, desired=1, node_caused=True, now=14.0).held
+
+
+def test_a_hand_edit_is_never_the_peak() -> None:
+    """Someone sets 100 replicas; setting them back to 8 is not a loss, and the next node
+    gone (8 -> 7) is measured from 8, not 100."""
+    guard = ScaleDownGuard(GuardPolicy(window=60.0))
+    assert not guard.judge(A, current=8, desired=8, node_caused=False, now=0.0).held
+    setback = guard.judge(A, current=100, desired=8, node_caused=False, now=1.0, hand_edit=True)
+    assert not setback.held
+    assert guard.peak(A, 8, 2.0) == 8
+    assert not guard.judge(A, current=8, desired=7, node_caused=True, now=2.0).held
+
+
+def test_the_window_costs_one_entry_per_target() -> None:
+    """A peak per decided target, whatever the number of decisions; dropped with it."""
+    guard = ScaleDownGuard(GuardPolicy(window=60.0))
+    for step in range(10_000):
+        guard.judge(A, current=1000 - step % 3, desired=1000 - step % 3, node_caused=False,
+                    now=float(step))  # fmt: skip
+        guard.judge(B, current=5, desired=5, node_caused=False, now=float(step))
+    assert len(guard._peaks) == 2
+    guard.forget(A)
+    guard.forget(B)
+    assert guard._peaks == {}

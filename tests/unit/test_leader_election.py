@@ -25,7 +25,7 @@ import structlog
 from aiohttp import web
 from kubernetes_asyncio.client import Configuration
 
-from nodecount_scaler import metrics
+from nodecount_scaler import limits, metrics
 from nodecount_scaler.control.election import RELEASE_TIMEOUT, LeaderElector
 from nodecount_scaler.kube.client import JsonObject, KubeClient
 from nodecount_scaler.model.lease import JITTER_FACTOR, LeaderElectionConfig
@@ -477,6 +477,38 @@ async def test_takes_an_expired_lease_after_a_full_duration_of_its_own_clock(
     assert t0 + LEASE_DURATION <= led_at <= t0 + LEASE_DURATION + MAX_RETRY_WAIT + 0.1
     assert cluster.store.spec()["holderIdentity"] == "a"
     assert "lease expired; taking over" in events(logs)
+
+
+async def test_a_holder_of_an_absurd_duration_is_taken_over_and_reported(
+    cluster: Cluster,
+) -> None:
+    """leaseDurationSeconds 2147483647 from a holder that then stops: taken over once the
+    lease has not changed for 4 lease durations of our clock, counted and logged once."""
+    cluster.store.put_spec(holderIdentity="thief", leaseDurationSeconds=2147483647)
+    a = await cluster.candidate("a")
+    counted = overlong_count()
+    t0 = now()
+    with captured() as logs:
+        a.start()
+        led_at = await cluster.until(lambda: a.elector.is_leader)
+    longest = LEASE_DURATION * limits.LEASE_HOLDER_DURATION_FACTOR
+    assert t0 + longest <= led_at <= t0 + longest + MAX_RETRY_WAIT + 0.1
+    assert cluster.store.spec()["holderIdentity"] == "a"
+    assert (
+        events(logs).count(
+            "lease holder declares a longer duration than is honoured; taking over once the "
+            "lease has not changed for the honoured duration"
+        )
+        == 1
+    )
+    assert overlong_count() == counted + 1
+
+
+def overlong_count() -> float:
+    found = metrics.REGISTRY.get_sample_value(
+        "nodecount_scaler_lease_overlong_total", {"name": "nodecount-scaler"}
+    )
+    return found or 0.0
 
 
 async def test_takes_over_only_a_full_duration_after_the_last_renewal(cluster: Cluster) -> None:

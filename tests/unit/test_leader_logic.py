@@ -23,8 +23,10 @@ from nodecount_scaler.model.lease import (
     judge,
     lease_expired,
     lease_seconds,
+    longest_honoured,
     new_lease,
     observe,
+    overlong,
     release_spec,
     request_timeout,
     updated_lease,
@@ -241,6 +243,30 @@ def test_first_observation_starts_now() -> None:
 )
 def test_expiry_uses_the_holders_declared_duration(duration: int | None, expected: float) -> None:
     assert expiry_duration(record(duration=duration), default=20.0) == expected
+
+
+@pytest.mark.parametrize(
+    ("duration", "expected"),
+    [(15, 15.0), (60, 60.0), (61, 60.0), (2147483647, 60.0), (None, 20.0), (1, 1.0)],
+)
+def test_a_declared_duration_is_honoured_up_to_the_longest(
+    duration: int | None, expected: float
+) -> None:
+    """A holder is taken at its word up to `longest` (4 times our lease duration)."""
+    assert expiry_duration(record(duration=duration), default=20.0, longest=60.0) == expected
+    assert overlong(record(duration=duration), 60.0) is (duration is not None and duration > 60)
+
+
+def test_longest_honoured_is_four_lease_durations() -> None:
+    assert longest_honoured(config(lease_duration=15.0)) == 60.0
+
+
+def test_a_foreign_holder_of_an_absurd_duration_expires_after_the_longest() -> None:
+    """leaseDurationSeconds 2147483647 (written with the service's own token): held for 60 s
+    of our clock after it last changed, then expired (before: held for ever)."""
+    seen = Observation(record(duration=2147483647), observed_at=100.0)
+    assert judge(seen, ME, 159.9, 15.0, 60.0) is Verdict.HELD
+    assert judge(seen, ME, 160.0, 15.0, 60.0) is Verdict.EXPIRED
 
 
 @pytest.mark.parametrize(
