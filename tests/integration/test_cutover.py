@@ -87,7 +87,15 @@ def interrupted_cutover(cluster: Cluster, namespace: str, manifest: Path) -> str
     """A cutover stopped by Ctrl-C once it has moved a node."""
     command = [scaler_executable(), "cutover", "--daemonset", f"{namespace}/{APP}"]
     command += ["-f", str(manifest), "--kubeconfig", str(cluster.kubeconfig)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C as at a terminal: a shell that starts this run in the background (nohup, CI
+    # runners) hands its children SIGINT ignored, and Python then keeps it ignored.
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     assert process.stdout is not None
     lines = []
     for line in process.stdout:
