@@ -7,8 +7,11 @@ accept loop is this module's own:
 
 - at most `max_connections` sockets are open per listener, TLS handshakes included. A new
   connection past the cap displaces the oldest one still waiting for its request head (a
-  slow client loses its place to a prompt one); when every connection is busy with a
-  request, the new one is closed at once;
+  slow client loses its place to a prompt one) and, among those, one of the identity that
+  holds the most connections (the user its last request authenticated as; "" when that
+  failed, None before any request), so one identity's flood of reconnects displaces its
+  own connections, not another's; when every connection is busy with a request, the new
+  one is closed at once;
 - a connection must deliver a complete request head within `header_timeout` seconds of its
   accept (TLS handshake included) and of the end of each response, or it is aborted;
 - an accept that fails (EMFILE and the like) is counted, logged at most once per interval,
@@ -25,7 +28,7 @@ import contextlib
 import socket
 import ssl
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -35,6 +38,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from nodecount_scaler import limits, metrics
+from nodecount_scaler.model.fairness import to_displace
 
 log = structlog.get_logger(__name__)
 
@@ -71,10 +75,12 @@ def handler_args() -> dict[str, Any]:
 class _Connection:
     """One accepted socket: its slot in the listener, and the deadline for its next head."""
 
-    __slots__ = ("_listener", "_timer", "released", "task", "transport")
+    __slots__ = ("_listener", "_timer", "identity", "released", "task", "transport")
 
     def __init__(self, listener: BoundedListener) -> None:
         self._listener = listener
+        # Who holds this connection: None until a request says (see the module).
+        self.identity: str | None = None
         self._timer: asyncio.TimerHandle | None = None
         self.task: asyncio.Task[None] | None = None
         self.transport: asyncio.BaseTransport | None = None
@@ -178,6 +184,13 @@ class BoundedListener:
     def reject(self, reason: str) -> None:
         metrics.HTTP_REJECTED.labels(self.name, reason).inc()
 
+    def identify(self, request: web.Request, identity: str) -> None:
+        """The connection of `request` is held by `identity` ("" for one that failed to
+        authenticate) until a later request on it says otherwise."""
+        connection = self.by_protocol.get(request.protocol)
+        if connection is not None:
+            connection.identity = identity
+
     def forget(self, connection: _Connection) -> None:
         self.open.discard(connection)
         self.waiting.pop(connection, None)
@@ -239,14 +252,20 @@ class BoundedListener:
                 self.reject("connections")
                 sock.close()
                 return
-            oldest = next(iter(self.waiting))
             self.reject("displaced")
-            oldest.close()
+            self._displaced().close()
         connection = _Connection(self)
         self.open.add(connection)
         self._gauge.set(len(self.open))
         connection.await_head()
         connection.task = asyncio.create_task(self._connect(connection, sock))
+
+    def _displaced(self) -> _Connection:
+        """The waiting connection to close for a new one (see the module)."""
+        held = Counter(c.identity for c in self.open)
+        waiting = list(self.waiting)
+        index = to_displace([c.identity for c in waiting], held)
+        return waiting[index or 0]
 
     async def _connect(self, connection: _Connection, sock: socket.socket) -> None:
         assert self._runner is not None
