@@ -8,7 +8,10 @@ between. Each answer is written a chunk at a time as the client takes it (within
 RESPONSE_WRITE_TIMEOUT), at most METRICS_MAX_IN_FLIGHT at once and within a budget of
 bytes a second (RESPONSE_BYTES_PER_SECOND; past it 503 with Retry-After), so a
 flood costs a bounded share of the loop and a bounded amount of buffered memory whatever
-its size.
+its size. Each identity (the user a request authenticated as) may write at most
+METRICS_IN_FLIGHT_PER_IDENTITY answers at once and take RESPONSE_BYTES_IDENTITY_SHARE of
+the bytes (past either 429 with Retry-After), so one identity's flood leaves the rest to
+the others.
 """
 
 from __future__ import annotations
