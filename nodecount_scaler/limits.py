@@ -190,8 +190,8 @@ RESPONSE_WRITE_TIMEOUT: Final = 10.0
 RESPONSE_BYTES_PER_SECOND: Final = 16 * 2**20
 RESPONSE_BYTES_BURST: Final = 32 * 2**20
 # Fair shares between the identities reading them (the user a request authenticated as):
-# one identity may have at most this many answers being written at once (of
-# METRICS_MAX_IN_FLIGHT)...
+# one identity may have at most this many requests in flight on the connections it has
+# used and answers being written at once (of METRICS_MAX_IN_FLIGHT)...
 METRICS_IN_FLIGHT_PER_IDENTITY: Final = 4
 # ...and take at most this share of the byte budget's rate and burst (4 MiB a second, 8
 # saved up; a Prometheus reading 1 MB every 15 s needs a sixtieth of it). Past either the

@@ -18,7 +18,8 @@ accept loop is this module's own:
   and retried after a pause instead of spinning.
 
 The application's first middleware (`middleware`) marks when a request head has arrived
-and bounds the requests handled at once.
+and bounds the requests handled at once, in all and by the identity of the connection
+(`max_in_flight_per_identity`; past it 429 with Retry-After).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from nodecount_scaler import limits, metrics
-from nodecount_scaler.model.fairness import to_displace
+from nodecount_scaler.model.fairness import Shares, to_displace
 
 log = structlog.get_logger(__name__)
 
@@ -53,10 +54,16 @@ class ListenerLimits:
     max_in_flight: int
     header_timeout: float = limits.HEADER_TIMEOUT
     max_body: int = limits.MAX_BODY_BYTES
+    # Of max_in_flight, what one identity's connections may hold (None: all of it).
+    max_in_flight_per_identity: int | None = None
 
 
 PROBE_LIMITS: Final = ListenerLimits(limits.PROBE_MAX_CONNECTIONS, limits.PROBE_MAX_IN_FLIGHT)
-METRICS_LIMITS: Final = ListenerLimits(limits.METRICS_MAX_CONNECTIONS, limits.METRICS_MAX_IN_FLIGHT)
+METRICS_LIMITS: Final = ListenerLimits(
+    limits.METRICS_MAX_CONNECTIONS,
+    limits.METRICS_MAX_IN_FLIGHT,
+    max_in_flight_per_identity=limits.METRICS_IN_FLIGHT_PER_IDENTITY,
+)
 
 
 def handler_args() -> dict[str, Any]:
@@ -170,6 +177,12 @@ class BoundedListener:
         self.waiting: OrderedDict[_Connection, None] = OrderedDict()
         self.by_protocol: dict[asyncio.BaseProtocol, _Connection] = {}
         self._in_flight = 0
+        # Requests in flight by the identity of their connection (known from its earlier
+        # requests; a fresh connection's first request counts only in the total): a
+        # hundred requests waiting on one identity's token review cannot fill the listener.
+        self._shares: Shares[str] = Shares(
+            limits.max_in_flight_per_identity or limits.max_in_flight
+        )
         self._sock: socket.socket | None = None
         self._accepting: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
@@ -295,12 +308,14 @@ class BoundedListener:
         if connection is not None:
             connection.head_arrived()
         try:
-            return await self._bounded(request, handler)
+            return await self._bounded(request, handler, connection)
         finally:
             if connection is not None and not connection.released:
                 connection.await_head()
 
-    async def _bounded(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def _bounded(
+        self, request: web.Request, handler: Handler, connection: _Connection | None
+    ) -> web.StreamResponse:
         length = request.content_length
         chunked = "chunked" in request.headers.get(hdrs.TRANSFER_ENCODING, "").lower()
         if chunked or (length is not None and length > self.limits.max_body):
@@ -308,11 +323,19 @@ class BoundedListener:
             response = web.Response(status=413, text="request body too large\n")
             response.force_close()
             return response
+        who = connection.identity if connection is not None else None
+        if who is not None and self._shares.holding(who) >= self._shares.per_identity:
+            self.reject("identity_busy")
+            return web.Response(status=429, text="too many at once\n", headers={"Retry-After": "1"})
         if self._in_flight >= self.limits.max_in_flight:
             self.reject("busy")
             return web.Response(status=503, text="busy\n", headers={"Retry-After": "1"})
+        if who is not None:
+            self._shares.take(who)
         self._in_flight += 1
         try:
             return await handler(request)
         finally:
             self._in_flight -= 1
+            if who is not None:
+                self._shares.give_back(who)
