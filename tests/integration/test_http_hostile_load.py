@@ -98,6 +98,16 @@ class Fleet:
         return sum(len(s.log_events("lost leadership")) for s in self.scalers)
 
 
+def refusals(exposition: str) -> dict[str, int]:
+    """The metrics listener's refusals by reason, from an exposition of /metrics."""
+    counts: dict[str, int] = {}
+    for line in exposition.splitlines():
+        if line.startswith('nodecount_scaler_http_rejected_total{listener="metrics"'):
+            reason = line.split('reason="', 1)[1].split('"', 1)[0]
+            counts[reason] = int(float(line.rsplit(" ", 1)[1]))
+    return counts
+
+
 def create_targets(cluster: Cluster, namespace: str, label: str) -> None:
     """TARGETS - 1 targets whose selector matches no node, and one ("follow") that tracks
     `label`: every target is rendered in /status and /metrics, and only one ever scales."""
@@ -198,6 +208,9 @@ def test_a_flood_of_metrics_and_status_costs_no_lease(fleet: Fleet) -> None:
     with renewals, HealthSampler(leader.url) as health, RssSampler(pids) as rss:
         served = load.finish(generator, timeout=120)
     cpu = leader.cpu_seconds() - cpu_before
+    # The readers' token is the test's too: its byte share is full again within 2 s.
+    time.sleep(2.5)
+    refused = refusals(leader.get("/metrics", 30)[1])
     after = fleet.lease()
     scraped = served.pop("scraper")
     scraped_ok = scraped["by_status"].get("200", 0) / max(1, scraped["requests"])
@@ -209,7 +222,8 @@ def test_a_flood_of_metrics_and_status_costs_no_lease(fleet: Fleet) -> None:
         f"transitions {transitions}; {renewals.figures()} (renew deadline "
         f"{RENEW_DEADLINE:g} s); scraper with fresh tokens {scraped} ({scraped_ok:.1%} served); "
         f"{health.figures()}; leader RSS {rss_before:.0f} -> peak {rss.peak():.0f} -> "
-        f"{leader.rss_mib():.0f} MiB; leader CPU {cpu:.1f} s in {SECONDS} s"
+        f"{leader.rss_mib():.0f} MiB; leader CPU {cpu:.1f} s in {SECONDS} s; metrics "
+        f"listener's refusals since start {refused}"
     )
     # The readers are one identity: their share of the byte budget (a quarter of 16 MiB/s,
     # 8 MiB saved up) lets about 140 answers of about 1 MB through in 30 s; the rest are
