@@ -1,7 +1,7 @@
 """Soak: the service under everything issue 13 threw at it at once, for a given time, on
 the local control plane (not a test, not in CI; see bench/README.md).
 
-    flock /tmp/nodecount-controlplane.lock \\
+    flock /tmp/nodecount-heavy.lock \\
         .venv/bin/python -m bench.soak --minutes 30 --out /tmp/soak.json
 
 Two real `nodecount-scaler run` replicas with leader election (lease 4 s) watch a namespace
@@ -119,6 +119,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             {
                 "tenant_edits": tenant.edits,
                 "invalid_annotation_events": len(hostile_events),
+                # Full node lists of each replica (its `listed` lines): 1 at start, plus
+                # any relist; the toggling tenant's scale-downs must add none.
+                "node_lists": [
+                    sum(e.get("resource") == "nodes" for e in s.log_events("listed"))
+                    for s in soak.scalers
+                ],
                 "flood": flood,
                 "slowloris": loris,
                 "errors": {loop.name: loop.errors for loop in loops if loop.errors},

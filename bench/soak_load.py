@@ -52,12 +52,18 @@ class Loop:
         self._ticker.stop(timeout=60)
 
 
+# The toggling tenant's nodes-per-replica, by step parity: 12 -> 1 replica and back, a
+# scale-down of its own every other step (it must cost no node list).
+TOGGLE_RATIOS: Final = ("12", "1")
+
+
 @dataclass
 class Tenant:
-    """Two hostile Deployments, patched each step: one with a huge selector (alternating
-    between two, so each edit is a change), one with a fresh 200 KB invalid value; and
-    `huge` legal Deployments of about 1.4 MB (15,000 tolerations), one of them edited each
-    step in turn."""
+    """Three hostile Deployments, patched each step: one with a huge selector (alternating
+    between two, so each edit is a change), one with a fresh 200 KB invalid value, one
+    toggling its nodes-per-replica (pool a: 12 replicas, then 1); and `huge` legal
+    Deployments of about 1.4 MB (15,000 tolerations), one of them edited each step in
+    turn."""
 
     soak: Soak
     huge: int = 0
@@ -66,6 +72,8 @@ class Tenant:
     def create(self) -> None:
         for name in ("huge-selector", "big-value"):
             create_target(self.soak.cluster, self.soak.hostile, name, {P + "min-replicas": "x"})
+        pool_a = {P + "node-selector": f"suite={self.soak.good},pool=a"}
+        create_target(self.soak.cluster, self.soak.hostile, "toggler", pool_a)
         collection = f"/apis/apps/v1/namespaces/{self.soak.hostile}/deployments"
         for i in range(self.huge):
             self.soak.cluster.api.post(collection, huge_target(self.soak.hostile, f"huge-{i:02d}"))
@@ -78,6 +86,7 @@ class Tenant:
         for name, notes in (
             ("huge-selector", {P + "node-selector": selector, P + "min-replicas": None}),
             ("big-value", {P + "node-selector": value, P + "min-replicas": None}),
+            ("toggler", {P + "nodes-per-replica": TOGGLE_RATIOS[n % 2]}),
         ):
             self.soak.cluster.api.merge_patch(
                 f"{base}/{name}", {"metadata": {"annotations": notes}}

@@ -1,6 +1,6 @@
-"""What the soak records every interval (RSS and log bytes of both replicas, the Lease's
-holder and transitions, /healthz latency, which good targets have their expected replicas)
-and the summary it prints and writes as JSON at the end."""
+"""What the soak records every interval (RSS, open descriptors and log bytes of both
+replicas, the Lease's holder and transitions, /healthz latency, which good targets have
+their expected replicas) and the summary it prints and writes as JSON at the end."""
 
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ class Recorder:
             {
                 "t": round(time.monotonic() - self.started, 1),
                 "rss_mib": [round(s.rss_mib(), 1) for s in scalers],
+                "fds": [s.open_fds() for s in scalers],
                 "log_bytes": [s.log_path.stat().st_size for s in scalers],
                 "holder": holder,
                 "lease_transitions": int(lease.get("leaseTransitions") or 0),
@@ -64,7 +65,8 @@ class Recorder:
         last = self.samples[-1]
         converged = last["converged"]
         return (
-            f"t={last['t']:.0f}s rss={last['rss_mib']} MiB log={last['log_bytes']} B "
+            f"t={last['t']:.0f}s rss={last['rss_mib']} MiB fds={last['fds']} "
+            f"log={last['log_bytes']} B "
             f"transitions={last['lease_transitions']} healthz p99={last['healthz_p99_ms']} ms "
             f"converged={sum(converged.values())}/{len(converged)}"
         )
@@ -81,10 +83,24 @@ def _spread(values: Sequence[float]) -> dict[str, float]:
     }
 
 
+def _drift(values: Sequence[float]) -> dict[str, float]:
+    """Min, max, end, and the change from the second tenth of the run to the last tenth
+    (the first holds the samples before and while the loads start)."""
+    tenth = max(1, len(values) // 10)
+    first, last = values[tenth : 2 * tenth] or values[:tenth], values[-tenth:]
+    return {
+        "min": min(values),
+        "max": max(values),
+        "end": values[-1],
+        "drift": round(statistics.mean(last) - statistics.mean(first), 1),
+    }
+
+
 def summarise(
     recorder: Recorder, steps: Sequence[dict[str, Any]], extra: dict[str, Any]
 ) -> dict[str, Any]:
-    """The figures of the run: per replica RSS min/max, log bytes, /healthz; lease
+    """The figures of the run: per replica RSS and open descriptors (min/max/end, drift), log
+    bytes, /healthz; lease
     transitions and holder changes; convergence after churn steps; `extra` as given."""
     samples = recorder.samples
     replicas = range(len(recorder.soak.scalers))
@@ -98,14 +114,8 @@ def summarise(
     converged = [all(s["converged"].values()) for s in samples if s["converged"]]
     return {
         "minutes": round(samples[-1]["t"] / 60, 1) if samples else 0,
-        "rss_mib": [
-            {
-                "min": min(s["rss_mib"][i] for s in samples),
-                "max": max(s["rss_mib"][i] for s in samples),
-                "end": samples[-1]["rss_mib"][i],
-            }
-            for i in replicas
-        ],
+        "rss_mib": [_drift([s["rss_mib"][i] for s in samples]) for i in replicas],
+        "fds": [_drift([s["fds"][i] for s in samples]) for i in replicas],
         "log_bytes": [samples[-1]["log_bytes"][i] for i in replicas],
         "lease_transitions": samples[-1]["lease_transitions"] - samples[0]["lease_transitions"],
         "holder_changes": len(recorder.holders) - 1,
@@ -131,7 +141,19 @@ def table(summary: dict[str, Any]) -> str:
     rows: list[tuple[str, str]] = [("minutes", str(summary["minutes"]))]
     for i, rss in enumerate(summary["rss_mib"]):
         rows.append(
-            (f"RSS replica {i} (MiB)", f"min {rss['min']} max {rss['max']} end {rss['end']}")
+            (
+                f"RSS replica {i} (MiB)",
+                f"min {rss['min']} max {rss['max']} end {rss['end']} "
+                f"(last tenth - second tenth: {rss['drift']:+})",
+            )
+        )
+    for i, fds in enumerate(summary.get("fds", ())):
+        rows.append(
+            (
+                f"open descriptors replica {i}",
+                f"min {fds['min']} max {fds['max']} end {fds['end']} "
+                f"(last tenth - second tenth: {fds['drift']:+})",
+            )
         )
     rows.append(
         (
@@ -157,7 +179,8 @@ def table(summary: dict[str, Any]) -> str:
             )
         )
     rows.append(("log bytes per replica", " / ".join(map(str, summary["log_bytes"]))))
-    for key in ("tenant_edits", "invalid_annotation_events", "flood", "slowloris", "errors"):
+    keys = ("tenant_edits", "invalid_annotation_events", "node_lists", "flood", "slowloris")
+    for key in (*keys, "errors"):
         if key in summary:
             rows.append((key.replace("_", " "), str(summary[key])))
     width = max(len(k) for k, _ in rows)

@@ -13,7 +13,7 @@ writing client.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,17 +178,23 @@ def watches(
                     inactivity_timeout=timeout,
                 )
             )
-        hpas.append(
-            Reflector(
-                client,
-                "horizontalpodautoscalers" + suffix,
-                resources.hpas_path(namespace),
-                hpa_projection,
-                sinks.hpas(namespace),
-                inactivity_timeout=timeout,
-            )
+        hpa_sink = sinks.hpas(namespace)
+        hpa_watch = Reflector(
+            client,
+            "horizontalpodautoscalers" + suffix,
+            resources.hpas_path(namespace),
+            hpa_projection,
+            hpa_sink,
+            inactivity_timeout=timeout,
         )
+        # Its lists' snapshot times end the start-up settle of older targets (model/state.py).
+        hpa_sink.listed_from = _listed_from(hpa_watch)
+        hpas.append(hpa_watch)
     return Watches(nodes, tuple(targets), tuple(hpas))
+
+
+def _listed_from(watch: Reflector[HpaKey, TargetKey]) -> Callable[[], float | None]:
+    return lambda: watch.listed_from
 
 
 def build_controller(

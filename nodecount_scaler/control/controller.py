@@ -115,9 +115,8 @@ class Controller:
             self.enqueue(released)
 
     def _targets_stored(self) -> None:
-        targets = self.state.targets.values()
-        metrics.MANAGED_TARGETS.set(len(targets))
-        metrics.INVALID_TARGETS.set(sum(1 for t in targets if not t.view.valid))
+        metrics.MANAGED_TARGETS.set(len(self.state.targets))
+        metrics.INVALID_TARGETS.set(len(self.state.invalid))
 
     async def run_grace_timer(self) -> None:
         """Re-evaluate nodes whose NotReady grace ran out (no event marks that moment)."""

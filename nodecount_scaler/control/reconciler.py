@@ -26,7 +26,7 @@ from nodecount_scaler.control.steering import Coverage, Steering, write_hint
 from nodecount_scaler.kube import resources
 from nodecount_scaler.kube.client import ApiError, KubeClient
 from nodecount_scaler.model.guard import ScaleDownGuard
-from nodecount_scaler.model.policy import Action, Cause, ScalePlan, plan_scale
+from nodecount_scaler.model.policy import Action, Cause, ScalePlan, caused_by_nodes, plan_scale
 from nodecount_scaler.model.state import ClusterState, TargetState
 from nodecount_scaler.model.status import Change, TargetStatus, target_status, topology_findings
 from nodecount_scaler.model.targets import TargetKey, TargetView
@@ -43,6 +43,11 @@ class TargetRecord:
     """What the controller remembers of a target between reconciles."""
 
     last_applied: int | None = None
+    # What `last_applied` was decided from (config, placement, topology): a later count
+    # decided from other settings is the owner's doing, not the nodes'.
+    settings: tuple[object, ...] | None = None
+    # An HPA blocked it since `last_applied`: the takeover when the HPA goes is an owner's act.
+    blocked: bool = False
     expected: int | None = None
     expected_until: float = 0.0
     last_change: Change | None = None
@@ -161,6 +166,7 @@ class Reconciler:
             await self.events.warn_once(key, view.uid, finding.kind, finding.message)
 
         current, result = self._believed_replicas(view, record)
+        settings = (view.config, view.placement, view.topology)
         plan = plan_scale(
             eligible=target.count,
             cores=target.cores,
@@ -169,20 +175,21 @@ class Reconciler:
             replica_cap=self.replica_cap,
             last_applied=record.last_applied,
             hpas=self.state.hpas_for(key),
+            settings_changed=not _same(record.settings, settings),
         )
         gauges.set_counts(len(target.eligible), plan.desired)
         gauges.conflicts.set(len(plan.hpas))
         self.steering.note_domains(view, record.coverage)
 
         if plan.action is Action.NONE:
-            record.last_applied = plan.desired
-            await self._held(target, plan)  # releases a hold whose nodes came back
+            record.last_applied, record.settings, record.blocked = plan.desired, settings, False
+            await self._held(target, record, plan)  # releases a hold whose nodes came back
             return _sooner(result, await self.steering.check_domains(view, record.coverage))
         # At rest later: the pods are looked at then, if a look is due.
         result = _sooner(result, self.steering.due_in(record.coverage))
         if plan.action is Action.BLOCKED_BY_HPA:
             # Ours again only when the HPA goes; that first write is a takeover, not drift.
-            record.last_applied = None
+            record.last_applied, record.blocked = None, True
             await self._report_conflict(target, plan)
             return result
         settling = target.settles_at - self.clock()
@@ -190,7 +197,7 @@ class Reconciler:
             # Too new to write: an HPA applied with it may still be on its way
             # (model/state.py NEW_TARGET_SETTLE). Looked at again once it has settled.
             return _sooner(result, settling)
-        if await self._held(target, plan):
+        if await self._held(target, record, plan):
             return Result(result.requeue_after, held=True)
         wrote_at = await self._scale(target, record, plan)
         return Result(result.requeue_after, wrote_at)
@@ -221,7 +228,7 @@ class Reconciler:
         ):
             log.warning("conflicting autoscaler", hpas=list(plan.hpas), desired=plan.desired)
 
-    async def _held(self, target: TargetState, plan: ScalePlan) -> bool:
+    async def _held(self, target: TargetState, record: TargetRecord, plan: ScalePlan) -> bool:
         """Ask the blast-radius guard (model/guard.py) whether this write must wait."""
         if self.guard is None:
             return False
@@ -230,7 +237,8 @@ class Reconciler:
             view.key,
             current=plan.current,
             desired=plan.desired,
-            node_caused=plan.scaling_down and plan.cause is not Cause.DRIFT,
+            node_caused=plan.scaling_down
+            and caused_by_nodes(plan.cause, live=target.live, blocked=record.blocked),
             now=self.clock(),
             hand_edit=plan.cause is Cause.DRIFT,
         )
@@ -318,7 +326,8 @@ class Reconciler:
             raise
         wrote_at = self.clock()
         metrics.PATCHES.labels("success").inc()
-        record.last_applied = plan.desired
+        record.last_applied, record.blocked = plan.desired, False
+        record.settings = (view.config, view.placement, view.topology)
         record.last_change = Change(
             from_replicas=plan.current,
             to_replicas=plan.desired,
@@ -349,6 +358,12 @@ class Reconciler:
             last_error=record.last_error,
             found=record.coverage.findings,
         )
+
+
+def _same(before: tuple[object, ...] | None, now: tuple[object, ...]) -> bool:
+    """Whether the settings a count was decided from are these (None: no count yet). The
+    projection's memo hands back the same objects while they are unchanged."""
+    return before is None or all(a is b or a == b for a, b in zip(before, now, strict=True))
 
 
 def _sooner(result: Result, seconds: float | None) -> Result:

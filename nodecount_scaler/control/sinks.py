@@ -86,7 +86,7 @@ class TargetSink:
         own_write = self._hooks.target_seen(view)
         stored = self._state.targets.get(key)
         before = stored.view if stored is not None else None
-        if self._state.upsert_target(view, self._clock()) and not (
+        if self._state.upsert_target(view, self._clock(), live=True) and not (
             own_write and before is not None and replace(before, replicas=view.replicas) == view
         ):
             # The echo of our own write, with nothing else changed, needs no reconcile:
@@ -102,12 +102,29 @@ class TargetSink:
         self._hooks.targets_stored()
 
 
+def _unknown() -> float | None:
+    return None
+
+
 class HpaSink:
-    def __init__(self, state: ClusterState, hooks: Hooks, namespace: str | None) -> None:
-        self._state, self._hooks, self._namespace = state, hooks, namespace
+    def __init__(
+        self,
+        state: ClusterState,
+        clock: Callable[[], float],
+        hooks: Hooks,
+        namespace: str | None,
+    ) -> None:
+        self._state, self._clock, self._hooks = state, clock, hooks
+        self._namespace = namespace
+        # The server time before the snapshot of the list being applied (its reflector's
+        # listed_from, wired by the assembly): it ends the settle of older targets.
+        self.listed_from: Callable[[], float | None] = _unknown
 
     def replace(self, items: dict[HpaKey, TargetKey]) -> None:
-        self._hooks.targets_changed(self._state.replace_hpas(items, self._namespace))
+        changed = self._state.replace_hpas(
+            items, self._namespace, listed_from=self.listed_from(), now=self._clock()
+        )
+        self._hooks.targets_changed(changed)
 
     def upsert(self, key: HpaKey, view: TargetKey) -> None:
         self._hooks.targets_changed(self._state.upsert_hpa(key, view))
@@ -131,4 +148,4 @@ class Sinks:
         return TargetSink(self.state, self.clock, self.hooks, namespace, kind)
 
     def hpas(self, namespace: str | None) -> HpaSink:
-        return HpaSink(self.state, self.hooks, namespace)
+        return HpaSink(self.state, self.clock, self.hooks, namespace)

@@ -195,6 +195,11 @@ async def send_chunked(
         listener.reject("write_timeout")
         if request.transport is not None:
             request.transport.abort()
+    except ConnectionError:
+        # The reader hung up mid-answer: counted, not logged (aiohttp's own handler logs
+        # about 8 KB of traceback a time, which a reader that keeps hanging up turns into
+        # megabytes of log).
+        listener.reject("reader_gone")
     return response
 
 

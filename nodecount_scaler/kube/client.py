@@ -238,6 +238,13 @@ class KubeClient:
         self, method: str, path: str, query: Query, payload: Payload, max_bytes: int
     ) -> bytes:
         """Send one request and return the raw body; raise ApiError unless 2xx."""
+        return (await self._dated_exchange(method, path, query, payload, max_bytes))[0]
+
+    async def _dated_exchange(
+        self, method: str, path: str, query: Query, payload: Payload, max_bytes: int
+    ) -> tuple[bytes, float | None]:
+        """The raw body and the server's time when it received the request, at the
+        latest (`served_after`); raise ApiError unless 2xx."""
         started = time.perf_counter()
         response = await self._send(
             method,
@@ -258,7 +265,7 @@ class KubeClient:
             metrics.API_LATENCY.labels(method).observe(time.perf_counter() - started)
         if not 200 <= response.status < 300:
             raise error_from(method, path, response, raw)
-        return raw
+        return raw, served_after(response.headers.get("Date"), time.perf_counter() - started)
 
     async def request(
         self,
@@ -299,6 +306,18 @@ class KubeClient:
     ) -> bytes:
         """GET returning the undecoded body, so a list page is parsed exactly once."""
         return await self._exchange("GET", path, query, Payload(None, None, timeout), max_bytes)
+
+    async def get_dated(
+        self,
+        path: str,
+        *,
+        query: Query = (),
+        timeout: float,
+        max_bytes: int = limits.MAX_RESPONSE_BYTES,
+    ) -> tuple[bytes, float | None]:
+        """get_bytes, and a server time no later than the request's arrival there."""
+        payload = Payload(None, None, timeout)
+        return await self._dated_exchange("GET", path, query, payload, max_bytes)
 
     @asynccontextmanager
     async def stream(
@@ -374,6 +393,21 @@ async def read_bounded(
             raise over_limit("response_bytes", method, path, f"over {size}", max_bytes)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def served_after(date: str | None, took: float) -> float | None:
+    """A server time (Unix seconds) no later than the request's arrival there: the response's
+    Date (whole seconds, truncated: the true time is at most 1 s later, never earlier)
+    less the whole exchange as timed here. None without a readable Date."""
+    if not date:
+        return None
+    try:
+        sent = email.utils.parsedate_to_datetime(date)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if sent.tzinfo is None:
+        return None
+    return sent.timestamp() - took
 
 
 def retry_after(headers: Mapping[str, str], status_object: object) -> float | None:

@@ -393,6 +393,10 @@ class Reflector(Generic[K, V]):
         self.max_event_bytes = max_event_bytes
         self._clock = clock
         self.resource_version = ""
+        # A server time (Unix seconds) no later than the snapshot of the list last applied:
+        # every object created before it was in that list (None: no list, or no Date).
+        self.listed_from: float | None = None
+        self._first_page_served: float | None = None
         # Set after the first complete list; stays set (the cache stays usable).
         self.synced = asyncio.Event()
         # True while the last list or watch attempt succeeded: feeds /readyz.
@@ -555,6 +559,9 @@ class Reflector(Generic[K, V]):
             items, skipped = await self._unpaged_list()
         if skipped:
             log.warning("skipped malformed objects", resource=self.name, count=skipped)
+        # A list without a resourceVersion is a consistent read: its snapshot is taken after
+        # the first page's request arrived (continue tokens keep that snapshot).
+        self.listed_from = self._first_page_served
         self.sink.replace(items)
         self.connected = True
         self.synced.set()
@@ -572,11 +579,15 @@ class Reflector(Generic[K, V]):
             if token:
                 query.append(("continue", token))
             try:
-                raw = await self.client.get_bytes(self.path, query=query, timeout=self.list_timeout)
+                raw, served = await self.client.get_dated(
+                    self.path, query=query, timeout=self.list_timeout
+                )
             except ApiError as exc:
                 if exc.status == 410 and token:
                     raise ContinueExpired(exc.message) from exc
                 raise
+            if not token:
+                self._first_page_served = served
             page = decode_list_page(raw, self.projection, self._rejections)
             del raw
             count += page.count
@@ -593,7 +604,7 @@ class Reflector(Generic[K, V]):
         raise over_limit("list_pages", self.name, f"still a continue token after {pages} pages")
 
     async def _unpaged_list(self) -> tuple[dict[K, V], int]:
-        raw = await self.client.get_bytes(
+        raw, self._first_page_served = await self.client.get_dated(
             self.path,
             query=self.query,
             timeout=self.list_timeout,

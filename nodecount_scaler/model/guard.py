@@ -103,8 +103,11 @@ class ScaleDownGuard:
                 self._holding_since = now
             return Verdict(held=True, newly_held=newly)
         self._release(key)
-        if trusted:
-            # A fresh list confirmed this drop: the next window starts from its outcome.
+        if trusted or (not node_caused and not hand_edit and desired < current):
+            # A fresh list confirmed this drop, or the owner's own act made it (an edit of
+            # its settings, model/policy.caused_by_nodes): the next window starts from its
+            # outcome. Else the owner's scale-down would leave its old count the peak, and
+            # the next node gone within the window would hold the target and cost a relist.
             self._peaks[key] = Peak(desired, now)
         elif not hand_edit:
             self._remember(key, current, now)

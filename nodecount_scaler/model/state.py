@@ -13,7 +13,7 @@ stored (see `TargetState.settles_at`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, MutableSet
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Final, NamedTuple
@@ -37,10 +37,22 @@ from nodecount_scaler.model.targets import TargetKey, TargetView
 # HPA created just after its target is newer than the target anyway, so waiting for the HPA
 # watch to pass the target's version would not see it either. A short settle covers both
 # orders; an HPA created later than this is a new conflict, reported as one after at most
-# one write. The wait delays only a target's writes in its first seconds here (a new
-# target, or every target right after this process started); a new leader's targets were
-# stored long before, while it followed.
+# one write. The wait delays only a target's writes in its first seconds here; a new
+# leader's targets were stored long before, while it followed.
+#
+# At start-up the lists already prove more, and the targets that existed before do not
+# wait. A list without a resourceVersion is a consistent read: every HPA created before
+# its snapshot is in it, and the snapshot is no earlier than `listed_from`, a server time
+# taken from the first page's Date header less the time the exchange took. A target's
+# `written_at` is its last write the server recorded (creation, or any manager's change
+# of its fields, an opt-in edit included), to the second. An HPA applied together with it
+# is created at most NEW_TARGET_SETTLE after that write; if that moment is before the HPA
+# list's snapshot, the HPA is in the list, and a write cannot fight it. So a target with
+# written_at + 1 s + NEW_TARGET_SETTLE <= listed_from of its namespace's HPA list has
+# settled; anything less known (no Date, no managedFields, a recent write) still waits.
 NEW_TARGET_SETTLE: Final = 2.0
+# written_at is truncated to whole seconds: the write was up to this much later.
+WRITE_TIME_RESOLUTION: Final = 1.0
 
 
 class HpaKey(NamedTuple):
@@ -61,13 +73,17 @@ class Domains(NamedTuple):
 class TargetState:
     view: TargetView
     eligibility: Eligibility | None
-    eligible: set[str] = field(default_factory=set)
+    # A NodeSet of the node index's numbering once computed (model/nodeset.py).
+    eligible: MutableSet[str] = field(default_factory=set)
     # Cores and topology domains of the eligible nodes, when the target counts them.
     tally: Tally | None = None
     # The label keys it holds indexed (NodeIndex.retain) while it is stored.
     label_keys: frozenset[str] = frozenset()
     # Monotonic time before which nothing is written to it (NEW_TARGET_SETTLE).
     settles_at: float = 0.0
+    # First stored from a watch event (created or opted in while this process watched),
+    # not from a list: its first write is its owner's doing (model/policy.py).
+    live: bool = False
     # Nodes that entered or left `eligible` since the pods were last steered; None: not
     # known (a new target, a relist, more than MOVED_NODES_KEPT of them).
     moved: set[str] | None = None
@@ -127,6 +143,11 @@ class ClusterState:
         self._unready_since: dict[str, float] = {}
         # HPA -> the Deployment it scales (same namespace), for conflict detection.
         self._hpas: dict[HpaKey, TargetKey] = {}
+        # Namespace (None: all) -> listed_from of its latest HPA list (NEW_TARGET_SETTLE).
+        self._hpas_listed_from: dict[str | None, float] = {}
+        # The stored targets that are not valid, kept as they are stored: counting them over
+        # every target on each event cost a quarter of the CPU of a 2,000-target churn.
+        self.invalid: set[TargetKey] = set()
 
     # -- nodes -------------------------------------------------------------------------
 
@@ -165,6 +186,8 @@ class ClusterState:
             if name in target.eligible:
                 target.evict(old)
                 changed.append(key)
+        # Out of every set now: its number may go to another node.
+        self._index.free(name)
         return changed
 
     def replace_nodes(self, nodes: Iterable[NodeView], now: float) -> set[TargetKey]:
@@ -178,7 +201,8 @@ class ClusterState:
             if old != node:
                 self._store_node(old, node, now)
                 moved = True
-        for name in [n for n in self.nodes if n not in seen]:
+        gone = [n for n in self.nodes if n not in seen]
+        for name in gone:
             self._index.remove(self.nodes.pop(name))
             self._unready_since.pop(name, None)
             moved = True
@@ -199,6 +223,9 @@ class ClusterState:
                 target.tally.reset(self.nodes[n] for n in eligible)
             if moved_set or target.measure() != before:
                 changed.add(key)
+        for name in gone:
+            # Every set was made afresh without it (an invalid target's is empty).
+            self._index.free(name)
         return changed
 
     def next_grace_expiry(self) -> float | None:
@@ -247,14 +274,22 @@ class ClusterState:
 
     # -- targets -----------------------------------------------------------------------
 
-    def upsert_target(self, view: TargetView, now: float) -> bool:
-        """Store a target; return True when it needs a reconcile."""
+    def upsert_target(self, view: TargetView, now: float, *, live: bool = False) -> bool:
+        """Store a target; return True when it needs a reconcile. `live`: from a watch
+        event, not a list."""
         old = self.targets.get(view.key)
         if old is not None and old.view == view:
             return False
-        settles_at = (
-            old.settles_at if old is not None and old.view.uid == view.uid else now + self.settle
-        )
+        if view.valid:
+            self.invalid.discard(view.key)
+        else:
+            self.invalid.add(view.key)
+        same = old is not None and old.view.uid == view.uid
+        if old is not None and same:
+            settles_at = old.settles_at
+        else:
+            settles_at = now if self._settled(view) else now + self.settle
+        live = old.live if old is not None and same else live
         if (
             old is not None
             and old.eligibility is not None
@@ -265,8 +300,9 @@ class ClusterState:
             # Only replicas, findings or the uid moved: the eligible set still holds.
             old.view = view
             old.settles_at = settles_at
+            old.live = live
             return True
-        state = TargetState(view, None, tally=_tally_for(view), settles_at=settles_at)
+        state = TargetState(view, None, tally=_tally_for(view), settles_at=settles_at, live=live)
         if view.config is not None and view.placement is not None:
             state.eligibility = Eligibility(view.config, view.placement)
             self._gates.put(view.key, gate_of(view.config, view.placement))
@@ -287,6 +323,7 @@ class ClusterState:
         old = self.targets.pop(key, None)
         if old is None:
             return False
+        self.invalid.discard(key)
         self._index.release(old.label_keys)
         self._gates.remove(key)
         return True
@@ -338,15 +375,37 @@ class ClusterState:
         return [] if old is None else [old]
 
     def replace_hpas(
-        self, hpas: Mapping[HpaKey, TargetKey], namespace: str | None = None
+        self,
+        hpas: Mapping[HpaKey, TargetKey],
+        namespace: str | None = None,
+        *,
+        listed_from: float | None = None,
+        now: float = 0.0,
     ) -> set[TargetKey]:
-        """Apply a relist of one namespace's HPAs (all namespaces when None)."""
+        """Apply a relist of one namespace's HPAs (all namespaces when None); `listed_from`:
+        a server time before the list's snapshot (see NEW_TARGET_SETTLE), which may end
+        the wait of targets stored before it."""
         kept = {h: k for h, k in self._hpas.items() if not _in_scope(h.namespace, namespace)}
         fresh = {**kept, **hpas}
         changed = set(self._hpas.values()) ^ set(fresh.values())
         changed |= {k for h, k in fresh.items() if self._hpas.get(h) != k}
         self._hpas = fresh
+        if listed_from is not None:
+            self._hpas_listed_from[namespace] = listed_from
+            for key, target in self.targets.items():
+                if target.settles_at > now and self._settled(target.view):
+                    target.settles_at = now
+                    changed.add(key)
         return changed
+
+    def _settled(self, view: TargetView) -> bool:
+        """Whether an HPA list proves no HPA made with the target is still on its way."""
+        written = view.written_at
+        if written is None:
+            return False
+        listed = self._hpas_listed_from
+        floor = listed.get(view.key.namespace, listed.get(None))
+        return floor is not None and written + WRITE_TIME_RESOLUTION + self.settle <= floor
 
     def hpas_for(self, key: TargetKey) -> list[str]:
         return sorted(hpa.name for hpa, target in self._hpas.items() if target == key)

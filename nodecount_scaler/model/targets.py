@@ -7,11 +7,12 @@ or under which a rollout cannot finish (docs/eligibility.md).
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import hashlib
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, NamedTuple
 
 import orjson
@@ -85,6 +86,11 @@ class TargetView:
     # What one replica stands for: a node, or a topology domain (one pod per zone).
     topology: Topology = NODES
     workload: WorkloadKind = DEPLOYMENT
+    # The latest write of it the API server recorded (creationTimestamp, managedFields'
+    # times; Unix seconds of the server's clock, whole seconds), None when none is given:
+    # what proves at start-up that no HPA made with it can still be on its way
+    # (model/state.py). Not part of what the view says: equal views may differ in it.
+    written_at: float | None = field(default=None, compare=False)
 
     @property
     def valid(self) -> bool:
@@ -147,7 +153,32 @@ def project_target(
         pod_selector=pod_selector,
         topology=pod.topology,
         workload=workload,
+        written_at=last_write(metadata),
     )
+
+
+def last_write(metadata: Mapping[str, Any]) -> float | None:
+    """The latest of creationTimestamp and every managedFields entry's time: a manager's
+    entry moves whenever it adds, changes or removes a field (an opt-in edit, say). None
+    when there is no managedFields list (a client may clear it) or a time is unreadable:
+    then nothing is known of the last write."""
+    fields = metadata.get("managedFields")
+    if not isinstance(fields, list):
+        return None
+    stamps = [metadata.get("creationTimestamp")]
+    stamps += [e.get("time") for e in fields if isinstance(e, Mapping)]
+    latest = 0.0
+    for stamp in stamps:
+        if not isinstance(stamp, str):
+            return None
+        try:
+            when = dt.datetime.fromisoformat(stamp)
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            return None
+        latest = max(latest, when.timestamp())
+    return latest
 
 
 class _PodTemplatePart(NamedTuple):

@@ -14,7 +14,7 @@ from nodecount_scaler import metrics
 from nodecount_scaler.control.controller import Controller
 from nodecount_scaler.model.guard import GuardPolicy, ScaleDownGuard
 from nodecount_scaler.model.nodes import NodeView
-from testkit.builders import deployment, node, node_view
+from testkit.builders import deployment, node, node_view, target_view
 from tests.scripted_api import (
     InlineExecutor,
     ScriptedApi,
@@ -106,3 +106,40 @@ async def test_small_drops_are_not_held(api: ScriptedApi) -> None:
                 await api.wait_for_calls(len(api.calls) + 1)
     patches = [c.body for c in api.calls if c.method == "PATCH"]
     assert patches == [{"spec": {"replicas": r}} for r in (5, 4, 3)]
+
+
+def never(label: str) -> Callable[[Controller], Awaitable[None]]:
+    async def fresh(controller: Controller) -> None:
+        raise AssertionError(f"{label}: an owner's act must cost no node list")
+
+    return fresh
+
+
+async def test_owner_edits_are_written_at_once_without_a_node_list(api: ScriptedApi) -> None:
+    """The owner's own scale-downs (issue: a tenant toggling an annotation made the service
+    relist every node each time): nodes-per-replica 1 -> 6 (6 -> 1 replicas), back, and
+    again; each is written at once, and no fresh node list is asked for."""
+    per = "nodecount-scaler.io/nodes-per-replica"
+    async with running(api, never("settings")) as controller:
+        sink = controller.sinks.targets(None)
+        for step, (ratio, want) in enumerate([("6", 1), ("1", 6), ("6", 1)], start=1):
+            view = target_view(deployment(replicas=6 if want == 1 else 1, annotations={per: ratio}))
+            sink.upsert(view.key, view)
+            while sum(c.method == "PATCH" for c in api.calls) < step:
+                await api.wait_for_calls(len(api.calls) + 1, timeout=1.0)
+    patches = [c.body for c in api.calls if c.method == "PATCH"]
+    assert patches == [{"spec": {"replicas": r}} for r in (1, 6, 1)]
+    assert ("Warning", "ScaleDownHeld") not in [c.event for c in api.calls if c.method == "POST"]
+    assert held() == 0
+
+
+async def test_a_target_opted_in_live_is_taken_over_without_a_node_list(
+    api: ScriptedApi,
+) -> None:
+    """A Deployment opted in while the service watches, at 20 replicas for 6 nodes: the
+    takeover (20 -> 6) is its owner's act, written at once; a listed one is judged."""
+    async with running(api, never("opt-in")) as controller:
+        view = target_view(deployment("late", replicas=20))
+        controller.sinks.targets(None).upsert(view.key, view)
+        await api.wait_for_calls(1, timeout=1.0)
+    assert [(c.method, c.body) for c in api.calls] == [("PATCH", {"spec": {"replicas": 6}})]

@@ -144,6 +144,19 @@ def test_a_hand_edit_is_never_the_peak() -> None:
     assert not guard.judge(A, current=8, desired=7, node_caused=True, now=2.0).held
 
 
+def test_an_owners_scale_down_starts_the_next_window_from_its_outcome() -> None:
+    """The owner takes its target from 10 replicas to 4 (a settings edit, not node-caused):
+    the next node gone (4 -> 3) is measured from 4, not 10, so a tenant's own edit followed
+    by ordinary node churn neither holds the target nor costs a node relist."""
+    guard = ScaleDownGuard(GuardPolicy(window=60.0))
+    assert not guard.judge(A, current=10, desired=10, node_caused=False, now=0.0).held
+    assert not guard.judge(A, current=10, desired=4, node_caused=False, now=1.0).held
+    assert guard.peak(A, 4, 2.0) == 4
+    assert not guard.judge(A, current=4, desired=3, node_caused=True, now=2.0).held
+    # Node losses after it are still judged from the owner's count: 4 -> 1 is held.
+    assert guard.judge(A, current=3, desired=1, node_caused=True, now=3.0).held
+
+
 def test_the_window_costs_one_entry_per_target() -> None:
     """A peak per decided target, whatever the number of decisions; dropped with it."""
     guard = ScaleDownGuard(GuardPolicy(window=60.0))

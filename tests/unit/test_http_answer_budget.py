@@ -5,6 +5,9 @@ the CPU of their renderings reported."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import aiohttp
 import orjson
 import pytest
@@ -86,3 +89,34 @@ async def test_an_identity_writes_at_most_its_share_of_answers_at_once(
     other = make_mocked_request("GET", "/metrics")
     other[IDENTITY] = "scraper"
     assert (await fair.send(other, b"x", "text/plain")).status == 200
+
+
+async def test_a_reader_that_hangs_up_mid_answer_is_counted_not_logged(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A /status reader that closes its connection after the headers: the write fails with
+    a reset, which is counted under reader_gone and leaves no error log."""
+    # Larger than any socket buffer of the loopback, so the reset meets a write.
+    huge = {"targets": BIG["targets"] * 20}
+    monkeypatch.setattr(limits, "RESPONSE_BYTES_BURST", 2**30)
+    probes = Probes(lambda: Check(True, {}), lambda: Check(True, {}), lambda: huge)
+    listener = BoundedListener("metrics", METRICS_LIMITS)
+    await listener.start(metrics_app(listener, probes, None), "127.0.0.1:0")
+    labels = {"listener": "metrics", "reason": "reader_gone"}
+    before = metrics.REGISTRY.get_sample_value("nodecount_scaler_http_rejected_total", labels)
+    caplog.set_level(logging.DEBUG)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+        writer.write(b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n")
+        await reader.readuntil(b"\r\n\r\n")
+        writer.transport.abort()  # a reset, not an orderly close
+        for _ in range(200):
+            now = metrics.REGISTRY.get_sample_value("nodecount_scaler_http_rejected_total", labels)
+            if (now or 0) > (before or 0):
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await listener.stop()
+    after = metrics.REGISTRY.get_sample_value("nodecount_scaler_http_rejected_total", labels)
+    assert (after or 0) == (before or 0) + 1
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from nodecount_scaler.model.annotations import TargetConfig
 from nodecount_scaler.model.eligibility import is_eligible, label_keys
-from nodecount_scaler.model.index import SET_RATIO, NodeIndex
+from nodecount_scaler.model.index import NodeIndex
 from nodecount_scaler.model.nodes import NodeView
 from nodecount_scaler.model.placement import PodPlacement, placement_from_pod_spec
 from nodecount_scaler.model.selector import parse_selector
@@ -118,15 +118,7 @@ def config_for(selector: str, include_unschedulable: bool = False) -> TargetConf
     )
 
 
-@pytest.mark.parametrize(
-    ("set_ratio", "retained"),
-    [
-        pytest.param(SET_RATIO, True, id="retained"),
-        pytest.param(SET_RATIO, False, id="unretained-groups-per-query"),
-        pytest.param(0, True, id="always-per-node-steps"),
-        pytest.param(10**9, True, id="always-set-steps"),
-    ],
-)
+@pytest.mark.parametrize("retained", [True, False], ids=["retained", "groups-per-query"])
 @settings(max_examples=300, deadline=None)
 @given(
     initial=st.lists(nodes, max_size=6),
@@ -141,14 +133,13 @@ def test_index_equals_per_node_rules(
     spec: dict[str, Any],
     selector: str,
     include_unschedulable: bool,
-    set_ratio: int,
     retained: bool,
 ) -> None:
     """After any sequence of puts and removes, the index answers like is_eligible per node,
-    whether its steps are set operations or per-node tests, its groups kept or not, and
-    whether the target counts cordoned and NotReady nodes or not."""
+    its groups kept or not, and whether the target counts cordoned and NotReady nodes or
+    not."""
     views: dict[str, NodeView] = {}
-    index = NodeIndex(views, set_ratio=set_ratio)
+    index = NodeIndex(views)
     config = config_for(selector, include_unschedulable)
     placement = placement_from_pod_spec(spec)
     if retained:

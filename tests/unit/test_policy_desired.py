@@ -7,7 +7,13 @@ from fractions import Fraction
 import pytest
 
 from nodecount_scaler.model.annotations import TargetConfig
-from nodecount_scaler.model.policy import Action, Cause, desired_replicas, plan_scale
+from nodecount_scaler.model.policy import (
+    Action,
+    Cause,
+    caused_by_nodes,
+    desired_replicas,
+    plan_scale,
+)
 from nodecount_scaler.model.selector import EVERYTHING
 
 
@@ -93,3 +99,50 @@ def test_scaling_down_flag() -> None:
     up = plan_scale(eligible=4, current=3, config=cfg(), replica_cap=9, last_applied=3, hpas=[])
     assert down.scaling_down
     assert not up.scaling_down
+
+
+@pytest.mark.parametrize(
+    ("cause", "live", "blocked", "judged"),
+    [
+        (Cause.NODES_CHANGED, False, False, True),
+        (Cause.NODES_CHANGED, True, False, True),
+        (Cause.ADOPTED, False, False, True),
+        (Cause.ADOPTED, True, False, False),
+        (Cause.ADOPTED, False, True, False),
+        (Cause.SETTINGS_CHANGED, False, False, False),
+        (Cause.DRIFT, False, False, False),
+        (None, False, False, False),
+    ],
+    ids=[
+        "nodes",
+        "nodes-of-a-live-target",
+        "first-from-a-list",
+        "opted-in-live",
+        "hpa-went-away",
+        "owner-edit",
+        "hand-edit",
+        "no-write",
+    ],
+)
+def test_caused_by_nodes(cause: Cause | None, live: bool, blocked: bool, judged: bool) -> None:
+    """The blast-radius guard judges the nodes' doing only, never an owner's act."""
+    assert caused_by_nodes(cause, live=live, blocked=blocked) is judged
+
+
+def test_settings_changed_names_the_owner() -> None:
+    """A new count after the settings moved is the owner's; the same count is drift."""
+
+    def plan(desired: int, last: int) -> Cause | None:
+        return plan_scale(
+            eligible=desired,
+            current=3,
+            config=cfg(),
+            replica_cap=9,
+            last_applied=last,
+            hpas=[],
+            settings_changed=True,
+        ).cause
+
+    assert plan(1, 3) is Cause.SETTINGS_CHANGED
+    assert plan(3, 3) is None
+    assert plan(1, 1) is Cause.DRIFT
