@@ -43,7 +43,7 @@ SCRAPE_INTERVAL = 0.5
 SCRAPES = int(SECONDS / SCRAPE_INTERVAL) + 10
 SCRAPER_SERVED = 0.99
 # Under the full flood a scrape (TLS handshake, a review of its fresh token, 1 MB) took up
-# to 0.7 s (before the review lanes refused instead of queueing, up to 4 s): at least one
+# to 1.5 s (before the review lanes refused instead of queueing, up to 4 s): at least one
 # every 5 s on average.
 SCRAPER_SLOWEST = 5.0
 # fast_election's.
