@@ -189,6 +189,18 @@ RESPONSE_WRITE_TIMEOUT: Final = 10.0
 # 2,000 targets.
 RESPONSE_BYTES_PER_SECOND: Final = 16 * 2**20
 RESPONSE_BYTES_BURST: Final = 32 * 2**20
+# Fair shares between the identities reading them (the user a request authenticated as):
+# one identity may have at most this many requests in flight on the connections it has
+# used and answers being written at once (of METRICS_MAX_IN_FLIGHT)...
+METRICS_IN_FLIGHT_PER_IDENTITY: Final = 4
+# ...and take at most this share of the byte budget's rate and burst (4 MiB a second, 8
+# saved up; a Prometheus reading 1 MB every 15 s needs a sixtieth of it). Past either the
+# answer is 429 with Retry-After, before any byte is counted: 100 clients sharing one
+# token left another scraper 0-4 % of its scrapes before these shares.
+RESPONSE_BYTES_IDENTITY_SHARE: Final = 0.25
+# Identities whose byte shares are remembered, least recently used out first (a share
+# untouched for RESPONSE_BYTES_BURST / RESPONSE_BYTES_PER_SECOND seconds is full anyway).
+FAIR_SHARE_IDENTITIES: Final = 1024
 # Any string in /status is cut to this many characters (annotation values themselves are
 # already cut to ANNOTATION_VALUE_SHOWN; the longest finding message is about 300 characters;
 # this bounds API errors and messages that quote several values).

@@ -8,13 +8,17 @@ between. Each answer is written a chunk at a time as the client takes it (within
 RESPONSE_WRITE_TIMEOUT), at most METRICS_MAX_IN_FLIGHT at once and within a budget of
 bytes a second (RESPONSE_BYTES_PER_SECOND; past it 503 with Retry-After), so a
 flood costs a bounded share of the loop and a bounded amount of buffered memory whatever
-its size.
+its size. Each identity (the user a request authenticated as) may write at most
+METRICS_IN_FLIGHT_PER_IDENTITY answers at once and take RESPONSE_BYTES_IDENTITY_SHARE of
+the bytes (past either 429 with Retry-After), so one identity's flood leaves the rest to
+the others.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -27,11 +31,15 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from nodecount_scaler import limits, metrics
 from nodecount_scaler.http.auth import DelegatedAuth, ReviewUnavailable, bearer_token
 from nodecount_scaler.http.auth import certificate_user as user_of_certificate
-from nodecount_scaler.http.cache import Rendered, TokenBucket
+from nodecount_scaler.http.cache import Rendered, TokenBucket, TtlLru
 from nodecount_scaler.http.listener import BoundedListener
+from nodecount_scaler.model.fairness import Shares
 
 PROBE_PATHS: Final = ("/healthz", "/livez", "/readyz")
 METRICS_PATHS: Final = ("/metrics", "/status")
+# The request's key for the user it authenticated as (absent without authentication: then
+# every reader is one identity, "").
+IDENTITY: Final = web.RequestKey("identity", str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +111,10 @@ def metrics_app(
         report=metrics.RENDER_SECONDS.labels("status").set,
     )
 
-    sent = TokenBucket(limits.RESPONSE_BYTES_PER_SECOND, limits.RESPONSE_BYTES_BURST)
+    fair = FairAnswers(listener)
 
     async def answer(request: web.Request, body: bytes, content_type: str) -> web.StreamResponse:
-        if not sent.take(len(body)):
-            return _refuse(listener, 503, "bytes", "answers over their byte budget; retry")
-        return await send_chunked(listener, request, body, content_type)
+        return await fair.send(request, body, content_type)
 
     async def get_metrics(request: web.Request) -> web.StreamResponse:
         return await answer(request, exposition.get(), CONTENT_TYPE_LATEST)
@@ -123,6 +129,48 @@ def metrics_app(
     app.router.add_get("/metrics", get_metrics)
     app.router.add_get("/status", get_status)
     return app
+
+
+class FairAnswers:
+    """The byte budget of every answer together, and each identity's share of it and of
+    the answers being written at once (limits.py, *HTTP listeners*): past its share an
+    identity is told 429, and the rest stays for the others."""
+
+    def __init__(self, listener: BoundedListener, clock: Callable[[], float] = time.monotonic):
+        self._listener = listener
+        self._clock = clock
+        self._sent = TokenBucket(
+            limits.RESPONSE_BYTES_PER_SECOND, limits.RESPONSE_BYTES_BURST, clock
+        )
+        self._writing: Shares[str] = Shares(limits.METRICS_IN_FLIGHT_PER_IDENTITY)
+        self._shares: TtlLru[str, TokenBucket] = TtlLru(limits.FAIR_SHARE_IDENTITIES, clock)
+
+    def _share(self, identity: str) -> TokenBucket:
+        _, bucket = self._shares.get(identity)
+        if bucket is None:
+            share = limits.RESPONSE_BYTES_IDENTITY_SHARE
+            rate, burst = limits.RESPONSE_BYTES_PER_SECOND, limits.RESPONSE_BYTES_BURST
+            bucket = TokenBucket(rate * share, burst * share, self._clock)
+        # Refilled in burst / rate seconds: a bucket dropped at its expiry was full.
+        self._shares.put(
+            identity, bucket, limits.RESPONSE_BYTES_BURST / limits.RESPONSE_BYTES_PER_SECOND
+        )
+        return bucket
+
+    async def send(
+        self, request: web.Request, body: bytes, content_type: str
+    ) -> web.StreamResponse:
+        identity = request.get(IDENTITY, "")
+        if not self._writing.take(identity):
+            return _refuse(self._listener, 429, "identity_busy", "too many answers at once")
+        try:
+            if not self._share(identity).take(len(body)):
+                return _refuse(self._listener, 429, "identity_bytes", "over your byte share")
+            if not self._sent.take(len(body)):
+                return _refuse(self._listener, 503, "bytes", "answers over their byte budget")
+            return await send_chunked(self._listener, request, body, content_type)
+        finally:
+            self._writing.give_back(identity)
 
 
 async def send_chunked(
@@ -183,8 +231,10 @@ def _auth_middleware(listener: BoundedListener, auth: DelegatedAuth) -> Any:
             else:
                 token = bearer_token(request.headers.get("Authorization"))
                 user = await auth.token_user(token) if token else None
+            listener.identify(request, user.name if user is not None else "")
             if user is None:
                 return _refuse(listener, 401, "unauthenticated", "Unauthorized")
+            request[IDENTITY] = user.name
             if request.path not in METRICS_PATHS:
                 # Known to be nothing here; no review is spent on arbitrary paths.
                 raise web.HTTPNotFound()

@@ -115,7 +115,7 @@ def user_from_review(status: Mapping[str, Any]) -> User | None:
 
 @dataclass(slots=True)
 class ReviewBudget:
-    """A token bucket (rate, burst) plus a cap on reviews in flight."""
+    """A token bucket (rate, burst) plus a cap on reviews in flight (past either, 429)."""
 
     rate: float = limits.REVIEWS_PER_SECOND
     burst: int = limits.REVIEW_BURST
@@ -129,10 +129,14 @@ class ReviewBudget:
 
     @contextlib.asynccontextmanager
     async def spend(self) -> AsyncIterator[None]:
-        if not self._bucket.take():
-            raise ReviewUnavailable(429, "too many authentication reviews; retry shortly")
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.in_flight)
+        # Refused rather than queued: a request waiting for a review holds one of the
+        # listener's requests in flight, and a burst of bad tokens would hold them all.
+        if self._slots.locked():
+            raise ReviewUnavailable(429, "too many authentication reviews at once; retry")
+        if not self._bucket.take():
+            raise ReviewUnavailable(429, "too many authentication reviews; retry shortly")
         async with self._slots:
             yield
 

@@ -7,15 +7,19 @@ accept loop is this module's own:
 
 - at most `max_connections` sockets are open per listener, TLS handshakes included. A new
   connection past the cap displaces the oldest one still waiting for its request head (a
-  slow client loses its place to a prompt one); when every connection is busy with a
-  request, the new one is closed at once;
+  slow client loses its place to a prompt one) and, among those, one of the identity that
+  holds the most connections (the user its last request authenticated as; "" when that
+  failed, None before any request), so one identity's flood of reconnects displaces its
+  own connections, not another's; when every connection is busy with a request, the new
+  one is closed at once;
 - a connection must deliver a complete request head within `header_timeout` seconds of its
   accept (TLS handshake included) and of the end of each response, or it is aborted;
 - an accept that fails (EMFILE and the like) is counted, logged at most once per interval,
   and retried after a pause instead of spinning.
 
 The application's first middleware (`middleware`) marks when a request head has arrived
-and bounds the requests handled at once.
+and bounds the requests handled at once, in all and by the identity of the connection
+(`max_in_flight_per_identity`; past it 429 with Retry-After).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import contextlib
 import socket
 import ssl
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -35,6 +39,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from nodecount_scaler import limits, metrics
+from nodecount_scaler.model.fairness import Shares, to_displace
 
 log = structlog.get_logger(__name__)
 
@@ -49,10 +54,16 @@ class ListenerLimits:
     max_in_flight: int
     header_timeout: float = limits.HEADER_TIMEOUT
     max_body: int = limits.MAX_BODY_BYTES
+    # Of max_in_flight, what one identity's connections may hold (None: all of it).
+    max_in_flight_per_identity: int | None = None
 
 
 PROBE_LIMITS: Final = ListenerLimits(limits.PROBE_MAX_CONNECTIONS, limits.PROBE_MAX_IN_FLIGHT)
-METRICS_LIMITS: Final = ListenerLimits(limits.METRICS_MAX_CONNECTIONS, limits.METRICS_MAX_IN_FLIGHT)
+METRICS_LIMITS: Final = ListenerLimits(
+    limits.METRICS_MAX_CONNECTIONS,
+    limits.METRICS_MAX_IN_FLIGHT,
+    max_in_flight_per_identity=limits.METRICS_IN_FLIGHT_PER_IDENTITY,
+)
 
 
 def handler_args() -> dict[str, Any]:
@@ -71,10 +82,12 @@ def handler_args() -> dict[str, Any]:
 class _Connection:
     """One accepted socket: its slot in the listener, and the deadline for its next head."""
 
-    __slots__ = ("_listener", "_timer", "released", "task", "transport")
+    __slots__ = ("_listener", "_timer", "identity", "released", "task", "transport")
 
     def __init__(self, listener: BoundedListener) -> None:
         self._listener = listener
+        # Who holds this connection: None until a request says (see the module).
+        self.identity: str | None = None
         self._timer: asyncio.TimerHandle | None = None
         self.task: asyncio.Task[None] | None = None
         self.transport: asyncio.BaseTransport | None = None
@@ -164,6 +177,12 @@ class BoundedListener:
         self.waiting: OrderedDict[_Connection, None] = OrderedDict()
         self.by_protocol: dict[asyncio.BaseProtocol, _Connection] = {}
         self._in_flight = 0
+        # Requests in flight by the identity of their connection (known from its earlier
+        # requests; a fresh connection's first request counts only in the total): a
+        # hundred requests waiting on one identity's token review cannot fill the listener.
+        self._shares: Shares[str] = Shares(
+            limits.max_in_flight_per_identity or limits.max_in_flight
+        )
         self._sock: socket.socket | None = None
         self._accepting: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
@@ -177,6 +196,13 @@ class BoundedListener:
 
     def reject(self, reason: str) -> None:
         metrics.HTTP_REJECTED.labels(self.name, reason).inc()
+
+    def identify(self, request: web.Request, identity: str) -> None:
+        """The connection of `request` is held by `identity` ("" for one that failed to
+        authenticate) until a later request on it says otherwise."""
+        connection = self.by_protocol.get(request.protocol)
+        if connection is not None:
+            connection.identity = identity
 
     def forget(self, connection: _Connection) -> None:
         self.open.discard(connection)
@@ -239,14 +265,20 @@ class BoundedListener:
                 self.reject("connections")
                 sock.close()
                 return
-            oldest = next(iter(self.waiting))
             self.reject("displaced")
-            oldest.close()
+            self._displaced().close()
         connection = _Connection(self)
         self.open.add(connection)
         self._gauge.set(len(self.open))
         connection.await_head()
         connection.task = asyncio.create_task(self._connect(connection, sock))
+
+    def _displaced(self) -> _Connection:
+        """The waiting connection to close for a new one (see the module)."""
+        held = Counter(c.identity for c in self.open)
+        waiting = list(self.waiting)
+        index = to_displace([c.identity for c in waiting], held)
+        return waiting[index or 0]
 
     async def _connect(self, connection: _Connection, sock: socket.socket) -> None:
         assert self._runner is not None
@@ -276,12 +308,14 @@ class BoundedListener:
         if connection is not None:
             connection.head_arrived()
         try:
-            return await self._bounded(request, handler)
+            return await self._bounded(request, handler, connection)
         finally:
             if connection is not None and not connection.released:
                 connection.await_head()
 
-    async def _bounded(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def _bounded(
+        self, request: web.Request, handler: Handler, connection: _Connection | None
+    ) -> web.StreamResponse:
         length = request.content_length
         chunked = "chunked" in request.headers.get(hdrs.TRANSFER_ENCODING, "").lower()
         if chunked or (length is not None and length > self.limits.max_body):
@@ -289,11 +323,19 @@ class BoundedListener:
             response = web.Response(status=413, text="request body too large\n")
             response.force_close()
             return response
+        who = connection.identity if connection is not None else None
+        if who is not None and self._shares.holding(who) >= self._shares.per_identity:
+            self.reject("identity_busy")
+            return web.Response(status=429, text="too many at once\n", headers={"Retry-After": "1"})
         if self._in_flight >= self.limits.max_in_flight:
             self.reject("busy")
             return web.Response(status=503, text="busy\n", headers={"Retry-After": "1"})
+        if who is not None:
+            self._shares.take(who)
         self._in_flight += 1
         try:
             return await handler(request)
         finally:
             self._in_flight -= 1
+            if who is not None:
+                self._shares.give_back(who)

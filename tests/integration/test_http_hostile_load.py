@@ -4,7 +4,8 @@ metrics listener as shipped (HTTPS, delegated authentication), the processes lim
 1,024 descriptors as in a container. A flood of /metrics and /status from 100
 authenticated clients and 50 with random tokens for 30 s costs no lease transition and no
 renewal later than the renew deadline, /healthz answers within 1 s at the 99th percentile
-and never fails, and the RSS stays under the memory limit; 50 clients with random tokens
+and never fails, the RSS stays under the memory limit, and a scraper of another identity
+is served at least 99 % of the time; 50 clients with random tokens
 leave a scraper that shows a fresh valid token at each scrape served at least 99 % of the
 time; 1,100 slow-loris connections leave the open
 descriptors under the listeners' caps, the watches working (a node change is still
@@ -41,6 +42,10 @@ HEALTHZ_P99 = 1.0
 SCRAPE_INTERVAL = 0.5
 SCRAPES = int(SECONDS / SCRAPE_INTERVAL) + 10
 SCRAPER_SERVED = 0.99
+# Under the full flood a scrape (TLS handshake, a review of its fresh token, 1 MB) took up
+# to 1.5 s (before the review lanes refused instead of queueing, up to 4 s): at least one
+# every 5 s on average.
+SCRAPER_SLOWEST = 5.0
 # fast_election's.
 RENEW_DEADLINE = 3.0
 # The RSS a 30-second flood may reach: the chart's memory limit (256Mi), which the service
@@ -92,6 +97,16 @@ class Fleet:
 
     def lost_leadership(self) -> int:
         return sum(len(s.log_events("lost leadership")) for s in self.scalers)
+
+
+def refusals(exposition: str) -> dict[str, int]:
+    """The metrics listener's refusals by reason, from an exposition of /metrics."""
+    counts: dict[str, int] = {}
+    for line in exposition.splitlines():
+        if line.startswith('nodecount_scaler_http_rejected_total{listener="metrics"'):
+            reason = line.split('reason="', 1)[1].split('"', 1)[0]
+            counts[reason] = int(float(line.rsplit(" ", 1)[1]))
+    return counts
 
 
 def create_targets(cluster: Cluster, namespace: str, label: str) -> None:
@@ -162,12 +177,11 @@ def fleet(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 def test_a_flood_of_metrics_and_status_costs_no_lease(fleet: Fleet) -> None:
-    """100 authenticated clients and 50 with random tokens for 30 s: zero lease
-    transitions and no renewal later than the renew deadline, /healthz p99 under 1 s and
-    never failed, RSS under the memory limit. A scraper with a fresh valid token at each
-    scrape runs beside them; what it gets is printed, not asserted: the authenticated
-    readers share the listener's in-flight cap and byte budget with it (no per-reader
-    fairness yet), and the bogus tokens are the next test's."""
+    """100 authenticated clients (one identity, "reader") and 50 with random tokens for
+    30 s: zero lease transitions and no renewal later than the renew deadline, /healthz
+    p99 under 1 s and never failed, RSS under the memory limit; the readers get at most
+    their identity's share of the byte budget, and a scraper of another identity with a
+    fresh valid token at each scrape is served at least 99 % of the time."""
     leader = fleet.leader()
     before = fleet.lease()
     lost_before = fleet.lost_leadership()
@@ -195,6 +209,9 @@ def test_a_flood_of_metrics_and_status_costs_no_lease(fleet: Fleet) -> None:
     with renewals, HealthSampler(leader.url) as health, RssSampler(pids) as rss:
         served = load.finish(generator, timeout=120)
     cpu = leader.cpu_seconds() - cpu_before
+    # The readers' token is the test's too: its byte share is full again within 2 s.
+    time.sleep(2.5)
+    refused = refusals(leader.get("/metrics", 30)[1])
     after = fleet.lease()
     scraped = served.pop("scraper")
     scraped_ok = scraped["by_status"].get("200", 0) / max(1, scraped["requests"])
@@ -206,12 +223,21 @@ def test_a_flood_of_metrics_and_status_costs_no_lease(fleet: Fleet) -> None:
         f"transitions {transitions}; {renewals.figures()} (renew deadline "
         f"{RENEW_DEADLINE:g} s); scraper with fresh tokens {scraped} ({scraped_ok:.1%} served); "
         f"{health.figures()}; leader RSS {rss_before:.0f} -> peak {rss.peak():.0f} -> "
-        f"{leader.rss_mib():.0f} MiB; leader CPU {cpu:.1f} s in {SECONDS} s"
+        f"{leader.rss_mib():.0f} MiB; leader CPU {cpu:.1f} s in {SECONDS} s; metrics "
+        f"listener's refusals since start {refused}"
     )
-    # The byte budget (16 MiB/s, 32 MiB saved up) lets about 500 answers of 1 MB through in
-    # 30 s; the rest are told 503 with Retry-After.
-    assert served["by_status"].get("200", 0) >= 300, served
-    assert served["by_status"].get("503", 0) > served["by_status"]["200"], served
+    # The readers are one identity: their share of the byte budget (a quarter of 16 MiB/s,
+    # 8 MiB saved up) lets about 140 answers of about 1 MB through in 30 s; the rest are
+    # told 429 with Retry-After. Before the shares they took about 500 (every byte the
+    # budget had) and left the scraper 0-6 % of its scrapes.
+    share = limits.RESPONSE_BYTES_IDENTITY_SHARE
+    share_bytes = share * (limits.RESPONSE_BYTES_PER_SECOND * SECONDS + limits.RESPONSE_BYTES_BURST)
+    allowed = share_bytes / (0.9 * min(metrics_size, status_size))
+    readers_ok = served["by_status"].get("200", 0)
+    assert allowed / 3 <= readers_ok <= allowed, (allowed, served)
+    assert served["by_status"].get("429", 0) > readers_ok, served
+    assert scraped["requests"] >= SECONDS / SCRAPER_SLOWEST, scraped
+    assert scraped_ok >= SCRAPER_SERVED, scraped
     assert after["holderIdentity"] == before["holderIdentity"]
     assert transitions == 0
     assert fleet.lost_leadership() == lost_before

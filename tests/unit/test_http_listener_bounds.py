@@ -1,5 +1,6 @@
 """BoundedListener on loopback: connection cap, displacement of slow clients, header
-timeout, requests in flight, body and header caps; and the shared rendering cache."""
+timeout, requests in flight (in all and per identity), body and header caps; and the
+shared rendering cache."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -215,3 +217,45 @@ async def test_a_prompt_client_gets_in_through_a_crowd_of_idle_ones() -> None:
         await asyncio.gather(*crowd, return_exceptions=True)
         assert head.startswith(b"HTTP/1.1 200"), head
         assert len(served.listener.open) <= 16
+
+
+async def test_an_identitys_connections_hold_at_most_its_share_of_requests_in_flight() -> None:
+    """Once a connection's request has said who holds it, that identity's requests in
+    flight count against its share (here 1 of 3): past it 429, another identity served."""
+    release = asyncio.Event()
+    limits = ListenerLimits(8, 3, header_timeout=2, max_body=100, max_in_flight_per_identity=1)
+    listener = BoundedListener("test", limits)
+
+    async def who(request: web.Request) -> web.Response:
+        listener.identify(request, request.headers["X-Who"])
+        if request.path == "/slow":
+            await release.wait()
+        return web.Response(text="ok")
+
+    app = web.Application(middlewares=[listener.middleware])
+    app.router.add_get("/who", who)
+    app.router.add_get("/slow", who)
+    await listener.start(app, "127.0.0.1:0")
+    sessions = [aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) for _ in range(3)]
+    url = f"http://127.0.0.1:{listener.port}"
+    try:
+
+        async def ask(session: aiohttp.ClientSession, name: str, path: str) -> int:
+            async with session.get(url + path, headers={"X-Who": name}) as response:
+                await response.read()
+                return response.status
+
+        # Each connection's first request names its holder (and is not counted by it).
+        firsts = [ask(s, n, "/who") for s, n in zip(sessions, "aab", strict=True)]
+        assert await asyncio.gather(*firsts) == [200, 200, 200]
+        held = asyncio.create_task(ask(sessions[0], "a", "/slow"))
+        await asyncio.sleep(0.2)
+        assert await ask(sessions[1], "a", "/slow") == 429
+        other = asyncio.create_task(ask(sessions[2], "b", "/slow"))
+        await asyncio.sleep(0.2)
+        release.set()
+        assert list(await asyncio.gather(held, other)) == [200, 200]
+        assert rejected("identity_busy") >= 1
+    finally:
+        await asyncio.gather(*(s.close() for s in sessions))
+        await listener.stop()
