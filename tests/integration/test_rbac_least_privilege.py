@@ -467,7 +467,8 @@ def expect_steer_failed(
         line = error_line(scaler, event)
         assert line["hint"] == hint
         wait_until(lambda: replicas(cluster, namespace, APP) == 1, timeout=20, describe="2 -> 1")
-        assert [(r["from"], r["to"]) for r in scaler.log_events("rescaled")] == [(2, 1)]
+        # wait_log: the line can trail the write the test has just seen.
+        assert [(r["from"], r["to"]) for r in scaler.wait_log("rescaled", 1)] == [(2, 1)]
         assert steered(scaler) == []
         assert DELETION_COST not in json.dumps(pods(cluster, namespace, APP))
 
@@ -491,7 +492,7 @@ def expect_no_events(cluster: Cluster, namespace: str, setup: Setup, scaler: Sca
     line = error_line(scaler, "could not emit event", reason="Rescaled")
     assert line["hint"] == "the service account needs create on events"
     assert replicas(cluster, namespace, APP) == 1
-    assert [(r["from"], r["to"]) for r in scaler.log_events("rescaled")] == [(2, 1)]
+    assert [(r["from"], r["to"]) for r in scaler.wait_log("rescaled", 1)] == [(2, 1)]
     assert steered(scaler) == [(setup.leaving_pod, "-1000")]
     time.sleep(SETTLE)
     assert our_events(cluster, namespace) == []
